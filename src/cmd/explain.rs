@@ -1,0 +1,191 @@
+//! `permlens explain`: allow or deny for one user and request, and every statement behind it.
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::ExitCode;
+use crate::catalog::Catalog;
+use crate::classify::Scratch;
+use crate::cli::{ExplainArgs, TextOrJson};
+use crate::fsutil::print_stdout;
+use crate::policy::condition::parse_date;
+use crate::policy::{Decision, MatchedStatement, Snapshot, Truth, Via};
+
+pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
+    let snapshot = Snapshot::load(&args.policies)?;
+    let at = match &args.at {
+        Some(s) => parse_date(s)
+            .with_context(|| format!("--at: expected an RFC 3339 time or a date, got {s:?}"))?,
+        None => jiff::Timestamp::now(),
+    };
+    let mut scratch = Scratch::new();
+    let route = catalog
+        .classify(args.method.as_bytes(), args.target.as_bytes(), &mut scratch)
+        .route
+        .map(|id| catalog.route(id));
+    let user_groups: Vec<&str> = snapshot
+        .user(&args.user)
+        .map(|u| {
+            snapshot.users[u]
+                .groups
+                .iter()
+                .map(|&g| snapshot.groups[g].name.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let decision = route.map(|r| snapshot.decide(&args.user, &r.permission, Some(at), args.ip));
+    let text = match args.format {
+        TextOrJson::Json => {
+            let mut v = json!({
+                "user": args.user,
+                "user_known": snapshot.user(&args.user).is_some(),
+                "groups": user_groups,
+                "method": args.method,
+                "target": args.target,
+                "at": at.to_string(),
+                "ip": args.ip.map(|ip| ip.to_string()),
+                "in_catalog": route.is_some(),
+            });
+            if let (Some(r), Some(d)) = (route, &decision) {
+                v["route"] =
+                    json!({"method": r.method.as_str(), "path": r.template.as_str(), "api": r.api});
+                v["permission"] = json!(r.permission);
+                v["decision"] = json!(d.outcome.as_str());
+                v["reason"] = json!(d.reason.map(|r| r.as_str()));
+                v["deciding_policy"] = json!(
+                    d.deciding_statement()
+                        .map(|m| &snapshot.policies[m.policy].name)
+                );
+                v["statements"] = d
+                    .matched
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "policy": snapshot.policies[m.policy].name,
+                            "attached_to": via(&snapshot, m),
+                            "statement": m.statement,
+                            "effect": m.effect.as_str(),
+                            "pattern": m.pattern,
+                            "role": m.role,
+                            "conditions": truth(m),
+                            "condition": m.condition,
+                        })
+                    })
+                    .collect();
+            } else {
+                v["decision"] = json!("allow");
+                v["reason"] = json!("not_in_catalog");
+            }
+            format!("{}\n", serde_json::to_string_pretty(&v)?)
+        }
+        TextOrJson::Text => text(&args, &snapshot, route, decision.as_ref(), &user_groups, at),
+    };
+    print_stdout(&text)?;
+    Ok(ExitCode::Success)
+}
+
+fn text(
+    args: &ExplainArgs,
+    snapshot: &Snapshot,
+    route: Option<&crate::catalog::Route>,
+    decision: Option<&Decision>,
+    groups: &[&str],
+    at: jiff::Timestamp,
+) -> String {
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<12} {v}\n"));
+    line(
+        "request",
+        format!("{} {}", args.method.to_ascii_uppercase(), args.target),
+    );
+    let (Some(r), Some(d)) = (route, decision) else {
+        line("route", "not in the catalog".into());
+        line(
+            "decision",
+            "allow: APIs not in the catalog need no fine-grained permission".into(),
+        );
+        return out;
+    };
+    line("route", format!("{} {}  ({})", r.method, r.template, r.api));
+    line("permission", r.permission.clone());
+    let user = if snapshot.user(&args.user).is_some() {
+        format!(
+            "{} (groups: {})",
+            args.user,
+            if groups.is_empty() {
+                "none".to_owned()
+            } else {
+                groups.join(", ")
+            }
+        )
+    } else {
+        format!("{} (not in the snapshot)", args.user)
+    };
+    line("user", user);
+    line(
+        "context",
+        format!(
+            "time {at}, ip {}",
+            args.ip.map_or("unknown".to_owned(), |ip| ip.to_string())
+        ),
+    );
+    line("decision", d.outcome.as_str().to_owned());
+    if let Some(reason) = d.reason {
+        let detail = match d.deciding_statement() {
+            Some(m) => format!(
+                ": {} statement {} ({} {}){}",
+                snapshot.policies[m.policy].name,
+                m.statement,
+                m.effect.as_str(),
+                m.pattern,
+                m.condition
+                    .as_ref()
+                    .map(|c| format!(", condition {c}"))
+                    .unwrap_or_default()
+            ),
+            None => String::new(),
+        };
+        line("reason", format!("{reason}{detail}"));
+    }
+    if d.matched.is_empty() {
+        out.push_str("statements   none of the user's policies mention this permission\n");
+    } else {
+        out.push_str("statements\n");
+        for m in &d.matched {
+            out.push_str(&format!(
+                "  {:<5} {} [{}] #{}  {}  {}\n",
+                m.effect.as_str(),
+                snapshot.policies[m.policy].name,
+                via(snapshot, m),
+                m.statement,
+                m.pattern,
+                if m.role {
+                    "role: not evaluated for these APIs".to_owned()
+                } else {
+                    truth(m)
+                }
+            ));
+        }
+    }
+    out
+}
+
+fn via(snapshot: &Snapshot, m: &MatchedStatement) -> String {
+    match m.via {
+        Via::Group(g) => format!("group {}", snapshot.groups[g].name),
+        Via::User => "user".to_owned(),
+    }
+}
+
+fn truth(m: &MatchedStatement) -> String {
+    match (&m.truth, &m.condition) {
+        (Truth::Met, None) => "applies".to_owned(),
+        (Truth::Met, Some(_)) => "conditions met".to_owned(),
+        (Truth::Unmet, c) => format!("condition unmet: {}", c.as_deref().unwrap_or_default()),
+        (Truth::Undecided, c) => {
+            format!("condition undecided: {}", c.as_deref().unwrap_or_default())
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The judge: loads the IAM snapshot and decides, for a user, a permission code and a
+//! request, whether the call is allowed, and why not.
+//!
+//! Evaluation follows the provider: gather every policy attached to the user's groups and to
+//! the user; a matching Deny wins, else a matching Allow, else the call is denied. Roles
+//! (`"Version": "1.0"`) are never evaluated for these APIs; they only explain `role_only`.
+//! Reasons follow the precedence `unknown_user`, `explicit_deny`, `condition_undecided`,
+//! `condition_unmet`, `role_only`, `not_granted`.
+
+pub mod condition;
+pub mod import;
+pub mod pattern;
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+
+pub use condition::{RequestContext, Truth};
+pub use pattern::ActionPattern;
+pub use snapshot::{Effect, PolicyKind, Snapshot, SnapshotError};
+
+/// Why a call is (or may be) denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    UnknownUser,
+    ExplicitDeny,
+    ConditionUndecided,
+    ConditionUnmet,
+    RoleOnly,
+    NotGranted,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::UnknownUser => "unknown_user",
+            Reason::ExplicitDeny => "explicit_deny",
+            Reason::ConditionUndecided => "condition_undecided",
+            Reason::ConditionUnmet => "condition_unmet",
+            Reason::RoleOnly => "role_only",
+            Reason::NotGranted => "not_granted",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The verdict of the snapshot on one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny,
+    /// Allowed or denied depending on a condition permlens cannot decide from the log.
+    Undecided,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::Undecided => "undecided",
+        }
+    }
+}
+
+/// Where a policy is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Group(usize),
+    User,
+}
+
+/// A statement whose actions cover the permission code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedStatement {
+    pub policy: usize,
+    pub via: Via,
+    pub statement: usize,
+    pub effect: Effect,
+    /// The action pattern that matched, as written.
+    pub pattern: String,
+    /// True for a Version 1.0 role, which is shown but never evaluated.
+    pub role: bool,
+    /// How the statement's conditions came out (`Met` when it has none).
+    pub truth: Truth,
+    /// The first condition that was unmet or undecided, described.
+    pub condition: Option<String>,
+}
+
+/// The decision for one user, permission and request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Outcome,
+    /// Set when the outcome is not `Allow`.
+    pub reason: Option<Reason>,
+    /// Index into `matched` of the statement that decided, if one did.
+    pub deciding: Option<usize>,
+    /// Every statement (policies and roles) whose actions cover the code.
+    pub matched: Vec<MatchedStatement>,
+}
+
+impl Decision {
+    fn deny(reason: Reason, deciding: Option<usize>, matched: Vec<MatchedStatement>) -> Decision {
+        Decision {
+            outcome: Outcome::Deny,
+            reason: Some(reason),
+            deciding,
+            matched,
+        }
+    }
+
+    /// The statement that decided, if any.
+    pub fn deciding_statement(&self) -> Option<&MatchedStatement> {
+        self.deciding.map(|i| &self.matched[i])
+    }
+}
+
+/// One permission a set of policies grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// A catalog permission code, or for patterns no catalog route needs, the pattern as written.
+    pub permission: String,
+    /// Indexes into `Snapshot::policies`, in attachment order.
+    pub policies: Vec<usize>,
+    /// False when no catalog route needs this permission: its use can never be observed.
+    pub observable: bool,
+    /// True when every granting statement has conditions.
+    pub conditional: bool,
+    /// True when the same policies deny it without a condition.
+    pub denied: bool,
+}
+
+impl Snapshot {
+    /// Decides whether `user` may use `code` for a request at `time` from `ip`.
+    pub fn decide(
+        &self,
+        user: &str,
+        code: &str,
+        time: Option<Timestamp>,
+        ip: Option<IpAddr>,
+    ) -> Decision {
+        let Some(u) = self.user(user) else {
+            return Decision::deny(Reason::UnknownUser, None, Vec::new());
+        };
+        let user = &self.users[u];
+        let ctx = RequestContext {
+            user_name: &user.name,
+            user_id: user.id.as_deref(),
+            domain_name: self.domain_name.as_deref(),
+            time,
+            source_ip: ip,
+        };
+        let matched = self.matching_statements(u, code, &ctx);
+        let first = |f: &dyn Fn(&MatchedStatement) -> bool| matched.iter().position(f);
+        let fine = |effect: Effect, truth: Truth| {
+            move |m: &MatchedStatement| !m.role && m.effect == effect && m.truth == truth
+        };
+
+        if let Some(i) = first(&fine(Effect::Deny, Truth::Met)) {
+            return Decision::deny(Reason::ExplicitDeny, Some(i), matched);
+        }
+        let allow_met = first(&fine(Effect::Allow, Truth::Met));
+        let allow_undecided = first(&fine(Effect::Allow, Truth::Undecided));
+        if allow_met.is_some() || allow_undecided.is_some() {
+            // A Deny we cannot decide matters only when something would allow the call.
+            let deny_undecided = first(&fine(Effect::Deny, Truth::Undecided));
+            let undecided = deny_undecided.or(if allow_met.is_none() {
+                allow_undecided
+            } else {
+                None
+            });
+            return match undecided {
+                Some(i) => Decision {
+                    outcome: Outcome::Undecided,
+                    reason: Some(Reason::ConditionUndecided),
+                    deciding: Some(i),
+                    matched,
+                },
+                None => Decision {
+                    outcome: Outcome::Allow,
+                    reason: None,
+                    deciding: allow_met,
+                    matched,
+                },
+            };
+        }
+        if let Some(i) = first(&fine(Effect::Allow, Truth::Unmet)) {
+            return Decision::deny(Reason::ConditionUnmet, Some(i), matched);
+        }
+        if let Some(i) = first(&|m: &MatchedStatement| m.role && m.effect == Effect::Allow) {
+            return Decision::deny(Reason::RoleOnly, Some(i), matched);
+        }
+        Decision::deny(Reason::NotGranted, None, matched)
+    }
+
+    /// True when a decision for this user and code can differ between requests (a matching
+    /// statement has a `g:CurrentTime` or `g:SourceIp` condition), so it cannot be cached
+    /// per user and code.
+    pub fn depends_on_request(&self, user: &str, code: &str) -> bool {
+        let Some(u) = self.user(user) else {
+            return false;
+        };
+        self.attached(u).any(|(p, _)| {
+            let policy = &self.policies[p];
+            policy.kind == PolicyKind::Policy
+                && policy.statements.iter().any(|s| {
+                    s.actions.iter().any(|a| a.matches(code))
+                        && s.conditions
+                            .iter()
+                            .any(|c| c.key_kind().depends_on_request())
+                })
+        })
+    }
+
+    /// Policies attached to the user's groups, then directly to the user.
+    fn attached(&self, u: usize) -> impl Iterator<Item = (usize, Via)> + '_ {
+        let user = &self.users[u];
+        user.groups
+            .iter()
+            .flat_map(move |&g| {
+                self.groups[g]
+                    .policies
+                    .iter()
+                    .map(move |&p| (p, Via::Group(g)))
+            })
+            .chain(user.policies.iter().map(|&p| (p, Via::User)))
+    }
+
+    fn matching_statements(
+        &self,
+        u: usize,
+        code: &str,
+        ctx: &RequestContext<'_>,
+    ) -> Vec<MatchedStatement> {
+        let mut out = Vec::new();
+        for (p, via) in self.attached(u) {
+            let policy = &self.policies[p];
+            for (si, st) in policy.statements.iter().enumerate() {
+                let Some(pattern) = st.actions.iter().find(|a| a.matches(code)) else {
+                    continue;
+                };
+                let role = policy.kind == PolicyKind::Role;
+                let (truth, condition) = if role {
+                    (Truth::Met, None)
+                } else {
+                    all_conditions(&st.conditions, ctx)
+                };
+                out.push(MatchedStatement {
+                    policy: p,
+                    via,
+                    statement: si,
+                    effect: st.effect,
+                    pattern: pattern.as_str().to_owned(),
+                    role,
+                    truth,
+                    condition,
+                });
+            }
+        }
+        out
+    }
+
+    /// What these fine-grained policies grant: catalog codes their Allow patterns cover,
+    /// and, as written, Allow patterns of the catalog's service that cover no catalog code
+    /// (`bss:invoice:view`, `bss:contract:*`): those are unobservable. Roles grant nothing.
+    pub fn grants(
+        &self,
+        policies: &[usize],
+        catalog_codes: &[String],
+        service: &str,
+    ) -> Vec<Grant> {
+        let mut by_code: BTreeMap<String, Grant> = BTreeMap::new();
+        let mut add = |permission: &str, p: usize, observable: bool, conditional: bool| {
+            let g = by_code
+                .entry(permission.to_owned())
+                .or_insert_with(|| Grant {
+                    permission: permission.to_owned(),
+                    policies: Vec::new(),
+                    observable,
+                    conditional: true,
+                    denied: false,
+                });
+            if !g.policies.contains(&p) {
+                g.policies.push(p);
+            }
+            g.conditional &= conditional;
+        };
+        let service_probe = format!("{service}:x:x");
+        for &p in policies {
+            let policy = &self.policies[p];
+            if policy.kind != PolicyKind::Policy {
+                continue;
+            }
+            for st in policy
+                .statements
+                .iter()
+                .filter(|s| s.effect == Effect::Allow)
+            {
+                let conditional = !st.conditions.is_empty();
+                for action in &st.actions {
+                    let mut covered = false;
+                    for code in catalog_codes.iter().filter(|c| action.matches(c)) {
+                        covered = true;
+                        add(code, p, true, conditional);
+                    }
+                    // A pattern of this service that covers no catalog code: report as written.
+                    let of_service = ActionPattern::parse(&format!(
+                        "{}:*:*",
+                        action.as_str().split(':').next().unwrap_or_default()
+                    ))
+                    .is_ok_and(|svc| svc.matches(&service_probe));
+                    if !covered && of_service {
+                        add(action.as_str(), p, false, conditional);
+                    }
+                }
+            }
+        }
+        for g in by_code.values_mut() {
+            g.denied = g.observable && self.denies_unconditionally(policies, &g.permission);
+        }
+        by_code.into_values().collect()
+    }
+
+    /// True when one of these fine-grained policies denies `code` with no condition.
+    pub fn denies_unconditionally(&self, policies: &[usize], code: &str) -> bool {
+        policies.iter().any(|&p| {
+            let policy = &self.policies[p];
+            policy.kind == PolicyKind::Policy
+                && policy.statements.iter().any(|s| {
+                    s.effect == Effect::Deny
+                        && s.conditions.is_empty()
+                        && s.actions.iter().any(|a| a.matches(code))
+                })
+        })
+    }
+}
+
+/// All conditions of a statement: unmet if any is unmet, else undecided if any is undecided.
+fn all_conditions(
+    conditions: &[condition::Condition],
+    ctx: &RequestContext<'_>,
+) -> (Truth, Option<String>) {
+    let mut undecided = None;
+    for c in conditions {
+        match c.evaluate(ctx) {
+            Truth::Met => {}
+            Truth::Unmet => return (Truth::Unmet, Some(c.describe())),
+            Truth::Undecided => {
+                undecided.get_or_insert_with(|| c.describe());
+            }
+        }
+    }
+    match undecided {
+        Some(c) => (Truth::Undecided, Some(c)),
+        None => (Truth::Met, None),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,522 @@
+//! The IAM snapshot: users, groups, memberships, policies and where they are attached.
+//!
+//! Read from permlens' snapshot JSON (see the README, "Snapshot format") and validated as it
+//! loads. Every error names the file, the JSON path and what was expected; things that can
+//! be analysed anyway (an empty group, a disabled user) are warnings.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use super::condition::{Condition, parse_date};
+use super::pattern::ActionPattern;
+
+/// Why a snapshot could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read snapshot {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: line {line}, column {column}: invalid JSON: {msg}")]
+    Json {
+        path: String,
+        line: usize,
+        column: usize,
+        msg: String,
+    },
+    #[error("{path}: {at}: {msg}")]
+    Invalid {
+        path: String,
+        at: String,
+        msg: String,
+    },
+}
+
+/// `"Version": "1.1"` policies are evaluated; `"1.0"` roles never authorize these APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// A system-defined role (Version 1.0).
+    Role,
+    /// A fine-grained policy (Version 1.1).
+    Policy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "Allow",
+            Effect::Deny => "Deny",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub effect: Effect,
+    pub actions: Vec<ActionPattern>,
+    /// All must hold.
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub kind: PolicyKind,
+    pub statements: Vec<Statement>,
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+    pub id: Option<String>,
+    pub enabled: bool,
+    /// Policies attached directly to the user (indexes into `Snapshot::policies`).
+    pub policies: Vec<usize>,
+    /// Groups the user belongs to (indexes into `Snapshot::groups`).
+    pub groups: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub members: Vec<usize>,
+    pub policies: Vec<usize>,
+}
+
+/// A loaded, validated snapshot.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub origin: String,
+    pub taken_at: Option<Timestamp>,
+    /// The account (domain) name, for `g:DomainName`.
+    pub domain_name: Option<String>,
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub policies: Vec<Policy>,
+    /// Things that can be analysed anyway, worth telling the user.
+    pub warnings: Vec<String>,
+    user_by_name: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+            path: name.clone(),
+            source,
+        })?;
+        Snapshot::from_json(&text, &name)
+    }
+
+    pub fn from_json(text: &str, origin: &str) -> Result<Snapshot, SnapshotError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| SnapshotError::Json {
+            path: origin.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            msg: e.to_string(),
+        })?;
+        Loader { origin }.snapshot(&value)
+    }
+
+    /// The user with this exact (case-sensitive) name.
+    pub fn user(&self, name: &str) -> Option<usize> {
+        self.user_by_name.get(name).copied()
+    }
+
+    pub fn group_by_name(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+}
+
+struct Loader<'a> {
+    origin: &'a str,
+}
+
+type Obj = Map<String, Value>;
+
+impl Loader<'_> {
+    fn err(&self, at: &str, msg: impl Into<String>) -> SnapshotError {
+        SnapshotError::Invalid {
+            path: self.origin.to_owned(),
+            at: if at.is_empty() {
+                "$".to_owned()
+            } else {
+                at.to_owned()
+            },
+            msg: msg.into(),
+        }
+    }
+
+    fn object<'v>(&self, v: &'v Value, at: &str) -> Result<&'v Obj, SnapshotError> {
+        v.as_object()
+            .ok_or_else(|| self.err(at, format!("expected an object, got {}", kind(v))))
+    }
+
+    fn array<'v>(&self, v: &'v Value, at: &str) -> Result<&'v Vec<Value>, SnapshotError> {
+        v.as_array()
+            .ok_or_else(|| self.err(at, format!("expected a list, got {}", kind(v))))
+    }
+
+    fn required<'v>(&self, o: &'v Obj, key: &str, at: &str) -> Result<&'v Value, SnapshotError> {
+        o.get(key)
+            .ok_or_else(|| self.err(at, format!("expected a \"{key}\" field")))
+    }
+
+    fn name(&self, o: &Obj, at: &str) -> Result<String, SnapshotError> {
+        let at_name = format!("{at}.name");
+        match self.required(o, "name", at)? {
+            Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+            v => Err(self.err(
+                &at_name,
+                format!("expected a non-empty string, got {}", kind(v)),
+            )),
+        }
+    }
+
+    /// An optional list of strings (`members`, `policies`).
+    fn string_list(
+        &self,
+        o: &Obj,
+        key: &str,
+        at: &str,
+    ) -> Result<Vec<(String, String)>, SnapshotError> {
+        let Some(v) = o.get(key) else {
+            return Ok(Vec::new());
+        };
+        let at = format!("{at}.{key}");
+        self.array(v, &at)?
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let at = format!("{at}[{i}]");
+                match item {
+                    Value::String(s) => Ok((s.clone(), at)),
+                    v => Err(self.err(&at, format!("expected a string, got {}", kind(v)))),
+                }
+            })
+            .collect()
+    }
+
+    fn snapshot(&self, root: &Value) -> Result<Snapshot, SnapshotError> {
+        let root = self.object(root, "")?;
+        let taken_at = match root.get("taken_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(parse_date(s).ok_or_else(|| {
+                self.err("taken_at", format!("expected an RFC 3339 time, got {s:?}"))
+            })?),
+            Some(v) => {
+                return Err(self.err(
+                    "taken_at",
+                    format!("expected an RFC 3339 time, got {}", kind(v)),
+                ));
+            }
+        };
+        let domain_name = match root.get("domain") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Object(d)) => d.get("name").and_then(Value::as_str).map(str::to_owned),
+            Some(v) => {
+                return Err(self.err(
+                    "domain",
+                    format!(
+                        "expected a string or an object with a name, got {}",
+                        kind(v)
+                    ),
+                ));
+            }
+        };
+        let mut warnings = Vec::new();
+
+        // Policies first: users and groups refer to them by name.
+        let mut policies = Vec::new();
+        let mut policy_by_name: HashMap<String, usize> = HashMap::new();
+        for (i, p) in self
+            .array(self.required(root, "policies", "")?, "policies")?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("policies[{i}]");
+            let o = self.object(p, &at)?;
+            let name = self.name(o, &at)?;
+            if let Some(j) = policy_by_name.insert(name.clone(), i) {
+                return Err(self.err(
+                    &format!("{at}.name"),
+                    format!("duplicate policy name {name:?}: policies[{j}] has it too"),
+                ));
+            }
+            let doc_at = format!("{at}.document");
+            let doc = self.object(self.required(o, "document", &at)?, &doc_at)?;
+            policies.push(self.policy(name, doc, &doc_at)?);
+        }
+
+        let mut users = Vec::new();
+        let mut user_by_name = HashMap::new();
+        for (i, u) in self
+            .array(self.required(root, "users", "")?, "users")?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("users[{i}]");
+            let o = self.object(u, &at)?;
+            let name = self.name(o, &at)?;
+            if let Some(j) = user_by_name.insert(name.clone(), i) {
+                return Err(self.err(
+                    &format!("{at}.name"),
+                    format!("duplicate user name {name:?}: users[{j}] has it too"),
+                ));
+            }
+            let id = match o.get("id") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(v) => {
+                    return Err(self.err(
+                        &format!("{at}.id"),
+                        format!("expected a string, got {}", kind(v)),
+                    ));
+                }
+            };
+            let enabled = match o.get("enabled") {
+                None | Some(Value::Null) => true,
+                Some(Value::Bool(b)) => *b,
+                Some(v) => {
+                    return Err(self.err(
+                        &format!("{at}.enabled"),
+                        format!("expected true or false, got {}", kind(v)),
+                    ));
+                }
+            };
+            if !enabled {
+                warnings.push(format!("{}: {at}: user {name:?} is disabled", self.origin));
+            }
+            let policies = self.attachments(o, &at, &policy_by_name)?;
+            users.push(User {
+                name,
+                id,
+                enabled,
+                policies,
+                groups: Vec::new(),
+            });
+        }
+
+        let mut groups: Vec<Group> = Vec::new();
+        let mut group_by_name: HashMap<String, usize> = HashMap::new();
+        for (i, g) in self
+            .array(self.required(root, "groups", "")?, "groups")?
+            .iter()
+            .enumerate()
+        {
+            let at = format!("groups[{i}]");
+            let o = self.object(g, &at)?;
+            let name = self.name(o, &at)?;
+            if let Some(j) = group_by_name.insert(name.clone(), i) {
+                return Err(self.err(
+                    &format!("{at}.name"),
+                    format!("duplicate group name {name:?}: groups[{j}] has it too"),
+                ));
+            }
+            let mut members = Vec::new();
+            for (member, member_at) in self.string_list(o, "members", &at)? {
+                let u = *user_by_name.get(&member).ok_or_else(|| {
+                    self.err(
+                        &member_at,
+                        format!("member {member:?} is not a user in \"users\""),
+                    )
+                })?;
+                if !members.contains(&u) {
+                    members.push(u);
+                    users[u].groups.push(i);
+                }
+            }
+            if members.is_empty() {
+                warnings.push(format!(
+                    "{}: {at}: group {name:?} has no members",
+                    self.origin
+                ));
+            }
+            let policies = self.attachments(o, &at, &policy_by_name)?;
+            groups.push(Group {
+                name,
+                members,
+                policies,
+            });
+        }
+
+        Ok(Snapshot {
+            origin: self.origin.to_owned(),
+            taken_at,
+            domain_name,
+            users,
+            groups,
+            policies,
+            warnings,
+            user_by_name,
+        })
+    }
+
+    fn attachments(
+        &self,
+        o: &Obj,
+        at: &str,
+        by_name: &HashMap<String, usize>,
+    ) -> Result<Vec<usize>, SnapshotError> {
+        let mut out = Vec::new();
+        for (name, item_at) in self.string_list(o, "policies", at)? {
+            let p = *by_name.get(&name).ok_or_else(|| {
+                self.err(
+                    &item_at,
+                    format!("attached policy {name:?} is not in \"policies\""),
+                )
+            })?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    fn policy(&self, name: String, doc: &Obj, at: &str) -> Result<Policy, SnapshotError> {
+        let kind = match doc.get("Version") {
+            Some(Value::String(v)) if v == "1.1" => PolicyKind::Policy,
+            Some(Value::String(v)) if v == "1.0" => PolicyKind::Role,
+            Some(v) => {
+                return Err(self.err(
+                    &format!("{at}.Version"),
+                    format!("expected \"1.1\" (fine-grained policy) or \"1.0\" (role), got {v}"),
+                ));
+            }
+            None => {
+                return Err(self.err(
+                    at,
+                    "expected a \"Version\" field: \"1.1\" (policy) or \"1.0\" (role)",
+                ));
+            }
+        };
+        let st_at = format!("{at}.Statement");
+        let statements = self
+            .array(self.required(doc, "Statement", at)?, &st_at)?
+            .iter()
+            .enumerate()
+            .map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(Policy {
+            name,
+            kind,
+            statements,
+        })
+    }
+
+    fn statement(&self, v: &Value, at: &str) -> Result<Statement, SnapshotError> {
+        let o = self.object(v, at)?;
+        let effect = match o.get("Effect") {
+            Some(Value::String(e)) if e == "Allow" => Effect::Allow,
+            Some(Value::String(e)) if e == "Deny" => Effect::Deny,
+            Some(v) => {
+                return Err(self.err(
+                    &format!("{at}.Effect"),
+                    format!("expected \"Allow\" or \"Deny\", got {v}"),
+                ));
+            }
+            None => {
+                return Err(self.err(at, "expected an \"Effect\" field (\"Allow\" or \"Deny\")"));
+            }
+        };
+        let action_at = format!("{at}.Action");
+        let raw_actions: Vec<(&str, String)> = match o.get("Action") {
+            Some(Value::String(s)) => vec![(s.as_str(), action_at.clone())],
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let item_at = format!("{action_at}[{i}]");
+                    item.as_str().map(|s| (s, item_at.clone())).ok_or_else(|| {
+                        self.err(
+                            &item_at,
+                            format!("expected an action string, got {}", kind(item)),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(v) => {
+                return Err(self.err(
+                    &action_at,
+                    format!(
+                        "expected an action string or a list of them, got {}",
+                        kind(v)
+                    ),
+                ));
+            }
+            None => {
+                return Err(self.err(
+                    at,
+                    "expected an \"Action\" field (a string or a list of strings)",
+                ));
+            }
+        };
+        let actions = raw_actions
+            .into_iter()
+            .map(|(s, item_at)| {
+                ActionPattern::parse(s).map_err(|e| self.err(&item_at, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut conditions = Vec::new();
+        if let Some(c) = o.get("Condition") {
+            let c_at = format!("{at}.Condition");
+            for (op, keys) in self.object(c, &c_at)? {
+                let op_at = format!("{c_at}.{op}");
+                for (key, values) in self.object(keys, &op_at)? {
+                    let key_at = format!("{op_at}.{key}");
+                    let values = self.condition_values(values, &key_at)?;
+                    conditions
+                        .push(Condition::new(op, key, values).map_err(|m| self.err(&key_at, m))?);
+                }
+            }
+        }
+        Ok(Statement {
+            effect,
+            actions,
+            conditions,
+        })
+    }
+
+    fn condition_values(&self, v: &Value, at: &str) -> Result<Vec<String>, SnapshotError> {
+        let scalar = |v: &Value, at: &str| match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            v => Err(self.err(
+                at,
+                format!("expected a string, number or boolean, got {}", kind(v)),
+            )),
+        };
+        match v {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| scalar(item, &format!("{at}[{i}]")))
+                .collect(),
+            v => Ok(vec![scalar(v, at)?]),
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
