@@ -1,0 +1,398 @@
+//! `permlens explain` and `permlens snapshot import|check` through the real binary.
+
+mod common;
+
+use std::path::Path;
+
+use common::{permlens, samples};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+#[test]
+fn import_of_the_sample_dump_gives_the_sample_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    permlens()
+        .args(["snapshot", "import"])
+        .arg(samples().join("iam-dump"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--taken-at", "2026-11-27T00:00:00Z"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "skipped 1 assignment(s) scoped to a project",
+        ))
+        .stderr(predicate::str::contains("user \"judy\" is disabled"))
+        .stderr(predicate::str::contains(
+            "11 users, 9 groups, 10 policies and 2 roles",
+        ));
+    assert_eq!(read_json(&out), read_json(&samples().join("snapshot.json")));
+    let snap = read_json(&out);
+    let group = |name: &str| {
+        snap["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        group("finance-viewers")["members"],
+        serde_json::json!(["alice", "bob", "judy"])
+    );
+    assert_eq!(
+        group("legacy-admins")["policies"],
+        serde_json::json!(["BSS Administrator"])
+    );
+    // The project-scoped assignment of "BSS ReadOnlyAccess" is not imported.
+    assert_eq!(
+        group("renewals")["policies"],
+        serde_json::json!(["Renewals"])
+    );
+    let hank = snap["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "hank")
+        .unwrap();
+    assert_eq!(hank["policies"], serde_json::json!(["HankCost"]));
+}
+
+fn write_dump(dir: &Path, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+}
+
+#[test]
+fn import_errors_name_the_file_and_place() {
+    let users = r#"{"users": [{"id": "u1", "name": "alice"}]}"#;
+    let groups = r#"{"groups": [{"id": "g1", "name": "finance"}]}"#;
+    let roles = r#"{"roles": [{"id": "r1", "name": "custom", "display_name": "View", "policy": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:*:view"]}]}}]}"#;
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("groups.json", groups)],
+            "no users.json among the inputs",
+        ),
+        (
+            vec![("users.json", "{\"users\": [")],
+            "users.json: line 1, column",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                (
+                    "groups/g1/users.json",
+                    r#"{"users": [{"id": "u9", "name": "mallory"}]}"#,
+                ),
+            ],
+            "groups/g1/users.json: users[0]: member \"mallory\" (id \"u9\") is not in",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("groups/g7/users.json", users),
+            ],
+            "members of group id \"g7\", which is not in groups.json",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("roles.json", roles),
+                (
+                    "role_assignments.json",
+                    r#"{"role_assignments": [{"role": {"id": "r2"}, "group": {"id": "g1"}, "scope": {"domain": {"id": "d"}}}]}"#,
+                ),
+            ],
+            "role_assignments.json: role_assignments[0].role.id: role \"r2\" is not in roles.json",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("roles.json", roles),
+                (
+                    "role_assignments.json",
+                    r#"{"role_assignments": [{"role": {"id": "r1"}, "group": {"id": "g2"}}]}"#,
+                ),
+            ],
+            "role_assignments[0].group.id: group \"g2\" is not in groups.json",
+        ),
+    ];
+    for (files, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_dump(dir.path(), &files);
+        let out = dir.path().join("out.json");
+        let assert = permlens()
+            .args(["snapshot", "import"])
+            .arg(dir.path())
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains(want), "want {want:?} in {stderr:?}");
+        assert!(!out.exists(), "nothing is written on error");
+    }
+}
+
+#[test]
+fn snapshot_validation_errors_exit_2_with_one_line() {
+    let p = r#"[{"name": "P", "document": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:order:view"]}]}}]"#;
+    let snap = |users: &str, groups: &str, policies: &str| {
+        format!(r#"{{"users": {users}, "groups": {groups}, "policies": {policies}}}"#)
+    };
+    let cases = [
+        (
+            "{\"users\": [}".to_owned(),
+            "line 1, column 12: invalid JSON",
+        ),
+        (
+            snap(
+                r#"[{"name": "a"}]"#,
+                r#"[{"name": "g", "members": ["b"]}]"#,
+                p,
+            ),
+            "groups[0].members[0]: member \"b\" is not a user",
+        ),
+        (
+            snap("[]", r#"[{"name": "g", "policies": ["Q"]}]"#, p),
+            "groups[0].policies[0]: attached policy \"Q\" is not in \"policies\"",
+        ),
+        (
+            snap(r#"[{"name": "a"}, {"name": "a"}]"#, "[]", p),
+            "users[1].name: duplicate user name",
+        ),
+        (
+            snap("[]", r#"[{"name": "g"}, {"name": "g"}]"#, p),
+            "groups[1].name: duplicate group name",
+        ),
+        (
+            snap(
+                "[]",
+                "[]",
+                r#"[{"name": "P", "document": {"Version": "1.1", "Statement": [{"Action": "a:b:c"}]}}]"#,
+            ),
+            "Statement[0]: expected an \"Effect\" field",
+        ),
+        (
+            snap(
+                "[]",
+                "[]",
+                r#"[{"name": "P", "document": {"Version": "1.1", "Statement": [{"Effect": "Deny"}]}}]"#,
+            ),
+            "Statement[0]: expected an \"Action\" field",
+        ),
+        (
+            snap(
+                "[]",
+                "[]",
+                r#"[{"name": "P", "document": {"Version": "1.1", "Statement": [{"Effect": "Deny", "Action": [true]}]}}]"#,
+            ),
+            "Statement[0].Action[0]: expected an action string, got a boolean",
+        ),
+        (
+            snap(
+                "[]",
+                "[]",
+                r#"[{"name": "P", "document": {"Version": "3", "Statement": []}}]"#,
+            ),
+            "document.Version: expected \"1.1\" (fine-grained policy) or \"1.0\" (role)",
+        ),
+    ];
+    for (body, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("snap.json");
+        std::fs::write(&file, body).unwrap();
+        let assert = permlens()
+            .args(["snapshot", "check"])
+            .arg(&file)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("snap.json: ") && stderr.contains(want),
+            "want {want:?} in {stderr:?}"
+        );
+        // explain refuses the same snapshot the same way.
+        permlens()
+            .args([
+                "explain",
+                "--user",
+                "a",
+                "GET",
+                "/v2/orders/customer-orders",
+                "-p",
+            ])
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(want));
+    }
+}
+
+fn explain(user: &str, method: &str, target: &str, extra: &[&str]) -> Value {
+    let out = permlens()
+        .args([
+            "explain",
+            "--format",
+            "json",
+            "--at",
+            "2026-11-27T10:00:00Z",
+            "--user",
+            user,
+            "-p",
+        ])
+        .arg(samples().join("snapshot.json"))
+        .args(extra)
+        .args([method, target])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn explain_decides_with_reasons() {
+    let cases: &[(&str, &str, &str, &[&str], &str, Value)] = &[
+        (
+            "alice",
+            "GET",
+            "/v2/orders/customer-orders",
+            &[],
+            "allow",
+            Value::Null,
+        ),
+        (
+            "bob",
+            "POST",
+            "/v2/orders/customer-orders/pay",
+            &[],
+            "deny",
+            "not_granted".into(),
+        ),
+        (
+            "carol",
+            "GET",
+            "/v2/orders/customer-orders",
+            &[],
+            "deny",
+            "role_only".into(),
+        ),
+        (
+            "dave",
+            "POST",
+            "/v3/orders/customer-orders/pay",
+            &[],
+            "deny",
+            "explicit_deny".into(),
+        ),
+        (
+            "erin",
+            "PUT",
+            "/v2/orders/customer-orders/cancel",
+            &[],
+            "undecided",
+            "condition_undecided".into(),
+        ),
+        (
+            "frank",
+            "GET",
+            "/v2/bills/customer-bills/res-fee-records",
+            &[],
+            "deny",
+            "condition_unmet".into(),
+        ),
+        (
+            "gina",
+            "GET",
+            "/v2/orders/customer-orders",
+            &["--ip", "10.20.30.40"],
+            "allow",
+            Value::Null,
+        ),
+        (
+            "gina",
+            "GET",
+            "/v2/orders/customer-orders",
+            &["--ip", "203.0.113.9"],
+            "deny",
+            "condition_unmet".into(),
+        ),
+        (
+            "mallory",
+            "GET",
+            "/v2/orders/customer-orders",
+            &[],
+            "deny",
+            "unknown_user".into(),
+        ),
+        (
+            "alice",
+            "GET",
+            "/v3/projects/p/cloudservers",
+            &[],
+            "allow",
+            "not_in_catalog".into(),
+        ),
+    ];
+    for (user, method, target, extra, decision, reason) in cases {
+        let v = explain(user, method, target, extra);
+        assert_eq!(
+            (&v["decision"], &v["reason"]),
+            (&Value::from(*decision), reason),
+            "{user} {method} {target}: {v}"
+        );
+    }
+    let v = explain("dave", "POST", "/v3/orders/customer-orders/pay", &[]);
+    assert_eq!(v["deciding_policy"], "DenyPay");
+    let policies: Vec<&str> = v["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["OrderManager", "DenyPay"]);
+}
+
+#[test]
+fn explain_text_names_policy_statement_and_pattern() {
+    permlens()
+        .args(["explain", "--user", "dave", "-p"])
+        .arg(samples().join("snapshot.json"))
+        .args(["POST", "/v2/orders/customer-orders/pay"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("decision     deny"))
+        .stdout(predicate::str::contains(
+            "reason       explicit_deny: DenyPay statement 0 (Deny bss:order:pay)",
+        ))
+        .stdout(predicate::str::contains(
+            "Allow OrderManager [group purchasers] #0  bss:order:*  applies",
+        ));
+    permlens()
+        .args(["explain", "--user", "dave", "--at", "yesterday", "-p"])
+        .arg(samples().join("snapshot.json"))
+        .args(["GET", "/"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--at: expected an RFC 3339 time or a date, got \"yesterday\"",
+        ));
+}
