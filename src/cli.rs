@@ -19,6 +19,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The main job: read access logs (and an IAM snapshot) and write the report directory
+    #[command(after_help = ANALYZE_HELP)]
+    Analyze(Box<AnalyzeArgs>),
     /// Print the route catalog in force (the embedded BSS table unless --catalog), or import one
     Catalog(CatalogArgs),
     /// Print the route, API and permission code a request maps to, or that it is not in the catalog
@@ -28,6 +31,76 @@ pub enum Command {
     /// Work with IAM snapshots
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+}
+
+const ANALYZE_HELP: &str = "\
+Inputs are files, directories (searched recursively; hidden entries, FIFOs and symlink loops are
+skipped with a warning) and globs; .gz and .zst files are read transparently. The format is decided
+per file: JSON lines (gateway logs), API Gateway text logs (54 or 23 fields) or CTS traces.
+
+Exit codes: 0 done and nothing matched --fail-on; 1 done and findings matched --fail-on; 2 could not
+be done (bad option, unreadable input or a file in no known format, invalid snapshot or catalog,
+more malformed lines than --max-bad-ratio, no request readable at all). On exit 2 the previous
+report is left in place.";
+
+/// Options of `permlens analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Log files, directories or globs
+    #[arg(required = true, value_name = "LOGS")]
+    pub logs: Vec<PathBuf>,
+    /// IAM snapshot (permlens snapshot JSON); without it only usage is reported
+    #[arg(short = 'p', long, value_name = "FILE")]
+    pub policies: Option<PathBuf>,
+    /// Report directory, replaced atomically
+    #[arg(short, long, value_name = "DIR", default_value = "permlens-report")]
+    pub out: PathBuf,
+    /// Table formats: parquet, csv, or parquet,csv
+    #[arg(long, value_name = "LIST", default_value = "parquet")]
+    pub format: String,
+    /// Log format: auto (decided per file), json, apig or cts
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub log_format: String,
+    /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,
+    /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
+    #[arg(long = "field", value_name = "NAME=PATH")]
+    pub fields: Vec<String>,
+    /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1
+    #[arg(long, value_name = "NAME")]
+    pub user_field: Option<String>,
+    #[command(flatten)]
+    pub catalog: CatalogOpt,
+    /// Only requests at or after this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only requests before this time (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Worker threads (default: all cores)
+    #[arg(short = 'j', long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Progress bar on stderr: auto (only on a terminal), always or never
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Exit 1 when any of these findings exist: denied, drift, over-privileged, unused
+    #[arg(long, value_name = "LIST")]
+    pub fail_on: Option<String>,
+    /// Observation window (days) below which recommendations are low confidence
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub min_days: u32,
+    /// Largest tolerated share of malformed lines among the lines parsed
+    #[arg(long, value_name = "R", default_value_t = 0.01)]
+    pub max_bad_ratio: f64,
+    /// Parse every line, without the literal prefilter (slower; for checking the prefilter)
+    #[arg(long, hide = true)]
+    pub no_prefilter: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Args)]

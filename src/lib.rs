@@ -4,12 +4,18 @@
 //! needs; [`classify`] maps request targets onto it. The binary is a thin shell over
 //! [`cmd::run`].
 
+pub mod aggregate;
 pub mod catalog;
 pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
 pub mod fsutil;
+pub mod input;
+pub mod parse;
 pub mod policy;
+pub mod progress;
+pub mod report;
+pub mod scan;
 
 pub use exit::ExitCode;

@@ -268,9 +268,12 @@ fn explain(user: &str, method: &str, target: &str, extra: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// (user, method, target, extra options, decision, reason).
+type ExplainCase<'a> = (&'a str, &'a str, &'a str, &'a [&'a str], &'a str, Value);
+
 #[test]
 fn explain_decides_with_reasons() {
-    let cases: &[(&str, &str, &str, &[&str], &str, Value)] = &[
+    let cases: &[ExplainCase] = &[
         (
             "alice",
             "GET",

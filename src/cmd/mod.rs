@@ -1,6 +1,7 @@
 //! One module per command. [`run`] dispatches; each command returns the exit code of a run
 //! that completed, or an error for a run that could not be done (exit 2).
 
+mod analyze;
 mod catalog;
 mod classify;
 mod explain;
@@ -12,6 +13,7 @@ use crate::cli::{Cli, Command};
 /// Runs one command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Analyze(args) => analyze::run(*args),
         Command::Catalog(args) => catalog::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Explain(args) => explain::run(args),

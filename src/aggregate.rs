@@ -1,0 +1,440 @@
+//! Mergeable aggregates of the requests seen in the logs.
+//!
+//! Each worker folds the chunks it scans into its own [`Stats`], keyed by small interned ids
+//! (user, route, status, error code, context class); at the end the per-worker values are
+//! merged. Merging is commutative and associative and every kept sample is chosen by its
+//! position in the input (file, byte offset), so the result is the same for any thread count
+//! and chunk size. Memory grows with the number of distinct keys (users x routes x statuses),
+//! never with the number of lines.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::net::IpAddr;
+
+use crate::catalog::RouteId;
+
+/// How many request ids are kept as evidence per aggregate row.
+pub const SAMPLES_PER_ROW: usize = 3;
+/// How many malformed lines are kept per file, with their line numbers.
+pub const MALFORMED_SAMPLES_PER_FILE: usize = 5;
+/// Unmatched path shapes kept per worker; beyond this they are counted under one shape.
+pub const MAX_UNMATCHED_SHAPES: usize = 10_000;
+/// The shape that stands for all shapes past [`MAX_UNMATCHED_SHAPES`].
+pub const OVERFLOW_SHAPE: &str = "{other}";
+
+/// Strings to dense ids, per worker. Lookups by bytes never allocate; only a new string does.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    ids: HashMap<Box<[u8]>, u32>,
+    strings: Vec<Box<[u8]>>,
+}
+
+impl Interner {
+    pub fn intern(&mut self, s: &[u8]) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &[u8] {
+        &self.strings[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    /// The string of an id, lossily decoded for reports.
+    pub fn text(&self, id: u32) -> String {
+        String::from_utf8_lossy(self.get(id)).into_owned()
+    }
+}
+
+/// Where a line is in the input: for picking samples deterministically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    pub file: u32,
+    pub offset: u64,
+}
+
+/// A request id kept as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sample {
+    pub at: Position,
+    pub request_id: Box<str>,
+}
+
+/// What the status says about the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// 2xx and 3xx.
+    Allowed,
+    /// 403: a permission denial.
+    Denied,
+    /// 401: an authentication failure, not a permission denial.
+    Unauthenticated,
+    /// 429.
+    Throttled,
+    /// 5xx.
+    Error,
+    /// Anything else (404, 405, no status ...).
+    Other,
+}
+
+impl Outcome {
+    pub fn of_status(status: u16) -> Outcome {
+        match status {
+            200..=399 => Outcome::Allowed,
+            403 => Outcome::Denied,
+            401 => Outcome::Unauthenticated,
+            429 => Outcome::Throttled,
+            500..=599 => Outcome::Error,
+            _ => Outcome::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Denied => "denied",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Throttled => "throttled",
+            Outcome::Error => "error",
+            Outcome::Other => "other",
+        }
+    }
+}
+
+/// The key of a usage row. Ids are per-[`Stats`] interned ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UsageKey {
+    pub user: u32,
+    pub route: RouteId,
+    pub status: u16,
+    /// Interned error code (`CBC.0151`, `APIG.0302`); the empty string when none.
+    pub error_code: u32,
+    /// Interned `response_source` of API Gateway logs (`local`/`remote`); empty otherwise.
+    pub source: u32,
+    /// Which class of request context (time slice, client network) the requests fall in, so
+    /// that policies with time or IP conditions can be evaluated exactly per row. Always 0
+    /// when no loaded policy has such a condition.
+    pub context: u32,
+}
+
+/// Counts and evidence for one usage row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub count: u64,
+    /// Microseconds since the epoch, UTC.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// The earliest requests in input order.
+    pub samples: Vec<Sample>,
+    /// The client IP of the earliest request, when the log has one.
+    pub source_ip: Option<(Position, IpAddr)>,
+}
+
+impl Cell {
+    fn new(time: i64) -> Cell {
+        Cell {
+            count: 0,
+            first_seen: time,
+            last_seen: time,
+            samples: Vec::new(),
+            source_ip: None,
+        }
+    }
+
+    fn add_sample(&mut self, sample: Sample) {
+        if self.samples.len() == SAMPLES_PER_ROW && sample >= self.samples[SAMPLES_PER_ROW - 1] {
+            return;
+        }
+        let at = self.samples.binary_search(&sample).unwrap_or_else(|i| i);
+        self.samples.insert(at, sample);
+        self.samples.truncate(SAMPLES_PER_ROW);
+    }
+
+    /// Folds another cell of the same row into this one.
+    pub fn merge(&mut self, other: Cell) {
+        self.count += other.count;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        for s in other.samples {
+            self.add_sample(s);
+        }
+        if let Some(ip) = other.source_ip
+            && self.source_ip.is_none_or(|mine| ip.0 < mine.0)
+        {
+            self.source_ip = Some(ip);
+        }
+    }
+}
+
+/// Counts of unmatched requests to the service, by method and path shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnmatchedKey {
+    /// Interned (in `codes`), uppercased method.
+    pub method: u32,
+    pub shape: u32,
+}
+
+/// A malformed line, counted and kept as a sample.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Malformed {
+    pub file: u32,
+    /// Index of the chunk of the file, and the line's index within the chunk; turned into a
+    /// line number once every chunk's line count is known.
+    pub chunk: u32,
+    pub line_in_chunk: u64,
+    pub reason: String,
+}
+
+/// Counters of one scan. Everything adds up: `lines = blank + prefiltered + malformed + parsed`,
+/// and `parsed = out_of_window + bss_requests + unmatched_requests + unlisted_parsed`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub lines: u64,
+    pub blank: u64,
+    /// Lines the prefilter proved cannot be calls to the catalog's service (not parsed).
+    pub prefiltered: u64,
+    pub malformed: u64,
+    pub parsed: u64,
+    pub out_of_window: u64,
+    pub bss_requests: u64,
+    pub unmatched_requests: u64,
+    /// Parsed requests to APIs not in the catalog.
+    pub unlisted_parsed: u64,
+    /// Catalog requests whose target needed dot-segment resolution (worth a look).
+    pub dot_segments: u64,
+    /// Catalog requests whose target needed percent-decoding.
+    pub percent_decoded: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.lines += o.lines;
+        self.blank += o.blank;
+        self.prefiltered += o.prefiltered;
+        self.malformed += o.malformed;
+        self.parsed += o.parsed;
+        self.out_of_window += o.out_of_window;
+        self.bss_requests += o.bss_requests;
+        self.unmatched_requests += o.unmatched_requests;
+        self.unlisted_parsed += o.unlisted_parsed;
+        self.dot_segments += o.dot_segments;
+        self.percent_decoded += o.percent_decoded;
+    }
+}
+
+/// One observed request, as the scanner hands it to the aggregate.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    pub user: &'a [u8],
+    pub user_id: &'a [u8],
+    pub route: RouteId,
+    pub status: u16,
+    pub error_code: &'a [u8],
+    pub source: &'a [u8],
+    pub context: u32,
+    pub time: i64,
+    pub request_id: &'a [u8],
+    pub source_ip: Option<IpAddr>,
+    pub at: Position,
+}
+
+/// Everything one worker learned. `Default` + [`Stats::merge`] make it a monoid.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub counters: Counters,
+    pub users: Interner,
+    /// First user id seen per user (by interned user id), for reports.
+    pub user_ids: HashMap<u32, Box<str>>,
+    pub codes: Interner,
+    pub shapes: Interner,
+    pub usage: HashMap<UsageKey, Cell>,
+    pub unmatched: HashMap<UnmatchedKey, u64>,
+    pub malformed: Vec<Malformed>,
+    /// Malformed lines per file.
+    pub malformed_per_file: HashMap<u32, u64>,
+    /// Lines per (file, chunk), for numbering malformed lines.
+    pub chunk_lines: Vec<(u32, u32, u64)>,
+    /// Request time range of the parsed, in-window requests.
+    pub window: Option<(i64, i64)>,
+}
+
+impl Stats {
+    /// Adds one catalog request. Allocates only for a new key or a kept sample.
+    pub fn observe(&mut self, o: &Observation<'_>) {
+        let user = self.users.intern(o.user);
+        if !o.user_id.is_empty() && !self.user_ids.contains_key(&user) {
+            self.user_ids
+                .insert(user, String::from_utf8_lossy(o.user_id).into());
+        }
+        let key = UsageKey {
+            user,
+            route: o.route,
+            status: o.status,
+            error_code: self.codes.intern(o.error_code),
+            source: self.codes.intern(o.source),
+            context: o.context,
+        };
+        let cell = self.usage.entry(key).or_insert_with(|| Cell::new(o.time));
+        cell.count += 1;
+        cell.first_seen = cell.first_seen.min(o.time);
+        cell.last_seen = cell.last_seen.max(o.time);
+        let keeps_sample =
+            cell.samples.len() < SAMPLES_PER_ROW || o.at < cell.samples[SAMPLES_PER_ROW - 1].at;
+        if keeps_sample && !o.request_id.is_empty() {
+            cell.add_sample(Sample {
+                at: o.at,
+                request_id: String::from_utf8_lossy(o.request_id).into(),
+            });
+        }
+        if let Some(ip) = o.source_ip
+            && cell.source_ip.is_none_or(|(at, _)| o.at < at)
+        {
+            cell.source_ip = Some((o.at, ip));
+        }
+        self.note_time(o.time);
+    }
+
+    pub fn note_time(&mut self, t: i64) {
+        self.window = Some(match self.window {
+            Some((a, b)) => (a.min(t), b.max(t)),
+            None => (t, t),
+        });
+    }
+
+    /// Adds one unmatched request to the service, by method and path shape.
+    pub fn unmatched(&mut self, method: &[u8], shape: &[u8]) {
+        let method = self.codes.intern(method);
+        let shape = self.shape_id(shape);
+        *self
+            .unmatched
+            .entry(UnmatchedKey { method, shape })
+            .or_insert(0) += 1;
+    }
+
+    /// Interns a shape, folding new shapes past the cap into [`OVERFLOW_SHAPE`].
+    fn shape_id(&mut self, shape: &[u8]) -> u32 {
+        match self.shapes.ids.get(shape) {
+            Some(&id) => id,
+            None if self.shapes.len() >= MAX_UNMATCHED_SHAPES => {
+                self.shapes.intern(OVERFLOW_SHAPE.as_bytes())
+            }
+            None => self.shapes.intern(shape),
+        }
+    }
+
+    pub fn malformed(
+        &mut self,
+        file: u32,
+        chunk: u32,
+        line_in_chunk: u64,
+        reason: impl FnOnce() -> String,
+    ) {
+        self.counters.malformed += 1;
+        *self.malformed_per_file.entry(file).or_insert(0) += 1;
+        let kept = self
+            .malformed
+            .iter()
+            .filter(|m| m.file == file && m.chunk == chunk)
+            .count();
+        if kept < MALFORMED_SAMPLES_PER_FILE {
+            self.malformed.push(Malformed {
+                file,
+                chunk,
+                line_in_chunk,
+                reason: reason(),
+            });
+        }
+    }
+
+    /// Folds `other` into `self`, re-interning its ids.
+    pub fn merge(&mut self, other: Stats) {
+        self.counters += other.counters;
+        let users: Vec<u32> = other
+            .users
+            .strings
+            .iter()
+            .map(|s| self.users.intern(s))
+            .collect();
+        let codes: Vec<u32> = other
+            .codes
+            .strings
+            .iter()
+            .map(|s| self.codes.intern(s))
+            .collect();
+        for (u, id) in other.user_ids {
+            self.user_ids.entry(users[u as usize]).or_insert(id);
+        }
+        for (k, cell) in other.usage {
+            let key = UsageKey {
+                user: users[k.user as usize],
+                error_code: codes[k.error_code as usize],
+                source: codes[k.source as usize],
+                ..k
+            };
+            match self.usage.entry(key) {
+                Entry::Occupied(mut e) => e.get_mut().merge(cell),
+                Entry::Vacant(e) => {
+                    e.insert(cell);
+                }
+            }
+        }
+        for (k, n) in other.unmatched {
+            let key = UnmatchedKey {
+                method: codes[k.method as usize],
+                shape: self.shape_id(other.shapes.get(k.shape)),
+            };
+            *self.unmatched.entry(key).or_insert(0) += n;
+        }
+        self.malformed.extend(other.malformed);
+        for (f, n) in other.malformed_per_file {
+            *self.malformed_per_file.entry(f).or_insert(0) += n;
+        }
+        self.chunk_lines.extend(other.chunk_lines);
+        if let Some((a, b)) = other.window {
+            self.note_time(a);
+            self.note_time(b);
+        }
+    }
+
+    /// Line numbers (1-based) of the kept malformed lines, at most
+    /// [`MALFORMED_SAMPLES_PER_FILE`] per file, in file order.
+    pub fn malformed_samples(&self) -> Vec<(u32, u64, &str)> {
+        let mut starts: HashMap<(u32, u32), u64> = HashMap::new();
+        let mut chunks = self.chunk_lines.clone();
+        chunks.sort_unstable();
+        let mut running: HashMap<u32, u64> = HashMap::new();
+        for (file, chunk, lines) in chunks {
+            let r = running.entry(file).or_insert(0);
+            starts.insert((file, chunk), *r);
+            *r += lines;
+        }
+        let mut out: Vec<(u32, u64, &str)> = self
+            .malformed
+            .iter()
+            .map(|m| {
+                let base = starts.get(&(m.file, m.chunk)).copied().unwrap_or(0);
+                (m.file, base + m.line_in_chunk + 1, m.reason.as_str())
+            })
+            .collect();
+        out.sort_unstable();
+        let mut per_file: HashMap<u32, usize> = HashMap::new();
+        out.retain(|(f, _, _)| {
+            let n = per_file.entry(*f).or_insert(0);
+            *n += 1;
+            *n <= MALFORMED_SAMPLES_PER_FILE
+        });
+        out
+    }
+}

@@ -1,0 +1,555 @@
+//! Reading the logs: discovery, format sniffing, and the parallel scan.
+//!
+//! Plain files are memory-mapped range by range ([`mmap`]) and split into chunks at newline
+//! boundaries, so one big file keeps every core busy; `.gz` and `.zst` files are decompressed
+//! as streams, files in parallel with each other. Every unit of work folds into a per-worker
+//! [`Stats`] and the workers' values are merged at the end. Progress is ticked per chunk.
+
+pub mod discover;
+pub mod mmap;
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::aggregate::Stats;
+use crate::parse::{self, FormatChoice, LogFormat};
+use crate::scan::{Origin, ScanConfig, Scanner};
+
+/// Bytes of a plain file per unit of parallel work.
+pub const CHUNK_SIZE: u64 = 8 << 20;
+/// The longest line read; longer lines are counted as malformed.
+pub const MAX_LINE: u64 = 1 << 20;
+/// How much of a file format detection looks at.
+const SNIFF: usize = 64 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    fn of(head: &[u8]) -> Compression {
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// One input file, sniffed.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub name: String,
+    /// Size on disk when the run started; plain files are read up to here.
+    pub len: u64,
+    pub compression: Compression,
+    /// The format, or why none could be decided (an error for this file).
+    pub format: Result<LogFormat, String>,
+}
+
+/// What happened to each file, for the summary.
+#[derive(Debug, Clone, Default)]
+pub struct FileReport {
+    pub name: String,
+    pub format: Option<LogFormat>,
+    pub compression: &'static str,
+    pub bytes: u64,
+    pub lines: u64,
+    pub malformed: u64,
+    /// The file could not be read at all (unknown format, unreadable).
+    pub error: Option<String>,
+    /// Read, but not completely (corrupt compressed data, changed while read).
+    pub warnings: Vec<String>,
+}
+
+fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
+    Ok(match c {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            io::BufReader::with_capacity(1 << 20, file),
+        )),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+    })
+}
+
+/// Reads up to `n` bytes, stopping early (not failing) on a decoding error.
+fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    let mut done = 0;
+    while done < n {
+        match r.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(k) => done += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if done > 0 => {
+                let _ = e;
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(done);
+    Ok(buf)
+}
+
+/// Opens each file and decides its compression and format.
+pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
+    paths
+        .par_iter()
+        .map(|path| {
+            let name = path.display().to_string();
+            let result = (|| -> Result<(u64, Compression, Result<LogFormat, String>), String> {
+                let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+                let len = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
+                let magic = read_head(&mut file, 4).map_err(|e| format!("cannot read: {e}"))?;
+                let compression = Compression::of(&magic);
+                let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+                let mut reader = open_decoder(file, compression).map_err(|e| format!("cannot decompress: {e}"))?;
+                let head = read_head(&mut *reader, SNIFF).map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
+                let format = if head.trim_ascii().is_empty() {
+                    Ok(LogFormat::Json)
+                } else {
+                    match choice {
+                        FormatChoice::Forced(LogFormat::Cts) | FormatChoice::Forced(LogFormat::CtsDocument) => {
+                            Ok(if parse::detect(&head) == Some(LogFormat::CtsDocument) { LogFormat::CtsDocument } else { LogFormat::Cts })
+                        }
+                        FormatChoice::Forced(f) => Ok(f),
+                        FormatChoice::Auto => parse::detect(&head).ok_or_else(|| {
+                            "matches no known log format: expected JSON lines, API Gateway access log lines (54 or 23 fields) or CTS traces".to_owned()
+                        }),
+                    }
+                };
+                Ok((len, compression, format))
+            })();
+            match result {
+                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format },
+                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e) },
+            }
+        })
+        .collect()
+}
+
+/// A unit of parallel work.
+#[derive(Debug, Clone, Copy)]
+enum Task {
+    /// Lines of a plain file starting in `[start, end)`.
+    Chunk {
+        file: u32,
+        index: u32,
+        start: u64,
+        end: u64,
+    },
+    /// A whole compressed file, or a CTS document.
+    Whole { file: u32 },
+}
+
+/// Scans every readable file. `tick` is called with bytes done, once per unit of work.
+pub fn scan(
+    files: &[InputFile],
+    cfg: &ScanConfig,
+    tick: &(dyn Fn(u64) + Sync),
+) -> (Stats, Vec<FileReport>) {
+    let mut tasks = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let i = i as u32;
+        match (&f.format, f.compression) {
+            (Err(_), _) => {}
+            (Ok(LogFormat::CtsDocument), _) | (Ok(_), Compression::Gzip | Compression::Zstd) => {
+                tasks.push(Task::Whole { file: i })
+            }
+            (Ok(_), Compression::None) => {
+                let mut start = 0;
+                let mut index = 0;
+                while start < f.len {
+                    let end = (start + cfg.chunk_size.max(1)).min(f.len);
+                    tasks.push(Task::Chunk {
+                        file: i,
+                        index,
+                        start,
+                        end,
+                    });
+                    start = end;
+                    index += 1;
+                }
+            }
+        }
+    }
+    // Whole-file tasks are the longest: start them first.
+    tasks.sort_by_key(|t| matches!(t, Task::Chunk { .. }));
+
+    let (stats, notes) = tasks
+        .par_iter()
+        .with_max_len(1)
+        .fold(
+            || {
+                (
+                    Scanner::new(cfg).expect("scanner options are validated before the scan"),
+                    Stats::default(),
+                    Vec::new(),
+                )
+            },
+            |(mut scanner, mut stats, mut notes), task| {
+                let (bytes, note) = match *task {
+                    Task::Chunk {
+                        file,
+                        index,
+                        start,
+                        end,
+                    } => {
+                        let f = &files[file as usize];
+                        let note = scan_chunk(f, file, index, start, end, &mut scanner, &mut stats);
+                        (end - start, note)
+                    }
+                    Task::Whole { file } => {
+                        let f = &files[file as usize];
+                        let note = scan_whole(f, file, cfg, &mut scanner, &mut stats);
+                        (f.len, note)
+                    }
+                };
+                if let Some(note) = note {
+                    notes.push(note);
+                }
+                tick(bytes);
+                (scanner, stats, notes)
+            },
+        )
+        .map(|(_, stats, notes)| (stats, notes))
+        .reduce(
+            || (Stats::default(), Vec::new()),
+            |(mut a, mut na), (b, nb)| {
+                a.merge(b);
+                na.extend(nb);
+                (a, na)
+            },
+        );
+
+    let mut reports: Vec<FileReport> = files
+        .iter()
+        .map(|f| FileReport {
+            name: f.name.clone(),
+            format: f.format.as_ref().ok().copied(),
+            compression: f.compression.as_str(),
+            bytes: f.len,
+            error: f.format.as_ref().err().map(|e| format!("{}: {e}", f.name)),
+            ..FileReport::default()
+        })
+        .collect();
+    for &(file, _, lines) in &stats.chunk_lines {
+        reports[file as usize].lines += lines;
+    }
+    for (&file, &n) in &stats.malformed_per_file {
+        reports[file as usize].malformed = n;
+    }
+    let mut notes = notes;
+    notes.sort();
+    for (file, note) in notes {
+        reports[file as usize].warnings.push(note);
+    }
+    (stats, reports)
+}
+
+/// Scans the lines that start in `[start, end)` of a plain file. Returns a warning when the
+/// file changed under the mapping.
+fn scan_chunk(
+    f: &InputFile,
+    file: u32,
+    index: u32,
+    start: u64,
+    end: u64,
+    scanner: &mut Scanner<'_>,
+    stats: &mut Stats,
+) -> Option<(u32, String)> {
+    let fd = match File::open(&f.path) {
+        Ok(fd) => fd,
+        Err(e) => return Some((file, format!("{}: cannot open: {e}", f.name))),
+    };
+    // Map one byte before the range (to see whether a line starts at `start`) and up to one
+    // maximum line after it (to finish the last line that starts inside).
+    let map_start = start.saturating_sub(1);
+    let map_end = (end + MAX_LINE).min(f.len);
+    let len = (map_end - map_start) as usize;
+    let rel = ((start - map_start) as usize, (end - map_start) as usize);
+    let at_eof = map_end == f.len;
+    let format = f.format.clone().unwrap_or(LogFormat::Json);
+
+    let mut local = Stats::default();
+    let guard = mmap::GuardedMap::new(&fd, map_start, len);
+    let mut changed = false;
+    if let Some(map) = &guard {
+        let n = scan_owned(
+            map.bytes(),
+            rel,
+            at_eof,
+            map_start,
+            file,
+            index,
+            format,
+            scanner,
+            &mut local,
+        );
+        if map.faulted() {
+            changed = true;
+        } else {
+            local.chunk_lines.push((file, index, n));
+            stats.merge(local);
+            return None;
+        }
+    }
+    // No mapping, or the file shrank under it: read what the file holds now.
+    let mut local = Stats::default();
+    let mut buf = Vec::new();
+    if let Err(e) = mmap::read_range(&fd, map_start, len, &mut buf) {
+        return Some((
+            file,
+            format!("{}: cannot read at byte {map_start}: {e}", f.name),
+        ));
+    }
+    let short = buf.len() < len;
+    let n = scan_owned(
+        &buf,
+        rel,
+        at_eof || short,
+        map_start,
+        file,
+        index,
+        format,
+        scanner,
+        &mut local,
+    );
+    local.chunk_lines.push((file, index, n));
+    stats.merge(local);
+    (changed || short).then(|| (file, format!("{}: the file shrank while it was read (now {} bytes from byte {map_start} on); counted the complete lines it still held", f.name, buf.len())))
+}
+
+/// Scans the lines of `bytes` (a mapped window of the file starting at `base`) that start in
+/// `[rel.0, rel.1)`. Returns the number of lines.
+#[allow(clippy::too_many_arguments)]
+fn scan_owned(
+    bytes: &[u8],
+    rel: (usize, usize),
+    at_eof: bool,
+    base: u64,
+    file: u32,
+    chunk: u32,
+    format: LogFormat,
+    scanner: &mut Scanner<'_>,
+    stats: &mut Stats,
+) -> u64 {
+    let (start, end) = (rel.0.min(bytes.len()), rel.1.min(bytes.len()));
+    let first = if start == 0 {
+        0
+    } else {
+        match memchr::memchr(b'\n', &bytes[start - 1..]) {
+            Some(i) => start + i,
+            None => return 0,
+        }
+    };
+    if first >= end {
+        return 0;
+    }
+    let (stop, overlong) = match memchr::memchr(b'\n', &bytes[end - 1..]) {
+        Some(i) => (end + i, false),
+        None => (bytes.len(), !at_eof),
+    };
+    let origin = Origin {
+        file,
+        chunk,
+        offset: base + first as u64,
+        line_base: 0,
+        format,
+    };
+    if !overlong {
+        return scanner.scan_lines(&bytes[first..stop], origin, stats);
+    }
+    // The last line runs past the longest line we read: count it as malformed.
+    let last_start = memchr::memrchr(b'\n', &bytes[first..stop]).map_or(first, |i| first + i + 1);
+    let n = scanner.scan_lines(&bytes[first..last_start], origin, stats);
+    stats.counters.lines += 1;
+    stats.malformed(file, chunk, n, || {
+        format!("line longer than {} bytes", MAX_LINE)
+    });
+    n + 1
+}
+
+/// Scans a compressed file as a stream, or a CTS document whole.
+fn scan_whole(
+    f: &InputFile,
+    file: u32,
+    cfg: &ScanConfig,
+    scanner: &mut Scanner<'_>,
+    stats: &mut Stats,
+) -> Option<(u32, String)> {
+    let format = f.format.clone().unwrap_or(LogFormat::Json);
+    let reader = File::open(&f.path).and_then(|fd| open_decoder(fd, f.compression));
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => return Some((file, format!("{}: cannot open: {e}", f.name))),
+    };
+    if format == LogFormat::CtsDocument {
+        return scan_document(f, file, cfg, &mut *reader, scanner, stats);
+    }
+    const BLOCK: usize = 4 << 20;
+    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE as usize);
+    let mut consumed: u64 = 0; // stream offset of buf[0]
+    let mut lines: u64 = 0;
+    let mut skipping = false; // inside an overlong line, dropping bytes up to its newline
+    let mut note = None;
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + BLOCK, 0);
+        let read = loop {
+            match reader.read(&mut buf[filled..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = match read {
+            Ok(n) => n,
+            Err(e) => {
+                buf.truncate(filled);
+                note = Some(format!(
+                    "{}: {} data is corrupt or truncated after {} decompressed bytes ({e}); counted the complete lines before that",
+                    f.name,
+                    f.compression.as_str(),
+                    consumed + filled as u64
+                ));
+                // The unterminated tail is not a complete line: drop it.
+                buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |last| last + 1));
+                if !skipping {
+                    let origin = Origin {
+                        file,
+                        chunk: 0,
+                        offset: consumed,
+                        line_base: lines,
+                        format,
+                    };
+                    lines += scanner.scan_lines(&buf, origin, stats);
+                }
+                break;
+            }
+        };
+        buf.truncate(filled + n);
+        if skipping {
+            match memchr::memchr(b'\n', &buf) {
+                Some(i) => {
+                    consumed += (i + 1) as u64;
+                    buf.drain(..=i);
+                    skipping = false;
+                }
+                None => {
+                    consumed += buf.len() as u64;
+                    buf.clear();
+                    if n == 0 {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+        if n == 0 {
+            // End of stream: the rest is the last line (maybe without a newline).
+            let origin = Origin {
+                file,
+                chunk: 0,
+                offset: consumed,
+                line_base: lines,
+                format,
+            };
+            lines += scanner.scan_lines(&buf, origin, stats);
+            break;
+        }
+        let Some(last) = memchr::memrchr(b'\n', &buf) else {
+            if buf.len() as u64 > MAX_LINE {
+                stats.counters.lines += 1;
+                stats.malformed(file, 0, lines, || {
+                    format!("line longer than {MAX_LINE} bytes")
+                });
+                lines += 1;
+                consumed += buf.len() as u64;
+                buf.clear();
+                skipping = true;
+            }
+            continue;
+        };
+        let origin = Origin {
+            file,
+            chunk: 0,
+            offset: consumed,
+            line_base: lines,
+            format,
+        };
+        lines += scanner.scan_lines(&buf[..last], origin, stats);
+        consumed += (last + 1) as u64;
+        buf.drain(..=last);
+    }
+    stats.chunk_lines.push((file, 0, lines));
+    note.map(|n| (file, n))
+}
+
+fn scan_document(
+    f: &InputFile,
+    file: u32,
+    cfg: &ScanConfig,
+    reader: &mut dyn Read,
+    scanner: &mut Scanner<'_>,
+    stats: &mut Stats,
+) -> Option<(u32, String)> {
+    let mut doc = Vec::new();
+    if let Err(e) = reader.read_to_end(&mut doc) {
+        return Some((
+            file,
+            format!("{}: cannot read the whole CTS document: {e}", f.name),
+        ));
+    }
+    let mut bad = Vec::new();
+    let mut lines = 0u64;
+    let result = crate::parse::cts::for_each_trace(
+        &mut doc,
+        &cfg.catalog,
+        |i, req| {
+            let origin = Origin {
+                file,
+                chunk: 0,
+                offset: i as u64,
+                line_base: 0,
+                format: LogFormat::CtsDocument,
+            };
+            let at = crate::aggregate::Position {
+                file,
+                offset: i as u64,
+            };
+            scanner.record(req, at, origin, i as u64, stats);
+            lines += 1;
+        },
+        |i, m| bad.push((i, m)),
+    );
+    for (i, m) in bad {
+        stats.counters.lines += 1;
+        stats.malformed(file, 0, i as u64, || format!("trace {i}: {}", m.0));
+        lines += 1;
+    }
+    stats.chunk_lines.push((file, 0, lines));
+    match result {
+        Ok(_) => None,
+        Err(m) => {
+            stats.counters.lines += 1;
+            stats.malformed(file, 0, 0, || m.0.clone());
+            Some((file, format!("{}: {}", f.name, m.0)))
+        }
+    }
+}

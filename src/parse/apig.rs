@@ -1,0 +1,388 @@
+//! Huawei API Gateway access logs: one request per line, space-separated fields in a fixed
+//! order; 54 fields, or 23 on older gateways (the same order without `scheme`, ending at
+//! `region_id`). Empty values are `-`. A field starting with `"` runs to the next `"` and one
+//! starting with `[` to the next `]`; `time_local` may be two tokens (`dd/Mon/yyyy:HH:MM:SS`
+//! and `+zzzz`). The quoting is undocumented, so anything else that does not give 54 or 23
+//! fields is a malformed line, counted and sampled.
+
+use super::time::parse_time;
+use super::{Malformed, Request};
+
+/// Field names of the 54-field layout, in order.
+pub const FIELDS_54: [&str; 54] = [
+    "remote_addr",
+    "request_id",
+    "api_id",
+    "user_id",
+    "app_id",
+    "time_local",
+    "request_time",
+    "request_method",
+    "scheme",
+    "host",
+    "router_uri",
+    "server_protocol",
+    "status",
+    "bytes_sent",
+    "request_length",
+    "http_user_agent",
+    "http_x_forwarded_for",
+    "upstream_addr",
+    "upstream_uri",
+    "upstream_status",
+    "upstream_connect_time",
+    "upstream_header_time",
+    "upstream_response_time",
+    "region_id",
+    "all_upstream_response_time",
+    "errorType",
+    "auth_type",
+    "access_model1",
+    "access_model2",
+    "inner_time",
+    "proxy_protocol_vni",
+    "proxy_protocol_vpce_id",
+    "proxy_protocol_addr",
+    "body_bytes_sent",
+    "api_name",
+    "app_name",
+    "provider_app_id",
+    "provider_app_name",
+    "custom_data_log1",
+    "custom_data_log2",
+    "custom_data_log3",
+    "custom_data_log4",
+    "custom_data_log5",
+    "custom_data_log6",
+    "custom_data_log7",
+    "custom_data_log8",
+    "custom_data_log9",
+    "custom_data_log10",
+    "response_source",
+    "gzip_ratio",
+    "upstream_scheme",
+    "group_id",
+    "apig_err_code",
+    "function_urn",
+];
+
+const MAX_TOKENS: usize = 64;
+
+/// Index of a field in the 54-field layout.
+fn idx54(name: &str) -> Option<usize> {
+    FIELDS_54.iter().position(|f| *f == name)
+}
+
+/// Index of a field in the 23-field layout (no `scheme`, nothing after `region_id`).
+fn idx23(name: &str) -> Option<usize> {
+    let i = idx54(name)?;
+    match i {
+        8 => None,
+        0..=7 => Some(i),
+        9..=23 => Some(i - 1),
+        _ => None,
+    }
+}
+
+/// The names `--user-field` accepts.
+pub fn field_names() -> &'static [&'static str] {
+    &FIELDS_54
+}
+
+/// Splits a line into fields, honouring quotes, brackets and a two-token `time_local`.
+/// Returns the number of fields; spans are byte ranges into `line`.
+fn tokenize(line: &[u8], spans: &mut [(u32, u32); MAX_TOKENS]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    let len = line.len();
+    while i < len {
+        while i < len && line[i] == b' ' {
+            i += 1;
+        }
+        if i >= len {
+            break;
+        }
+        let (start, end, next) = match line[i] {
+            q @ (b'"' | b'[') => {
+                let close = if q == b'"' { b'"' } else { b']' };
+                match line[i + 1..].iter().position(|&b| b == close) {
+                    Some(p) => {
+                        let end = i + 1 + p;
+                        let after = line[end..]
+                            .iter()
+                            .position(|&b| b == b' ')
+                            .map_or(len, |p| end + p);
+                        (i + 1, end, after)
+                    }
+                    None => {
+                        let end = line[i..]
+                            .iter()
+                            .position(|&b| b == b' ')
+                            .map_or(len, |p| i + p);
+                        (i, end, end)
+                    }
+                }
+            }
+            _ => {
+                let end = line[i..]
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .map_or(len, |p| i + p);
+                (i, end, end)
+            }
+        };
+        if n == MAX_TOKENS {
+            return MAX_TOKENS + 1;
+        }
+        spans[n] = (start as u32, end as u32);
+        n += 1;
+        i = next;
+    }
+    // `time_local` written as two tokens: `27/Nov/2026:10:00:00` `+0800`.
+    if n > 6 {
+        let (s5, e5) = spans[5];
+        let (s6, e6) = spans[6];
+        let t = &line[s5 as usize..e5 as usize];
+        let z = &line[s6 as usize..e6 as usize];
+        let is_zone =
+            z.len() == 5 && matches!(z[0], b'+' | b'-') && z[1..].iter().all(u8::is_ascii_digit);
+        if t.len() == 20 && t[2] == b'/' && is_zone {
+            spans[5] = (s5, e6);
+            spans.copy_within(7..n, 6);
+            n -= 1;
+        }
+    }
+    n
+}
+
+/// Cheap check used by format detection.
+pub fn looks_like_apig(line: &[u8]) -> bool {
+    let line = line.trim_ascii();
+    let mut spans = [(0u32, 0u32); MAX_TOKENS];
+    let n = tokenize(line, &mut spans);
+    if n != 54 && n != 23 {
+        return false;
+    }
+    let (s, e) = spans[7];
+    let method = &line[s as usize..e as usize];
+    !method.is_empty() && method.iter().all(u8::is_ascii_alphabetic)
+}
+
+/// A reusable APIG line parser.
+#[derive(Debug, Clone)]
+pub struct ApigParser {
+    user54: Option<usize>,
+    user23: Option<usize>,
+    spans: [(u32, u32); MAX_TOKENS],
+}
+
+impl ApigParser {
+    /// `user_field` names the field that carries the caller's IAM user name
+    /// (`custom_data_log1`, `app_id`, ...).
+    pub fn new(user_field: Option<&str>) -> Result<ApigParser, String> {
+        let (user54, user23) = match user_field {
+            Some(name) => {
+                let i54 = idx54(name).ok_or_else(|| {
+                    format!(
+                        "--user-field {name:?}: not an API Gateway log field, expected one of {}",
+                        FIELDS_54.join(", ")
+                    )
+                })?;
+                (Some(i54), idx23(name))
+            }
+            None => (None, None),
+        };
+        Ok(ApigParser {
+            user54,
+            user23,
+            spans: [(0, 0); MAX_TOKENS],
+        })
+    }
+
+    /// Parses one line and hands the request to `f`.
+    pub fn parse<R>(
+        &mut self,
+        line: &[u8],
+        f: impl FnOnce(&Request<'_>) -> R,
+    ) -> Result<R, Malformed> {
+        let line = line.trim_ascii();
+        let n = tokenize(line, &mut self.spans);
+        let wide = match n {
+            54 => true,
+            23 => false,
+            n => {
+                return Err(Malformed(format!(
+                    "expected 54 or 23 space-separated fields, got {}",
+                    n.min(MAX_TOKENS)
+                )));
+            }
+        };
+        let spans = &self.spans;
+        let field = |i: usize| -> &[u8] {
+            let (s, e) = spans[i];
+            match &line[s as usize..e as usize] {
+                b"-" => b"",
+                v => v,
+            }
+        };
+        // Positions after `request_method` shift by one in the 23-field layout.
+        let at = |i54: usize| if wide || i54 < 8 { i54 } else { i54 - 1 };
+        let status_raw = field(at(12));
+        let status = if status_raw.is_empty() {
+            0
+        } else {
+            super::parse_status(status_raw).ok_or_else(|| {
+                Malformed(format!(
+                    "status {:?} is not an HTTP status code",
+                    String::from_utf8_lossy(status_raw)
+                ))
+            })?
+        };
+        let time_raw = field(5);
+        let user = match if wide { self.user54 } else { self.user23 } {
+            Some(i) => field(i),
+            None => b"",
+        };
+        let req = Request {
+            method: field(7),
+            target: field(at(10)),
+            trace_route: None,
+            trace: false,
+            status,
+            time: parse_time(time_raw),
+            user,
+            user_id: b"",
+            request_id: field(1),
+            source_ip: field(0),
+            error_code: if wide { field(52) } else { b"" },
+            host: field(at(9)),
+            response_source: if wide { field(48) } else { b"" },
+        };
+        if req.method.is_empty() || req.target.is_empty() {
+            return Err(Malformed("no request_method or router_uri".into()));
+        }
+        Ok(f(&req))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a 54-field line from (field, value) overrides; everything else is `-`.
+    pub fn line54(values: &[(&str, &str)]) -> String {
+        FIELDS_54
+            .iter()
+            .map(|f| {
+                values
+                    .iter()
+                    .find(|(k, _)| k == f)
+                    .map_or("-", |(_, v)| *v)
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn parses_the_54_field_layout() {
+        let line = line54(&[
+            ("remote_addr", "10.1.2.3"),
+            ("request_id", "req-1"),
+            ("time_local", "27/Nov/2026:18:00:00 +0800"),
+            ("request_method", "POST"),
+            ("host", "bss.myhuaweicloud.com"),
+            ("router_uri", "/v2/orders/customer-orders/pay?x=1"),
+            ("status", "403"),
+            ("http_user_agent", "\"Mozilla/5.0 (X11; Linux) curl/8\""),
+            ("custom_data_log1", "alice"),
+            ("response_source", "local"),
+            ("apig_err_code", "APIG.0302"),
+        ]);
+        let mut p = ApigParser::new(Some("custom_data_log1")).unwrap();
+        let got = p
+            .parse(line.as_bytes(), |r| {
+                (
+                    r.method.to_vec(),
+                    r.target.to_vec(),
+                    r.status,
+                    r.time,
+                    r.user.to_vec(),
+                    r.error_code.to_vec(),
+                    r.response_source.to_vec(),
+                    r.source_ip.to_vec(),
+                )
+            })
+            .unwrap();
+        assert_eq!(got.0, b"POST");
+        assert_eq!(got.1, b"/v2/orders/customer-orders/pay?x=1");
+        assert_eq!(got.2, 403);
+        assert_eq!(got.3, parse_time(b"2026-11-27T10:00:00Z"));
+        assert_eq!(got.4, b"alice");
+        assert_eq!(got.5, b"APIG.0302");
+        assert_eq!(got.6, b"local");
+        assert_eq!(got.7, b"10.1.2.3");
+    }
+
+    #[test]
+    fn parses_the_23_field_layout() {
+        let fields23: Vec<&str> = FIELDS_54
+            .iter()
+            .copied()
+            .filter(|f| *f != "scheme")
+            .take(23)
+            .collect();
+        let line = fields23
+            .iter()
+            .map(|f| match *f {
+                "request_method" => "GET",
+                "router_uri" => "/v2/orders/customer-orders",
+                "status" => "200",
+                "app_id" => "app-7",
+                "time_local" => "[27/Nov/2026:10:00:00 +0000]",
+                _ => "-",
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut p = ApigParser::new(Some("app_id")).unwrap();
+        let got = p
+            .parse(line.as_bytes(), |r| {
+                (
+                    r.target.to_vec(),
+                    r.status,
+                    r.user.to_vec(),
+                    r.time.is_some(),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            got,
+            (
+                b"/v2/orders/customer-orders".to_vec(),
+                200,
+                b"app-7".to_vec(),
+                true
+            )
+        );
+        assert!(looks_like_apig(line.as_bytes()));
+    }
+
+    #[test]
+    fn wrong_field_counts_are_malformed() {
+        let mut p = ApigParser::new(None).unwrap();
+        let err = p.parse(b"1.2.3.4 - GET /x 200", |_| ()).unwrap_err();
+        assert!(err.0.contains("expected 54 or 23"), "{err:?}");
+        assert!(
+            ApigParser::new(Some("nope"))
+                .unwrap_err()
+                .contains("not an API Gateway log field")
+        );
+        // An unterminated quote does not panic.
+        let broken = line54(&[
+            ("request_method", "GET"),
+            ("router_uri", "/x"),
+            ("http_user_agent", "\"unterminated"),
+        ]);
+        let _ = p.parse(broken.as_bytes(), |_| ());
+    }
+}

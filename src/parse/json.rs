@@ -1,0 +1,561 @@
+//! JSON-lines gateway logs and CTS traces, parsed with simd-json onto a reused tape.
+//!
+//! Field names differ between gateways, so each logical field has a list of aliases, the
+//! first present one winning; `--field NAME=dotted.path` replaces the aliases of one field
+//! with an explicit (possibly nested) path. A CTS trace names its API with `trace_name`.
+
+use simd_json::prelude::*;
+use simd_json::tape::Value;
+use simd_json::{Buffers, Tape};
+
+use super::time::{epoch, parse_time};
+use super::{Malformed, Request, parse_status, split_request_line};
+use crate::catalog::Catalog;
+
+/// The logical fields of a request, in `--field` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Method,
+    Path,
+    Request,
+    Status,
+    User,
+    UserId,
+    Time,
+    RequestId,
+    SourceIp,
+    ErrorCode,
+    Host,
+    ResponseSource,
+}
+
+const FIELD_COUNT: usize = 12;
+
+/// (field, `--field` name, aliases in priority order).
+const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
+    (
+        Field::Method,
+        "method",
+        &["method", "request_method", "http_method", "httpMethod"],
+    ),
+    (
+        Field::Path,
+        "path",
+        &[
+            "uri",
+            "path",
+            "request_uri",
+            "url",
+            "router_uri",
+            "request_path",
+        ],
+    ),
+    (Field::Request, "request", &["request", "request_line"]),
+    (
+        Field::Status,
+        "status",
+        &["status", "status_code", "response_code", "statusCode"],
+    ),
+    (
+        Field::User,
+        "user",
+        &["user_name", "user", "username", "userName"],
+    ),
+    (Field::UserId, "user_id", &[]),
+    (
+        Field::Time,
+        "time",
+        &[
+            "time",
+            "timestamp",
+            "@timestamp",
+            "time_local",
+            "time_iso8601",
+            "start_time",
+        ],
+    ),
+    (
+        Field::RequestId,
+        "request_id",
+        &["request_id", "requestId", "x_request_id", "req_id"],
+    ),
+    (
+        Field::SourceIp,
+        "source_ip",
+        &[
+            "remote_addr",
+            "client_ip",
+            "source_ip",
+            "clientIp",
+            "downstream_remote_address",
+        ],
+    ),
+    (
+        Field::ErrorCode,
+        "error_code",
+        &["error_code", "apig_err_code", "err_code", "errorCode"],
+    ),
+    (
+        Field::Host,
+        "host",
+        &["host", "http_host", "authority", "server_name"],
+    ),
+    (
+        Field::ResponseSource,
+        "response_source",
+        &["response_source"],
+    ),
+];
+
+/// The names `--field` accepts.
+pub fn field_names() -> Vec<&'static str> {
+    FIELDS.iter().map(|f| f.1).collect()
+}
+
+/// Where each field is looked up: aliases, or a user's dotted path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldMap {
+    overrides: [Option<Vec<String>>; FIELD_COUNT],
+}
+
+impl FieldMap {
+    /// Applies `NAME=dotted.path`; errors name the accepted names.
+    pub fn set(&mut self, spec: &str) -> Result<(), String> {
+        let (name, path) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--field {spec:?}: expected NAME=dotted.path"))?;
+        let i = FIELDS
+            .iter()
+            .position(|f| f.1 == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "--field {spec:?}: unknown field {name:?}, expected one of {}",
+                    field_names().join(", ")
+                )
+            })?;
+        let parts: Vec<String> = path.trim().split('.').map(str::to_owned).collect();
+        if parts.iter().any(String::is_empty) {
+            return Err(format!(
+                "--field {spec:?}: expected a dotted path such as request.path"
+            ));
+        }
+        self.overrides[i] = Some(parts);
+        Ok(())
+    }
+}
+
+/// Which field a top-level key feeds, and with which priority (lower wins).
+fn alias_slot(key: &str, map: &FieldMap) -> Option<(usize, usize)> {
+    FIELDS.iter().enumerate().find_map(|(i, (_, _, aliases))| {
+        if map.overrides[i].is_some() {
+            return None;
+        }
+        aliases.iter().position(|a| *a == key).map(|rank| (i, rank))
+    })
+}
+
+/// A reusable JSON line parser. One per worker.
+pub struct JsonParser {
+    buf: Vec<u8>,
+    buffers: Buffers,
+    tape: Tape<'static>,
+    fields: FieldMap,
+    has_overrides: bool,
+}
+
+impl std::fmt::Debug for JsonParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonParser")
+            .field("fields", &self.fields)
+            .finish()
+    }
+}
+
+impl JsonParser {
+    pub fn new(fields: &FieldMap) -> JsonParser {
+        JsonParser {
+            buf: Vec::with_capacity(4096),
+            buffers: Buffers::new(4096),
+            tape: Tape::null(),
+            fields: fields.clone(),
+            has_overrides: fields.overrides.iter().any(Option::is_some),
+        }
+    }
+
+    /// Parses a gateway JSON line and hands the request to `f`.
+    pub fn parse<R>(
+        &mut self,
+        line: &[u8],
+        f: impl FnOnce(&Request<'_>) -> R,
+    ) -> Result<R, Malformed> {
+        self.with_object(line, |obj, fields, has_overrides| {
+            let req = gateway_request(obj, fields, has_overrides)?;
+            Ok(f(&req))
+        })
+    }
+
+    /// Parses a CTS trace line and hands the request to `f`.
+    pub fn parse_trace<R>(
+        &mut self,
+        line: &[u8],
+        catalog: &Catalog,
+        f: impl FnOnce(&Request<'_>) -> R,
+    ) -> Result<R, Malformed> {
+        self.with_object(line, |obj, _, _| {
+            let req = trace_request(obj, catalog)?;
+            Ok(f(&req))
+        })
+    }
+
+    fn with_object<R>(
+        &mut self,
+        line: &[u8],
+        f: impl FnOnce(Value<'_, '_>, &FieldMap, bool) -> Result<R, Malformed>,
+    ) -> Result<R, Malformed> {
+        self.buf.clear();
+        self.buf.extend_from_slice(line);
+        let mut tape = std::mem::replace(&mut self.tape, Tape::null()).reset();
+        let result = match simd_json::fill_tape(&mut self.buf, &mut self.buffers, &mut tape) {
+            Ok(()) => {
+                let value = tape.as_value();
+                if value.as_object().is_some() {
+                    f(value, &self.fields, self.has_overrides)
+                } else {
+                    Err(Malformed("expected a JSON object".into()))
+                }
+            }
+            Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
+        };
+        self.tape = tape.reset();
+        result
+    }
+}
+
+fn bytes_of<'i>(v: Value<'_, 'i>) -> Option<&'i [u8]> {
+    v.into_string().map(str::as_bytes)
+}
+
+/// Follows a dotted path; a key containing dots is tried whole first.
+fn lookup<'t, 'i>(root: Value<'t, 'i>, path: &[String]) -> Option<Value<'t, 'i>> {
+    let mut v = root;
+    for (i, part) in path.iter().enumerate() {
+        if i == 0 {
+            let whole = path.join(".");
+            if let Some(found) = v.get(whole.as_str()) {
+                return Some(found);
+            }
+        }
+        v = v.get(part.as_str())?;
+    }
+    Some(v)
+}
+
+fn status_of(v: Value<'_, '_>) -> Option<u16> {
+    if let Some(n) = v.as_u64() {
+        return u16::try_from(n).ok();
+    }
+    if let Some(f) = v.as_f64() {
+        return (f.fract() == 0.0 && (0.0..=999.0).contains(&f)).then_some(f as u16);
+    }
+    parse_status(v.as_str()?.trim().as_bytes())
+}
+
+fn time_of(v: Value<'_, '_>) -> Option<i64> {
+    if let Some(n) = v.as_f64() {
+        return epoch(n);
+    }
+    if let Some(n) = v.as_u64() {
+        return epoch(n as f64);
+    }
+    parse_time(v.as_str()?.as_bytes())
+}
+
+/// The user may be a string or an object with a name (and id).
+fn user_of<'i>(v: Value<'_, 'i>) -> (&'i [u8], &'i [u8]) {
+    if let Some(s) = bytes_of(v) {
+        return (s, b"");
+    }
+    let name = v.get("name").and_then(bytes_of).unwrap_or_default();
+    let id = v.get("id").and_then(bytes_of).unwrap_or_default();
+    (name, id)
+}
+
+fn gateway_request<'t, 'i>(
+    obj: Value<'t, 'i>,
+    fields: &FieldMap,
+    has_overrides: bool,
+) -> Result<Request<'i>, Malformed> {
+    let mut found: [Option<(usize, Value<'t, 'i>)>; FIELD_COUNT] = [None; FIELD_COUNT];
+    if let Some(o) = obj.as_object() {
+        for (key, value) in o.iter() {
+            if let Some((slot, rank)) = alias_slot(key, fields)
+                && found[slot].is_none_or(|(r, _)| rank < r)
+            {
+                found[slot] = Some((rank, value));
+            }
+        }
+    }
+    if has_overrides {
+        for (i, path) in fields.overrides.iter().enumerate() {
+            if let Some(path) = path {
+                found[i] = lookup(obj, path).map(|v| (0, v));
+            }
+        }
+    }
+    let get = |f: Field| found[f as usize].map(|(_, v)| v);
+    let text = |f: Field| get(f).and_then(bytes_of).unwrap_or_default();
+
+    let mut method = text(Field::Method);
+    let mut target = text(Field::Path);
+    if (method.is_empty() || target.is_empty())
+        && let Some((m, t)) = get(Field::Request)
+            .and_then(bytes_of)
+            .and_then(split_request_line)
+    {
+        if method.is_empty() {
+            method = m;
+        }
+        if target.is_empty() {
+            target = t;
+        }
+    }
+    if method.is_empty() {
+        return Err(Malformed(
+            "no HTTP method (method, request_method, http_method, or a request line)".into(),
+        ));
+    }
+    if target.is_empty() {
+        return Err(Malformed(
+            "no request target (uri, path, request_uri, url, router_uri, or a request line)".into(),
+        ));
+    }
+    let status = match get(Field::Status) {
+        Some(v) => {
+            status_of(v).ok_or_else(|| Malformed("status is not an HTTP status code".into()))?
+        }
+        None => 0,
+    };
+    let (user, mut user_id) = get(Field::User).map(user_of).unwrap_or_default();
+    if let Some(id) = get(Field::UserId).and_then(bytes_of) {
+        user_id = id;
+    }
+    Ok(Request {
+        method,
+        target,
+        trace_route: None,
+        trace: false,
+        status,
+        time: get(Field::Time).and_then(time_of),
+        user,
+        user_id,
+        request_id: text(Field::RequestId),
+        source_ip: text(Field::SourceIp),
+        error_code: text(Field::ErrorCode),
+        host: text(Field::Host),
+        response_source: text(Field::ResponseSource),
+    })
+}
+
+/// A CTS trace: `trace_name` names the API; `code` is the status (a string); the caller is
+/// `user.name`; `time` is milliseconds since the epoch (`record_time` is when CTS stored it).
+pub(crate) fn trace_request<'i>(
+    obj: Value<'_, 'i>,
+    catalog: &Catalog,
+) -> Result<Request<'i>, Malformed> {
+    let name = obj
+        .get("trace_name")
+        .and_then(|v| v.into_string())
+        .ok_or_else(|| Malformed("no trace_name in CTS trace".into()))?;
+    let status = match obj.get("code") {
+        Some(v) => {
+            status_of(v).ok_or_else(|| Malformed("code is not an HTTP status code".into()))?
+        }
+        None => 0,
+    };
+    let (user, user_id) = obj.get("user").map(user_of).unwrap_or_default();
+    let request_id = obj
+        .get("request_id")
+        .and_then(bytes_of)
+        .filter(|s| !s.is_empty())
+        .or_else(|| obj.get("trace_id").and_then(bytes_of))
+        .unwrap_or_default();
+    Ok(Request {
+        method: b"",
+        target: b"",
+        trace_route: catalog.route_for_trace(name),
+        trace: true,
+        status,
+        time: obj.get("time").and_then(time_of),
+        user,
+        user_id,
+        request_id,
+        source_ip: obj.get("source_ip").and_then(bytes_of).unwrap_or_default(),
+        error_code: b"",
+        host: b"",
+        response_source: b"",
+    })
+}
+
+/// Format detection: is this line a JSON object, and is it a CTS trace?
+#[derive(Debug, Default)]
+pub struct JsonProbe {
+    buf: Vec<u8>,
+}
+
+impl JsonProbe {
+    /// `Some(true)`: a CTS trace; `Some(false)`: another JSON object; `None`: not JSON.
+    pub fn probe(&mut self, line: &[u8]) -> Option<bool> {
+        self.buf.clear();
+        self.buf.extend_from_slice(line);
+        let tape = simd_json::to_tape(&mut self.buf).ok()?;
+        let v = tape.as_value();
+        v.as_object()?;
+        Some(v.get("trace_name").is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (method, target, status, time, user, request id).
+    type Parsed = (String, String, u16, Option<i64>, String, String);
+
+    fn parse(line: &str, fields: &FieldMap) -> Result<Parsed, Malformed> {
+        let mut p = JsonParser::new(fields);
+        p.parse(line.as_bytes(), |r| {
+            let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            (
+                s(r.method),
+                s(r.target),
+                r.status,
+                r.time,
+                s(r.user),
+                s(r.request_id),
+            )
+        })
+    }
+
+    #[test]
+    fn aliases_and_request_lines() {
+        let none = FieldMap::default();
+        let r = parse(r#"{"request_method":"get","request_uri":"/v2/x?a=1","status":"403","user":"alice","@timestamp":"2026-11-27T10:00:00Z","request_id":"r1"}"#, &none).unwrap();
+        assert_eq!(
+            r,
+            (
+                "get".into(),
+                "/v2/x?a=1".into(),
+                403,
+                Some(1_795_773_600_000_000),
+                "alice".into(),
+                "r1".into()
+            )
+        );
+        let r = parse(
+            r#"{"request":"POST /v2/y HTTP/1.1","status_code":200,"time":1796378400}"#,
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.0.as_str(), r.1.as_str(), r.2, r.3),
+            ("POST", "/v2/y", 200, Some(1_796_378_400_000_000))
+        );
+        // The first alias wins when several are present.
+        let r = parse(
+            r#"{"method":"PUT","uri":"/a","path":"/b","user_name":"x","user":"y"}"#,
+            &none,
+        )
+        .unwrap();
+        assert_eq!((r.1.as_str(), r.4.as_str()), ("/a", "x"));
+        // Escaped slashes are decoded by the JSON parser.
+        let r = parse(r#"{"method":"GET","uri":"\/v2\/orders"}"#, &none).unwrap();
+        assert_eq!(r.1, "/v2/orders");
+    }
+
+    #[test]
+    fn overrides_follow_dotted_paths() {
+        let mut fields = FieldMap::default();
+        fields.set("path=req.path").unwrap();
+        fields.set("user=auth.user.name").unwrap();
+        fields.set("status=resp.code").unwrap();
+        let r = parse(r#"{"method":"GET","uri":"/ignored","req":{"path":"/v2/z"},"auth":{"user":{"name":"bob"}},"resp":{"code":"204"}}"#, &fields).unwrap();
+        assert_eq!((r.1.as_str(), r.4.as_str(), r.2), ("/v2/z", "bob", 204));
+        assert!(
+            fields
+                .set("nope=x")
+                .unwrap_err()
+                .contains("unknown field \"nope\"")
+        );
+        assert!(fields.set("path").unwrap_err().contains("NAME=dotted.path"));
+        assert!(fields.set("path=a..b").is_err());
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        let none = FieldMap::default();
+        assert!(
+            parse("{\"method\":", &none)
+                .unwrap_err()
+                .0
+                .starts_with("invalid JSON")
+        );
+        assert!(
+            parse("[1,2]", &none)
+                .unwrap_err()
+                .0
+                .contains("expected a JSON object")
+        );
+        assert!(
+            parse(r#"{"uri":"/a"}"#, &none)
+                .unwrap_err()
+                .0
+                .contains("no HTTP method")
+        );
+        assert!(
+            parse(r#"{"method":"GET"}"#, &none)
+                .unwrap_err()
+                .0
+                .contains("no request target")
+        );
+        assert!(
+            parse(r#"{"method":"GET","uri":"/a","status":"abc"}"#, &none)
+                .unwrap_err()
+                .0
+                .contains("status")
+        );
+    }
+
+    #[test]
+    fn cts_traces() {
+        let catalog = Catalog::embedded();
+        let mut p = JsonParser::new(&FieldMap::default());
+        let line = br#"{"trace_name":"renewResources","code":"403","user":{"name":"ivan","id":"u-9"},"time":1796378400000,"record_time":1796378499000,"request_id":"q1","source_ip":"10.0.0.8"}"#;
+        let (route, status, time, user, id) = p
+            .parse_trace(line, &catalog, |r| {
+                (
+                    r.trace_route,
+                    r.status,
+                    r.time,
+                    r.user.to_vec(),
+                    r.user_id.to_vec(),
+                )
+            })
+            .unwrap();
+        assert_eq!(
+            catalog.route(route.unwrap()).template.as_str(),
+            "/v2/orders/subscriptions/resources/renew"
+        );
+        assert_eq!(
+            (status, time, &user[..], &id[..]),
+            (403, Some(1_796_378_400_000_000), &b"ivan"[..], &b"u-9"[..])
+        );
+        let unlisted = p
+            .parse_trace(
+                br#"{"trace_name":"listCustomerOrders","code":"200"}"#,
+                &catalog,
+                |r| (r.trace, r.trace_route),
+            )
+            .unwrap();
+        assert_eq!(unlisted, (true, None));
+    }
+}

@@ -1,0 +1,306 @@
+//! The report directory: tables written with polars (Parquet and/or CSV), JSON documents,
+//! all staged in a temporary directory beside the target and swapped in atomically, so a run
+//! that fails leaves the previous report untouched.
+
+pub mod tables;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use polars::prelude::*;
+
+/// Which table formats to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    pub parquet: bool,
+    pub csv: bool,
+}
+
+impl std::str::FromStr for Formats {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Formats, String> {
+        let mut f = Formats {
+            parquet: false,
+            csv: false,
+        };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "parquet" => f.parquet = true,
+                "csv" => f.csv = true,
+                other => {
+                    return Err(format!(
+                        "unknown format {other:?}: expected parquet, csv or parquet,csv"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Stages a report and swaps it into place.
+#[derive(Debug)]
+pub struct ReportWriter {
+    out: PathBuf,
+    stage: tempfile::TempDir,
+    formats: Formats,
+    outputs: Vec<String>,
+}
+
+/// A directory may be replaced only if it is empty or holds a permlens report.
+fn check_replaceable(out: &Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot inspect the output directory {}", out.display()))
+        }
+        Ok(md) if !md.is_dir() => bail!(
+            "output {} exists and is not a directory: expected a report directory",
+            out.display()
+        ),
+        Ok(_) => {
+            let mut entries =
+                std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))?;
+            if entries.next().is_none() || out.join("summary.json").is_file() {
+                Ok(())
+            } else {
+                bail!(
+                    "refusing to replace {}: it is not empty and holds no summary.json (not a permlens report); choose another --out",
+                    out.display()
+                )
+            }
+        }
+    }
+}
+
+impl ReportWriter {
+    pub fn begin(out: &Path, formats: Formats) -> anyhow::Result<ReportWriter> {
+        check_replaceable(out)?;
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let stage = tempfile::Builder::new()
+            .prefix(".permlens-report-")
+            .tempdir_in(&parent)
+            .with_context(|| {
+                format!("cannot create a staging directory in {}", parent.display())
+            })?;
+        Ok(ReportWriter {
+            out: out.to_path_buf(),
+            stage,
+            formats,
+            outputs: Vec::new(),
+        })
+    }
+
+    /// The files written so far, relative to the report directory.
+    pub fn outputs(&self) -> &[String] {
+        &self.outputs
+    }
+
+    /// Records a file that will be written later (summary.json lists itself).
+    pub fn announce(&mut self, rel: &str) {
+        self.outputs.push(rel.to_owned());
+    }
+
+    /// Writes a table as `<name>.parquet` and/or `<name>.csv`.
+    pub fn table(&mut self, name: &str, mut df: DataFrame) -> anyhow::Result<()> {
+        if self.formats.parquet {
+            let rel = format!("{name}.parquet");
+            let file = File::create(self.stage.path().join(&rel))
+                .with_context(|| format!("cannot create {rel}"))?;
+            ParquetWriter::new(file)
+                .with_compression(ParquetCompression::Zstd(None))
+                .finish(&mut df)
+                .map_err(|e| anyhow::anyhow!("cannot write {rel}: {e}"))?;
+            self.outputs.push(rel);
+        }
+        if self.formats.csv {
+            let rel = format!("{name}.csv");
+            let mut escaped = escape_formulas(&df)?;
+            let mut file = File::create(self.stage.path().join(&rel))
+                .with_context(|| format!("cannot create {rel}"))?;
+            CsvWriter::new(&mut file)
+                .include_header(true)
+                .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
+                .finish(&mut escaped)
+                .map_err(|e| anyhow::anyhow!("cannot write {rel}: {e}"))?;
+            self.outputs.push(rel);
+        }
+        Ok(())
+    }
+
+    /// Writes a JSON document at `rel` (may contain one directory level).
+    pub fn json(&mut self, rel: &str, value: &serde_json::Value) -> anyhow::Result<()> {
+        let path = self.stage.path().join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut text = serde_json::to_string_pretty(value)?;
+        text.push('\n');
+        std::fs::write(&path, text).with_context(|| format!("cannot write {rel}"))?;
+        if !self.outputs.iter().any(|o| o == rel) {
+            self.outputs.push(rel.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Swaps the staged report into place. Until this returns, the previous report is intact.
+    pub fn commit(self) -> anyhow::Result<()> {
+        let stage = self.stage.keep();
+        let result = swap_into_place(&stage, &self.out);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&stage);
+        }
+        result
+    }
+}
+
+/// Renames `stage` to `out`. An existing `out` is exchanged atomically (Linux
+/// `renameat2(RENAME_EXCHANGE)`) and then removed; where the file system cannot exchange,
+/// the old report is moved aside first, so `out` is missing only between two renames.
+fn swap_into_place(stage: &Path, out: &Path) -> anyhow::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    if !out.exists() {
+        return std::fs::rename(stage, out)
+            .with_context(|| format!("cannot move the report into {}", out.display()));
+    }
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).expect("paths have no NUL");
+    let (a, b) = (c(stage), c(out));
+    // SAFETY: two valid NUL-terminated paths relative to the current directory.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        // `stage` now holds the previous report.
+        let _ = std::fs::remove_dir_all(stage);
+        return Ok(());
+    }
+    let aside = stage.with_extension("previous");
+    std::fs::rename(out, &aside)
+        .with_context(|| format!("cannot move the previous report {} aside", out.display()))?;
+    if let Err(e) = std::fs::rename(stage, out) {
+        let _ = std::fs::rename(&aside, out);
+        return Err(e).with_context(|| format!("cannot move the report into {}", out.display()));
+    }
+    let _ = std::fs::remove_dir_all(&aside);
+    Ok(())
+}
+
+/// Spreadsheets run cells that start with `=`, `+`, `-`, `@` (and tab or carriage return)
+/// as formulas; such string values get a leading `'` in CSV output.
+pub fn escape_formula(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
+fn escape_formulas(df: &DataFrame) -> anyhow::Result<DataFrame> {
+    let mut columns = Vec::with_capacity(df.width());
+    for col in df.columns() {
+        if col.dtype() == &DataType::String {
+            let ca = col.str()?;
+            let escaped: StringChunked = ca
+                .iter()
+                .map(|v| v.map(|s| escape_formula(s).into_owned()))
+                .collect();
+            columns.push(escaped.with_name(col.name().clone()).into_column());
+        } else {
+            columns.push(col.clone());
+        }
+    }
+    Ok(DataFrame::new(df.height(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_escaped() {
+        for (input, want) in [
+            ("=1+1", "'=1+1"),
+            ("+x", "'+x"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("alice", "alice"),
+            ("", ""),
+        ] {
+            assert_eq!(escape_formula(input), want);
+        }
+    }
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!(
+            "parquet,csv".parse::<Formats>().unwrap(),
+            Formats {
+                parquet: true,
+                csv: true
+            }
+        );
+        assert_eq!(
+            "csv".parse::<Formats>().unwrap(),
+            Formats {
+                parquet: false,
+                csv: true
+            }
+        );
+        assert!("xlsx".parse::<Formats>().is_err());
+    }
+
+    #[test]
+    fn refuses_to_replace_a_directory_that_is_not_a_report() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("precious.txt"), "x").unwrap();
+        let err = ReportWriter::begin(
+            dir.path(),
+            Formats {
+                parquet: true,
+                csv: false,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("refusing to replace"), "{err}");
+    }
+
+    #[test]
+    fn commit_replaces_the_previous_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("report");
+        for round in 0..3 {
+            let mut w = ReportWriter::begin(
+                &out,
+                Formats {
+                    parquet: false,
+                    csv: true,
+                },
+            )
+            .unwrap();
+            w.json("summary.json", &serde_json::json!({"round": round}))
+                .unwrap();
+            w.commit().unwrap();
+            let text = std::fs::read_to_string(out.join("summary.json")).unwrap();
+            assert!(text.contains(&format!("\"round\": {round}")));
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["report"]);
+    }
+}

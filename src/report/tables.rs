@@ -1,0 +1,186 @@
+//! The usage-side tables, built from the merged aggregates at the reporting edge.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::aggregate::{Cell, Outcome, Stats};
+use crate::catalog::{Catalog, RouteId};
+
+/// Microseconds since the epoch -> a UTC datetime column.
+pub fn datetime_column(name: &str, values: Vec<Option<i64>>) -> PolarsResult<Column> {
+    Column::new(name.into(), values).cast(&DataType::Datetime(
+        TimeUnit::Microseconds,
+        Some(TimeZone::UTC),
+    ))
+}
+
+/// Empty strings become nulls.
+pub fn opt(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// One usage row: user x route x status (x error code x response source), contexts merged.
+#[derive(Debug, Clone)]
+pub struct UsageRow {
+    pub user: String,
+    pub user_id: Option<String>,
+    pub route: RouteId,
+    pub status: u16,
+    pub error_code: String,
+    pub source: String,
+    pub cell: Cell,
+}
+
+/// Usage rows in a stable order (user, route, status, error code, source).
+pub fn usage_rows(stats: &Stats) -> Vec<UsageRow> {
+    let mut rows: BTreeMap<(String, RouteId, u16, String, String), UsageRow> = BTreeMap::new();
+    for (k, cell) in &stats.usage {
+        let user = stats.users.text(k.user);
+        let code = stats.codes.text(k.error_code);
+        let source = stats.codes.text(k.source);
+        let key = (
+            user.clone(),
+            k.route,
+            k.status,
+            code.clone(),
+            source.clone(),
+        );
+        match rows.get_mut(&key) {
+            Some(row) => row.cell.merge(cell.clone()),
+            None => {
+                rows.insert(
+                    key,
+                    UsageRow {
+                        user,
+                        user_id: stats.user_ids.get(&k.user).map(|s| s.to_string()),
+                        route: k.route,
+                        status: k.status,
+                        error_code: code,
+                        source,
+                        cell: cell.clone(),
+                    },
+                );
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
+pub fn samples_text(cell: &Cell) -> String {
+    cell.samples
+        .iter()
+        .map(|s| &*s.request_id)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// `usage`: user x route x status, catalog routes only.
+pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
+    let rows = usage_rows(stats);
+    let route = |r: &UsageRow| catalog.route(r.route);
+    let n = rows.len();
+    DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                "user".into(),
+                rows.iter().map(|r| r.user.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "user_id".into(),
+                rows.iter().map(|r| r.user_id.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "method".into(),
+                rows.iter()
+                    .map(|r| route(r).method.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "route".into(),
+                rows.iter()
+                    .map(|r| route(r).template.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "api".into(),
+                rows.iter()
+                    .map(|r| route(r).api.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "permission".into(),
+                rows.iter()
+                    .map(|r| route(r).permission.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "status".into(),
+                rows.iter()
+                    .map(|r| (r.status != 0).then_some(i32::from(r.status)))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "outcome".into(),
+                rows.iter()
+                    .map(|r| Outcome::of_status(r.status).as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "error_code".into(),
+                rows.iter()
+                    .map(|r| opt(r.error_code.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "response_source".into(),
+                rows.iter()
+                    .map(|r| opt(r.source.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "count".into(),
+                rows.iter().map(|r| r.cell.count).collect::<Vec<_>>(),
+            ),
+            datetime_column(
+                "first_seen",
+                rows.iter().map(|r| Some(r.cell.first_seen)).collect(),
+            )?,
+            datetime_column(
+                "last_seen",
+                rows.iter().map(|r| Some(r.cell.last_seen)).collect(),
+            )?,
+            Column::new(
+                "sample_request_ids".into(),
+                rows.iter()
+                    .map(|r| samples_text(&r.cell))
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// `unmatched`: method x path shape of requests to the service that match no route.
+pub fn unmatched(stats: &Stats) -> PolarsResult<DataFrame> {
+    let mut rows: Vec<(String, String, u64)> = stats
+        .unmatched
+        .iter()
+        .map(|(k, &n)| (stats.codes.text(k.method), stats.shapes.text(k.shape), n))
+        .collect();
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    DataFrame::new(
+        rows.len(),
+        vec![
+            Column::new(
+                "method".into(),
+                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "path_shape".into(),
+                rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("count".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+        ],
+    )
+}

@@ -1,0 +1,494 @@
+//! The hot loop: lines in, aggregates out.
+//!
+//! [`Scanner::scan_lines`] is a pure function over bytes: it knows nothing of files, threads,
+//! progress bars or reports. Per line it counts, prefilters, parses, classifies and folds the
+//! request into a [`Stats`]. Parsers and the classifier reuse their buffers, so once warmed up
+//! a line costs no allocation unless it creates a new aggregate key or evidence sample.
+
+use std::net::IpAddr;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::aggregate::{Observation, Position, Stats};
+use crate::catalog::{Catalog, Segment};
+use crate::classify::Scratch;
+use crate::parse::apig::ApigParser;
+use crate::parse::json::{FieldMap, JsonParser};
+use crate::parse::{LogFormat, Malformed, Request};
+
+/// Skips lines that cannot be calls to the catalog's service, before parsing them.
+///
+/// A catalog call's normalised path holds every literal segment of its route, and dot-segment
+/// removal only ever drops segments, so the raw line must contain the route's second literal
+/// segment (`orders` in `/v2/orders/...`, `customer` in `/v1.0/{domain_id}/customer/...`),
+/// unless escapes hide it: a line with `%` (percent-encoding) or `\u` (JSON unicode escape)
+/// always passes. The same holds for requests that look like the service without matching a
+/// route (they share a route's leading segments up to its second literal), for requests to the
+/// catalog's hosts (the host is a pattern) and for CTS traces (trace names are patterns).
+/// Matching ignores ASCII case, which only lets more lines through. `\/`-escaped slashes do
+/// not matter: no pattern contains a slash.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    ac: AhoCorasick,
+}
+
+impl Prefilter {
+    pub fn new(catalog: &Catalog) -> Prefilter {
+        let mut patterns: Vec<String> = vec!["%".into(), "\\u".into()];
+        for r in catalog.routes() {
+            if let Some(second) = r.template.segments().iter().filter_map(literal).nth(1) {
+                patterns.push(second.to_owned());
+            } else if let Some(first) = r.template.segments().iter().filter_map(literal).next() {
+                patterns.push(first.to_owned());
+            } else {
+                // A route of parameters only: every line could be a call.
+                patterns.push(String::new());
+            }
+            patterns.extend(r.trace_names.iter().cloned());
+        }
+        patterns.extend(catalog.hosts().iter().cloned());
+        patterns.sort();
+        patterns.dedup();
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&patterns)
+            .expect("a few short literal patterns always build");
+        Prefilter { ac }
+    }
+
+    /// False only for lines that cannot be calls to the catalog's service.
+    pub fn may_match(&self, line: &[u8]) -> bool {
+        self.ac.is_match(line)
+    }
+}
+
+fn literal(s: &Segment) -> Option<&str> {
+    match s {
+        Segment::Literal(l) => Some(l),
+        _ => None,
+    }
+}
+
+/// Groups requests into classes that every time and IP condition of the snapshot treats
+/// alike: the class is the interval of the request time among the conditions' date
+/// thresholds, and which of the conditions' networks hold the client IP. With no such
+/// conditions every request is class 0.
+#[derive(Debug, Clone, Default)]
+pub struct ContextClasses {
+    /// Sorted, distinct, in microseconds.
+    thresholds: Vec<i64>,
+    nets: Vec<crate::policy::condition::IpNet>,
+}
+
+impl ContextClasses {
+    /// At most 16 networks are told apart; more are rare and fold into the same classes
+    /// (the caller then evaluates such rows with their earliest request's context).
+    pub fn new(
+        mut thresholds: Vec<i64>,
+        mut nets: Vec<crate::policy::condition::IpNet>,
+    ) -> ContextClasses {
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        nets.dedup();
+        nets.truncate(16);
+        ContextClasses { thresholds, nets }
+    }
+
+    pub fn is_trivial(&self) -> bool {
+        self.thresholds.is_empty() && self.nets.is_empty()
+    }
+
+    pub fn class(&self, time: i64, ip: Option<IpAddr>) -> u32 {
+        if self.is_trivial() {
+            return 0;
+        }
+        let bucket = match self.thresholds.binary_search(&time) {
+            Ok(i) => 2 * i as u32 + 1,
+            Err(i) => 2 * i as u32,
+        };
+        let mut mask = 0u32;
+        if let Some(ip) = ip {
+            for (i, net) in self.nets.iter().enumerate() {
+                if net.contains(ip) {
+                    mask |= 1 << i;
+                }
+            }
+        } else if !self.nets.is_empty() {
+            mask = 1 << 16;
+        }
+        (bucket << 17) | mask
+    }
+}
+
+/// Everything the scan needs besides the bytes.
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub catalog: Catalog,
+    /// `None` disables the prefilter (for testing that it changes nothing).
+    pub prefilter: Option<Prefilter>,
+    /// Keep requests with `since <= time < until` (microseconds).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub fields: FieldMap,
+    pub user_field: Option<String>,
+    pub context: ContextClasses,
+    /// Bytes of a plain file per unit of parallel work.
+    pub chunk_size: u64,
+}
+
+impl ScanConfig {
+    pub fn new(catalog: Catalog) -> ScanConfig {
+        let prefilter = Some(Prefilter::new(&catalog));
+        ScanConfig {
+            catalog,
+            prefilter,
+            since: None,
+            until: None,
+            fields: FieldMap::default(),
+            user_field: None,
+            context: ContextClasses::default(),
+            chunk_size: crate::input::CHUNK_SIZE,
+        }
+    }
+}
+
+/// Where the lines being scanned come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub file: u32,
+    pub chunk: u32,
+    /// Byte offset of the first line in the file (decompressed stream for compressed files).
+    pub offset: u64,
+    /// Index of the first line within the chunk.
+    pub line_base: u64,
+    pub format: LogFormat,
+}
+
+/// Per-worker parsing state.
+#[derive(Debug)]
+pub struct Scanner<'c> {
+    cfg: &'c ScanConfig,
+    json: JsonParser,
+    apig: ApigParser,
+    scratch: Scratch,
+    shape: Vec<u8>,
+    /// Leading shapes of the routes: segments up to and including the second literal.
+    leads: Vec<Vec<Option<Box<[u8]>>>>,
+}
+
+impl<'c> Scanner<'c> {
+    pub fn new(cfg: &'c ScanConfig) -> Result<Scanner<'c>, String> {
+        let mut leads: Vec<Vec<Option<Box<[u8]>>>> = Vec::new();
+        for r in cfg.catalog.routes() {
+            let mut lead = Vec::new();
+            let mut literals = 0;
+            for s in r.template.segments() {
+                match s {
+                    Segment::Literal(l) => {
+                        lead.push(Some(l.as_bytes().into()));
+                        literals += 1;
+                    }
+                    Segment::Param(_) => lead.push(None),
+                    Segment::Glob => break,
+                }
+                if literals == 2 {
+                    break;
+                }
+            }
+            if !leads.contains(&lead) {
+                leads.push(lead);
+            }
+        }
+        Ok(Scanner {
+            cfg,
+            json: JsonParser::new(&cfg.fields),
+            apig: ApigParser::new(cfg.user_field.as_deref())?,
+            scratch: Scratch::new(),
+            shape: Vec::with_capacity(256),
+            leads,
+        })
+    }
+
+    /// Scans whole lines (the last one may lack its newline) into `stats`. Returns the
+    /// number of lines.
+    pub fn scan_lines(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
+        let mut n = 0u64;
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            let line = &bytes[pos..end];
+            let at = Position {
+                file: origin.file,
+                offset: origin.offset + pos as u64,
+            };
+            self.scan_line(line, at, origin, origin.line_base + n, stats);
+            n += 1;
+            pos = end + 1;
+        }
+        n
+    }
+
+    /// Scans one line (without its newline).
+    pub fn scan_line(
+        &mut self,
+        line: &[u8],
+        at: Position,
+        origin: Origin,
+        index: u64,
+        stats: &mut Stats,
+    ) {
+        stats.counters.lines += 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            stats.counters.blank += 1;
+            return;
+        }
+        if line.len() as u64 > crate::input::MAX_LINE {
+            // Chunked reads cannot see past this length, so no read may accept such a line.
+            stats.malformed(origin.file, origin.chunk, index, || {
+                format!("line longer than {} bytes", crate::input::MAX_LINE)
+            });
+            return;
+        }
+        if let Some(pf) = &self.cfg.prefilter
+            && !pf.may_match(line)
+        {
+            stats.counters.prefiltered += 1;
+            return;
+        }
+        let Scanner {
+            cfg,
+            json,
+            apig,
+            scratch,
+            shape,
+            leads,
+        } = self;
+        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, shape, leads, stats);
+        let result = match origin.format {
+            LogFormat::Json => json.parse(line, &mut handle),
+            LogFormat::Apig => apig.parse(line, &mut handle),
+            LogFormat::Cts | LogFormat::CtsDocument => {
+                json.parse_trace(line, &cfg.catalog, &mut handle)
+            }
+        };
+        if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
+            stats.malformed(origin.file, origin.chunk, index, || reason);
+        }
+    }
+
+    /// Records one already parsed request (CTS documents hand traces in directly).
+    pub fn record(
+        &mut self,
+        req: &Request<'_>,
+        at: Position,
+        origin: Origin,
+        index: u64,
+        stats: &mut Stats,
+    ) {
+        stats.counters.lines += 1;
+        let Scanner {
+            cfg,
+            scratch,
+            shape,
+            leads,
+            ..
+        } = self;
+        if let Err(Malformed(reason)) = record(req, at, cfg, scratch, shape, leads, stats) {
+            stats.malformed(origin.file, origin.chunk, index, || reason);
+        }
+    }
+}
+
+/// Classifies one request and folds it into `stats`.
+fn record(
+    req: &Request<'_>,
+    at: Position,
+    cfg: &ScanConfig,
+    scratch: &mut Scratch,
+    shape: &mut Vec<u8>,
+    leads: &[Vec<Option<Box<[u8]>>>],
+    stats: &mut Stats,
+) -> Result<(), Malformed> {
+    let Some(time) = req.time else {
+        return Err(Malformed("no request time (expected RFC 3339, dd/Mon/yyyy:HH:MM:SS +zzzz, or epoch seconds/milliseconds)".into()));
+    };
+    let c = &mut stats.counters;
+    c.parsed += 1;
+    if cfg.since.is_some_and(|s| time < s) || cfg.until.is_some_and(|u| time >= u) {
+        c.out_of_window += 1;
+        return Ok(());
+    }
+    let route = if req.trace {
+        req.trace_route
+    } else {
+        let classified = cfg.catalog.classify(req.method, req.target, scratch);
+        if classified.route.is_some() {
+            c.dot_segments += u64::from(classified.normalized.dot_segments);
+            c.percent_decoded += u64::from(classified.normalized.percent_decoded);
+        }
+        classified.route
+    };
+    let Some(route) = route else {
+        if !req.trace && looks_like_service(req, cfg, scratch, leads) {
+            c.unmatched_requests += 1;
+            path_shape(scratch, shape);
+            let mut method = [0u8; 16];
+            let m = req.method.len().min(16);
+            method[..m].copy_from_slice(&req.method[..m]);
+            method[..m].make_ascii_uppercase();
+            stats.unmatched(&method[..m], shape);
+        } else {
+            c.unlisted_parsed += 1;
+        }
+        return Ok(());
+    };
+    c.bss_requests += 1;
+    let source_ip = parse_ip(req.source_ip);
+    stats.observe(&Observation {
+        user: req.user,
+        user_id: req.user_id,
+        route,
+        status: req.status,
+        error_code: req.error_code,
+        source: req.response_source,
+        context: cfg.context.class(time, source_ip),
+        time,
+        request_id: req.request_id,
+        source_ip,
+        at,
+    });
+    Ok(())
+}
+
+/// A request that matched no route but was sent to the catalog's host, or shares a route's
+/// leading segments: the sign that the catalog is out of date.
+fn looks_like_service(
+    req: &Request<'_>,
+    cfg: &ScanConfig,
+    scratch: &Scratch,
+    leads: &[Vec<Option<Box<[u8]>>>],
+) -> bool {
+    let host = if req.host.is_empty() {
+        scratch.host().unwrap_or_default()
+    } else {
+        req.host
+    };
+    let host = host.split(|&b| b == b':').next().unwrap_or_default();
+    if !host.is_empty()
+        && cfg
+            .catalog
+            .hosts()
+            .iter()
+            .any(|h| h.as_bytes().eq_ignore_ascii_case(host))
+    {
+        return true;
+    }
+    leads.iter().any(|lead| {
+        lead.len() <= scratch.len()
+            && lead.iter().enumerate().all(|(i, seg)| match seg {
+                Some(lit) => scratch.segment(i) == &**lit,
+                None => true,
+            })
+    })
+}
+
+/// The normalised path with id-like segments replaced by `{id}`.
+fn path_shape(scratch: &Scratch, out: &mut Vec<u8>) {
+    const MAX_SEGMENTS: usize = 12;
+    out.clear();
+    for (i, seg) in scratch.segments().enumerate() {
+        if i == MAX_SEGMENTS {
+            out.extend_from_slice("/\u{2026}".as_bytes());
+            break;
+        }
+        out.push(b'/');
+        if is_id_like(seg) {
+            out.extend_from_slice(b"{id}");
+        } else {
+            out.extend_from_slice(seg);
+        }
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+}
+
+/// Ids in paths: anything with a digit that is not a version (`v2`, `v1.0`), and long tokens.
+fn is_id_like(seg: &[u8]) -> bool {
+    let is_version = seg.len() >= 2
+        && (seg[0] == b'v' || seg[0] == b'V')
+        && seg[1..].iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        && seg[1].is_ascii_digit();
+    seg.len() >= 32
+        || (seg.iter().any(u8::is_ascii_digit) && !is_version)
+        || !seg.iter().all(|b| b.is_ascii_graphic())
+}
+
+/// `10.0.0.1`, `10.0.0.1:5678`, `[::1]:443`, `::1`.
+fn parse_ip(s: &[u8]) -> Option<IpAddr> {
+    if s.is_empty() {
+        return None;
+    }
+    let s = std::str::from_utf8(s).ok()?.trim();
+    let s = s.split(',').next()?.trim();
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    s.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_replace_ids() {
+        let mut s = Scratch::new();
+        let mut out = Vec::new();
+        for (target, want) in [
+            (
+                "/v2/orders/customer-orders/new-thing/CS2211281234",
+                "/v2/orders/customer-orders/new-thing/{id}",
+            ),
+            ("/v1.0/0c5d1f7a9e8b4d3c/customer/x", "/v1.0/{id}/customer/x"),
+            ("/v3/orders/abc", "/v3/orders/abc"),
+            ("/", "/"),
+        ] {
+            s.normalize(target.as_bytes());
+            path_shape(&s, &mut out);
+            assert_eq!(String::from_utf8_lossy(&out), want);
+        }
+    }
+
+    #[test]
+    fn ips_with_ports_and_lists() {
+        assert_eq!(parse_ip(b"10.0.0.1"), "10.0.0.1".parse().ok());
+        assert_eq!(parse_ip(b"10.0.0.1:5678"), "10.0.0.1".parse().ok());
+        assert_eq!(parse_ip(b"[::1]:443"), "::1".parse().ok());
+        assert_eq!(
+            parse_ip(b"203.0.113.9, 10.0.0.1"),
+            "203.0.113.9".parse().ok()
+        );
+        assert_eq!(parse_ip(b"-"), None);
+        assert_eq!(parse_ip(b""), None);
+    }
+
+    #[test]
+    fn context_classes_separate_thresholds_and_networks() {
+        let net = crate::policy::condition::IpNet::parse("10.0.0.0/8").unwrap();
+        let c = ContextClasses::new(vec![100], vec![net]);
+        let inside = Some("10.1.1.1".parse().unwrap());
+        let outside = Some("11.1.1.1".parse().unwrap());
+        assert_ne!(c.class(50, inside), c.class(150, inside));
+        assert_ne!(c.class(100, inside), c.class(150, inside));
+        assert_eq!(c.class(120, inside), c.class(150, inside));
+        assert_ne!(c.class(50, inside), c.class(50, outside));
+        assert_ne!(c.class(50, None), c.class(50, outside));
+        assert_eq!(ContextClasses::default().class(5, inside), 0);
+    }
+}

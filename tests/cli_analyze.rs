@@ -1,0 +1,242 @@
+//! `permlens analyze` through the real binary: exit codes, atomic replacement, options.
+
+mod common;
+
+use std::path::Path;
+
+use common::{permlens, samples};
+use predicates::prelude::*;
+
+fn analyze(out: &Path) -> assert_cmd::Command {
+    let mut cmd = permlens();
+    cmd.arg("analyze")
+        .arg(samples().join("logs"))
+        .args([
+            "--user-field",
+            "custom_data_log1",
+            "--progress",
+            "never",
+            "-o",
+        ])
+        .arg(out);
+    cmd
+}
+
+#[test]
+fn usage_only_run_writes_usage_unmatched_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    analyze(&out)
+        .args(["--format", "parquet,csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("BSS requests"));
+    for f in [
+        "usage.parquet",
+        "usage.csv",
+        "unmatched.parquet",
+        "unmatched.csv",
+        "summary.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let inputs = &summary["inputs"];
+    assert_eq!(inputs["files"], 4);
+    assert_eq!(inputs["malformed"], 1);
+    assert_eq!(inputs["unmatched_requests"], 2);
+    let lines = inputs["lines"].as_u64().unwrap();
+    let parts = ["blank", "prefiltered", "malformed", "parsed"]
+        .iter()
+        .map(|k| inputs[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(lines, parts, "every line is accounted for");
+    assert!(
+        inputs["malformed_samples"][0]
+            .as_str()
+            .unwrap()
+            .contains("gateway-2026-11-26.jsonl:18: invalid JSON")
+    );
+    let unmatched = std::fs::read_to_string(out.join("unmatched.csv")).unwrap();
+    assert!(
+        unmatched.contains("GET,/v2/orders/customer-orders/{id}/invoice-info,1"),
+        "{unmatched}"
+    );
+}
+
+#[test]
+fn window_options_filter_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    analyze(&out)
+        .args(["--since", "2026-11-26", "--until", "2026-11-27"])
+        .assert()
+        .success();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["inputs"]["out_of_window"].as_u64().unwrap() > 0);
+    assert!(
+        summary["window"]["first"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-26")
+    );
+    assert!(
+        summary["window"]["last"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-11-26")
+    );
+    analyze(&out)
+        .args(["--since", "2026-11-27", "--until", "2026-11-26"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not before --until"));
+    analyze(&out)
+        .args(["--since", "last tuesday"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "--since: expected an RFC 3339 time",
+        ));
+}
+
+#[test]
+fn a_failed_run_leaves_the_previous_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    analyze(&out).assert().success();
+    let before = std::fs::read(out.join("usage.parquet")).unwrap();
+    // A file in no known format makes the run fail: the report must stay as it was.
+    let junk = dir.path().join("junk.log");
+    std::fs::write(&junk, "this is not a log\nneither is this\n").unwrap();
+    let assert = analyze(&out).arg(&junk).assert().code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("junk.log: matches no known log format"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"));
+    assert_eq!(std::fs::read(out.join("usage.parquet")).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        leftovers.iter().all(|n| !n.starts_with(".permlens")),
+        "{leftovers:?}"
+    );
+}
+
+#[test]
+fn too_many_malformed_lines_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bad.jsonl");
+    let mut text = String::new();
+    for i in 0..10 {
+        text.push_str(&format!("{{\"time\":\"2026-11-27T00:00:0{i}Z\",\"method\":\"GET\",\"uri\":\"/v2/orders/customer-orders\",\"status\":200,\"user\":\"a\"}}\n"));
+    }
+    text.push_str(
+        "{\"time\": \"2026-11-27T00:00:00Z\", \"method\": \"GET\", \"uri\": \"/v2/orders\n",
+    );
+    std::fs::write(&log, &text).unwrap();
+    permlens()
+        .args(["analyze", "--progress", "never", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.jsonl:11: invalid JSON"))
+        .stderr(predicate::str::contains(
+            "1 of 11 lines read were malformed",
+        ));
+    permlens()
+        .args([
+            "analyze",
+            "--progress",
+            "never",
+            "--max-bad-ratio",
+            "0.2",
+            "-o",
+        ])
+        .arg(dir.path().join("r"))
+        .arg(&log)
+        .assert()
+        .success();
+}
+
+#[test]
+fn logs_with_no_readable_request_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("empty.jsonl");
+    std::fs::write(&log, "\n\n").unwrap();
+    permlens()
+        .args(["analyze", "--progress", "never", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(&log)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no request could be read"));
+    assert!(!dir.path().join("r").exists());
+}
+
+#[test]
+fn bad_options_exit_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    for (args, want) in [
+        (
+            &["--format", "xlsx"][..],
+            "--format: unknown format \"xlsx\"",
+        ),
+        (
+            &["--log-format", "syslog"],
+            "--log-format: expected auto, json, apig or cts",
+        ),
+        (&["--field", "colour=x"], "unknown field \"colour\""),
+        (
+            &["--user-field", "nope"],
+            "--user-field \"nope\": not an API Gateway log field",
+        ),
+        (
+            &["--fail-on", "everything"],
+            "--fail-on: unknown finding \"everything\"",
+        ),
+        (&["--threads", "0"], "--threads: expected at least 1"),
+        (
+            &["--max-bad-ratio", "2"],
+            "--max-bad-ratio: expected a ratio between 0 and 1",
+        ),
+    ] {
+        let assert = permlens()
+            .arg("analyze")
+            .arg(samples().join("logs"))
+            .args(["--progress", "never", "-o"])
+            .arg(&out)
+            .args(args)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(want), "want {want:?} in {stderr:?}");
+    }
+    permlens()
+        .args(["analyze", "--progress", "never", "/nonexistent/logs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "cannot read input /nonexistent/logs",
+        ));
+}
+
+#[test]
+fn refuses_to_replace_a_directory_that_is_not_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("thesis.tex"), "precious").unwrap();
+    analyze(dir.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("refusing to replace"));
+    assert!(dir.path().join("thesis.tex").is_file());
+}

@@ -1,0 +1,323 @@
+//! Ingestion through the library: any thread count and chunk size give the same result, the
+//! prefilter changes nothing, and damaged inputs are counted rather than fatal.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use permlens::aggregate::{Counters, Stats};
+use permlens::catalog::Catalog;
+use permlens::input::{self, FileReport};
+use permlens::parse::FormatChoice;
+use permlens::report::tables::{samples_text, usage_rows};
+use permlens::scan::ScanConfig;
+use proptest::prelude::*;
+
+/// user, route, status, error code, source, count, first, last, samples.
+type UsageCanon = (String, u16, u16, String, String, u64, i64, i64, String);
+
+/// The whole result in a comparable, order-independent form.
+#[derive(Debug, PartialEq)]
+struct Canon {
+    counters: Counters,
+    usage: Vec<UsageCanon>,
+    unmatched: Vec<(String, String, u64)>,
+    malformed: Vec<(u32, u64, String)>,
+    window: Option<(i64, i64)>,
+}
+
+fn canon(stats: &Stats) -> Canon {
+    let usage = usage_rows(stats)
+        .into_iter()
+        .map(|r| {
+            (
+                r.user,
+                r.route,
+                r.status,
+                r.error_code,
+                r.source,
+                r.cell.count,
+                r.cell.first_seen,
+                r.cell.last_seen,
+                samples_text(&r.cell),
+            )
+        })
+        .collect();
+    let mut unmatched: Vec<_> = stats
+        .unmatched
+        .iter()
+        .map(|(k, &n)| (stats.codes.text(k.method), stats.shapes.text(k.shape), n))
+        .collect();
+    unmatched.sort();
+    let malformed = stats
+        .malformed_samples()
+        .into_iter()
+        .map(|(f, l, r)| (f, l, r.to_owned()))
+        .collect();
+    Canon {
+        counters: stats.counters,
+        usage,
+        unmatched,
+        malformed,
+        window: stats.window,
+    }
+}
+
+fn run(paths: &[PathBuf], threads: usize, chunk: u64, prefilter: bool) -> (Stats, Vec<FileReport>) {
+    let mut cfg = ScanConfig::new(Catalog::embedded());
+    cfg.chunk_size = chunk;
+    cfg.user_field = Some("custom_data_log1".into());
+    if !prefilter {
+        cfg.prefilter = None;
+    }
+    let files = input::sniff(paths, FormatChoice::Auto);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| input::scan(&files, &cfg, &|_| {}))
+}
+
+fn samples_logs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+const TARGETS: &[&str] = &[
+    "/v2/orders/customer-orders",
+    "/v2/orders/customer-orders/details/CS{n}",
+    "/v2/orders/customer-orders/details/../cancel",
+    "/v2/orders/%63ustomer-orders",
+    "/v2/orders/customer%2Dorders/details/X{n}",
+    "https://bss.myhuaweicloud.com/v2/accounts/customer-accounts/balances?x={n}",
+    "/v2/orders/subscriptions/resources/autorenew/r{n}",
+    "/v1.0/dom{n}/payments/intl-invoices",
+    "/v2/orders/customer-orders/new-thing/{n}",
+    "https://bss-intl.myhuaweicloud.com/v9/other/{n}",
+    "/v1/proj/cloudservers/{n}",
+    "/v3/auth/tokens",
+    "/v2/orders/%2e%2e/orders/customer-orders",
+];
+
+/// One JSON line, with optional JSON escaping tricks (`\/`, `\u0063`).
+fn json_line(user: &str, method: &str, target: &str, status: u16, t: u64, escape: u8) -> String {
+    let mut line = format!(
+        r#"{{"time":"2026-11-2{}T{:02}:{:02}:00Z","request_id":"r{t}","method":"{method}","uri":"{target}","status":{status},"user":"{user}","remote_addr":"10.0.{}.1"}}"#,
+        5 + t % 3,
+        t % 24,
+        t % 60,
+        t % 7
+    );
+    match escape {
+        1 => line = line.replace('/', "\\/"),
+        2 => line = line.replace("customer", "\\u0063ustomer"),
+        _ => {}
+    }
+    line
+}
+
+fn write_log(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    let mut f = std::fs::File::create(&p).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    p
+}
+
+fn generated(n: usize, seed: u64) -> Vec<String> {
+    let users = ["alice", "bob", "carol", "Alice"];
+    let methods = ["GET", "POST", "PUT", "DELETE", "get"];
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 33) as usize
+    };
+    (0..n)
+        .map(|i| {
+            let r = next();
+            if r % 23 == 0 {
+                return "{\"broken\": ".to_owned();
+            }
+            if r % 29 == 0 {
+                return String::new();
+            }
+            let target = TARGETS[next() % TARGETS.len()].replace("{n}", &(next() % 5).to_string());
+            json_line(
+                users[next() % users.len()],
+                methods[next() % methods.len()],
+                &target,
+                [200, 403, 401, 500][next() % 4],
+                i as u64,
+                (next() % 3) as u8,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn samples_scan_the_same_for_any_threads_and_chunk_size() {
+    let paths = samples_logs();
+    let (base, _) = run(&paths, 1, 1 << 30, true);
+    let want = canon(&base);
+    assert!(want.counters.bss_requests > 100);
+    for (threads, chunk) in [(2, 1), (2, 7), (2, 64), (1, 333), (2, 4096), (3, 1 << 20)] {
+        let (stats, _) = run(&paths, threads, chunk, true);
+        assert_eq!(canon(&stats), want, "threads {threads}, chunk {chunk}");
+    }
+}
+
+#[test]
+fn prefilter_changes_no_result_on_the_samples() {
+    let paths = samples_logs();
+    let (with, _) = run(&paths, 2, 4096, true);
+    let (without, _) = run(&paths, 2, 4096, false);
+    let (a, b) = (canon(&with), canon(&without));
+    assert_eq!(a.usage, b.usage);
+    assert_eq!(a.unmatched, b.unmatched);
+    assert_eq!(a.counters.bss_requests, b.counters.bss_requests);
+    assert!(a.counters.prefiltered > 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn parallel_equals_sequential(seed in any::<u64>(), n in 1usize..400, chunk in 1u64..2000, threads in 1usize..4) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_log(dir.path(), "g.jsonl", &generated(n, seed));
+        let (seq, _) = run(std::slice::from_ref(&p), 1, 1 << 30, true);
+        let (par, _) = run(&[p], threads, chunk, true);
+        prop_assert_eq!(canon(&seq), canon(&par));
+    }
+
+    #[test]
+    fn prefilter_never_drops_a_catalog_call(seed in any::<u64>(), n in 1usize..300) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_log(dir.path(), "g.jsonl", &generated(n, seed));
+        let (with, _) = run(std::slice::from_ref(&p), 2, 512, true);
+        let (without, _) = run(&[p], 2, 512, false);
+        let (a, b) = (canon(&with), canon(&without));
+        prop_assert_eq!(a.usage, b.usage);
+        prop_assert_eq!(a.unmatched, b.unmatched);
+        prop_assert_eq!(a.counters.bss_requests, b.counters.bss_requests);
+        prop_assert_eq!(a.counters.unmatched_requests, b.counters.unmatched_requests);
+    }
+}
+
+#[test]
+fn escaped_and_encoded_targets_are_classified() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..3)
+        .map(|e| {
+            json_line(
+                "alice",
+                "GET",
+                "/v2/orders/customer-orders",
+                200,
+                e as u64,
+                e,
+            )
+        })
+        .chain([json_line(
+            "alice",
+            "PUT",
+            "/v2/orders/customer-orders/details/../cancel",
+            200,
+            9,
+            0,
+        )])
+        .collect();
+    let p = write_log(dir.path(), "e.jsonl", &lines);
+    let (stats, _) = run(&[p], 1, 1 << 20, true);
+    assert_eq!(stats.counters.bss_requests, 4);
+    assert_eq!(stats.counters.dot_segments, 1);
+    assert_eq!(stats.counters.malformed, 0);
+}
+
+#[test]
+fn truncated_gzip_is_read_up_to_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = generated(2000, 3);
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for l in &lines {
+        writeln!(enc, "{l}").unwrap();
+    }
+    let gz = enc.finish().unwrap();
+    let whole = dir.path().join("whole.jsonl.gz");
+    std::fs::write(&whole, &gz).unwrap();
+    let cut = dir.path().join("cut.jsonl.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let (full, reports) = run(&[whole], 2, 1 << 20, true);
+    assert!(reports[0].warnings.is_empty());
+    let (part, reports) = run(&[cut], 2, 1 << 20, true);
+    assert_eq!(reports[0].warnings.len(), 1, "{:?}", reports[0].warnings);
+    assert!(
+        reports[0].warnings[0].contains("corrupt or truncated"),
+        "{:?}",
+        reports[0].warnings
+    );
+    assert!(part.counters.lines > 0 && part.counters.lines < full.counters.lines);
+    assert_eq!(full.counters.lines, 2000);
+}
+
+#[test]
+fn zstd_and_plain_give_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = generated(500, 11);
+    let plain = write_log(dir.path(), "p.jsonl", &lines);
+    let zst = dir.path().join("p.jsonl.zst");
+    std::fs::write(
+        &zst,
+        zstd::encode_all(std::fs::read(&plain).unwrap().as_slice(), 3).unwrap(),
+    )
+    .unwrap();
+    let (a, _) = run(&[plain], 2, 100, true);
+    let (b, _) = run(&[zst], 2, 100, true);
+    assert_eq!(canon(&a).usage, canon(&b).usage);
+    assert_eq!(a.counters, b.counters);
+}
+
+#[test]
+fn unknown_formats_are_file_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_log(
+        dir.path(),
+        "notes.txt",
+        &["hello world".to_owned(), "second line".to_owned()],
+    );
+    let (stats, reports) = run(&[p], 1, 1 << 20, true);
+    assert!(
+        reports[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("matches no known log format")
+    );
+    assert_eq!(stats.counters.lines, 0);
+}
+
+#[test]
+fn overlong_lines_are_malformed_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!(
+        "{{\"time\":\"2026-11-27T00:00:00Z\",\"method\":\"GET\",\"uri\":\"/v2/orders/customer-orders?{}\"}}",
+        "x".repeat(1_100_000)
+    );
+    let ok = json_line("alice", "GET", "/v2/orders/customer-orders", 200, 1, 0);
+    let p = write_log(dir.path(), "long.jsonl", &[ok.clone(), long, ok]);
+    for chunk in [64, 1 << 20, 1 << 30] {
+        let (stats, _) = run(std::slice::from_ref(&p), 2, chunk, true);
+        assert_eq!(stats.counters.lines, 3, "chunk {chunk}");
+        assert_eq!(stats.counters.bss_requests, 2, "chunk {chunk}");
+        assert_eq!(stats.counters.malformed, 1, "chunk {chunk}");
+    }
+}
