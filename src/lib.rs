@@ -10,6 +10,7 @@ pub mod classify;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
+pub mod findings;
 pub mod fsutil;
 pub mod input;
 pub mod parse;

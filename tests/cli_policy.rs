@@ -29,7 +29,7 @@ fn import_of_the_sample_dump_gives_the_sample_snapshot() {
         ))
         .stderr(predicate::str::contains("user \"judy\" is disabled"))
         .stderr(predicate::str::contains(
-            "11 users, 9 groups, 10 policies and 2 roles",
+            "11 users, 10 groups, 11 policies and 2 roles",
         ));
     assert_eq!(read_json(&out), read_json(&samples().join("snapshot.json")));
     let snap = read_json(&out);

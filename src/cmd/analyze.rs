@@ -11,19 +11,20 @@ use serde_json::json;
 use crate::aggregate::Stats;
 use crate::catalog::Catalog;
 use crate::cli::{AnalyzeArgs, ProgressMode};
+use crate::findings::{self, Findings, Verdict, Window};
 use crate::input::{self, FileReport, discover};
 use crate::parse::FormatChoice;
 use crate::parse::json::FieldMap;
 use crate::parse::time::format_micros;
 use crate::policy::Snapshot;
 use crate::policy::condition::parse_date;
+use crate::report::findings as report_findings;
 use crate::report::{Formats, ReportWriter, tables};
-use crate::scan::{Prefilter, ScanConfig, Scanner};
+use crate::scan::{ContextClasses, Prefilter, ScanConfig, Scanner};
 use crate::{ExitCode, progress};
 
 /// `analyze` options, resolved and validated.
 #[derive(Debug)]
-#[allow(dead_code)] // fail_on and min_days are read by the findings stage
 pub struct AnalyzeConfig {
     /// Log files, directories, globs.
     pub logs: Vec<PathBuf>,
@@ -163,7 +164,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("permlens: warning: {w}");
         }
     }
-    let scan_cfg = scan_config(&cfg, catalog.clone());
+    let mut scan_cfg = scan_config(&cfg, catalog.clone());
+    if let Some(s) = &snapshot {
+        let (dates, nets) = s.context_bounds();
+        scan_cfg.context = ContextClasses::new(dates, nets);
+    }
     Scanner::new(&scan_cfg).map_err(anyhow::Error::msg)?;
 
     let discovered = discover::discover(&cfg.logs)?;
@@ -173,17 +178,113 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let files = input::sniff(&discovered.files, cfg.log_format);
     let (stats, reports) = scan_all(&cfg, &files, &scan_cfg)?;
     check_inputs(&cfg, &stats, &reports)?;
+    let findings = match &snapshot {
+        Some(s) => Some(compute_findings(&cfg, &stats, &catalog, s)?),
+        None => None,
+    };
 
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     writer.table("usage", tables::usage(&stats, &catalog)?)?;
     writer.table("unmatched", tables::unmatched(&stats)?)?;
+    if let (Some(f), Some(s)) = (&findings, &snapshot) {
+        writer.table("denied_calls", report_findings::denied_calls(f, &catalog)?)?;
+        writer.table(
+            "group_permissions",
+            report_findings::group_permissions(f, s)?,
+        )?;
+        writer.table(
+            "over_privileged_groups",
+            report_findings::over_privileged_groups(f, s)?,
+        )?;
+        writer.table(
+            "unused_permissions",
+            report_findings::unused_permissions(f)?,
+        )?;
+        writer.table("recommendations", report_findings::recommendations(f)?)?;
+        for (rel, doc) in report_findings::policy_files(f) {
+            writer.json(&rel, doc)?;
+        }
+    }
     writer.announce("summary.json");
-    let summary = summary(&cfg, started, clock, &stats, &reports, writer.outputs());
+    let failing = findings
+        .as_ref()
+        .map(|f| failing_findings(cfg.fail_on, f))
+        .unwrap_or_default();
+    let summary = summary(
+        &cfg,
+        started,
+        clock,
+        &stats,
+        &reports,
+        findings.as_ref(),
+        writer.outputs(),
+    );
     writer.json("summary.json", &summary)?;
     writer.commit()?;
 
-    print_summary(&cfg, &stats, &reports, clock);
-    Ok(ExitCode::Success)
+    print_summary(
+        &cfg,
+        &stats,
+        &reports,
+        findings.as_ref(),
+        snapshot.as_ref(),
+        clock,
+    );
+    if failing.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        eprintln!(
+            "permlens: findings matched --fail-on: {}",
+            failing.join(", ")
+        );
+        Ok(ExitCode::Findings)
+    }
+}
+
+fn compute_findings(
+    cfg: &AnalyzeConfig,
+    stats: &Stats,
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+) -> anyhow::Result<Findings> {
+    if stats.counters.bss_requests == 0 {
+        bail!(
+            "the logs hold no request to a {} API in the catalog ({} lines read): no basis for calling any permission unused; check the inputs, --since/--until and --log-format",
+            catalog.service(),
+            stats.counters.lines
+        );
+    }
+    let (first, last) = stats.window.expect("requests were read");
+    let window = Window {
+        start: cfg.since.unwrap_or(first),
+        end: cfg.until.unwrap_or(last),
+    };
+    Ok(findings::compute(
+        stats,
+        catalog,
+        snapshot,
+        window,
+        cfg.min_days,
+    ))
+}
+
+/// The `--fail-on` kinds that have findings.
+fn failing_findings(fail_on: FailOn, f: &Findings) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if fail_on.denied && (f.count(Verdict::Confirmed) > 0 || f.count(Verdict::ObservedOnly) > 0) {
+        out.push("denied");
+    }
+    if fail_on.drift && (f.count(Verdict::PredictedOnly) > 0 || f.count(Verdict::ObservedOnly) > 0)
+    {
+        out.push("drift");
+    }
+    if fail_on.over_privileged && f.over_privileged().next().is_some() {
+        out.push("over-privileged");
+    }
+    if fail_on.unused && !f.unused.is_empty() {
+        out.push("unused");
+    }
+    out
 }
 
 fn scan_config(cfg: &AnalyzeConfig, catalog: Catalog) -> ScanConfig {
@@ -264,12 +365,27 @@ fn malformed_samples(stats: &Stats, reports: &[FileReport]) -> Vec<String> {
         .collect()
 }
 
+fn findings_json(f: &Findings) -> serde_json::Value {
+    json!({
+        "denied_calls": {
+            "confirmed": f.count(Verdict::Confirmed),
+            "predicted_only": f.count(Verdict::PredictedOnly),
+            "observed_only": f.count(Verdict::ObservedOnly),
+        },
+        "over_privileged_groups": f.over_privileged().count(),
+        "unused_permissions": f.unused.len(),
+        "recommendations": f.recommendations.len(),
+        "window_days": (f.window_days * 100.0).round() / 100.0,
+    })
+}
+
 fn summary(
     cfg: &AnalyzeConfig,
     started: jiff::Timestamp,
     clock: Instant,
     stats: &Stats,
     reports: &[FileReport],
+    findings: Option<&Findings>,
     outputs: &[String],
 ) -> serde_json::Value {
     let c = &stats.counters;
@@ -308,12 +424,19 @@ fn summary(
             "since": cfg.since.map(format_micros),
             "until": cfg.until.map(format_micros),
         },
-        "findings": {},
+        "findings": findings.map_or_else(|| json!({}), findings_json),
         "outputs": outputs,
     })
 }
 
-fn print_summary(cfg: &AnalyzeConfig, stats: &Stats, reports: &[FileReport], clock: Instant) {
+fn print_summary(
+    cfg: &AnalyzeConfig,
+    stats: &Stats,
+    reports: &[FileReport],
+    findings: Option<&Findings>,
+    snapshot: Option<&Snapshot>,
+    clock: Instant,
+) {
     let c = &stats.counters;
     let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
     let secs = clock.elapsed().as_secs_f64().max(1e-9);
@@ -335,6 +458,60 @@ fn print_summary(cfg: &AnalyzeConfig, stats: &Stats, reports: &[FileReport], clo
     );
     if let Some((a, b)) = stats.window {
         println!("  window {} .. {}", format_micros(a), format_micros(b));
+    }
+    if let (Some(f), Some(s)) = (findings, snapshot) {
+        println!(
+            "  denied calls: {} confirmed, {} predicted only, {} observed only",
+            f.count(Verdict::Confirmed),
+            f.count(Verdict::PredictedOnly),
+            f.count(Verdict::ObservedOnly)
+        );
+        let worst: Vec<String> = f
+            .over_privileged()
+            .take(3)
+            .map(|g| {
+                format!(
+                    "{} ({} of {} unused)",
+                    s.groups[g.group].name,
+                    g.unused,
+                    g.used + g.unused
+                )
+            })
+            .collect();
+        println!(
+            "  over-privileged groups: {}{}",
+            f.over_privileged().count(),
+            if worst.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", worst.join(", "))
+            }
+        );
+        let mut denied_by_user: std::collections::BTreeMap<&str, u64> =
+            std::collections::BTreeMap::new();
+        for d in f
+            .denied
+            .iter()
+            .filter(|d| d.verdict != Verdict::PredictedOnly)
+        {
+            *denied_by_user.entry(&d.user).or_insert(0) += d.cell.count;
+        }
+        let mut top: Vec<(&str, u64)> = denied_by_user.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        if !top.is_empty() {
+            let top: Vec<String> = top
+                .iter()
+                .take(3)
+                .map(|(u, n)| format!("{u} ({n})"))
+                .collect();
+            println!("  most denied users: {}", top.join(", "));
+        }
+        println!(
+            "  unused permissions: {}, recommendations: {} (window {:.1} days)",
+            f.unused.len(),
+            f.recommendations.len(),
+            f.window_days
+        );
     }
     println!("  report: {}", cfg.out.display());
 }

@@ -139,6 +139,23 @@ pub struct Grant {
 }
 
 impl Snapshot {
+    /// The date thresholds (microseconds) and IP networks of every time and IP condition, so
+    /// the scan can group requests into classes these conditions treat alike.
+    pub fn context_bounds(&self) -> (Vec<i64>, Vec<condition::IpNet>) {
+        let conditions = self
+            .policies
+            .iter()
+            .flat_map(|p| &p.statements)
+            .flat_map(|s| &s.conditions);
+        let mut dates = Vec::new();
+        let mut nets = Vec::new();
+        for c in conditions {
+            dates.extend(c.dates().iter().map(|d| d.as_microsecond()));
+            nets.extend_from_slice(c.nets());
+        }
+        (dates, nets)
+    }
+
     /// Decides whether `user` may use `code` for a request at `time` from `ip`.
     pub fn decide(
         &self,

@@ -9,10 +9,10 @@ use crate::catalog::{Catalog, RouteId};
 
 /// Microseconds since the epoch -> a UTC datetime column.
 pub fn datetime_column(name: &str, values: Vec<Option<i64>>) -> PolarsResult<Column> {
-    Column::new(name.into(), values).cast(&DataType::Datetime(
-        TimeUnit::Microseconds,
-        Some(TimeZone::UTC),
-    ))
+    let micros = Int64Chunked::from_iter_options(name.into(), values.into_iter());
+    Ok(micros
+        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        .into_column())
 }
 
 /// Empty strings become nulls.
@@ -183,4 +183,36 @@ pub fn unmatched(stats: &Stats) -> PolarsResult<DataFrame> {
             Column::new("count".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes_are_utc() {
+        let c = datetime_column("t", vec![Some(1), None]).unwrap();
+        assert_eq!(
+            c.dtype(),
+            &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+        );
+        let mut df = DataFrame::new(2, vec![c]).unwrap();
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        // Parquet stores them as isAdjustedToUTC timestamps; polars without its `timezones`
+        // feature reads them back without a zone name, but as the same instants.
+        let back = ParquetReader::new(std::io::Cursor::new(buf))
+            .finish()
+            .unwrap();
+        let t = back.column("t").unwrap();
+        assert!(
+            matches!(t.dtype(), DataType::Datetime(TimeUnit::Microseconds, _)),
+            "{:?}",
+            t.dtype()
+        );
+        assert_eq!(
+            t.cast(&DataType::Int64).unwrap().i64().unwrap().get(0),
+            Some(1)
+        );
+    }
 }

@@ -1,0 +1,433 @@
+//! Findings: what the logs and the snapshot say together.
+//!
+//! - **Denied calls**, with a verdict comparing the log with the snapshot: `confirmed` (the
+//!   log shows a 403 and the snapshot does not allow the call), `predicted_only` (the
+//!   snapshot denies a call the log shows succeeding: the policy changed or the snapshot is
+//!   stale), `observed_only` (a 403 the snapshot cannot explain: `gateway_acl` when the
+//!   gateway's own access control answered, else `unexplained`). A success under an
+//!   undecidable condition proves the condition held: no finding.
+//! - **Group permissions**: each code a group grants is `used` (some member made a successful
+//!   call needing it in the window; a use counts for *every* group of the user that grants
+//!   the code), `denied` (the group's own policies deny it without a condition),
+//!   `unobservable` (no catalog route needs it: its use can never be seen in API logs) or
+//!   `unused`. Conditional allows count as granted. Roles grant nothing.
+//! - **Over-privileged groups**, **unused permissions** and **recommendations**, including a
+//!   least-privilege policy per group that never removes anything that was used and never
+//!   grants more than the group had.
+
+mod recommend;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::IpAddr;
+
+use crate::aggregate::{Cell, Outcome, Stats};
+use crate::catalog::{Catalog, RouteId};
+use crate::policy::{Decision, Outcome as Judgement, Reason, Snapshot};
+
+pub use recommend::{Recommendation, file_stem as recommend_file_stem};
+
+/// How the log and the snapshot compare on a denied (or deniable) call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Verdict {
+    Confirmed,
+    PredictedOnly,
+    ObservedOnly,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::PredictedOnly => "predicted_only",
+            Verdict::ObservedOnly => "observed_only",
+        }
+    }
+}
+
+/// One row of `denied_calls`: user x route x verdict x reason.
+#[derive(Debug, Clone)]
+pub struct DeniedCall {
+    pub user: String,
+    pub route: RouteId,
+    pub verdict: Verdict,
+    /// A policy reason, or `gateway_acl` / `unexplained` for observed-only denials.
+    pub reason: &'static str,
+    pub policy: Option<String>,
+    /// The undecided or unmet condition, described.
+    pub condition: Option<String>,
+    pub cell: Cell,
+}
+
+/// The state of a permission a group grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Used,
+    Unused,
+    Unobservable,
+    Denied,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Used => "used",
+            State::Unused => "unused",
+            State::Unobservable => "unobservable",
+            State::Denied => "denied",
+        }
+    }
+}
+
+/// One row of `group_permissions`.
+#[derive(Debug, Clone)]
+pub struct GroupPermission {
+    pub group: usize,
+    pub permission: String,
+    /// Names of the granting policies.
+    pub granted_by: Vec<String>,
+    pub state: State,
+    pub last_used: Option<i64>,
+    pub users_used: u32,
+    pub conditional: bool,
+}
+
+/// One row of `over_privileged_groups`.
+#[derive(Debug, Clone)]
+pub struct GroupSummary {
+    pub group: usize,
+    pub members: u32,
+    pub active_members: u32,
+    pub granted: u32,
+    pub used: u32,
+    pub unused: u32,
+    pub unobservable: u32,
+    pub denied: u32,
+    /// unused / (used + unused).
+    pub unused_ratio: f64,
+    pub unused_permissions: Vec<String>,
+}
+
+/// One row of `unused_permissions`: principal x permission x granting policy.
+#[derive(Debug, Clone)]
+pub struct UnusedPermission {
+    pub principal_type: &'static str,
+    pub principal: String,
+    pub permission: String,
+    pub granted_by: String,
+}
+
+/// Everything the findings stage produces.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    pub denied: Vec<DeniedCall>,
+    pub group_permissions: Vec<GroupPermission>,
+    /// Every group's summary; over-privileged ones have `unused > 0`.
+    pub groups: Vec<GroupSummary>,
+    pub unused: Vec<UnusedPermission>,
+    pub recommendations: Vec<Recommendation>,
+    /// Recommended policy document per group name.
+    pub policies: BTreeMap<String, serde_json::Value>,
+    /// Days the observation window covers.
+    pub window_days: f64,
+}
+
+impl Findings {
+    pub fn over_privileged(&self) -> impl Iterator<Item = &GroupSummary> {
+        self.groups.iter().filter(|g| g.unused > 0)
+    }
+
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.denied.iter().filter(|d| d.verdict == verdict).count()
+    }
+}
+
+/// The observation window, for confidence.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl Window {
+    pub fn days(&self) -> f64 {
+        (self.end - self.start).max(0) as f64 / 86_400e6
+    }
+}
+
+/// user, route, verdict, reason, deciding policy, condition.
+type DeniedKey = (
+    String,
+    RouteId,
+    Verdict,
+    &'static str,
+    Option<String>,
+    Option<String>,
+);
+
+/// Gateway access-control codes: the gateway refused the call, not IAM.
+const GATEWAY_ACL: [&str; 3] = ["APIG.0302", "APIG.0304", "APIG.0306"];
+
+/// Decisions, computed once per (user, code), or per (user, code, context class) when a
+/// condition depends on the request's time or client IP.
+struct Judge<'a> {
+    snapshot: &'a Snapshot,
+    cache: HashMap<(String, String, Option<u32>), Decision>,
+}
+
+impl<'a> Judge<'a> {
+    fn decide(
+        &mut self,
+        user: &str,
+        code: &str,
+        context: u32,
+        time: i64,
+        ip: Option<IpAddr>,
+    ) -> &Decision {
+        let per_request = self.snapshot.depends_on_request(user, code);
+        let key = (
+            user.to_owned(),
+            code.to_owned(),
+            per_request.then_some(context),
+        );
+        let snapshot = self.snapshot;
+        self.cache.entry(key).or_insert_with(|| {
+            let t = jiff::Timestamp::from_microsecond(time).ok();
+            snapshot.decide(user, code, t, ip)
+        })
+    }
+}
+
+/// Computes every finding. `stats` are the merged aggregates of the window.
+pub fn compute(
+    stats: &Stats,
+    catalog: &Catalog,
+    snapshot: &Snapshot,
+    window: Window,
+    min_days: u32,
+) -> Findings {
+    let mut judge = Judge {
+        snapshot,
+        cache: HashMap::new(),
+    };
+    let mut denied: BTreeMap<DeniedKey, Cell> = BTreeMap::new();
+    // (user, code) -> last successful use.
+    let mut used: HashMap<(String, String), i64> = HashMap::new();
+    let mut active: HashSet<String> = HashSet::new();
+
+    for (k, cell) in &stats.usage {
+        let user = stats.users.text(k.user);
+        active.insert(user.clone());
+        let route = catalog.route(k.route);
+        let outcome = Outcome::of_status(k.status);
+        if !matches!(outcome, Outcome::Allowed | Outcome::Denied) {
+            continue;
+        }
+        if outcome == Outcome::Allowed {
+            let e = used
+                .entry((user.clone(), route.permission.clone()))
+                .or_insert(cell.last_seen);
+            *e = (*e).max(cell.last_seen);
+        }
+        let ip = cell.source_ip.map(|(_, ip)| ip);
+        let d = judge.decide(&user, &route.permission, k.context, cell.first_seen, ip);
+        let deciding = d.deciding_statement();
+        let policy = deciding.map(|m| snapshot.policies[m.policy].name.clone());
+        let condition = deciding.and_then(|m| m.condition.clone());
+        let row = match (outcome, d.outcome) {
+            (Outcome::Denied, Judgement::Deny | Judgement::Undecided) => Some((
+                Verdict::Confirmed,
+                d.reason.map_or("not_granted", Reason::as_str),
+                policy,
+                condition,
+            )),
+            (Outcome::Denied, Judgement::Allow) => {
+                let code = stats.codes.text(k.error_code);
+                let reason = if GATEWAY_ACL.contains(&code.as_str()) {
+                    "gateway_acl"
+                } else {
+                    "unexplained"
+                };
+                Some((Verdict::ObservedOnly, reason, None, None))
+            }
+            (Outcome::Allowed, Judgement::Deny) => Some((
+                Verdict::PredictedOnly,
+                d.reason.map_or("not_granted", Reason::as_str),
+                policy,
+                condition,
+            )),
+            _ => None,
+        };
+        if let Some((verdict, reason, policy, condition)) = row {
+            denied
+                .entry((user, k.route, verdict, reason, policy, condition))
+                .and_modify(|c| c.merge(cell.clone()))
+                .or_insert_with(|| cell.clone());
+        }
+    }
+    let denied = denied
+        .into_iter()
+        .map(
+            |((user, route, verdict, reason, policy, condition), cell)| DeniedCall {
+                user,
+                route,
+                verdict,
+                reason,
+                policy,
+                condition,
+                cell,
+            },
+        )
+        .collect();
+
+    let codes = catalog.permissions();
+    let mut group_permissions = Vec::new();
+    let mut groups = Vec::new();
+    let mut unused = Vec::new();
+    for (gi, group) in snapshot.groups.iter().enumerate() {
+        let members: Vec<&str> = group
+            .members
+            .iter()
+            .map(|&u| snapshot.users[u].name.as_str())
+            .collect();
+        let mut summary = GroupSummary {
+            group: gi,
+            members: members.len() as u32,
+            active_members: members.iter().filter(|m| active.contains(**m)).count() as u32,
+            granted: 0,
+            used: 0,
+            unused: 0,
+            unobservable: 0,
+            denied: 0,
+            unused_ratio: 0.0,
+            unused_permissions: Vec::new(),
+        };
+        for grant in snapshot.grants(&group.policies, codes, catalog.service()) {
+            let granted_by: Vec<String> = grant
+                .policies
+                .iter()
+                .map(|&p| snapshot.policies[p].name.clone())
+                .collect();
+            let uses: Vec<i64> = members
+                .iter()
+                .filter_map(|m| {
+                    used.get(&((*m).to_owned(), grant.permission.clone()))
+                        .copied()
+                })
+                .collect();
+            let state = if !grant.observable {
+                State::Unobservable
+            } else if grant.denied {
+                State::Denied
+            } else if !uses.is_empty() {
+                State::Used
+            } else {
+                State::Unused
+            };
+            summary.granted += 1;
+            match state {
+                State::Used => summary.used += 1,
+                State::Unused => {
+                    summary.unused += 1;
+                    summary.unused_permissions.push(grant.permission.clone());
+                    for p in &granted_by {
+                        unused.push(UnusedPermission {
+                            principal_type: "group",
+                            principal: group.name.clone(),
+                            permission: grant.permission.clone(),
+                            granted_by: p.clone(),
+                        });
+                    }
+                }
+                State::Unobservable => summary.unobservable += 1,
+                State::Denied => summary.denied += 1,
+            }
+            group_permissions.push(GroupPermission {
+                group: gi,
+                permission: grant.permission,
+                granted_by,
+                state,
+                last_used: uses.iter().copied().max(),
+                users_used: uses.len() as u32,
+                conditional: grant.conditional,
+            });
+        }
+        let observable = summary.used + summary.unused;
+        summary.unused_ratio = if observable == 0 {
+            0.0
+        } else {
+            f64::from(summary.unused) / f64::from(observable)
+        };
+        groups.push(summary);
+    }
+    // Direct attachments: per user.
+    for user in &snapshot.users {
+        for grant in snapshot.grants(&user.policies, codes, catalog.service()) {
+            if grant.observable
+                && !grant.denied
+                && !used.contains_key(&(user.name.clone(), grant.permission.clone()))
+            {
+                for &p in &grant.policies {
+                    unused.push(UnusedPermission {
+                        principal_type: "user",
+                        principal: user.name.clone(),
+                        permission: grant.permission.clone(),
+                        granted_by: snapshot.policies[p].name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    groups.sort_by(|a, b| {
+        b.unused
+            .cmp(&a.unused)
+            .then(b.unused_ratio.total_cmp(&a.unused_ratio))
+            .then_with(|| {
+                snapshot.groups[a.group]
+                    .name
+                    .cmp(&snapshot.groups[b.group].name)
+            })
+    });
+
+    let window_days = window.days();
+    let (recommendations, policies) = recommend::recommend(
+        snapshot,
+        catalog,
+        &group_permissions,
+        &groups,
+        &active,
+        &used_by_group(snapshot, &used),
+        window,
+        window_days < f64::from(min_days),
+    );
+    Findings {
+        denied,
+        group_permissions,
+        groups,
+        unused,
+        recommendations,
+        policies,
+        window_days,
+    }
+}
+
+/// For each group, the catalog codes its members used.
+fn used_by_group(
+    snapshot: &Snapshot,
+    used: &HashMap<(String, String), i64>,
+) -> Vec<BTreeSet<String>> {
+    snapshot
+        .groups
+        .iter()
+        .map(|g| {
+            let names: HashSet<&str> = g
+                .members
+                .iter()
+                .map(|&u| snapshot.users[u].name.as_str())
+                .collect();
+            used.keys()
+                .filter(|(u, _)| names.contains(u.as_str()))
+                .map(|(_, code)| code.clone())
+                .collect()
+        })
+        .collect()
+}
