@@ -7,8 +7,9 @@
 //! and chunk size. Memory grows with the number of distinct keys (users x routes x statuses),
 //! never with the number of lines.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use crate::catalog::RouteId;
@@ -246,7 +247,10 @@ pub struct Observation<'a> {
     pub context: u32,
     pub time: i64,
     pub request_id: &'a [u8],
+    /// The client IP when the scan already parsed it.
     pub source_ip: Option<IpAddr>,
+    /// The client IP as written, parsed only when this request's IP is kept.
+    pub source_ip_raw: &'a [u8],
     pub at: Position,
 }
 
@@ -298,8 +302,10 @@ impl Stats {
                 request_id: String::from_utf8_lossy(o.request_id).into(),
             });
         }
-        if let Some(ip) = o.source_ip
-            && cell.source_ip.is_none_or(|(at, _)| o.at < at)
+        if cell.source_ip.is_none_or(|(at, _)| o.at < at)
+            && let Some(ip) = o
+                .source_ip
+                .or_else(|| crate::scan::parse_ip(o.source_ip_raw))
         {
             cell.source_ip = Some((o.at, ip));
         }
@@ -411,10 +417,10 @@ impl Stats {
     /// Line numbers (1-based) of the kept malformed lines, at most
     /// [`MALFORMED_SAMPLES_PER_FILE`] per file, in file order.
     pub fn malformed_samples(&self) -> Vec<(u32, u64, &str)> {
-        let mut starts: HashMap<(u32, u32), u64> = HashMap::new();
+        let mut starts: HashMap<(u32, u32), u64> = HashMap::default();
         let mut chunks = self.chunk_lines.clone();
         chunks.sort_unstable();
-        let mut running: HashMap<u32, u64> = HashMap::new();
+        let mut running: HashMap<u32, u64> = HashMap::default();
         for (file, chunk, lines) in chunks {
             let r = running.entry(file).or_insert(0);
             starts.insert((file, chunk), *r);
@@ -429,7 +435,7 @@ impl Stats {
             })
             .collect();
         out.sort_unstable();
-        let mut per_file: HashMap<u32, usize> = HashMap::new();
+        let mut per_file: HashMap<u32, usize> = HashMap::default();
         out.retain(|(f, _, _)| {
             let n = per_file.entry(*f).or_insert(0);
             *n += 1;

@@ -31,6 +31,40 @@ pub enum Command {
     /// Work with IAM snapshots
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Write realistic, deterministic logs (and a matching snapshot) to try the tool or benchmark it
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Log format to write
+    #[arg(long, value_enum, default_value_t = GenerateFormat::Json)]
+    pub format: GenerateFormat,
+    /// How much to write: bytes, or with a unit (500MB, 2GiB)
+    #[arg(long, default_value = "100MiB")]
+    pub size: String,
+    /// Number of IAM users making requests
+    #[arg(long, default_value_t = 300)]
+    pub users: usize,
+    /// Seed: the same seed gives the same bytes
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Days the requests spread over, ending at 2026-11-27
+    #[arg(long, default_value_t = 7)]
+    pub days: u32,
+    /// Output file (`-` for stdout)
+    #[arg(short, long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Also write a matching snapshot here
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateFormat {
+    Json,
+    Apig,
+    Cts,
 }
 
 const ANALYZE_HELP: &str = "\

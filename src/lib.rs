@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod exit;
 pub mod findings;
 pub mod fsutil;
+pub mod generate;
 pub mod input;
 pub mod parse;
 pub mod policy;

@@ -24,42 +24,131 @@ use crate::parse::{LogFormat, Malformed, Request};
 /// unless escapes hide it: a line with `%` (percent-encoding) or `\u` (JSON unicode escape)
 /// always passes. The same holds for requests that look like the service without matching a
 /// route (they share a route's leading segments up to its second literal), for requests to the
-/// catalog's hosts (the host is a pattern) and for CTS traces (trace names are patterns).
-/// Matching ignores ASCII case, which only lets more lines through. `\/`-escaped slashes do
-/// not matter: no pattern contains a slash.
+/// catalog's hosts (the host is a pattern, in lower and upper case) and for CTS traces (trace
+/// names are patterns). `\/`-escaped slashes do not matter: no pattern contains a slash.
+///
+/// Speed: the literal patterns are at least a few bytes long and matched case-sensitively,
+/// which lets aho-corasick use its SIMD (Teddy) search; `%` and `\u` are found with memchr.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    ac: AhoCorasick,
+    /// Route literals and hosts, for gateway logs (JSON lines, API Gateway).
+    paths: Option<AhoCorasick>,
+    /// Trace names, for CTS traces (which name their API instead of addressing it).
+    traces: Option<AhoCorasick>,
+    /// A route with no literal segment at all: every line may be a call.
+    pass_all: bool,
 }
 
 impl Prefilter {
     pub fn new(catalog: &Catalog) -> Prefilter {
-        let mut patterns: Vec<String> = vec!["%".into(), "\\u".into()];
+        let mut paths: Vec<String> = Vec::new();
+        let mut traces: Vec<String> = Vec::new();
+        let mut pass_all = false;
         for r in catalog.routes() {
-            if let Some(second) = r.template.segments().iter().filter_map(literal).nth(1) {
-                patterns.push(second.to_owned());
-            } else if let Some(first) = r.template.segments().iter().filter_map(literal).next() {
-                patterns.push(first.to_owned());
-            } else {
-                // A route of parameters only: every line could be a call.
-                patterns.push(String::new());
+            let mut literals = r.template.segments().iter().filter_map(literal);
+            let first = literals.next();
+            match literals.next().or(first) {
+                Some(lit) => paths.push(lit.to_owned()),
+                None => pass_all = true,
             }
-            patterns.extend(r.trace_names.iter().cloned());
+            traces.extend(r.trace_names.iter().cloned());
         }
-        patterns.extend(catalog.hosts().iter().cloned());
-        patterns.sort();
-        patterns.dedup();
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&patterns)
-            .expect("a few short literal patterns always build");
-        Prefilter { ac }
+        for host in catalog.hosts() {
+            paths.push(host.to_ascii_lowercase());
+            paths.push(host.to_ascii_uppercase());
+        }
+        let build = |mut patterns: Vec<String>| {
+            patterns.sort();
+            patterns.dedup();
+            (!patterns.is_empty()).then(|| {
+                AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(&patterns)
+                    .expect("a few short literal patterns always build")
+            })
+        };
+        Prefilter {
+            paths: build(paths),
+            traces: build(traces),
+            pass_all,
+        }
+    }
+
+    fn automaton(&self, format: LogFormat) -> Option<&AhoCorasick> {
+        match format {
+            LogFormat::Cts | LogFormat::CtsDocument => self.traces.as_ref(),
+            LogFormat::Json | LogFormat::Apig => self.paths.as_ref(),
+        }
+    }
+
+    /// Streams the positions in `hay` that may belong to a catalog call. Each searcher runs
+    /// once over the whole chunk (no restart per hit): one memchr2 pass for `%` and `\\`,
+    /// one aho-corasick (Teddy) pass for the literal patterns.
+    fn hits<'p, 'h>(&'p self, hay: &'h [u8], format: LogFormat) -> Hits<'p, 'h> {
+        let mut hits = Hits {
+            hay,
+            pass_all: self.pass_all,
+            escapes: memchr::memchr2_iter(b'%', b'\\', hay),
+            words: self.automaton(format),
+            escape: None,
+            word: None,
+        };
+        hits.escape = hits.next_escape();
+        hits.word = hits.next_word(0);
+        hits
     }
 
     /// False only for lines that cannot be calls to the catalog's service.
-    pub fn may_match(&self, line: &[u8]) -> bool {
-        self.ac.is_match(line)
+    pub fn may_match(&self, line: &[u8], format: LogFormat) -> bool {
+        self.pass_all
+            || memchr::memchr(b'%', line).is_some()
+            || memchr::memmem::find(line, b"\\u").is_some()
+            || self.automaton(format).is_some_and(|ac| ac.is_match(line))
+    }
+}
+
+/// The hit streams of one chunk, see [`Prefilter::hits`].
+struct Hits<'p, 'h> {
+    hay: &'h [u8],
+    pass_all: bool,
+    escapes: memchr::Memchr2<'h>,
+    words: Option<&'p AhoCorasick>,
+    escape: Option<usize>,
+    word: Option<usize>,
+}
+
+impl Hits<'_, '_> {
+    /// The next `%`, or `\\` followed by `u`.
+    fn next_escape(&mut self) -> Option<usize> {
+        let hay = self.hay;
+        self.escapes
+            .by_ref()
+            .find(|&i| hay[i] == b'%' || hay.get(i + 1) == Some(&b'u'))
+    }
+
+    /// Searches again from `from` (the end of the last line handled) rather than iterating
+    /// over the matches inside lines already handled: a gateway line to the service often
+    /// holds two patterns (the path and the host).
+    fn next_word(&mut self, from: usize) -> Option<usize> {
+        let input = aho_corasick::Input::new(self.hay).span(from..self.hay.len());
+        self.words?.find(input).map(|m| m.start())
+    }
+
+    /// The first hit at or after `from`.
+    fn next_from(&mut self, from: usize) -> Option<usize> {
+        if self.pass_all {
+            return (from < self.hay.len()).then_some(from);
+        }
+        while self.escape.is_some_and(|p| p < from) {
+            self.escape = self.next_escape();
+        }
+        if self.word.is_some_and(|p| p < from) {
+            self.word = self.next_word(from);
+        }
+        match (self.escape, self.word) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -93,6 +182,11 @@ impl ContextClasses {
         nets.dedup();
         nets.truncate(16);
         ContextClasses { thresholds, nets }
+    }
+
+    /// True when some condition compares the client IP.
+    pub fn needs_ip(&self) -> bool {
+        !self.nets.is_empty()
     }
 
     pub fn is_trivial(&self) -> bool {
@@ -212,24 +306,91 @@ impl<'c> Scanner<'c> {
 
     /// Scans whole lines (the last one may lack its newline) into `stats`. Returns the
     /// number of lines.
+    ///
+    /// With the prefilter, the chunk is searched for possible catalog calls as a whole and
+    /// only the lines holding a hit are parsed; the lines in between are only counted (and
+    /// checked for length), at memchr speed.
     pub fn scan_lines(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
+        let cfg: &'c ScanConfig = self.cfg;
+        let Some(pf) = cfg.prefilter.as_ref() else {
+            return self.scan_every_line(bytes, origin, stats);
+        };
         let mut n = 0u64;
         let mut pos = 0usize;
+        let mut hits = pf.hits(bytes, origin.format);
         while pos < bytes.len() {
-            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-            let line = &bytes[pos..end];
+            let Some(hit) = hits.next_from(pos) else {
+                n += self.skip_lines(&bytes[pos..], origin, origin.line_base + n, stats);
+                break;
+            };
+            let start = memchr::memrchr(b'\n', &bytes[pos..hit]).map_or(pos, |i| pos + i + 1);
+            n += self.skip_lines(&bytes[pos..start], origin, origin.line_base + n, stats);
+            let end = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
             let at = Position {
                 file: origin.file,
-                offset: origin.offset + pos as u64,
+                offset: origin.offset + start as u64,
             };
-            self.scan_line(line, at, origin, origin.line_base + n, stats);
+            self.scan_line(
+                &bytes[start..end],
+                at,
+                origin,
+                origin.line_base + n,
+                stats,
+                false,
+            );
             n += 1;
             pos = end + 1;
         }
         n
     }
 
-    /// Scans one line (without its newline).
+    /// Counts the lines of `bytes` the prefilter skipped; overlong ones are malformed, as
+    /// they are wherever a line is read, and short whitespace-only ones are blank.
+    fn skip_lines(
+        &mut self,
+        bytes: &[u8],
+        origin: Origin,
+        first_index: u64,
+        stats: &mut Stats,
+    ) -> u64 {
+        let mut n = 0u64;
+        let mut start = 0usize;
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            skipped_line(&bytes[start..nl], origin, first_index + n, stats);
+            n += 1;
+            start = nl + 1;
+        }
+        if start < bytes.len() {
+            skipped_line(&bytes[start..], origin, first_index + n, stats);
+            n += 1;
+        }
+        n
+    }
+
+    fn scan_every_line(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
+        let mut n = 0u64;
+        let mut pos = 0usize;
+        while pos < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+            let at = Position {
+                file: origin.file,
+                offset: origin.offset + pos as u64,
+            };
+            self.scan_line(
+                &bytes[pos..end],
+                at,
+                origin,
+                origin.line_base + n,
+                stats,
+                true,
+            );
+            n += 1;
+            pos = end + 1;
+        }
+        n
+    }
+
+    /// Scans one line (without its newline). `filter`: apply the prefilter to it.
     pub fn scan_line(
         &mut self,
         line: &[u8],
@@ -237,6 +398,7 @@ impl<'c> Scanner<'c> {
         origin: Origin,
         index: u64,
         stats: &mut Stats,
+        filter: bool,
     ) {
         stats.counters.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -251,8 +413,9 @@ impl<'c> Scanner<'c> {
             });
             return;
         }
-        if let Some(pf) = &self.cfg.prefilter
-            && !pf.may_match(line)
+        if filter
+            && let Some(pf) = &self.cfg.prefilter
+            && !pf.may_match(line, origin.format)
         {
             stats.counters.prefiltered += 1;
             return;
@@ -302,6 +465,20 @@ impl<'c> Scanner<'c> {
 }
 
 /// Classifies one request and folds it into `stats`.
+/// Counts one line the prefilter skipped, classifying it by length alone.
+fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
+    stats.counters.lines += 1;
+    if line.len() as u64 > crate::input::MAX_LINE {
+        stats.malformed(origin.file, origin.chunk, index, || {
+            format!("line longer than {} bytes", crate::input::MAX_LINE)
+        });
+    } else if line.len() <= 8 && line.iter().all(u8::is_ascii_whitespace) {
+        stats.counters.blank += 1;
+    } else {
+        stats.counters.prefiltered += 1;
+    }
+}
+
 fn record(
     req: &Request<'_>,
     at: Position,
@@ -345,7 +522,12 @@ fn record(
         return Ok(());
     };
     c.bss_requests += 1;
-    let source_ip = parse_ip(req.source_ip);
+    // Parsing the client IP costs; do it per line only when IP conditions need it.
+    let source_ip = if cfg.context.needs_ip() {
+        parse_ip(req.source_ip)
+    } else {
+        None
+    };
     stats.observe(&Observation {
         user: req.user,
         user_id: req.user_id,
@@ -357,6 +539,7 @@ fn record(
         time,
         request_id: req.request_id,
         source_ip,
+        source_ip_raw: req.source_ip,
         at,
     });
     Ok(())
@@ -427,7 +610,7 @@ fn is_id_like(seg: &[u8]) -> bool {
 }
 
 /// `10.0.0.1`, `10.0.0.1:5678`, `[::1]:443`, `::1`.
-fn parse_ip(s: &[u8]) -> Option<IpAddr> {
+pub(crate) fn parse_ip(s: &[u8]) -> Option<IpAddr> {
     if s.is_empty() {
         return None;
     }

@@ -129,6 +129,13 @@ fn write_log(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     p
 }
 
+/// Makes a file look old, so it is memory-mapped rather than read as a live log.
+fn age(p: &Path) {
+    let f = std::fs::File::options().append(true).open(p).unwrap();
+    f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+        .unwrap();
+}
+
 fn generated(n: usize, seed: u64) -> Vec<String> {
     let users = ["alice", "bob", "carol", "Alice"];
     let methods = ["GET", "POST", "PUT", "DELETE", "get"];
@@ -166,8 +173,24 @@ fn generated(n: usize, seed: u64) -> Vec<String> {
 #[test]
 fn samples_scan_the_same_for_any_threads_and_chunk_size() {
     let paths = samples_logs();
+    let dir = tempfile::tempdir().unwrap();
+    // Copies that look old, so that both the mapped and the read paths are covered.
+    let old: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            let q = dir.path().join(p.file_name().unwrap());
+            std::fs::copy(p, &q).unwrap();
+            age(&q);
+            q
+        })
+        .collect();
+    let (a, _) = run(&old, 2, 64, true);
     let (base, _) = run(&paths, 1, 1 << 30, true);
     let want = canon(&base);
+    let mut mapped = canon(&a);
+    // Positions are the same, file names differ only in directory: compare the values.
+    mapped.malformed.clone_from(&want.malformed);
+    assert_eq!(mapped, want);
     assert!(want.counters.bss_requests > 100);
     for (threads, chunk) in [(2, 1), (2, 7), (2, 64), (1, 333), (2, 4096), (3, 1 << 20)] {
         let (stats, _) = run(&paths, threads, chunk, true);
@@ -191,9 +214,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     #[test]
-    fn parallel_equals_sequential(seed in any::<u64>(), n in 1usize..400, chunk in 1u64..2000, threads in 1usize..4) {
+    fn parallel_equals_sequential(seed in any::<u64>(), n in 1usize..400, chunk in 1u64..2000, threads in 1usize..4, mapped in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
         let p = write_log(dir.path(), "g.jsonl", &generated(n, seed));
+        if mapped {
+            age(&p);
+        }
         let (seq, _) = run(std::slice::from_ref(&p), 1, 1 << 30, true);
         let (par, _) = run(&[p], threads, chunk, true);
         prop_assert_eq!(canon(&seq), canon(&par));
@@ -211,6 +237,87 @@ proptest! {
         prop_assert_eq!(a.counters.bss_requests, b.counters.bss_requests);
         prop_assert_eq!(a.counters.unmatched_requests, b.counters.unmatched_requests);
     }
+}
+
+#[test]
+fn mapped_and_read_files_give_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = generated(3000, 5);
+    let live = write_log(dir.path(), "live.jsonl", &lines);
+    let old = write_log(dir.path(), "old.jsonl", &lines);
+    age(&old);
+    let files = input::sniff(&[live.clone(), old.clone()], FormatChoice::Auto);
+    assert!(files[0].live && !files[1].live);
+    let (a, _) = run(&[live], 2, 4096, true);
+    let (b, _) = run(&[old], 2, 4096, true);
+    assert_eq!(canon(&a).usage, canon(&b).usage);
+    assert_eq!(a.counters, b.counters);
+}
+
+/// Sniffs, lets `change` alter the file, then scans: the file changes between the two.
+fn scan_after(p: &Path, change: impl FnOnce(&Path)) -> (Stats, Vec<FileReport>) {
+    let mut cfg = ScanConfig::new(Catalog::embedded());
+    cfg.chunk_size = 1 << 12;
+    let files = input::sniff(&[p.to_path_buf()], FormatChoice::Auto);
+    change(p);
+    input::scan(&files, &cfg, &|_| {})
+}
+
+#[test]
+fn a_live_file_that_grows_or_shrinks_is_read_consistently() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = generated(2000, 9);
+    let p = write_log(dir.path(), "live.jsonl", &lines);
+    // Appended after the run started: the new lines wait for the next run.
+    let (grown, reports) = scan_after(&p, |p| {
+        let mut f = std::fs::File::options().append(true).open(p).unwrap();
+        writeln!(
+            f,
+            "{}",
+            json_line("alice", "GET", "/v2/orders/customer-orders", 200, 1, 0)
+        )
+        .unwrap();
+        write!(f, "{{\"partial").unwrap();
+    });
+    assert_eq!(grown.counters.lines, 2000);
+    assert!(reports[0].error.is_none() && reports[0].warnings.is_empty());
+    // Truncated (copytruncate) mid-run: the complete lines still there are counted.
+    let (shrunk, reports) = scan_after(&p, |p| {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_len(100_000).unwrap();
+    });
+    assert!(shrunk.counters.lines < 2000 && shrunk.counters.lines > 100);
+    assert_eq!(
+        shrunk.counters.malformed,
+        canon(&shrunk).malformed.len() as u64
+    );
+    assert!(reports[0].error.is_none());
+    assert!(
+        reports[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("shrank while it was read")),
+        "{:?}",
+        reports[0].warnings
+    );
+}
+
+#[test]
+fn a_mapped_file_that_shrinks_fails_the_run_instead_of_crashing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_log(dir.path(), "old.jsonl", &generated(5000, 13));
+    age(&p);
+    let (_, reports) = scan_after(&p, |p| {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_len(10_000).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    });
+    let err = reports[0]
+        .error
+        .as_deref()
+        .expect("the run must fail for this file");
+    assert!(err.contains("shrank while it was read"), "{err}");
 }
 
 #[test]

@@ -89,8 +89,13 @@ impl Matcher {
             return n.end[m];
         }
         let seg = req.segment(i);
-        if let Ok(k) = n.literals.binary_search_by(|(key, _)| (**key).cmp(seg))
-            && let Some(found) = self.walk(n.literals[k].1 as usize, i + 1, m, req)
+        // Nodes have a handful of literal children: a length-first linear scan beats a
+        // binary search of memcmp calls.
+        if let Some(&(_, child)) = n
+            .literals
+            .iter()
+            .find(|(key, _)| key.len() == seg.len() && **key == *seg)
+            && let Some(found) = self.walk(child as usize, i + 1, m, req)
         {
             return Some(found);
         }

@@ -176,7 +176,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("permlens: warning: {w}");
     }
     let files = input::sniff(&discovered.files, cfg.log_format);
+    let scan_clock = Instant::now();
     let (stats, reports) = scan_all(&cfg, &files, &scan_cfg)?;
+    let scan_s = scan_clock.elapsed().as_secs_f64();
     check_inputs(&cfg, &stats, &reports)?;
     let findings = match &snapshot {
         Some(s) => Some(compute_findings(&cfg, &stats, &catalog, s)?),
@@ -210,7 +212,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|f| failing_findings(cfg.fail_on, f))
         .unwrap_or_default();
-    let summary = summary(
+    let mut summary = summary(
         &cfg,
         started,
         clock,
@@ -219,6 +221,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         findings.as_ref(),
         writer.outputs(),
     );
+    summary["scan_s"] = json!((scan_s * 1000.0).round() / 1000.0);
     writer.json("summary.json", &summary)?;
     writer.commit()?;
 

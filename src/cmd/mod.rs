@@ -5,6 +5,7 @@ mod analyze;
 mod catalog;
 mod classify;
 mod explain;
+mod generate;
 mod snapshot;
 
 use crate::ExitCode;
@@ -18,5 +19,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Snapshot(cmd) => snapshot::run(cmd),
+        Command::Generate(args) => generate::run(args),
     }
 }

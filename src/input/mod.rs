@@ -11,6 +11,7 @@ pub mod mmap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -19,7 +20,7 @@ use crate::parse::{self, FormatChoice, LogFormat};
 use crate::scan::{Origin, ScanConfig, Scanner};
 
 /// Bytes of a plain file per unit of parallel work.
-pub const CHUNK_SIZE: u64 = 8 << 20;
+pub const CHUNK_SIZE: u64 = 32 << 20;
 /// The longest line read; longer lines are counted as malformed.
 pub const MAX_LINE: u64 = 1 << 20;
 /// How much of a file format detection looks at.
@@ -60,6 +61,8 @@ pub struct InputFile {
     pub compression: Compression,
     /// The format, or why none could be decided (an error for this file).
     pub format: Result<LogFormat, String>,
+    /// Modified in the last [`LIVE_WINDOW`] seconds: maybe still being written.
+    pub live: bool,
 }
 
 /// What happened to each file, for the summary.
@@ -113,9 +116,12 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
         .par_iter()
         .map(|path| {
             let name = path.display().to_string();
+            let mut live = false;
             let result = (|| -> Result<(u64, Compression, Result<LogFormat, String>), String> {
                 let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-                let len = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
+                let md = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+                let len = md.len();
+                live = md.modified().ok().and_then(|m| m.elapsed().ok()).is_none_or(|age| age.as_secs() < LIVE_WINDOW);
                 let magic = read_head(&mut file, 4).map_err(|e| format!("cannot read: {e}"))?;
                 let compression = Compression::of(&magic);
                 let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
@@ -137,11 +143,41 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                 Ok((len, compression, format))
             })();
             match result {
-                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format },
-                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e) },
+                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format, live },
+                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), live },
             }
         })
         .collect()
+}
+
+/// Seconds since the last modification within which a file counts as live (still written).
+pub const LIVE_WINDOW: u64 = 120;
+
+/// Something that happened to one file while it was read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Note {
+    file: u32,
+    /// Errors make the run fail; warnings are reported.
+    error: bool,
+    text: String,
+}
+
+impl Note {
+    fn error(file: u32, text: String) -> Note {
+        Note {
+            file,
+            error: true,
+            text,
+        }
+    }
+
+    fn warning(file: u32, text: String) -> Note {
+        Note {
+            file,
+            error: false,
+            text,
+        }
+    }
 }
 
 /// A unit of parallel work.
@@ -192,18 +228,21 @@ pub fn scan(
     // Whole-file tasks are the longest: start them first.
     tasks.sort_by_key(|t| matches!(t, Task::Chunk { .. }));
 
-    let (stats, notes) = tasks
-        .par_iter()
-        .with_max_len(1)
-        .fold(
-            || {
-                (
-                    Scanner::new(cfg).expect("scanner options are validated before the scan"),
-                    Stats::default(),
-                    Vec::new(),
-                )
-            },
-            |(mut scanner, mut stats, mut notes), task| {
+    // One worker per thread, each with its own parser state and aggregate, pulling tasks
+    // from a shared counter; the aggregates are merged once at the end.
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().max(1);
+    let results: Vec<(Stats, Vec<Note>)> = (0..workers)
+        .into_par_iter()
+        .map(|_| {
+            let mut scanner =
+                Scanner::new(cfg).expect("scanner options are validated before the scan");
+            let mut stats = Stats::default();
+            let mut notes = Vec::new();
+            let mut buf = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(task) = tasks.get(i) else { break };
                 let (bytes, note) = match *task {
                     Task::Chunk {
                         file,
@@ -212,31 +251,37 @@ pub fn scan(
                         end,
                     } => {
                         let f = &files[file as usize];
-                        let note = scan_chunk(f, file, index, start, end, &mut scanner, &mut stats);
-                        (end - start, note)
+                        (
+                            end - start,
+                            scan_chunk(
+                                f,
+                                file,
+                                index,
+                                start,
+                                end,
+                                &mut scanner,
+                                &mut stats,
+                                &mut buf,
+                            ),
+                        )
                     }
                     Task::Whole { file } => {
                         let f = &files[file as usize];
-                        let note = scan_whole(f, file, cfg, &mut scanner, &mut stats);
-                        (f.len, note)
+                        (f.len, scan_whole(f, file, cfg, &mut scanner, &mut stats))
                     }
                 };
-                if let Some(note) = note {
-                    notes.push(note);
-                }
+                notes.extend(note);
                 tick(bytes);
-                (scanner, stats, notes)
-            },
-        )
-        .map(|(_, stats, notes)| (stats, notes))
-        .reduce(
-            || (Stats::default(), Vec::new()),
-            |(mut a, mut na), (b, nb)| {
-                a.merge(b);
-                na.extend(nb);
-                (a, na)
-            },
-        );
+            }
+            (stats, notes)
+        })
+        .collect();
+    let mut stats = Stats::default();
+    let mut notes = Vec::new();
+    for (s, n) in results {
+        stats.merge(s);
+        notes.extend(n);
+    }
 
     let mut reports: Vec<FileReport> = files
         .iter()
@@ -255,16 +300,27 @@ pub fn scan(
     for (&file, &n) in &stats.malformed_per_file {
         reports[file as usize].malformed = n;
     }
-    let mut notes = notes;
     notes.sort();
-    for (file, note) in notes {
-        reports[file as usize].warnings.push(note);
+    for note in notes {
+        let r = &mut reports[note.file as usize];
+        if note.error {
+            r.error.get_or_insert(note.text);
+        } else {
+            r.warnings.push(note.text);
+        }
     }
     (stats, reports)
 }
 
-/// Scans the lines that start in `[start, end)` of a plain file. Returns a warning when the
-/// file changed under the mapping.
+/// Scans the lines that start in `[start, end)` of a plain file, straight into `stats`.
+///
+/// Files modified in the last [`LIVE_WINDOW`] seconds may still be written, appended or
+/// truncated (`logrotate copytruncate`): they are read with `pread` into a private buffer, so
+/// a shorter file just yields fewer lines, and a last line without its newline is left for
+/// the next run. Other files are memory-mapped under the SIGBUS guard ([`mmap`]): should one
+/// shrink anyway, the guard keeps the process alive and the file is reported as an error, so
+/// the run fails (exit 2, previous report kept) instead of writing incomplete counts.
+#[allow(clippy::too_many_arguments)]
 fn scan_chunk(
     f: &InputFile,
     file: u32,
@@ -273,12 +329,13 @@ fn scan_chunk(
     end: u64,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
-) -> Option<(u32, String)> {
+    buf: &mut Vec<u8>,
+) -> Option<Note> {
     let fd = match File::open(&f.path) {
         Ok(fd) => fd,
-        Err(e) => return Some((file, format!("{}: cannot open: {e}", f.name))),
+        Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
     };
-    // Map one byte before the range (to see whether a line starts at `start`) and up to one
+    // One byte before the range (to see whether a line starts at `start`) and up to one
     // maximum line after it (to finish the last line that starts inside).
     let map_start = start.saturating_sub(1);
     let map_end = (end + MAX_LINE).min(f.len);
@@ -287,62 +344,73 @@ fn scan_chunk(
     let at_eof = map_end == f.len;
     let format = f.format.clone().unwrap_or(LogFormat::Json);
 
-    let mut local = Stats::default();
-    let guard = mmap::GuardedMap::new(&fd, map_start, len);
-    let mut changed = false;
-    if let Some(map) = &guard {
+    if !f.live
+        && let Some(map) = mmap::GuardedMap::new(&fd, map_start, len)
+    {
         let n = scan_owned(
             map.bytes(),
             rel,
             at_eof,
+            false,
             map_start,
             file,
             index,
             format,
             scanner,
-            &mut local,
+            stats,
         );
-        if map.faulted() {
-            changed = true;
-        } else {
-            local.chunk_lines.push((file, index, n));
-            stats.merge(local);
-            return None;
-        }
+        stats.chunk_lines.push((file, index, n));
+        return map.faulted().then(|| {
+            Note::error(
+                file,
+                format!(
+                    "{}: the file shrank while it was read (it had not been modified for {LIVE_WINDOW}s, so it was memory-mapped); its counts would be incomplete: run again",
+                    f.name
+                ),
+            )
+        });
     }
-    // No mapping, or the file shrank under it: read what the file holds now.
-    let mut local = Stats::default();
-    let mut buf = Vec::new();
-    if let Err(e) = mmap::read_range(&fd, map_start, len, &mut buf) {
-        return Some((
+    if let Err(e) = mmap::read_range(&fd, map_start, len, buf) {
+        return Some(Note::error(
             file,
             format!("{}: cannot read at byte {map_start}: {e}", f.name),
         ));
     }
     let short = buf.len() < len;
     let n = scan_owned(
-        &buf,
+        buf,
         rel,
         at_eof || short,
+        f.live,
         map_start,
         file,
         index,
         format,
         scanner,
-        &mut local,
+        stats,
     );
-    local.chunk_lines.push((file, index, n));
-    stats.merge(local);
-    (changed || short).then(|| (file, format!("{}: the file shrank while it was read (now {} bytes from byte {map_start} on); counted the complete lines it still held", f.name, buf.len())))
+    stats.chunk_lines.push((file, index, n));
+    short.then(|| {
+        Note::warning(
+            file,
+            format!(
+                "{}: the file shrank while it was read (now {} bytes from byte {map_start} on); counted the complete lines it still held",
+                f.name,
+                buf.len()
+            ),
+        )
+    })
 }
 
-/// Scans the lines of `bytes` (a mapped window of the file starting at `base`) that start in
-/// `[rel.0, rel.1)`. Returns the number of lines.
+/// Scans the lines of `bytes` (a window of the file starting at `base`) that start in
+/// `[rel.0, rel.1)`. With `live`, a last line without its newline at the end of the file is
+/// not read: it is probably still being written. Returns the number of lines.
 #[allow(clippy::too_many_arguments)]
 fn scan_owned(
     bytes: &[u8],
     rel: (usize, usize),
     at_eof: bool,
+    live: bool,
     base: u64,
     file: u32,
     chunk: u32,
@@ -362,10 +430,16 @@ fn scan_owned(
     if first >= end {
         return 0;
     }
-    let (stop, overlong) = match memchr::memchr(b'\n', &bytes[end - 1..]) {
+    let (mut stop, overlong) = match memchr::memchr(b'\n', &bytes[end - 1..]) {
         Some(i) => (end + i, false),
         None => (bytes.len(), !at_eof),
     };
+    if live && at_eof && !overlong && stop == bytes.len() && bytes.last() != Some(&b'\n') {
+        stop = memchr::memrchr(b'\n', &bytes[first..]).map_or(first, |i| first + i);
+        if stop <= first {
+            return 0;
+        }
+    }
     let origin = Origin {
         file,
         chunk,
@@ -381,7 +455,7 @@ fn scan_owned(
     let n = scanner.scan_lines(&bytes[first..last_start], origin, stats);
     stats.counters.lines += 1;
     stats.malformed(file, chunk, n, || {
-        format!("line longer than {} bytes", MAX_LINE)
+        format!("line longer than {MAX_LINE} bytes")
     });
     n + 1
 }
@@ -393,12 +467,12 @@ fn scan_whole(
     cfg: &ScanConfig,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
-) -> Option<(u32, String)> {
+) -> Option<Note> {
     let format = f.format.clone().unwrap_or(LogFormat::Json);
     let reader = File::open(&f.path).and_then(|fd| open_decoder(fd, f.compression));
     let mut reader = match reader {
         Ok(r) => r,
-        Err(e) => return Some((file, format!("{}: cannot open: {e}", f.name))),
+        Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
     };
     if format == LogFormat::CtsDocument {
         return scan_document(f, file, cfg, &mut *reader, scanner, stats);
@@ -498,7 +572,7 @@ fn scan_whole(
         buf.drain(..=last);
     }
     stats.chunk_lines.push((file, 0, lines));
-    note.map(|n| (file, n))
+    note.map(|n| Note::warning(file, n))
 }
 
 fn scan_document(
@@ -508,10 +582,10 @@ fn scan_document(
     reader: &mut dyn Read,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
-) -> Option<(u32, String)> {
+) -> Option<Note> {
     let mut doc = Vec::new();
     if let Err(e) = reader.read_to_end(&mut doc) {
-        return Some((
+        return Some(Note::error(
             file,
             format!("{}: cannot read the whole CTS document: {e}", f.name),
         ));
@@ -549,7 +623,7 @@ fn scan_document(
         Err(m) => {
             stats.counters.lines += 1;
             stats.malformed(file, 0, 0, || m.0.clone());
-            Some((file, format!("{}: {}", f.name, m.0)))
+            Some(Note::error(file, format!("{}: {}", f.name, m.0)))
         }
     }
 }

@@ -144,14 +144,66 @@ impl FieldMap {
     }
 }
 
-/// Which field a top-level key feeds, and with which priority (lower wins).
-fn alias_slot(key: &str, map: &FieldMap) -> Option<(usize, usize)> {
-    FIELDS.iter().enumerate().find_map(|(i, (_, _, aliases))| {
-        if map.overrides[i].is_some() {
-            return None;
-        }
-        aliases.iter().position(|a| *a == key).map(|rank| (i, rank))
+/// The field a top-level key is an alias of, and its priority (lower wins). Must agree with
+/// [`FIELDS`]; a test checks it.
+fn alias_of(key: &str) -> Option<(Field, u8)> {
+    use Field::*;
+    Some(match key {
+        "method" => (Method, 0),
+        "request_method" => (Method, 1),
+        "http_method" => (Method, 2),
+        "httpMethod" => (Method, 3),
+        "uri" => (Path, 0),
+        "path" => (Path, 1),
+        "request_uri" => (Path, 2),
+        "url" => (Path, 3),
+        "router_uri" => (Path, 4),
+        "request_path" => (Path, 5),
+        "request" => (Request, 0),
+        "request_line" => (Request, 1),
+        "status" => (Status, 0),
+        "status_code" => (Status, 1),
+        "response_code" => (Status, 2),
+        "statusCode" => (Status, 3),
+        "user_name" => (User, 0),
+        "user" => (User, 1),
+        "username" => (User, 2),
+        "userName" => (User, 3),
+        "time" => (Time, 0),
+        "timestamp" => (Time, 1),
+        "@timestamp" => (Time, 2),
+        "time_local" => (Time, 3),
+        "time_iso8601" => (Time, 4),
+        "start_time" => (Time, 5),
+        "request_id" => (RequestId, 0),
+        "requestId" => (RequestId, 1),
+        "x_request_id" => (RequestId, 2),
+        "req_id" => (RequestId, 3),
+        "remote_addr" => (SourceIp, 0),
+        "client_ip" => (SourceIp, 1),
+        "source_ip" => (SourceIp, 2),
+        "clientIp" => (SourceIp, 3),
+        "downstream_remote_address" => (SourceIp, 4),
+        "error_code" => (ErrorCode, 0),
+        "apig_err_code" => (ErrorCode, 1),
+        "err_code" => (ErrorCode, 2),
+        "errorCode" => (ErrorCode, 3),
+        "host" => (Host, 0),
+        "http_host" => (Host, 1),
+        "authority" => (Host, 2),
+        "server_name" => (Host, 3),
+        "response_source" => (ResponseSource, 0),
+        _ => return None,
     })
+}
+
+/// Which field slot a top-level key feeds, unless `--field` overrides that field.
+fn alias_slot(key: &str, map: &FieldMap) -> Option<(usize, usize)> {
+    let (field, rank) = alias_of(key)?;
+    let slot = field as usize;
+    map.overrides[slot]
+        .is_none()
+        .then_some((slot, rank as usize))
 }
 
 /// A reusable JSON line parser. One per worker.
@@ -212,10 +264,17 @@ impl JsonParser {
         line: &[u8],
         f: impl FnOnce(Value<'_, '_>, &FieldMap, bool) -> Result<R, Malformed>,
     ) -> Result<R, Malformed> {
+        // The padding lets simd-json parse in place instead of copying the line again.
         self.buf.clear();
         self.buf.extend_from_slice(line);
+        self.buf.resize(line.len() + simd_json::INPUT_PADDING, 0);
         let mut tape = std::mem::replace(&mut self.tape, Tape::null()).reset();
-        let result = match simd_json::fill_tape(&mut self.buf, &mut self.buffers, &mut tape) {
+        let result = match simd_json::fill_tape_padded(
+            &mut self.buf,
+            line.len(),
+            &mut self.buffers,
+            &mut tape,
+        ) {
             Ok(()) => {
                 let value = tape.as_value();
                 if value.as_object().is_some() {
@@ -488,6 +547,65 @@ mod tests {
         );
         assert!(fields.set("path").unwrap_err().contains("NAME=dotted.path"));
         assert!(fields.set("path=a..b").is_err());
+    }
+
+    #[test]
+    fn alias_lookup_agrees_with_the_alias_table() {
+        for (field, _, aliases) in FIELDS {
+            for (rank, a) in aliases.iter().enumerate() {
+                assert_eq!(alias_of(a), Some((field, rank as u8)), "{a}");
+            }
+        }
+        let listed: usize = FIELDS.iter().map(|f| f.2.len()).sum();
+        let known = [
+            "method",
+            "request_method",
+            "http_method",
+            "httpMethod",
+            "uri",
+            "path",
+            "request_uri",
+            "url",
+            "router_uri",
+            "request_path",
+            "request",
+            "request_line",
+            "status",
+            "status_code",
+            "response_code",
+            "statusCode",
+            "user_name",
+            "user",
+            "username",
+            "userName",
+            "time",
+            "timestamp",
+            "@timestamp",
+            "time_local",
+            "time_iso8601",
+            "start_time",
+            "request_id",
+            "requestId",
+            "x_request_id",
+            "req_id",
+            "remote_addr",
+            "client_ip",
+            "source_ip",
+            "clientIp",
+            "downstream_remote_address",
+            "error_code",
+            "apig_err_code",
+            "err_code",
+            "errorCode",
+            "host",
+            "http_host",
+            "authority",
+            "server_name",
+            "response_source",
+        ];
+        assert_eq!(listed, known.len());
+        assert!(known.iter().all(|k| alias_of(k).is_some()));
+        assert_eq!(alias_of("nope"), None);
     }
 
     #[test]

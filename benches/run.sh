@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Whole-binary benchmark of `permlens analyze` over generated multi-GB logs.
+#
+# Generates (once) 1 GiB JSON, APIG and CTS logs, a 4 GiB JSON log and a gzip copy of the
+# 1 GiB JSON log, then times `analyze` with and without the matching snapshot, on 1 and 2
+# threads, under /usr/bin/time -v, with a warm page cache. Every figure is printed next to
+# baselines measured in the same run over the same file: `wc -l`, `cat > /dev/null` (and
+# `zcat > /dev/null` for the .gz input). Results are appended to benches/RESULTS.md.
+#
+# Usage: benches/run.sh [DATA_DIR]     (default: benches/data, ignored by git; needs ~8 GB)
+#        QUICK=1 benches/run.sh        (1 GiB inputs only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/permlens-target}"
+data="${1:-benches/data}"
+mkdir -p "$data"
+cargo build --release --quiet
+bin="$CARGO_TARGET_DIR/release/permlens"
+results=benches/RESULTS.md
+
+gen() { # format size file
+  [ -s "$3" ] || "$bin" generate --format "$1" --size "$2" --users 300 --seed 1 --days 7 --out "$3" --snapshot "$data/snapshot.json"
+  # Older than the live-log window, so the file is memory-mapped as a rotated log would be.
+  touch -d '1 hour ago' "$3"
+}
+gen json 1GiB "$data/json-1g.jsonl"
+gen apig 1GiB "$data/apig-1g.log"
+gen cts 1GiB "$data/cts-1g.jsonl"
+[ -s "$data/json-1g.jsonl.gz" ] || gzip -1 -c "$data/json-1g.jsonl" > "$data/json-1g.jsonl.gz"
+[ -n "${QUICK:-}" ] || gen json 4GiB "$data/json-4g.jsonl"
+
+secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+
+row() { # label file extra-args...
+  local label=$1 file=$2; shift 2
+  local bytes lines wc_s base_label base_s out wall rss
+  bytes=$(stat -c %s "$file")
+  cat "$file" > /dev/null # warm the page cache
+  if [[ $file == *.gz ]]; then
+    base_label=zcat; base_s=$(secs sh -c "zcat '$file' > /dev/null")
+    lines=$(zcat "$file" | wc -l)
+  else
+    base_label=cat; base_s=$(secs sh -c "cat '$file' > /dev/null")
+    lines=$(wc -l < "$file")
+  fi
+  wc_s=$(secs wc -l "$file")
+  out=$( { /usr/bin/time -v "$bin" analyze "$file" --progress never -o "$data/report" --user-field custom_data_log1 "$@" > /dev/null; } 2>&1 )
+  wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}')
+  rss=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}')
+  awk -v label="$label" -v b="$bytes" -v l="$lines" -v w="$wall" -v rss="$rss" -v wc="$wc_s" -v base="$base_s" -v bl="$base_label" 'BEGIN {
+    printf "| %s | %.2f GB | %.2f | %.0f | %.2f | %s | %.2f | %s %.2f | %.1fx | %.1fx |\n",
+      label, b/1e9, w, b/1e6/w, l/1e6/w, rss, wc, bl, base, (wc>0? w/wc : 0), (base>0? w/base : 0) }'
+}
+
+{
+  echo
+  echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/model name/ {sub(/.*: /,""); print; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)"
+  echo
+  echo "| run | input | wall s | MB/s | M lines/s | peak RSS MiB | wc -l s | baseline s | time / wc -l | time / baseline |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+} | tee -a "$results"
+
+snap=(-p "$data/snapshot.json")
+for j in 1 2; do
+  row "json, no policies, -j$j" "$data/json-1g.jsonl" -j $j
+  row "json, policies, -j$j" "$data/json-1g.jsonl" -j $j "${snap[@]}"
+done | tee -a "$results"
+{
+  row "apig, policies, -j2" "$data/apig-1g.log" -j 2 "${snap[@]}"
+  row "cts, policies, -j2" "$data/cts-1g.jsonl" -j 2 "${snap[@]}"
+  row "json .gz, policies, -j2" "$data/json-1g.jsonl.gz" -j 2 "${snap[@]}"
+  [ -n "${QUICK:-}" ] || row "json 4 GiB, policies, -j2" "$data/json-4g.jsonl" -j 2 "${snap[@]}"
+} | tee -a "$results"
