@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use polars::prelude::*;
 
-use super::tables::{datetime_column, samples_text};
+use super::tables::{col, datetime_column, samples_text};
 use crate::catalog::Catalog;
 use crate::findings::Findings;
 use crate::findings::recommend_file_stem;
@@ -13,59 +13,20 @@ use crate::policy::Snapshot;
 /// `denied_calls`: user x route x verdict x reason.
 pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> {
     let d = &f.denied;
-    let route = |i: usize| catalog.route(d[i].route);
-    let idx: Vec<usize> = (0..d.len()).collect();
+    let route = |r: &crate::findings::DeniedCall| catalog.route(r.route);
     DataFrame::new(
         d.len(),
         vec![
-            Column::new(
-                "user".into(),
-                d.iter().map(|r| r.user.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "method".into(),
-                idx.iter()
-                    .map(|&i| route(i).method.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "route".into(),
-                idx.iter()
-                    .map(|&i| route(i).template.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "api".into(),
-                idx.iter()
-                    .map(|&i| route(i).api.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "permission".into(),
-                idx.iter()
-                    .map(|&i| route(i).permission.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "verdict".into(),
-                d.iter().map(|r| r.verdict.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "reason".into(),
-                d.iter().map(|r| r.reason).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "policy".into(),
-                d.iter().map(|r| r.policy.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "condition".into(),
-                d.iter().map(|r| r.condition.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "count".into(),
-                d.iter().map(|r| r.cell.count).collect::<Vec<_>>(),
-            ),
+            col("user", d.iter().map(|r| r.user.clone())),
+            col("method", d.iter().map(|r| route(r).method.as_str())),
+            col("route", d.iter().map(|r| route(r).template.as_str())),
+            col("api", d.iter().map(|r| route(r).api.as_str())),
+            col("permission", d.iter().map(|r| route(r).permission.as_str())),
+            col("verdict", d.iter().map(|r| r.verdict.as_str())),
+            col("reason", d.iter().map(|r| r.reason)),
+            col("policy", d.iter().map(|r| r.policy.clone())),
+            col("condition", d.iter().map(|r| r.condition.clone())),
+            col("count", d.iter().map(|r| r.cell.count)),
             datetime_column(
                 "first_seen",
                 d.iter().map(|r| Some(r.cell.first_seen)).collect(),
@@ -74,9 +35,9 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
                 "last_seen",
                 d.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
-            Column::new(
-                "sample_request_ids".into(),
-                d.iter().map(|r| samples_text(&r.cell)).collect::<Vec<_>>(),
+            col(
+                "sample_request_ids",
+                d.iter().map(|r| samples_text(&r.cell)),
             ),
         ],
     )
@@ -88,33 +49,16 @@ pub fn group_permissions(f: &Findings, snapshot: &Snapshot) -> PolarsResult<Data
     DataFrame::new(
         g.len(),
         vec![
-            Column::new(
-                "group".into(),
-                g.iter()
-                    .map(|r| snapshot.groups[r.group].name.clone())
-                    .collect::<Vec<_>>(),
+            col(
+                "group",
+                g.iter().map(|r| snapshot.groups[r.group].name.clone()),
             ),
-            Column::new(
-                "permission".into(),
-                g.iter().map(|r| r.permission.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "granted_by".into(),
-                g.iter().map(|r| r.granted_by.join(";")).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "state".into(),
-                g.iter().map(|r| r.state.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "conditional".into(),
-                g.iter().map(|r| r.conditional).collect::<Vec<_>>(),
-            ),
+            col("permission", g.iter().map(|r| r.permission.clone())),
+            col("granted_by", g.iter().map(|r| r.granted_by.join(";"))),
+            col("state", g.iter().map(|r| r.state.as_str())),
+            col("conditional", g.iter().map(|r| r.conditional)),
             datetime_column("last_used", g.iter().map(|r| r.last_used).collect())?,
-            Column::new(
-                "users_used".into(),
-                g.iter().map(|r| r.users_used).collect::<Vec<_>>(),
-            ),
+            col("users_used", g.iter().map(|r| r.users_used)),
         ],
     )
 }
@@ -125,46 +69,21 @@ pub fn over_privileged_groups(f: &Findings, snapshot: &Snapshot) -> PolarsResult
     DataFrame::new(
         g.len(),
         vec![
-            Column::new(
-                "group".into(),
-                g.iter()
-                    .map(|r| snapshot.groups[r.group].name.clone())
-                    .collect::<Vec<_>>(),
+            col(
+                "group",
+                g.iter().map(|r| snapshot.groups[r.group].name.clone()),
             ),
-            Column::new(
-                "members".into(),
-                g.iter().map(|r| r.members).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "active_members".into(),
-                g.iter().map(|r| r.active_members).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "granted".into(),
-                g.iter().map(|r| r.granted).collect::<Vec<_>>(),
-            ),
-            Column::new("used".into(), g.iter().map(|r| r.used).collect::<Vec<_>>()),
-            Column::new(
-                "unused".into(),
-                g.iter().map(|r| r.unused).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "unobservable".into(),
-                g.iter().map(|r| r.unobservable).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "denied".into(),
-                g.iter().map(|r| r.denied).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "unused_ratio".into(),
-                g.iter().map(|r| r.unused_ratio).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "unused_permissions".into(),
-                g.iter()
-                    .map(|r| r.unused_permissions.join(";"))
-                    .collect::<Vec<_>>(),
+            col("members", g.iter().map(|r| r.members)),
+            col("active_members", g.iter().map(|r| r.active_members)),
+            col("granted", g.iter().map(|r| r.granted)),
+            col("used", g.iter().map(|r| r.used)),
+            col("unused", g.iter().map(|r| r.unused)),
+            col("unobservable", g.iter().map(|r| r.unobservable)),
+            col("denied", g.iter().map(|r| r.denied)),
+            col("unused_ratio", g.iter().map(|r| r.unused_ratio)),
+            col(
+                "unused_permissions",
+                g.iter().map(|r| r.unused_permissions.join(";")),
             ),
         ],
     )
@@ -176,22 +95,10 @@ pub fn unused_permissions(f: &Findings) -> PolarsResult<DataFrame> {
     DataFrame::new(
         u.len(),
         vec![
-            Column::new(
-                "principal_type".into(),
-                u.iter().map(|r| r.principal_type).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "principal".into(),
-                u.iter().map(|r| r.principal.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "permission".into(),
-                u.iter().map(|r| r.permission.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "granted_by".into(),
-                u.iter().map(|r| r.granted_by.clone()).collect::<Vec<_>>(),
-            ),
+            col("principal_type", u.iter().map(|r| r.principal_type)),
+            col("principal", u.iter().map(|r| r.principal.clone())),
+            col("permission", u.iter().map(|r| r.permission.clone())),
+            col("granted_by", u.iter().map(|r| r.granted_by.clone())),
             datetime_column("last_used", u.iter().map(|_| None).collect())?,
         ],
     )
@@ -203,26 +110,11 @@ pub fn recommendations(f: &Findings) -> PolarsResult<DataFrame> {
     DataFrame::new(
         r.len(),
         vec![
-            Column::new(
-                "group".into(),
-                r.iter().map(|x| x.group.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "action".into(),
-                r.iter().map(|x| x.action).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "target".into(),
-                r.iter().map(|x| x.target.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "detail".into(),
-                r.iter().map(|x| x.detail.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "confidence".into(),
-                r.iter().map(|x| x.confidence).collect::<Vec<_>>(),
-            ),
+            col("group", r.iter().map(|x| x.group.clone())),
+            col("action", r.iter().map(|x| x.action)),
+            col("target", r.iter().map(|x| x.target.clone())),
+            col("detail", r.iter().map(|x| x.detail.clone())),
+            col("confidence", r.iter().map(|x| x.confidence)),
         ],
     )
 }

@@ -153,6 +153,12 @@ impl ReportWriter {
 
     /// Swaps the staged report into place. Until this returns, the previous report is intact.
     pub fn commit(self) -> anyhow::Result<()> {
+        // Staging directories are created 0700; a report is an ordinary readable directory.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.stage.path(), std::fs::Permissions::from_mode(0o755))
+            .with_context(|| {
+                format!("cannot set permissions on {}", self.stage.path().display())
+            })?;
         let stage = self.stage.keep();
         let result = swap_into_place(&stage, &self.out);
         if result.is_err() {
@@ -303,5 +309,8 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, ["report"]);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755, "a report directory is readable like any other");
     }
 }

@@ -15,6 +15,14 @@ pub fn datetime_column(name: &str, values: Vec<Option<i64>>) -> PolarsResult<Col
         .into_column())
 }
 
+/// A column from an iterator of values (strings, numbers, options of them).
+pub fn col<V, P: ?Sized>(name: &str, values: impl Iterator<Item = V>) -> Column
+where
+    Series: NamedFrom<Vec<V>, P>,
+{
+    Column::new(name.into(), values.collect::<Vec<V>>())
+}
+
 /// Empty strings become nulls.
 pub fn opt(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
@@ -83,66 +91,30 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
     DataFrame::new(
         n,
         vec![
-            Column::new(
-                "user".into(),
-                rows.iter().map(|r| r.user.clone()).collect::<Vec<_>>(),
+            col("user", rows.iter().map(|r| r.user.clone())),
+            col("user_id", rows.iter().map(|r| r.user_id.clone())),
+            col("method", rows.iter().map(|r| route(r).method.as_str())),
+            col("route", rows.iter().map(|r| route(r).template.as_str())),
+            col("api", rows.iter().map(|r| route(r).api.as_str())),
+            col(
+                "permission",
+                rows.iter().map(|r| route(r).permission.as_str()),
             ),
-            Column::new(
-                "user_id".into(),
-                rows.iter().map(|r| r.user_id.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "method".into(),
+            col(
+                "status",
                 rows.iter()
-                    .map(|r| route(r).method.as_str())
-                    .collect::<Vec<_>>(),
+                    .map(|r| (r.status != 0).then_some(i32::from(r.status))),
             ),
-            Column::new(
-                "route".into(),
-                rows.iter()
-                    .map(|r| route(r).template.as_str())
-                    .collect::<Vec<_>>(),
+            col(
+                "outcome",
+                rows.iter().map(|r| Outcome::of_status(r.status).as_str()),
             ),
-            Column::new(
-                "api".into(),
-                rows.iter()
-                    .map(|r| route(r).api.as_str())
-                    .collect::<Vec<_>>(),
+            col("error_code", rows.iter().map(|r| opt(r.error_code.clone()))),
+            col(
+                "response_source",
+                rows.iter().map(|r| opt(r.source.clone())),
             ),
-            Column::new(
-                "permission".into(),
-                rows.iter()
-                    .map(|r| route(r).permission.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "status".into(),
-                rows.iter()
-                    .map(|r| (r.status != 0).then_some(i32::from(r.status)))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "outcome".into(),
-                rows.iter()
-                    .map(|r| Outcome::of_status(r.status).as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "error_code".into(),
-                rows.iter()
-                    .map(|r| opt(r.error_code.clone()))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "response_source".into(),
-                rows.iter()
-                    .map(|r| opt(r.source.clone()))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "count".into(),
-                rows.iter().map(|r| r.cell.count).collect::<Vec<_>>(),
-            ),
+            col("count", rows.iter().map(|r| r.cell.count)),
             datetime_column(
                 "first_seen",
                 rows.iter().map(|r| Some(r.cell.first_seen)).collect(),
@@ -151,11 +123,9 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
                 "last_seen",
                 rows.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
-            Column::new(
-                "sample_request_ids".into(),
-                rows.iter()
-                    .map(|r| samples_text(&r.cell))
-                    .collect::<Vec<_>>(),
+            col(
+                "sample_request_ids",
+                rows.iter().map(|r| samples_text(&r.cell)),
             ),
         ],
     )
@@ -172,15 +142,9 @@ pub fn unmatched(stats: &Stats) -> PolarsResult<DataFrame> {
     DataFrame::new(
         rows.len(),
         vec![
-            Column::new(
-                "method".into(),
-                rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "path_shape".into(),
-                rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new("count".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+            col("method", rows.iter().map(|r| r.0.clone())),
+            col("path_shape", rows.iter().map(|r| r.1.clone())),
+            col("count", rows.iter().map(|r| r.2)),
         ],
     )
 }
