@@ -85,12 +85,38 @@ struct Gen<'a> {
     users: usize,
 }
 
+/// What kind of work a user does: successful calls stay within the user's profile, so groups
+/// that grant more than their members' profiles end up over-privileged.
+fn in_profile(user: usize, permission: &str) -> bool {
+    match user % 4 {
+        0 => permission.ends_with(":view"),
+        1 => permission.starts_with("bss:order:") || permission == "bss:discount:view",
+        2 => {
+            permission.starts_with("bss:bill")
+                || permission == "bss:costanalysis:view"
+                || permission == "bss:balance:view"
+        }
+        _ => permission == "bss:renewal:update" || permission == "bss:order:view",
+    }
+}
+
 impl Gen<'_> {
     fn route(&self, rng: &mut SmallRng) -> usize {
         let x: f64 = rng.random_range(0.0..*self.route_cdf.last().expect("routes"));
         self.route_cdf
             .partition_point(|&c| c < x)
             .min(self.route_cdf.len() - 1)
+    }
+
+    /// A route the user's profile calls (denied calls may go anywhere).
+    fn route_for(&self, user: usize, rng: &mut SmallRng) -> usize {
+        for _ in 0..64 {
+            let r = self.route(rng);
+            if in_profile(user, &self.catalog.routes()[r].permission) {
+                return r;
+            }
+        }
+        self.route(rng)
     }
 
     /// A concrete target for a route: parameters filled with ids, `**` with one or two
@@ -161,10 +187,14 @@ impl Gen<'_> {
                 );
                 return ("GET", 200, "", user, None);
             }
-            let route = self.route(rng);
+            let roll = rng.random_range(0..1000);
+            let route = if roll < 50 {
+                self.route(rng)
+            } else {
+                self.route_for(user, rng)
+            };
             self.target(route, rng, target);
             let r = &self.catalog.routes()[route];
-            let roll = rng.random_range(0..1000);
             let (status, code) = match roll {
                 0..=39 => (403, "CBC.0151"),
                 40..=49 => (403, "APIG.0302"),
@@ -415,12 +445,16 @@ pub fn snapshot(users: usize, seed: u64) -> serde_json::Value {
         ("auditors", &["bss:*:view", "bss:contract:*"], None),
     ];
     let mut rng = SmallRng::seed_from_u64(seed);
+    // Users join groups that fit their profile (see `in_profile`), some broader than needed;
+    // a few also sit in a random group (no-pay, legacy-admins, ...).
+    let by_profile: [&[usize]; 4] = [&[0, 7], &[1, 2, 5], &[3, 8, 6], &[4, 1]];
     let mut members: Vec<Vec<String>> = vec![Vec::new(); groups.len() + 2];
     for u in 0..users {
         let name = user_name(u);
-        let n = members.len();
-        members[rng.random_range(0..n)].push(name.clone());
-        if rng.random_range(0..3) == 0 {
+        let fits = by_profile[u % 4];
+        members[fits[rng.random_range(0..fits.len())]].push(name.clone());
+        if rng.random_range(0..6) == 0 {
+            let n = members.len();
             members[rng.random_range(0..n)].push(name);
         }
     }
