@@ -176,7 +176,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("permlens: warning: {w}");
     }
     let files = input::sniff(&discovered.files, cfg.log_format);
-    if cfg.user_field.is_none() && files.iter().any(|f| f.format == Ok(crate::parse::LogFormat::Apig)) {
+    if cfg.user_field.is_none()
+        && files
+            .iter()
+            .any(|f| f.format == Ok(crate::parse::LogFormat::Apig))
+    {
         eprintln!(
             "permlens: warning: API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown"
         );
