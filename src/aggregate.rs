@@ -28,16 +28,27 @@ pub const OVERFLOW_SHAPE: &str = "{other}";
 pub struct Interner {
     ids: HashMap<Box<[u8]>, u32>,
     strings: Vec<Box<[u8]>>,
+    /// The id of the empty string, once interned.
+    empty: Option<u32>,
 }
 
 impl Interner {
     pub fn intern(&mut self, s: &[u8]) -> u32 {
+        // Most error codes and response sources are empty: skip the hash lookup for them.
+        if s.is_empty()
+            && let Some(id) = self.empty
+        {
+            return id;
+        }
         if let Some(&id) = self.ids.get(s) {
             return id;
         }
         let id = self.strings.len() as u32;
         self.strings.push(s.into());
         self.ids.insert(s.into(), id);
+        if s.is_empty() {
+            self.empty = Some(id);
+        }
         id
     }
 
