@@ -478,6 +478,14 @@ fn scan_whole(
         return scan_document(f, file, cfg, &mut *reader, scanner, stats);
     }
     const BLOCK: usize = 4 << 20;
+    // A stream is one chunk; `consumed` is the stream offset of the buffer's first byte.
+    let stream_origin = |offset: u64, line_base: u64| Origin {
+        file,
+        chunk: 0,
+        offset,
+        line_base,
+        format,
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE as usize);
     let mut consumed: u64 = 0; // stream offset of buf[0]
     let mut lines: u64 = 0;
@@ -505,14 +513,7 @@ fn scan_whole(
                 // The unterminated tail is not a complete line: drop it.
                 buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |last| last + 1));
                 if !skipping {
-                    let origin = Origin {
-                        file,
-                        chunk: 0,
-                        offset: consumed,
-                        line_base: lines,
-                        format,
-                    };
-                    lines += scanner.scan_lines(&buf, origin, stats);
+                    lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
                 }
                 break;
             }
@@ -537,14 +538,7 @@ fn scan_whole(
         }
         if n == 0 {
             // End of stream: the rest is the last line (maybe without a newline).
-            let origin = Origin {
-                file,
-                chunk: 0,
-                offset: consumed,
-                line_base: lines,
-                format,
-            };
-            lines += scanner.scan_lines(&buf, origin, stats);
+            lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
             break;
         }
         let Some(last) = memchr::memrchr(b'\n', &buf) else {
@@ -560,14 +554,7 @@ fn scan_whole(
             }
             continue;
         };
-        let origin = Origin {
-            file,
-            chunk: 0,
-            offset: consumed,
-            line_base: lines,
-            format,
-        };
-        lines += scanner.scan_lines(&buf[..last], origin, stats);
+        lines += scanner.scan_lines(&buf[..last], stream_origin(consumed, lines), stats);
         consumed += (last + 1) as u64;
         buf.drain(..=last);
     }
