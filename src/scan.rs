@@ -402,6 +402,12 @@ impl<'c> Scanner<'c> {
     ) {
         stats.counters.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Windows tools start files with a byte-order mark; it is not part of the first line.
+        let line = if at.offset == 0 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+        } else {
+            line
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             stats.counters.blank += 1;
             return;

@@ -321,6 +321,20 @@ fn a_mapped_file_that_shrinks_fails_the_run_instead_of_crashing() {
 }
 
 #[test]
+fn crlf_line_ends_and_a_byte_order_mark_are_tolerated() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..5)
+        .map(|i| json_line("alice", "GET", "/v2/orders/customer-orders", 200, i, 0))
+        .collect();
+    let p = dir.path().join("win.jsonl");
+    std::fs::write(&p, format!("\u{feff}{}\r\n", lines.join("\r\n"))).unwrap();
+    let (stats, reports) = run(&[p], 2, 64, true);
+    assert!(reports[0].error.is_none(), "{:?}", reports[0].error);
+    assert_eq!(stats.counters.bss_requests, 5);
+    assert_eq!(stats.counters.malformed, 0);
+}
+
+#[test]
 fn escaped_and_encoded_targets_are_classified() {
     let dir = tempfile::tempdir().unwrap();
     let lines: Vec<String> = (0..3)
