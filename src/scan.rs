@@ -326,18 +326,7 @@ impl<'c> Scanner<'c> {
             let start = memchr::memrchr(b'\n', &bytes[pos..hit]).map_or(pos, |i| pos + i + 1);
             n += self.skip_lines(&bytes[pos..start], origin, origin.line_base + n, stats);
             let end = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
-            let at = Position {
-                file: origin.file,
-                offset: origin.offset + start as u64,
-            };
-            self.scan_line(
-                &bytes[start..end],
-                at,
-                origin,
-                origin.line_base + n,
-                stats,
-                false,
-            );
+            self.scan_at(bytes, start..end, origin, n, stats, false);
             n += 1;
             pos = end + 1;
         }
@@ -367,23 +356,36 @@ impl<'c> Scanner<'c> {
         n
     }
 
+    /// Scans line `n` of the window `bytes`, which spans `range`.
+    fn scan_at(
+        &mut self,
+        bytes: &[u8],
+        range: std::ops::Range<usize>,
+        origin: Origin,
+        n: u64,
+        stats: &mut Stats,
+        filter: bool,
+    ) {
+        let at = Position {
+            file: origin.file,
+            offset: origin.offset + range.start as u64,
+        };
+        self.scan_line(
+            &bytes[range],
+            at,
+            origin,
+            origin.line_base + n,
+            stats,
+            filter,
+        );
+    }
+
     fn scan_every_line(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
         let mut n = 0u64;
         let mut pos = 0usize;
         while pos < bytes.len() {
             let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-            let at = Position {
-                file: origin.file,
-                offset: origin.offset + pos as u64,
-            };
-            self.scan_line(
-                &bytes[pos..end],
-                at,
-                origin,
-                origin.line_base + n,
-                stats,
-                true,
-            );
+            self.scan_at(bytes, pos..end, origin, n, stats, true);
             n += 1;
             pos = end + 1;
         }

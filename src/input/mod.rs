@@ -343,22 +343,18 @@ fn scan_chunk(
     let rel = ((start - map_start) as usize, (end - map_start) as usize);
     let at_eof = map_end == f.len;
     let format = f.format.clone().unwrap_or(LogFormat::Json);
+    let window = Origin {
+        file,
+        chunk: index,
+        offset: map_start,
+        line_base: 0,
+        format,
+    };
 
     if !f.live
         && let Some(map) = mmap::GuardedMap::new(&fd, map_start, len)
     {
-        let n = scan_owned(
-            map.bytes(),
-            rel,
-            at_eof,
-            false,
-            map_start,
-            file,
-            index,
-            format,
-            scanner,
-            stats,
-        );
+        let n = scan_owned(map.bytes(), rel, at_eof, false, window, scanner, stats);
         stats.chunk_lines.push((file, index, n));
         return map.faulted().then(|| {
             Note::error(
@@ -377,18 +373,7 @@ fn scan_chunk(
         ));
     }
     let short = buf.len() < len;
-    let n = scan_owned(
-        buf,
-        rel,
-        at_eof || short,
-        f.live,
-        map_start,
-        file,
-        index,
-        format,
-        scanner,
-        stats,
-    );
+    let n = scan_owned(buf, rel, at_eof || short, f.live, window, scanner, stats);
     stats.chunk_lines.push((file, index, n));
     short.then(|| {
         Note::warning(
@@ -411,10 +396,7 @@ fn scan_owned(
     rel: (usize, usize),
     at_eof: bool,
     live: bool,
-    base: u64,
-    file: u32,
-    chunk: u32,
-    format: LogFormat,
+    window: Origin,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
 ) -> u64 {
@@ -441,11 +423,8 @@ fn scan_owned(
         }
     }
     let origin = Origin {
-        file,
-        chunk,
-        offset: base + first as u64,
-        line_base: 0,
-        format,
+        offset: window.offset + first as u64,
+        ..window
     };
     if !overlong {
         return scanner.scan_lines(&bytes[first..stop], origin, stats);
@@ -454,7 +433,7 @@ fn scan_owned(
     let last_start = memchr::memrchr(b'\n', &bytes[first..stop]).map_or(first, |i| first + i + 1);
     let n = scanner.scan_lines(&bytes[first..last_start], origin, stats);
     stats.counters.lines += 1;
-    stats.malformed(file, chunk, n, || {
+    stats.malformed(window.file, window.chunk, n, || {
         format!("line longer than {MAX_LINE} bytes")
     });
     n + 1
