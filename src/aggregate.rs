@@ -137,9 +137,17 @@ pub struct UsageKey {
     pub source: u32,
     /// Which class of request context (time slice, client network) the requests fall in, so
     /// that policies with time or IP conditions can be evaluated exactly per row. Always 0
-    /// when no loaded policy has such a condition.
+    /// when no loaded policy has such a condition. With partitioning (`--state`) it is the
+    /// hour of the request instead (hours since the epoch, UTC).
     pub context: u32,
+    /// With partitioning, the index of the input file; else 0.
+    pub file: u32,
+    /// With partitioning, the interned client IP as written; else [`NO_IP`].
+    pub ip: u32,
 }
+
+/// The `ip` of a usage key when requests are not partitioned by client IP.
+pub const NO_IP: u32 = u32::MAX;
 
 /// Counts and evidence for one usage row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +204,9 @@ pub struct UnmatchedKey {
     /// Interned (in `codes`), uppercased method.
     pub method: u32,
     pub shape: u32,
+    /// With partitioning (`--state`), the input file and the hour; else 0.
+    pub file: u32,
+    pub hour: u32,
 }
 
 /// A malformed line, counted and kept as a sample.
@@ -263,6 +274,14 @@ pub struct Observation<'a> {
     /// The client IP as written, parsed only when this request's IP is kept.
     pub source_ip_raw: &'a [u8],
     pub at: Position,
+    /// Partition the row by input file, hour and client IP (for `--state`): `context` is
+    /// then the hour.
+    pub partition: bool,
+}
+
+/// Hours since the epoch of a time in microseconds (0 before 1970).
+pub fn hour_of(micros: i64) -> u32 {
+    (micros.max(0) / 3_600_000_000) as u32
 }
 
 /// Everything one worker learned. `Default` + [`Stats::merge`] make it a monoid.
@@ -300,6 +319,12 @@ impl Stats {
             error_code: self.codes.intern(o.error_code),
             source: self.codes.intern(o.source),
             context: o.context,
+            file: if o.partition { o.at.file } else { 0 },
+            ip: if o.partition {
+                self.codes.intern(o.source_ip_raw)
+            } else {
+                NO_IP
+            },
         };
         let cell = self.usage.entry(key).or_insert_with(|| Cell::new(o.time));
         cell.count += 1;
@@ -331,12 +356,18 @@ impl Stats {
     }
 
     /// Adds one unmatched request to the service, by method and path shape.
-    pub fn unmatched(&mut self, method: &[u8], shape: &[u8]) {
+    /// `file` and `hour` are 0 unless requests are partitioned.
+    pub fn unmatched(&mut self, method: &[u8], shape: &[u8], file: u32, hour: u32) {
         let method = self.codes.intern(method);
         let shape = self.shape_id(shape);
         *self
             .unmatched
-            .entry(UnmatchedKey { method, shape })
+            .entry(UnmatchedKey {
+                method,
+                shape,
+                file,
+                hour,
+            })
             .or_insert(0) += 1;
     }
 
@@ -398,6 +429,11 @@ impl Stats {
                 user: users[k.user as usize],
                 error_code: codes[k.error_code as usize],
                 source: codes[k.source as usize],
+                ip: if k.ip == NO_IP {
+                    NO_IP
+                } else {
+                    codes[k.ip as usize]
+                },
                 ..k
             };
             match self.usage.entry(key) {
@@ -411,6 +447,7 @@ impl Stats {
             let key = UnmatchedKey {
                 method: codes[k.method as usize],
                 shape: self.shape_id(other.shapes.get(k.shape)),
+                ..k
             };
             *self.unmatched.entry(key).or_insert(0) += n;
         }

@@ -83,9 +83,10 @@ pub struct AnalyzeArgs {
     /// Log files, directories or globs
     #[arg(required = true, value_name = "LOGS")]
     pub logs: Vec<PathBuf>,
-    /// IAM snapshot (permlens snapshot JSON); without it only usage is reported
-    #[arg(short = 'p', long, value_name = "FILE")]
-    pub policies: Option<PathBuf>,
+    /// IAM snapshot (permlens snapshot JSON); without it only usage is reported. Repeat it, or
+    /// name a directory of snapshots, to judge each request by the snapshot in force at its time
+    #[arg(short = 'p', long, value_name = "FILE|DIR")]
+    pub policies: Vec<PathBuf>,
     /// Report directory, replaced atomically
     #[arg(short, long, value_name = "DIR", default_value = "permlens-report")]
     pub out: PathBuf,
@@ -125,6 +126,18 @@ pub struct AnalyzeArgs {
     /// Largest tolerated share of malformed lines among the lines parsed
     #[arg(long, value_name = "R", default_value_t = 0.01)]
     pub max_bad_ratio: f64,
+    /// Incremental state directory: what each log content contributed is kept there, so later
+    /// runs parse only new or grown files (rotated and compressed copies are recognised) and
+    /// findings cover everything stored in the window
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Findings over the last N days or hours (90d, 36h, 2w) before --until (default: now);
+    /// with --state, rows older than the longest window used are pruned
+    #[arg(long, value_name = "DURATION", conflicts_with = "since")]
+    pub window: Option<String>,
+    /// Print only errors: no summary on stdout, no warnings (they are in summary.json)
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Parse every line, without the literal prefilter (slower; for checking the prefilter)
     #[arg(long, hide = true)]
     pub no_prefilter: bool,

@@ -14,10 +14,13 @@ pub mod findings;
 pub mod fsutil;
 pub mod generate;
 pub mod input;
+pub mod lock;
+pub mod log;
 pub mod parse;
 pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod scan;
+pub mod state;
 
 pub use exit::ExitCode;

@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code.into(),
         Err(err) => {
             // One line per cause chain: what failed, where, and what was expected.
-            eprintln!("permlens: error: {err:#}");
+            permlens::log::error(&format!("{err:#}"));
             permlens::ExitCode::Failure.into()
         }
     }

@@ -229,6 +229,9 @@ pub struct ScanConfig {
     pub context: ContextClasses,
     /// Bytes of a plain file per unit of parallel work.
     pub chunk_size: u64,
+    /// Keep rows apart per input file, hour and client IP (for `--state`), instead of per
+    /// context class: the rows then do not depend on any snapshot.
+    pub partition: bool,
 }
 
 impl ScanConfig {
@@ -243,6 +246,7 @@ impl ScanConfig {
             user_field: None,
             context: ContextClasses::default(),
             chunk_size: crate::input::CHUNK_SIZE,
+            partition: false,
         }
     }
 }
@@ -523,7 +527,12 @@ fn record(
             let m = req.method.len().min(16);
             method[..m].copy_from_slice(&req.method[..m]);
             method[..m].make_ascii_uppercase();
-            stats.unmatched(&method[..m], shape);
+            let (file, hour) = if cfg.partition {
+                (at.file, crate::aggregate::hour_of(time))
+            } else {
+                (0, 0)
+            };
+            stats.unmatched(&method[..m], shape, file, hour);
         } else {
             c.unlisted_parsed += 1;
         }
@@ -543,12 +552,17 @@ fn record(
         status: req.status,
         error_code: req.error_code,
         source: req.response_source,
-        context: cfg.context.class(time, source_ip),
+        context: if cfg.partition {
+            crate::aggregate::hour_of(time)
+        } else {
+            cfg.context.class(time, source_ip)
+        },
         time,
         request_id: req.request_id,
         source_ip,
         source_ip_raw: req.source_ip,
         at,
+        partition: cfg.partition,
     });
     Ok(())
 }

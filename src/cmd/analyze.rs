@@ -8,19 +8,21 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::aggregate::Stats;
+use crate::aggregate::{Counters, Stats};
 use crate::catalog::Catalog;
 use crate::cli::{AnalyzeArgs, ProgressMode};
 use crate::findings::{self, Findings, Verdict, Window};
 use crate::input::{self, FileReport, discover};
+use crate::lock::{self, RunLock};
 use crate::parse::FormatChoice;
 use crate::parse::json::FieldMap;
 use crate::parse::time::format_micros;
-use crate::policy::Snapshot;
 use crate::policy::condition::parse_date;
+use crate::policy::{History, Snapshot};
 use crate::report::findings as report_findings;
-use crate::report::{Formats, ReportWriter, tables};
+use crate::report::{Formats, ReportWriter, changes, tables};
 use crate::scan::{ContextClasses, Prefilter, ScanConfig, Scanner};
+use crate::state::{self, State, StateReport};
 use crate::{ExitCode, progress};
 
 /// `analyze` options, resolved and validated.
@@ -28,18 +30,23 @@ use crate::{ExitCode, progress};
 pub struct AnalyzeConfig {
     /// Log files, directories, globs.
     pub logs: Vec<PathBuf>,
-    /// The snapshot, when findings are wanted.
-    pub policies: Option<PathBuf>,
+    /// Snapshot files or directories, when findings are wanted.
+    pub policies: Vec<PathBuf>,
     /// The report directory.
     pub out: PathBuf,
     pub formats: Formats,
     pub log_format: FormatChoice,
+    pub log_format_text: String,
     pub fields: FieldMap,
+    pub field_specs: Vec<String>,
     pub user_field: Option<String>,
     pub catalog: Option<PathBuf>,
     /// Window bounds, microseconds since the epoch.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// `--window`, in whole days (rounded up), for the state's retention.
+    pub window_days: Option<u32>,
+    pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,
     pub fail_on: FailOn,
@@ -89,8 +96,33 @@ fn time_option(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>
         .transpose()
 }
 
+const HOUR: i64 = 3_600_000_000;
+
+/// `90d`, `36h`, `2w` -> hours.
+fn parse_duration(s: &str) -> anyhow::Result<i64> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--window: expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}"
+        )
+    };
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let hours = match unit {
+        "h" => n,
+        "d" => n * 24,
+        "w" => n * 24 * 7,
+        _ => return Err(bad()),
+    };
+    if hours <= 0 {
+        return Err(bad());
+    }
+    Ok(hours)
+}
+
 impl AnalyzeConfig {
-    pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<AnalyzeConfig> {
+    /// `now` anchors `--window` when `--until` is not given.
+    pub fn from_args(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<AnalyzeConfig> {
         let formats: Formats = a
             .format
             .parse()
@@ -106,8 +138,39 @@ impl AnalyzeConfig {
         if let Some(uf) = &a.user_field {
             crate::parse::apig::ApigParser::new(Some(uf)).map_err(anyhow::Error::msg)?;
         }
-        let since = time_option("--since", &a.since)?;
-        let until = time_option("--until", &a.until)?;
+        let mut since = time_option("--since", &a.since)?;
+        let mut until = time_option("--until", &a.until)?;
+        if a.state.is_some() {
+            // Stored rows are hourly: a bound inside an hour could not be honoured exactly.
+            for (name, t) in [("--since", since), ("--until", until)] {
+                if let Some(t) = t
+                    && t.rem_euclid(HOUR) != 0
+                {
+                    bail!(
+                        "{name} {}: with --state the window is made of whole hours; expected a time on the hour (or a date)",
+                        format_micros(t)
+                    );
+                }
+            }
+        }
+        let mut window_days = None;
+        if let Some(w) = &a.window {
+            let hours = parse_duration(w)?;
+            let end = until.unwrap_or_else(|| {
+                let t = now.as_microsecond();
+                if a.state.is_some() {
+                    // The end of the current hour, so the hour in progress is included.
+                    t.div_euclid(HOUR) * HOUR + HOUR
+                } else {
+                    t
+                }
+            });
+            since = Some(end - hours * HOUR);
+            if a.until.is_some() {
+                until = Some(end);
+            }
+            window_days = Some(hours.div_euclid(24) as u32 + u32::from(hours % 24 != 0));
+        }
         if let (Some(s), Some(u)) = (since, until)
             && s >= u
         {
@@ -138,11 +201,15 @@ impl AnalyzeConfig {
             out: a.out,
             formats,
             log_format,
+            log_format_text: a.log_format,
             fields,
+            field_specs: a.fields,
             user_field: a.user_field,
             catalog: a.catalog.catalog,
             since,
             until,
+            window_days,
+            state: a.state,
             threads: a.threads,
             progress: a.progress,
             fail_on,
@@ -153,27 +220,59 @@ impl AnalyzeConfig {
     }
 }
 
+/// What reading the logs produced, with or without `--state`.
+struct Scanned {
+    /// The aggregate findings and usage tables are computed from: this run's scan, or with
+    /// `--state` everything stored in the window.
+    stats: Stats,
+    /// This run's reading.
+    counters: Counters,
+    reports: Vec<FileReport>,
+    malformed: Vec<String>,
+    state: Option<StateReport>,
+    /// With `--state`: requests in hourly rows that straddle a condition or snapshot boundary.
+    straddling: u64,
+}
+
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let started = jiff::Timestamp::now();
     let clock = Instant::now();
-    let cfg = AnalyzeConfig::from_args(args)?;
+    crate::log::set_quiet(args.quiet);
+    let cfg = AnalyzeConfig::from_args(args, started)?;
     let catalog = Catalog::load_or_embedded(cfg.catalog.as_deref())?;
-    let snapshot = cfg.policies.as_deref().map(Snapshot::load).transpose()?;
-    if let Some(s) = &snapshot {
+    let history = if cfg.policies.is_empty() {
+        None
+    } else {
+        Some(History::load(&cfg.policies)?)
+    };
+    for s in history.iter().flat_map(|h| &h.snapshots) {
         for w in &s.warnings {
-            eprintln!("permlens: warning: {w}");
+            crate::log::warn(&w.to_string());
         }
     }
-    let mut scan_cfg = scan_config(&cfg, catalog.clone());
-    if let Some(s) = &snapshot {
-        let (dates, nets) = s.context_bounds();
-        scan_cfg.context = ContextClasses::new(dates, nets);
+    let report_lock = RunLock::acquire(
+        &lock::report_lock_path(&cfg.out),
+        &format!("report directory {}", cfg.out.display()),
+    )?;
+    if let Some(holder) = &report_lock.took_over {
+        crate::log::warn(&format!(
+            "took over the lock of {} from a run that did not finish ({holder})",
+            cfg.out.display()
+        ));
     }
+    let mut scan_cfg = scan_config(&cfg, catalog.clone());
+    let context = match &history {
+        Some(h) => {
+            let (dates, nets) = h.context_bounds();
+            ContextClasses::new(dates, nets)
+        }
+        None => ContextClasses::default(),
+    };
     Scanner::new(&scan_cfg).map_err(anyhow::Error::msg)?;
 
     let discovered = discover::discover(&cfg.logs)?;
     for w in &discovered.warnings {
-        eprintln!("permlens: warning: {w}");
+        crate::log::warn(w);
     }
     let files = input::sniff(&discovered.files, cfg.log_format);
     if cfg.user_field.is_none()
@@ -181,23 +280,46 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .any(|f| f.format == Ok(crate::parse::LogFormat::Apig))
     {
-        eprintln!(
-            "permlens: warning: API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown"
+        crate::log::warn(
+            "API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown",
         );
     }
     let scan_clock = Instant::now();
-    let (stats, reports) = scan_all(&cfg, &files, &scan_cfg)?;
+    let scanned = match &cfg.state {
+        None => {
+            scan_cfg.context = context;
+            scan_once(&cfg, files, &scan_cfg)?
+        }
+        Some(dir) => scan_incremental(&cfg, dir, files, scan_cfg, &catalog, &context, started)?,
+    };
     let scan_s = scan_clock.elapsed().as_secs_f64();
-    check_inputs(&cfg, &stats, &reports)?;
-    let findings = match &snapshot {
-        Some(s) => Some(compute_findings(&cfg, &stats, &catalog, s)?),
+    let stats = &scanned.stats;
+    if scanned.straddling > 0 {
+        crate::log::warn(&format!(
+            "{} stored requests fall in hourly rows that a time condition or a snapshot change splits; each such row is judged at its earliest request (run without --state over those logs for an exact split)",
+            scanned.straddling
+        ));
+    }
+    let findings = match &history {
+        Some(h) => Some(compute_findings(&cfg, stats, &catalog, h)?),
         None => None,
     };
+    if let Some(f) = &findings
+        && f.before_first_snapshot > 0
+    {
+        crate::log::warn(&format!(
+            "{} requests are older than the earliest snapshot; they were judged by it",
+            f.before_first_snapshot
+        ));
+    }
 
+    let previous = changes::read_previous(&cfg.out);
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
-    writer.table("usage", tables::usage(&stats, &catalog)?)?;
-    writer.table("unmatched", tables::unmatched(&stats)?)?;
-    if let (Some(f), Some(s)) = (&findings, &snapshot) {
+    writer.table("usage", tables::usage(stats, &catalog)?)?;
+    writer.table("unmatched", tables::unmatched(stats)?)?;
+    let mut change_counts = None;
+    if let (Some(f), Some(h)) = (&findings, &history) {
+        let s = h.latest();
         writer.table("denied_calls", report_findings::denied_calls(f, &catalog)?)?;
         writer.table(
             "group_permissions",
@@ -215,6 +337,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         for (rel, doc) in report_findings::policy_files(f) {
             writer.json(&rel, doc)?;
         }
+        let index = changes::FindingsIndex::of(f, s, &catalog, started);
+        let list = changes::diff(previous.as_ref(), &index);
+        writer.table("changes", changes::table(&list)?)?;
+        change_counts = Some(changes::counts(previous.as_ref(), &list));
+        writer.json(changes::INDEX, &serde_json::to_value(&index)?)?;
     }
     writer.announce("summary.json");
     let failing = findings
@@ -225,39 +352,174 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         &cfg,
         started,
         clock,
-        &stats,
-        &reports,
+        &scanned,
         findings.as_ref(),
         writer.outputs(),
     );
     summary["scan_s"] = json!((scan_s * 1000.0).round() / 1000.0);
+    if let Some(c) = change_counts {
+        summary["changes"] = c;
+    }
+    if let Some(h) = &history {
+        summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
+    }
     writer.json("summary.json", &summary)?;
     writer.commit()?;
+    crate::log::info(&format!("wrote {}", cfg.out.display()));
 
-    print_summary(
-        &cfg,
-        &stats,
-        &reports,
-        findings.as_ref(),
-        snapshot.as_ref(),
-        clock,
-    );
+    if !crate::log::is_quiet() {
+        print_summary(
+            &cfg,
+            &scanned,
+            findings.as_ref(),
+            history.as_ref().map(History::latest),
+            clock,
+        );
+    }
+    drop(report_lock);
     if failing.is_empty() {
         Ok(ExitCode::Success)
     } else {
-        eprintln!(
-            "permlens: findings matched --fail-on: {}",
+        crate::log::warn(&format!(
+            "findings matched --fail-on: {}",
             failing.join(", ")
-        );
+        ));
         Ok(ExitCode::Findings)
     }
+}
+
+/// Reads the logs once, without state.
+fn scan_once(
+    cfg: &AnalyzeConfig,
+    files: Vec<input::InputFile>,
+    scan_cfg: &ScanConfig,
+) -> anyhow::Result<Scanned> {
+    let (stats, reports) = scan_all(cfg, &files, scan_cfg)?;
+    let malformed = malformed_samples(&stats, &reports);
+    check_inputs(cfg, &stats.counters, &reports, &malformed)?;
+    Ok(Scanned {
+        counters: stats.counters,
+        stats,
+        reports,
+        malformed,
+        state: None,
+        straddling: 0,
+    })
+}
+
+/// Reads what is new since the state was written, stores it, and loads the window.
+fn scan_incremental(
+    cfg: &AnalyzeConfig,
+    dir: &std::path::Path,
+    mut pending: Vec<input::InputFile>,
+    mut scan_cfg: ScanConfig,
+    catalog: &Catalog,
+    context: &ContextClasses,
+    started: jiff::Timestamp,
+) -> anyhow::Result<Scanned> {
+    let fingerprint = state::config_fingerprint(
+        catalog,
+        cfg.user_field.as_deref(),
+        &cfg.field_specs,
+        &cfg.log_format_text,
+    );
+    let mut state = State::open(dir, &fingerprint)?;
+    if let Some(holder) = &state.took_over {
+        crate::log::warn(&format!(
+            "took over the lock of the state directory {} from a run that did not finish ({holder})",
+            dir.display()
+        ));
+    }
+    // Everything is stored; the window applies when the stored rows are loaded.
+    scan_cfg.partition = true;
+    scan_cfg.since = None;
+    scan_cfg.until = None;
+    let run_started = started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let mut counts = StateReport::default();
+    let mut counters = Counters::default();
+    let mut reports = Vec::new();
+    let mut malformed = Vec::new();
+    // Files that share their content head with another in the same batch wait for the next
+    // batch, so the same content is never read twice.
+    while !pending.is_empty() {
+        let plans = state.plan(&mut pending);
+        let mut batch = Vec::new();
+        let mut batch_plans = Vec::new();
+        let mut deferred = Vec::new();
+        for (f, plan) in pending.into_iter().zip(plans) {
+            match plan {
+                None => deferred.push(f),
+                Some((plan @ state::Plan::Skip { why, .. }, prints)) => {
+                    crate::log::info(&format!("{}: skipped, {why}", f.name));
+                    let report = FileReport {
+                        name: f.name.clone(),
+                        format: f.format.as_ref().ok().copied(),
+                        compression: f.compression.as_str(),
+                        skipped: Some(why),
+                        ..FileReport::default()
+                    };
+                    state.record(&f, &plan, &prints, &report, Default::default(), &mut counts)?;
+                    reports.push(report);
+                }
+                Some(p) => {
+                    batch.push(f);
+                    batch_plans.push(p);
+                }
+            }
+        }
+        pending = deferred;
+        if batch.is_empty() {
+            continue;
+        }
+        let (stats, batch_reports) = scan_all(cfg, &batch, &scan_cfg)?;
+        malformed.extend(malformed_samples(&stats, &batch_reports));
+        counters += stats.counters;
+        let mut rows = state::rows_by_file(&stats, catalog);
+        for (i, (f, (plan, prints))) in batch.iter().zip(&batch_plans).enumerate() {
+            let r = &batch_reports[i];
+            if r.error.is_none() {
+                let how = match plan {
+                    state::Plan::Resume { .. } if r.restarted => {
+                        "content differs from what was counted: read whole".to_owned()
+                    }
+                    state::Plan::Resume { .. } if r.nothing_new => {
+                        "already counted (nothing new)".to_owned()
+                    }
+                    state::Plan::Resume { .. } => {
+                        format!("read from byte {} (counted before)", f.start)
+                    }
+                    state::Plan::Replace { .. } => {
+                        "rewritten since counted: read whole, replacing".to_owned()
+                    }
+                    _ => "read".to_owned(),
+                };
+                crate::log::info(&format!("{}: {how}, {} new lines", f.name, r.new_lines));
+                let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
+                state.record(f, plan, prints, r, file_rows, &mut counts)?;
+            }
+        }
+        reports.extend(batch_reports);
+    }
+    check_inputs(cfg, &counters, &reports, &malformed)?;
+    state.prune(cfg.window_days, started.as_microsecond(), &mut counts)?;
+    crate::state::crash_point("before-commit");
+    state.commit(&run_started, &mut counts)?;
+    let (stats, straddling) = state.load(catalog, cfg.since, cfg.until, context)?;
+    Ok(Scanned {
+        stats,
+        counters,
+        reports,
+        malformed,
+        state: Some(counts),
+        straddling,
+    })
 }
 
 fn compute_findings(
     cfg: &AnalyzeConfig,
     stats: &Stats,
     catalog: &Catalog,
-    snapshot: &Snapshot,
+    history: &History,
 ) -> anyhow::Result<Findings> {
     if stats.counters.bss_requests == 0 {
         bail!(
@@ -274,7 +536,7 @@ fn compute_findings(
     Ok(findings::compute(
         stats,
         catalog,
-        snapshot,
+        history,
         window,
         cfg.min_days,
     ))
@@ -332,31 +594,44 @@ fn scan_all(
 }
 
 /// Exit-2 conditions that depend on what the scan found.
-fn check_inputs(cfg: &AnalyzeConfig, stats: &Stats, reports: &[FileReport]) -> anyhow::Result<()> {
+fn check_inputs(
+    cfg: &AnalyzeConfig,
+    c: &Counters,
+    reports: &[FileReport],
+    malformed: &[String],
+) -> anyhow::Result<()> {
     let errors: Vec<&str> = reports.iter().filter_map(|r| r.error.as_deref()).collect();
     for w in reports.iter().flat_map(|r| &r.warnings) {
-        eprintln!("permlens: warning: {w}");
+        crate::log::warn(w);
     }
     if !errors.is_empty() {
         for e in &errors[..errors.len() - 1] {
-            eprintln!("permlens: error: {e}");
+            crate::log::error(e);
         }
         bail!("{}", errors[errors.len() - 1]);
     }
-    let c = &stats.counters;
-    if c.parsed + c.prefiltered == 0 {
+    let read = reports.iter().filter(|r| r.skipped.is_none()).count();
+    let bytes: u64 = reports
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .map(|r| r.bytes)
+        .sum();
+    // With --state, a night with nothing new is fine; new bytes with no request in them are not.
+    if c.parsed + c.prefiltered == 0
+        && (read > 0 || cfg.state.is_none())
+        && (bytes > 0 || cfg.state.is_none())
+    {
         bail!(
             "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report",
-            reports.len(),
+            read,
             c.lines,
             c.malformed
         );
     }
     let judged = c.parsed + c.malformed;
     if judged > 0 && c.malformed as f64 > cfg.max_bad_ratio * judged as f64 {
-        let samples = malformed_samples(stats, reports);
-        for s in samples.iter().take(5) {
-            eprintln!("permlens: malformed: {s}");
+        for s in malformed.iter().take(5) {
+            crate::log::warn(&format!("malformed: {s}"));
         }
         bail!(
             "{} of {} lines read were malformed ({:.2}%), more than --max-bad-ratio {}",
@@ -369,11 +644,17 @@ fn check_inputs(cfg: &AnalyzeConfig, stats: &Stats, reports: &[FileReport]) -> a
     Ok(())
 }
 
+/// `file:line: reason` of the kept malformed lines (line numbers count the lines of a file
+/// counted by earlier runs too).
 fn malformed_samples(stats: &Stats, reports: &[FileReport]) -> Vec<String> {
     stats
         .malformed_samples()
         .into_iter()
-        .map(|(file, line, reason)| format!("{}:{line}: {reason}", reports[file as usize].name))
+        .map(|(file, line, reason)| {
+            let r = &reports[file as usize];
+            let base = r.lines - r.new_lines.min(r.lines);
+            format!("{}:{}: {reason}", r.name, base + line)
+        })
         .collect()
 }
 
@@ -395,19 +676,23 @@ fn summary(
     cfg: &AnalyzeConfig,
     started: jiff::Timestamp,
     clock: Instant,
-    stats: &Stats,
-    reports: &[FileReport],
+    scanned: &Scanned,
     findings: Option<&Findings>,
     outputs: &[String],
 ) -> serde_json::Value {
-    let c = &stats.counters;
+    let c = &scanned.counters;
+    let reports = &scanned.reports;
+    let window = scanned.stats.window;
+    let read = reports.iter().filter(|r| r.skipped.is_none());
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": started.to_string(),
         "duration_s": (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
         "inputs": {
             "files": reports.len(),
-            "bytes": reports.iter().map(|r| r.bytes).sum::<u64>(),
+            "files_read": read.clone().count(),
+            "files_skipped": reports.len() - read.clone().count(),
+            "bytes": read.map(|r| r.bytes).sum::<u64>(),
             "lines": c.lines,
             "blank": c.blank,
             "parsed": c.parsed,
@@ -419,20 +704,38 @@ fn summary(
             "prefiltered": c.prefiltered,
             "dot_segment_requests": c.dot_segments,
             "percent_encoded_requests": c.percent_decoded,
-            "malformed_samples": malformed_samples(stats, reports),
+            "malformed_samples": scanned.malformed,
+            "warnings": reports.iter().flat_map(|r| &r.warnings).collect::<Vec<_>>(),
             "per_file": reports.iter().map(|r| json!({
                 "file": r.name,
                 "format": r.format.map(|f| f.as_str()),
                 "compression": r.compression,
                 "bytes": r.bytes,
                 "lines": r.lines,
+                "new_lines": r.new_lines,
                 "malformed": r.malformed,
+                "skipped": r.skipped,
                 "warnings": r.warnings,
             })).collect::<Vec<_>>(),
         },
+        "state": scanned.state.as_ref().map(|s| json!({
+            "dir": s.dir,
+            "entries": s.entries,
+            "files_new": s.files_new,
+            "files_resumed": s.files_resumed,
+            "files_replaced": s.files_replaced,
+            "files_skipped": s.files_skipped,
+            "files_not_stored": s.files_not_stored,
+            "bytes_skipped": s.bytes_skipped,
+            "requests_pruned": s.rows_pruned,
+            "entries_dropped": s.entries_dropped,
+            "retain_days": s.retain_days,
+            "stored_bss_requests": scanned.stats.counters.bss_requests,
+            "straddling_requests": scanned.straddling,
+        })),
         "window": {
-            "first": stats.window.map(|w| format_micros(w.0)),
-            "last": stats.window.map(|w| format_micros(w.1)),
+            "first": window.map(|w| format_micros(w.0)),
+            "last": window.map(|w| format_micros(w.1)),
             "since": cfg.since.map(format_micros),
             "until": cfg.until.map(format_micros),
         },
@@ -443,18 +746,19 @@ fn summary(
 
 fn print_summary(
     cfg: &AnalyzeConfig,
-    stats: &Stats,
-    reports: &[FileReport],
+    scanned: &Scanned,
     findings: Option<&Findings>,
     snapshot: Option<&Snapshot>,
     clock: Instant,
 ) {
-    let c = &stats.counters;
-    let bytes: u64 = reports.iter().map(|r| r.bytes).sum();
+    let c = &scanned.counters;
+    let reports = &scanned.reports;
+    let read: Vec<&FileReport> = reports.iter().filter(|r| r.skipped.is_none()).collect();
+    let bytes: u64 = read.iter().map(|r| r.bytes).sum();
     let secs = clock.elapsed().as_secs_f64().max(1e-9);
     println!(
         "permlens: read {} file(s), {:.1} MiB, {} lines in {:.2}s ({:.0} MiB/s)",
-        reports.len(),
+        read.len(),
         bytes as f64 / (1 << 20) as f64,
         c.lines,
         secs,
@@ -468,6 +772,17 @@ fn print_summary(
         c.malformed,
         c.out_of_window
     );
+    if let Some(s) = &scanned.state {
+        println!(
+            "  state {}: {} new, {} resumed, {} skipped as already counted; {} BSS requests stored in the window",
+            s.dir,
+            s.files_new + s.files_replaced,
+            s.files_resumed,
+            s.files_skipped,
+            scanned.stats.counters.bss_requests
+        );
+    }
+    let stats = &scanned.stats;
     if let Some((a, b)) = stats.window {
         println!("  window {} .. {}", format_micros(a), format_micros(b));
     }

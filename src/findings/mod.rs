@@ -22,7 +22,7 @@ use std::net::IpAddr;
 
 use crate::aggregate::{Cell, Outcome, Stats};
 use crate::catalog::{Catalog, RouteId};
-use crate::policy::{Decision, Outcome as Judgement, Reason, Snapshot};
+use crate::policy::{Decision, History, Outcome as Judgement, Reason, Snapshot};
 
 pub use recommend::{Recommendation, file_stem as recommend_file_stem};
 
@@ -55,6 +55,8 @@ pub struct DeniedCall {
     pub policy: Option<String>,
     /// The undecided or unmet condition, described.
     pub condition: Option<String>,
+    /// The snapshot that judged the requests (`file@taken_at`).
+    pub snapshot: String,
     pub cell: Cell,
 }
 
@@ -129,6 +131,8 @@ pub struct Findings {
     pub policies: BTreeMap<String, serde_json::Value>,
     /// Days the observation window covers.
     pub window_days: f64,
+    /// Requests older than every snapshot (judged by the earliest), with several snapshots.
+    pub before_first_snapshot: u64,
 }
 
 impl Findings {
@@ -154,7 +158,7 @@ impl Window {
     }
 }
 
-/// user, route, verdict, reason, deciding policy, condition.
+/// user, route, verdict, reason, deciding policy, condition, judging snapshot.
 type DeniedKey = (
     String,
     RouteId,
@@ -162,34 +166,37 @@ type DeniedKey = (
     &'static str,
     Option<String>,
     Option<String>,
+    usize,
 );
 
 /// Gateway access-control codes: the gateway refused the call, not IAM.
 const GATEWAY_ACL: [&str; 3] = ["APIG.0302", "APIG.0304", "APIG.0306"];
 
-/// Decisions, computed once per (user, code), or per (user, code, context class) when a
-/// condition depends on the request's time or client IP.
+/// Decisions, computed once per (snapshot, user, code), or per (snapshot, user, code,
+/// context class) when a condition depends on the request's time or client IP.
 struct Judge<'a> {
-    snapshot: &'a Snapshot,
-    cache: HashMap<(String, String, Option<u32>), Decision>,
+    history: &'a History,
+    cache: HashMap<(usize, String, String, Option<u32>), Decision>,
 }
 
 impl<'a> Judge<'a> {
     fn decide(
         &mut self,
+        at: usize,
         user: &str,
         code: &str,
         context: u32,
         time: i64,
         ip: Option<IpAddr>,
     ) -> &Decision {
-        let per_request = self.snapshot.depends_on_request(user, code);
+        let snapshot = &self.history.snapshots[at];
+        let per_request = snapshot.depends_on_request(user, code);
         let key = (
+            at,
             user.to_owned(),
             code.to_owned(),
             per_request.then_some(context),
         );
-        let snapshot = self.snapshot;
         self.cache.entry(key).or_insert_with(|| {
             let t = jiff::Timestamp::from_microsecond(time).ok();
             snapshot.decide(user, code, t, ip)
@@ -197,18 +204,22 @@ impl<'a> Judge<'a> {
     }
 }
 
-/// Computes every finding. `stats` are the merged aggregates of the window.
+/// Computes every finding. `stats` are the merged aggregates of the window; each row is
+/// judged by the snapshot in force at its earliest request (rows never straddle a snapshot
+/// change: `taken_at` times are context-class thresholds), group findings by the latest.
 pub fn compute(
     stats: &Stats,
     catalog: &Catalog,
-    snapshot: &Snapshot,
+    history: &History,
     window: Window,
     min_days: u32,
 ) -> Findings {
+    let snapshot = history.latest();
     let mut judge = Judge {
-        snapshot,
+        history,
         cache: HashMap::new(),
     };
+    let mut before_first_snapshot = 0u64;
     let mut denied: BTreeMap<DeniedKey, Cell> = BTreeMap::new();
     // (user, code) -> last successful use.
     let mut used: HashMap<(String, String), i64> = HashMap::new();
@@ -229,9 +240,14 @@ pub fn compute(
             *e = (*e).max(cell.last_seen);
         }
         let ip = cell.source_ip.map(|(_, ip)| ip);
-        let d = judge.decide(&user, &route.permission, k.context, cell.first_seen, ip);
+        let at = history.at(cell.first_seen);
+        if history.predates(cell.first_seen) {
+            before_first_snapshot += cell.count;
+        }
+        let judged_by = &history.snapshots[at];
+        let d = judge.decide(at, &user, &route.permission, k.context, cell.first_seen, ip);
         let deciding = d.deciding_statement();
-        let policy = deciding.map(|m| snapshot.policies[m.policy].name.clone());
+        let policy = deciding.map(|m| judged_by.policies[m.policy].name.clone());
         let condition = deciding.and_then(|m| m.condition.clone());
         let row = match (outcome, d.outcome) {
             (Outcome::Denied, Judgement::Deny | Judgement::Undecided) => Some((
@@ -259,7 +275,7 @@ pub fn compute(
         };
         if let Some((verdict, reason, policy, condition)) = row {
             denied
-                .entry((user, k.route, verdict, reason, policy, condition))
+                .entry((user, k.route, verdict, reason, policy, condition, at))
                 .and_modify(|c| c.merge(cell.clone()))
                 .or_insert_with(|| cell.clone());
         }
@@ -267,13 +283,14 @@ pub fn compute(
     let denied = denied
         .into_iter()
         .map(
-            |((user, route, verdict, reason, policy, condition), cell)| DeniedCall {
+            |((user, route, verdict, reason, policy, condition, at), cell)| DeniedCall {
                 user,
                 route,
                 verdict,
                 reason,
                 policy,
                 condition,
+                snapshot: history.label(at),
                 cell,
             },
         )
@@ -407,6 +424,7 @@ pub fn compute(
         recommendations,
         policies,
         window_days,
+        before_first_snapshot,
     }
 }
 

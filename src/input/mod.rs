@@ -63,6 +63,44 @@ pub struct InputFile {
     pub format: Result<LogFormat, String>,
     /// Modified in the last [`LIVE_WINDOW`] seconds: maybe still being written.
     pub live: bool,
+    /// Content offset to read from: content before it was counted by an earlier run
+    /// (`--state`). A plain file's lines that start before it are skipped by seeking; a
+    /// compressed stream is decompressed up to it without parsing.
+    pub start: u64,
+    /// Lines before `start`, for numbering malformed lines.
+    pub line_base: u64,
+    /// For a compressed file read from `start > 0`: the hash of the content just before
+    /// `start`, which must match or the file is read from the beginning after all.
+    pub expect_tail: Option<(u64, u128)>,
+}
+
+/// Bytes of content at the end of what was read that a fingerprint covers.
+pub const TAIL: u64 = 64 << 10;
+
+/// Keeps the last [`TAIL`] bytes of a stream that went by.
+#[derive(Debug, Default)]
+struct TailKeeper {
+    buf: Vec<u8>,
+}
+
+impl TailKeeper {
+    fn push(&mut self, bytes: &[u8]) {
+        let cap = TAIL as usize;
+        if bytes.len() >= cap {
+            self.buf.clear();
+            self.buf.extend_from_slice(&bytes[bytes.len() - cap..]);
+        } else {
+            self.buf.extend_from_slice(bytes);
+            if self.buf.len() > cap {
+                self.buf.drain(..self.buf.len() - cap);
+            }
+        }
+    }
+}
+
+/// The fingerprint hash of some content.
+pub fn content_hash(bytes: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(bytes)
 }
 
 /// What happened to each file, for the summary.
@@ -78,9 +116,21 @@ pub struct FileReport {
     pub error: Option<String>,
     /// Read, but not completely (corrupt compressed data, changed while read).
     pub warnings: Vec<String>,
+    /// Content offset the reading ended at (decompressed bytes for compressed files).
+    pub end: u64,
+    /// For compressed files: the length and hash of the content's last [`TAIL`] bytes.
+    pub tail: Option<(u64, u128)>,
+    /// A compressed file whose content before `start` did not match: read from byte 0.
+    pub restarted: bool,
+    /// A compressed file whose content ended at or before `start`: nothing new in it.
+    pub nothing_new: bool,
+    /// Lines of the file that were read this run.
+    pub new_lines: u64,
+    /// Not read: why (with `--state`, content counted before).
+    pub skipped: Option<&'static str>,
 }
 
-fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
+pub fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
     Ok(match c {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
@@ -143,8 +193,8 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                 Ok((len, compression, format))
             })();
             match result {
-                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format, live },
-                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), live },
+                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format, live, start: 0, line_base: 0, expect_tail: None },
+                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), live, start: 0, line_base: 0, expect_tail: None },
             }
         })
         .collect()
@@ -194,6 +244,18 @@ enum Task {
     Whole { file: u32 },
 }
 
+/// One worker's aggregate, notes, and how its whole-file tasks ended.
+type WorkerResult = (Stats, Vec<Note>, Vec<(u32, StreamEnd)>);
+
+/// What a whole-file task learned besides its lines.
+#[derive(Debug, Default)]
+struct StreamEnd {
+    end: u64,
+    tail: Option<(u64, u128)>,
+    restarted: bool,
+    nothing_new: bool,
+}
+
 /// Scans every readable file. `tick` is called with bytes done, once per unit of work.
 pub fn scan(
     files: &[InputFile],
@@ -209,7 +271,7 @@ pub fn scan(
                 tasks.push(Task::Whole { file: i })
             }
             (Ok(_), Compression::None) => {
-                let mut start = 0;
+                let mut start = f.start;
                 let mut index = 0;
                 while start < f.len {
                     let end = (start + cfg.chunk_size.max(1)).min(f.len);
@@ -232,13 +294,14 @@ pub fn scan(
     // from a shared counter; the aggregates are merged once at the end.
     let next = AtomicUsize::new(0);
     let workers = rayon::current_num_threads().max(1);
-    let results: Vec<(Stats, Vec<Note>)> = (0..workers)
+    let results: Vec<WorkerResult> = (0..workers)
         .into_par_iter()
         .map(|_| {
             let mut scanner =
                 Scanner::new(cfg).expect("scanner options are validated before the scan");
             let mut stats = Stats::default();
             let mut notes = Vec::new();
+            let mut ends = Vec::new();
             let mut buf = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -267,20 +330,25 @@ pub fn scan(
                     }
                     Task::Whole { file } => {
                         let f = &files[file as usize];
-                        (f.len, scan_whole(f, file, cfg, &mut scanner, &mut stats))
+                        let mut end = StreamEnd::default();
+                        let note = scan_whole(f, file, cfg, &mut scanner, &mut stats, &mut end);
+                        ends.push((file, end));
+                        (f.len, note)
                     }
                 };
                 notes.extend(note);
                 tick(bytes);
             }
-            (stats, notes)
+            (stats, notes, ends)
         })
         .collect();
     let mut stats = Stats::default();
     let mut notes = Vec::new();
-    for (s, n) in results {
+    let mut ends = Vec::new();
+    for (s, n, e) in results {
         stats.merge(s);
         notes.extend(n);
+        ends.extend(e);
     }
 
     let mut reports: Vec<FileReport> = files
@@ -289,13 +357,30 @@ pub fn scan(
             name: f.name.clone(),
             format: f.format.as_ref().ok().copied(),
             compression: f.compression.as_str(),
-            bytes: f.len,
+            bytes: match f.compression {
+                Compression::None => f.len.saturating_sub(f.start),
+                _ => f.len,
+            },
             error: f.format.as_ref().err().map(|e| format!("{}: {e}", f.name)),
+            end: f.len.max(f.start),
             ..FileReport::default()
         })
         .collect();
     for &(file, _, lines) in &stats.chunk_lines {
-        reports[file as usize].lines += lines;
+        reports[file as usize].new_lines += lines;
+    }
+    for (r, f) in reports.iter_mut().zip(files) {
+        r.lines = f.line_base + r.new_lines;
+    }
+    for (file, e) in ends {
+        let r = &mut reports[file as usize];
+        r.end = e.end;
+        r.tail = e.tail;
+        r.restarted = e.restarted;
+        r.nothing_new = e.nothing_new;
+        if e.restarted {
+            r.lines = r.new_lines;
+        }
     }
     for (&file, &n) in &stats.malformed_per_file {
         reports[file as usize].malformed = n;
@@ -440,22 +525,125 @@ fn scan_owned(
 }
 
 /// Scans a compressed file as a stream, or a CTS document whole.
+///
+/// A compressed file read from `f.start > 0` (`--state`) is decompressed up to there without
+/// parsing, and the content just before must hash to `f.expect_tail`: if it does not, the
+/// file is not the one counted before after all, and it is read again from the beginning.
 fn scan_whole(
     f: &InputFile,
     file: u32,
     cfg: &ScanConfig,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
+    end: &mut StreamEnd,
 ) -> Option<Note> {
     let format = f.format.clone().unwrap_or(LogFormat::Json);
-    let reader = File::open(&f.path).and_then(|fd| open_decoder(fd, f.compression));
-    let mut reader = match reader {
+    let open = || File::open(&f.path).and_then(|fd| open_decoder(fd, f.compression));
+    let mut reader = match open() {
         Ok(r) => r,
         Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
     };
     if format == LogFormat::CtsDocument {
-        return scan_document(f, file, cfg, &mut *reader, scanner, stats);
+        return scan_document(f, file, cfg, &mut *reader, scanner, stats, end);
     }
+    let keep_tail = cfg.partition;
+    if f.start > 0 {
+        match skip_verified(&mut *reader, f.start, f.expect_tail) {
+            Ok(Skip::Verified) => {}
+            Ok(Skip::Ended) => {
+                end.end = f.start;
+                end.nothing_new = true;
+                return None;
+            }
+            Ok(Skip::Mismatch) => {
+                end.restarted = true;
+                reader = match open() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return Some(Note::error(file, format!("{}: cannot open: {e}", f.name)));
+                    }
+                };
+                return scan_stream(f, file, &mut *reader, 0, keep_tail, scanner, stats, end);
+            }
+            Err(e) => {
+                return Some(Note::error(
+                    file,
+                    format!(
+                        "{}: cannot read the {} data up to byte {} counted before: {e}",
+                        f.name,
+                        f.compression.as_str(),
+                        f.start
+                    ),
+                ));
+            }
+        }
+    }
+    scan_stream(
+        f,
+        file,
+        &mut *reader,
+        f.start,
+        keep_tail,
+        scanner,
+        stats,
+        end,
+    )
+}
+
+enum Skip {
+    /// The content up to `start` is there and its tail matches.
+    Verified,
+    /// The content ends at or before `start`: a prefix of what was counted.
+    Ended,
+    /// The content differs.
+    Mismatch,
+}
+
+/// Reads and drops `start` bytes, checking the hash of the last [`TAIL`] of them.
+fn skip_verified(
+    reader: &mut dyn Read,
+    start: u64,
+    expect: Option<(u64, u128)>,
+) -> io::Result<Skip> {
+    let mut tail = TailKeeper::default();
+    let mut block = vec![0u8; 1 << 20];
+    let mut done = 0u64;
+    while done < start {
+        let want = (start - done).min(block.len() as u64) as usize;
+        let n = match reader.read(&mut block[..want]) {
+            Ok(0) => return Ok(Skip::Ended),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // Only the last TAIL bytes before `start` are hashed.
+        if done + n as u64 + TAIL > start {
+            tail.push(&block[..n]);
+        }
+        done += n as u64;
+    }
+    Ok(match expect {
+        Some((len, hash)) if tail.buf.len() as u64 == len && content_hash(&tail.buf) == hash => {
+            Skip::Verified
+        }
+        Some(_) => Skip::Mismatch,
+        None => Skip::Verified,
+    })
+}
+
+/// Scans the lines of a decompressed stream whose first byte is at content offset `base`.
+#[allow(clippy::too_many_arguments)]
+fn scan_stream(
+    f: &InputFile,
+    file: u32,
+    reader: &mut dyn Read,
+    base: u64,
+    keep_tail: bool,
+    scanner: &mut Scanner<'_>,
+    stats: &mut Stats,
+    end: &mut StreamEnd,
+) -> Option<Note> {
+    let format = f.format.clone().unwrap_or(LogFormat::Json);
     const BLOCK: usize = 4 << 20;
     // A stream is one chunk; `consumed` is the stream offset of the buffer's first byte.
     let stream_origin = |offset: u64, line_base: u64| Origin {
@@ -465,8 +653,14 @@ fn scan_whole(
         line_base,
         format,
     };
+    let mut tail = TailKeeper::default();
+    let mut keep = |bytes: &[u8]| {
+        if keep_tail {
+            tail.push(bytes);
+        }
+    };
     let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE as usize);
-    let mut consumed: u64 = 0; // stream offset of buf[0]
+    let mut consumed: u64 = base; // stream offset of buf[0]
     let mut lines: u64 = 0;
     let mut skipping = false; // inside an overlong line, dropping bytes up to its newline
     let mut note = None;
@@ -494,6 +688,8 @@ fn scan_whole(
                 if !skipping {
                     lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
                 }
+                keep(&buf);
+                consumed += buf.len() as u64;
                 break;
             }
         };
@@ -501,11 +697,13 @@ fn scan_whole(
         if skipping {
             match memchr::memchr(b'\n', &buf) {
                 Some(i) => {
+                    keep(&buf[..=i]);
                     consumed += (i + 1) as u64;
                     buf.drain(..=i);
                     skipping = false;
                 }
                 None => {
+                    keep(&buf);
                     consumed += buf.len() as u64;
                     buf.clear();
                     if n == 0 {
@@ -518,6 +716,8 @@ fn scan_whole(
         if n == 0 {
             // End of stream: the rest is the last line (maybe without a newline).
             lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
+            keep(&buf);
+            consumed += buf.len() as u64;
             break;
         }
         let Some(last) = memchr::memrchr(b'\n', &buf) else {
@@ -527,6 +727,7 @@ fn scan_whole(
                     format!("line longer than {MAX_LINE} bytes")
                 });
                 lines += 1;
+                keep(&buf);
                 consumed += buf.len() as u64;
                 buf.clear();
                 skipping = true;
@@ -534,10 +735,15 @@ fn scan_whole(
             continue;
         };
         lines += scanner.scan_lines(&buf[..last], stream_origin(consumed, lines), stats);
+        keep(&buf[..=last]);
         consumed += (last + 1) as u64;
         buf.drain(..=last);
     }
     stats.chunk_lines.push((file, 0, lines));
+    end.end = consumed;
+    if keep_tail {
+        end.tail = Some((tail.buf.len() as u64, content_hash(&tail.buf)));
+    }
     note.map(|n| Note::warning(file, n))
 }
 
@@ -548,6 +754,7 @@ fn scan_document(
     reader: &mut dyn Read,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
+    end: &mut StreamEnd,
 ) -> Option<Note> {
     let mut doc = Vec::new();
     if let Err(e) = reader.read_to_end(&mut doc) {
@@ -556,6 +763,10 @@ fn scan_document(
             format!("{}: cannot read the whole CTS document: {e}", f.name),
         ));
     }
+    // A document is always read whole: `end` and `tail` describe all of it.
+    end.end = doc.len() as u64;
+    let t = doc.len().saturating_sub(TAIL as usize);
+    end.tail = Some(((doc.len() - t) as u64, content_hash(&doc[t..])));
     let mut bad = Vec::new();
     let mut lines = 0u64;
     let result = crate::parse::cts::for_each_trace(

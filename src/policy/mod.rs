@@ -8,6 +8,7 @@
 //! `condition_unmet`, `role_only`, `not_granted`.
 
 pub mod condition;
+pub mod history;
 pub mod import;
 pub mod pattern;
 pub mod snapshot;
@@ -19,6 +20,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 pub use condition::{RequestContext, Truth};
+pub use history::History;
 pub use pattern::ActionPattern;
 pub use snapshot::{Effect, PolicyKind, Snapshot, SnapshotError};
 

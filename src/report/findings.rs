@@ -26,6 +26,7 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
             col("reason", d.iter().map(|r| r.reason)),
             col("policy", d.iter().map(|r| r.policy.clone())),
             col("condition", d.iter().map(|r| r.condition.clone())),
+            col("snapshot", d.iter().map(|r| r.snapshot.clone())),
             col("count", d.iter().map(|r| r.cell.count)),
             datetime_column(
                 "first_seen",

@@ -2,6 +2,7 @@
 //! all staged in a temporary directory beside the target and swapped in atomically, so a run
 //! that fails leaves the previous report untouched.
 
+pub mod changes;
 pub mod findings;
 pub mod tables;
 

@@ -1,0 +1,808 @@
+//! Incremental state (`analyze --state DIR`): what earlier runs counted, so a nightly run
+//! parses only what is new.
+//!
+//! The state is a directory:
+//!
+//! - `manifest.json`: one entry per distinct log *content*, identified by fingerprints of the
+//!   content (not the file name): the hash of its first 64 KiB, how many bytes and lines were
+//!   counted, the hash of the last 64 KiB counted, and for compressed files the size and
+//!   hashes of the compressed bytes. A log rotated and compressed (`gateway.log` ->
+//!   `gateway.log.1` -> `gateway.log.2.gz`) has the same content head, so it is recognised as
+//!   counted; only the bytes past what was counted are parsed (a compressed file is
+//!   decompressed up to there, then parsed). Once a compressed file has been read whole, its
+//!   compressed fingerprint lets later runs skip it without decompressing.
+//! - `partials/<entry>.g<generation>.parquet`: the entry's aggregates per hour and client IP
+//!   (schema in [`partial`]), independent of any snapshot, so findings are recomputed from
+//!   them against whichever snapshots are in force.
+//! - `lock`: held by the running permlens ([`crate::lock`]).
+//!
+//! Writes are crash-safe: new partials get new names, the manifest is replaced by a rename,
+//! and only then are files the new manifest no longer names removed. A run killed at any
+//! point leaves either the old manifest (whose partials are untouched) or the new one.
+
+pub mod partial;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Cell, Position, Sample, Stats, UnmatchedKey, UsageKey};
+use crate::catalog::{Catalog, RouteId};
+use crate::input::{Compression, InputFile, TAIL, content_hash};
+use crate::lock::RunLock;
+use crate::parse::LogFormat;
+use crate::scan::ContextClasses;
+use partial::{HOUR, Rows};
+
+/// Bytes of content the head fingerprint covers.
+pub const HEAD: u64 = 64 << 10;
+const MANIFEST: &str = "manifest.json";
+const PARTIALS: &str = "partials";
+const FORMAT: u32 = 1;
+
+fn hex(h: u128) -> String {
+    format!("{h:032x}")
+}
+
+/// Compressed bytes that hold exactly an entry's counted content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawId {
+    pub size: u64,
+    pub head_hash: String,
+    pub tail_hash: String,
+}
+
+/// One distinct log content.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    /// Order in which contents were first counted.
+    pub seq: u64,
+    pub format: String,
+    pub head_len: u64,
+    pub head_hash: String,
+    /// Content bytes counted (decompressed bytes for compressed files).
+    pub len: u64,
+    pub lines: u64,
+    pub tail_len: u64,
+    pub tail_hash: String,
+    #[serde(default)]
+    pub raw: Vec<RawId>,
+    /// Names it was last read under (newest last).
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// The partial file in `partials/`, when the entry has rows.
+    pub partial: Option<String>,
+    pub rows: u64,
+    /// Hours (since the epoch) of the earliest and latest rows.
+    pub first_hour: Option<u32>,
+    pub last_hour: Option<u32>,
+    pub counted_at: String,
+    pub updated_at: String,
+    /// When an input last matched this entry.
+    pub seen_at: String,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub written_by: String,
+    /// Fingerprint of the catalog and parsing options the partials were made with.
+    pub config: String,
+    /// Rows older than this many days before a run are pruned (the longest `--window` used).
+    pub retain_days: Option<u32>,
+    pub generation: u64,
+    pub next_seq: u64,
+    pub updated_at: Option<String>,
+    pub entries: Vec<Entry>,
+}
+
+/// An open state directory, locked for this run.
+#[derive(Debug)]
+pub struct State {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// The previous manifest's entry ids, for telling what changed.
+    _lock: RunLock,
+    pub took_over: Option<String>,
+    /// Rows of entries loaded or produced in this run, by entry id.
+    rows: HashMap<String, Rows>,
+    /// Entries whose rows changed in this run.
+    dirty: HashSet<String>,
+}
+
+/// What to do with one input file.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    /// Everything in it was counted before.
+    Skip { entry: usize, why: &'static str },
+    /// Read from the entry's end and add to it.
+    Resume { entry: usize },
+    /// Read whole and replace the entry (a CTS document that was rewritten).
+    Replace { entry: usize },
+    /// New content.
+    New,
+    /// Not readable: the scan reports it.
+    Unreadable,
+}
+
+/// Fingerprints taken while planning.
+#[derive(Debug, Clone, Default)]
+pub struct Prints {
+    pub head_len: u64,
+    pub head_hash: u128,
+    /// Plain files: the hash of the last [`TAIL`] bytes up to the (adjusted) length.
+    pub tail: Option<(u64, u128)>,
+    pub raw: Option<RawId>,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StateReport {
+    pub dir: String,
+    pub entries: usize,
+    pub files_new: u64,
+    pub files_resumed: u64,
+    pub files_skipped: u64,
+    pub files_replaced: u64,
+    pub files_not_stored: u64,
+    pub bytes_skipped: u64,
+    pub rows_pruned: u64,
+    pub entries_dropped: u64,
+    pub retain_days: Option<u32>,
+}
+
+fn now_text() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The fingerprint of what shapes the partials: a state made with another catalog or other
+/// parsing options cannot be mixed with this run's rows.
+pub fn config_fingerprint(
+    catalog: &Catalog,
+    user_field: Option<&str>,
+    fields: &[String],
+    log_format: &str,
+) -> String {
+    let text = format!(
+        "{}\n{}\n{}\n{}",
+        catalog.to_file().to_json(),
+        user_field.unwrap_or(""),
+        fields.join("\n"),
+        log_format
+    );
+    hex(content_hash(text.as_bytes()))
+}
+
+impl State {
+    /// Opens (or creates) the state directory, takes its lock, reads the manifest and removes
+    /// files an interrupted run left behind.
+    pub fn open(dir: &Path, config: &str) -> anyhow::Result<State> {
+        std::fs::create_dir_all(dir.join(PARTIALS))
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        let lock = RunLock::acquire(
+            &dir.join("lock"),
+            &format!("state directory {}", dir.display()),
+        )?;
+        let took_over = lock.took_over.clone();
+        let path = dir.join(MANIFEST);
+        let manifest = match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "state {}: line {} column {}: {e} (expected a permlens state manifest)",
+                        path.display(),
+                        e.line(),
+                        e.column()
+                    )
+                })?;
+                if m.format != FORMAT {
+                    bail!(
+                        "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
+                        path.display(),
+                        m.format
+                    );
+                }
+                if m.config != config {
+                    bail!(
+                        "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",
+                        path.display()
+                    );
+                }
+                m
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
+                format: FORMAT,
+                written_by: String::new(),
+                config: config.to_owned(),
+                retain_days: None,
+                generation: 0,
+                next_seq: 0,
+                updated_at: None,
+                entries: Vec::new(),
+            },
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let state = State {
+            dir: dir.to_owned(),
+            manifest,
+            _lock: lock,
+            took_over,
+            rows: HashMap::new(),
+            dirty: HashSet::new(),
+        };
+        state.remove_orphans();
+        Ok(state)
+    }
+
+    /// Deletes partials and temporary files no entry names (left by a killed run).
+    fn remove_orphans(&self) {
+        let named: HashSet<&str> = self
+            .manifest
+            .entries
+            .iter()
+            .filter_map(|e| e.partial.as_deref())
+            .collect();
+        if let Ok(dir) = std::fs::read_dir(self.dir.join(PARTIALS)) {
+            for f in dir.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !named.contains(name.as_str()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+            for f in dir.flatten() {
+                if f.file_name().to_string_lossy().starts_with(".permlens-") {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+    }
+
+    fn partial_path(&self, name: &str) -> PathBuf {
+        self.dir.join(PARTIALS).join(name)
+    }
+
+    /// The rows of an entry, read once.
+    fn rows_of(&mut self, entry: usize) -> anyhow::Result<&mut Rows> {
+        let e = &self.manifest.entries[entry];
+        let id = e.id.clone();
+        if !self.rows.contains_key(&id) {
+            let rows = match &e.partial {
+                Some(name) => partial::read(&self.partial_path(name))?,
+                None => Rows::new(),
+            };
+            self.rows.insert(id.clone(), rows);
+        }
+        Ok(self.rows.get_mut(&id).expect("inserted above"))
+    }
+
+    /// Decides, for each file, what is new in it. Adjusts `start`, `line_base`, `expect_tail`
+    /// and, for live plain files, `len` (to the last complete line). Files that share their
+    /// head with an earlier file of the same batch are deferred (`None`) to a later batch so
+    /// that the same content is never read twice in one run.
+    pub fn plan(&self, files: &mut [InputFile]) -> Vec<Option<(Plan, Prints)>> {
+        let mut heads_in_batch: HashSet<(u64, u128)> = HashSet::new();
+        let mut out = Vec::with_capacity(files.len());
+        for f in files.iter_mut() {
+            f.start = 0;
+            f.line_base = 0;
+            f.expect_tail = None;
+            let planned = self.plan_one(f);
+            if let Some((plan, p)) = &planned
+                && matches!(plan, Plan::Resume { .. } | Plan::Replace { .. } | Plan::New)
+                && p.head_len > 0
+                && !heads_in_batch.insert((p.head_len, p.head_hash))
+            {
+                out.push(None);
+                continue;
+            }
+            out.push(planned);
+        }
+        out
+    }
+
+    fn plan_one(&self, f: &mut InputFile) -> Option<(Plan, Prints)> {
+        let Ok(format) = f.format.clone() else {
+            return Some((Plan::Unreadable, Prints::default()));
+        };
+        let fp = match fingerprint(f) {
+            Ok(fp) => fp,
+            // The scan reports the unreadable file.
+            Err(_) => return Some((Plan::Unreadable, Prints::default())),
+        };
+        let (prints, head_bytes) = fp;
+        let entries = &self.manifest.entries;
+        if let Some(raw) = &prints.raw
+            && let Some(i) = entries.iter().position(|e| e.raw.contains(raw))
+        {
+            return Some((
+                Plan::Skip {
+                    entry: i,
+                    why: "already counted (same compressed file)",
+                },
+                prints,
+            ));
+        }
+        // Entries whose head this content starts with, longest counted first.
+        let mut candidates: Vec<usize> = (0..entries.len())
+            .filter(|&i| {
+                let e = &entries[i];
+                e.head_len <= head_bytes.len() as u64
+                    && hex(content_hash(&head_bytes[..e.head_len as usize])) == e.head_hash
+            })
+            .collect();
+        candidates.sort_by_key(|&i| std::cmp::Reverse(entries[i].len));
+        let document = format == LogFormat::CtsDocument;
+        for i in candidates {
+            let e = &entries[i];
+            if f.compression != Compression::None && !document {
+                // Verified while decompressing: the scan reads from 0 if the tail differs.
+                f.start = e.len;
+                f.line_base = e.lines;
+                f.expect_tail = parse_hex(&e.tail_hash).map(|h| (e.tail_len, h));
+                return Some((Plan::Resume { entry: i }, prints));
+            }
+            if document {
+                if prints
+                    .tail
+                    .is_some_and(|t| e.len == f.len && tail_matches(e, t))
+                {
+                    return Some((
+                        Plan::Skip {
+                            entry: i,
+                            why: "already counted (same document)",
+                        },
+                        prints,
+                    ));
+                }
+                return Some((Plan::Replace { entry: i }, prints));
+            }
+            if f.len < e.len {
+                // Same head, shorter: a prefix of content counted before (a copy taken
+                // earlier, or a copytruncate copy).
+                return Some((
+                    Plan::Skip {
+                        entry: i,
+                        why: "already counted (holds less than was counted)",
+                    },
+                    prints,
+                ));
+            }
+            match tail_at(&f.path, e.len, e.tail_len) {
+                Ok(h) if hex(h) == e.tail_hash => {
+                    if f.len == e.len {
+                        return Some((
+                            Plan::Skip {
+                                entry: i,
+                                why: "already counted (nothing new)",
+                            },
+                            prints,
+                        ));
+                    }
+                    f.start = e.len;
+                    f.line_base = e.lines;
+                    return Some((Plan::Resume { entry: i }, prints));
+                }
+                _ => continue,
+            }
+        }
+        Some((Plan::New, prints))
+    }
+
+    /// Records what the scan of one file produced.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        f: &InputFile,
+        plan: &Plan,
+        prints: &Prints,
+        report: &crate::input::FileReport,
+        rows: Rows,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        let now = now_text();
+        let complete = report.warnings.is_empty();
+        let format = f.format.as_ref().map(|f| f.as_str()).unwrap_or("json");
+        let tail = if f.compression == Compression::None && f.format != Ok(LogFormat::CtsDocument) {
+            prints.tail
+        } else {
+            report.tail
+        };
+        let plain = f.compression == Compression::None;
+        if plain && !complete {
+            // It shrank while read: what was counted is not a well-defined content. Nothing
+            // is stored; the next run reads it (or its rotated copy) again.
+            counts.files_not_stored += 1;
+            return Ok(());
+        }
+        let entry = match *plan {
+            Plan::Skip { entry, .. } => {
+                self.touch(entry, f, prints, complete, &now);
+                counts.files_skipped += 1;
+                counts.bytes_skipped += f.len;
+                return Ok(());
+            }
+            Plan::Unreadable => return Ok(()),
+            Plan::Resume { entry } if report.nothing_new => {
+                self.touch(entry, f, prints, complete, &now);
+                counts.files_skipped += 1;
+                counts.bytes_skipped += f.len;
+                return Ok(());
+            }
+            Plan::Resume { entry } if !report.restarted => {
+                counts.files_resumed += 1;
+                partial::merge(self.rows_of(entry)?, rows);
+                entry
+            }
+            Plan::Replace { entry } => {
+                counts.files_replaced += 1;
+                let id = self.manifest.entries[entry].id.clone();
+                self.rows.insert(id, rows);
+                entry
+            }
+            Plan::Resume { .. } | Plan::New => {
+                counts.files_new += 1;
+                let seq = self.manifest.next_seq;
+                self.manifest.next_seq += 1;
+                let id = format!("{}-{seq}", &hex(prints.head_hash)[..16]);
+                self.manifest.entries.push(Entry {
+                    id: id.clone(),
+                    seq,
+                    format: format.to_owned(),
+                    head_len: prints.head_len,
+                    head_hash: hex(prints.head_hash),
+                    len: 0,
+                    lines: 0,
+                    tail_len: 0,
+                    tail_hash: String::new(),
+                    raw: Vec::new(),
+                    names: Vec::new(),
+                    partial: None,
+                    rows: 0,
+                    first_hour: None,
+                    last_hour: None,
+                    counted_at: now.clone(),
+                    updated_at: now.clone(),
+                    seen_at: now.clone(),
+                });
+                self.rows.insert(id, rows);
+                self.manifest.entries.len() - 1
+            }
+        };
+        let e = &mut self.manifest.entries[entry];
+        e.len = report.end;
+        e.lines = report.lines;
+        if let Some((len, hash)) = tail {
+            e.tail_len = len;
+            e.tail_hash = hex(hash);
+        }
+        e.updated_at = now.clone();
+        let id = e.id.clone();
+        self.dirty.insert(id);
+        self.touch(entry, f, prints, complete, &now);
+        Ok(())
+    }
+
+    /// Notes that `f` matched entry `i`: its name, and for a compressed file read whole, its
+    /// compressed fingerprint.
+    fn touch(&mut self, i: usize, f: &InputFile, prints: &Prints, complete: bool, now: &str) {
+        let e = &mut self.manifest.entries[i];
+        e.seen_at = now.to_owned();
+        e.names.retain(|n| n != &f.name);
+        e.names.push(f.name.clone());
+        if e.names.len() > 8 {
+            e.names.remove(0);
+        }
+        if complete
+            && let Some(raw) = &prints.raw
+            && !e.raw.contains(raw)
+        {
+            e.raw.push(raw.clone());
+        }
+    }
+
+    /// Extends the retention to `window_days` (the longest window asked for is kept), prunes
+    /// rows older than the retention, and drops row-less entries no input matched this run.
+    pub fn prune(
+        &mut self,
+        window_days: Option<u32>,
+        now: i64,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        if let Some(w) = window_days {
+            self.manifest.retain_days = Some(self.manifest.retain_days.map_or(w, |r| r.max(w)));
+        }
+        counts.retain_days = self.manifest.retain_days;
+        let Some(days) = self.manifest.retain_days else {
+            return Ok(());
+        };
+        let cutoff = crate::aggregate::hour_of(now - i64::from(days) * 24 * HOUR);
+        for i in 0..self.manifest.entries.len() {
+            if self.manifest.entries[i]
+                .first_hour
+                .is_some_and(|h| h < cutoff)
+            {
+                let rows = self.rows_of(i)?;
+                let before = rows.len();
+                let pruned: u64 = rows
+                    .iter()
+                    .filter(|(k, _)| k.hour < cutoff)
+                    .map(|(_, v)| v.count)
+                    .sum();
+                rows.retain(|k, _| k.hour >= cutoff);
+                if rows.len() != before {
+                    counts.rows_pruned += pruned;
+                    let id = self.manifest.entries[i].id.clone();
+                    self.dirty.insert(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes changed partials, then the manifest (atomically), then removes what the old
+    /// manifest named and the new one does not.
+    pub fn commit(&mut self, run_started: &str, counts: &mut StateReport) -> anyhow::Result<()> {
+        self.manifest.generation += 1;
+        let generation = self.manifest.generation;
+        let mut old_files = Vec::new();
+        for e in &mut self.manifest.entries {
+            if !self.dirty.contains(&e.id) {
+                continue;
+            }
+            let rows = &self.rows[&e.id];
+            if let Some(old) = e.partial.take() {
+                old_files.push(old);
+            }
+            e.rows = rows.len() as u64;
+            let span = partial::hours(rows);
+            e.first_hour = span.map(|s| s.0);
+            e.last_hour = span.map(|s| s.1);
+            if !rows.is_empty() {
+                let name = format!("{}.g{generation}.parquet", e.id);
+                partial::write(&self.dir.join(PARTIALS).join(&name), rows)?;
+                e.partial = Some(name);
+            }
+        }
+        // Entries with no rows left that no input matched this run: their files are gone.
+        let before = self.manifest.entries.len();
+        self.manifest
+            .entries
+            .retain(|e| e.rows > 0 || e.seen_at.as_str() >= run_started);
+        counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
+        self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
+        self.manifest.updated_at = Some(now_text());
+        let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serialises");
+        sync_dir(&self.dir.join(PARTIALS));
+        crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
+        crash_point("after-manifest");
+        sync_dir(&self.dir);
+        for old in old_files {
+            let _ = std::fs::remove_file(self.partial_path(&old));
+        }
+        self.remove_orphans();
+        self.dirty.clear();
+        counts.entries = self.manifest.entries.len();
+        counts.dir = self.dir.display().to_string();
+        Ok(())
+    }
+
+    /// Every stored row whose hour lies in `[since, until)`, folded into an aggregate whose
+    /// usage rows are split by `context` classes (time slices and networks of the snapshots'
+    /// conditions and `taken_at` times), like a scan would. Returns the aggregate and the
+    /// requests in hourly rows that straddle a class boundary (judged at their earliest
+    /// request).
+    pub fn load(
+        &mut self,
+        catalog: &Catalog,
+        since: Option<i64>,
+        until: Option<i64>,
+        context: &ContextClasses,
+    ) -> anyhow::Result<(Stats, u64)> {
+        let mut stats = Stats::default();
+        let mut straddling = 0u64;
+        let routes: HashMap<(String, String), RouteId> = catalog
+            .routes()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    (r.method.as_str().to_owned(), r.template.as_str().to_owned()),
+                    i as RouteId,
+                )
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..self.manifest.entries.len()).collect();
+        order.sort_by_key(|&i| self.manifest.entries[i].seq);
+        for i in order {
+            let seq = self.manifest.entries[i].seq;
+            let rows = self.rows_of(i)?.clone();
+            for (k, v) in rows {
+                let start = i64::from(k.hour) * HOUR;
+                if since.is_some_and(|s| start < s) || until.is_some_and(|u| start + HOUR > u) {
+                    continue;
+                }
+                if k.unmatched {
+                    stats.counters.unmatched_requests += v.count;
+                    let method = stats.codes.intern(k.method.as_bytes());
+                    let shape = stats.shapes.intern(k.target.as_bytes());
+                    *stats
+                        .unmatched
+                        .entry(UnmatchedKey {
+                            method,
+                            shape,
+                            file: 0,
+                            hour: 0,
+                        })
+                        .or_insert(0) += v.count;
+                    continue;
+                }
+                let Some(&route) = routes.get(&(k.method.clone(), k.target.clone())) else {
+                    // The config fingerprint makes this impossible short of a hand-edited state.
+                    bail!(
+                        "state {}: entry {} names route {} {} that the catalog does not have",
+                        self.dir.display(),
+                        self.manifest.entries[i].id,
+                        k.method,
+                        k.target
+                    );
+                };
+                let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
+                    continue;
+                };
+                let ip = crate::scan::parse_ip(k.source_ip.as_bytes());
+                let class = context.class(first, ip);
+                if context.class(last, ip) != class {
+                    straddling += v.count;
+                }
+                stats.counters.bss_requests += v.count;
+                let user = stats.users.intern(k.user.as_bytes());
+                if !v.user_id.is_empty() {
+                    stats
+                        .user_ids
+                        .entry(user)
+                        .or_insert_with(|| v.user_id.clone().into());
+                }
+                let key = UsageKey {
+                    user,
+                    route,
+                    status: k.status,
+                    error_code: stats.codes.intern(k.error_code.as_bytes()),
+                    source: stats.codes.intern(k.source.as_bytes()),
+                    context: class,
+                    file: 0,
+                    ip: crate::aggregate::NO_IP,
+                };
+                let at = |offset: u64| Position {
+                    file: seq as u32,
+                    offset,
+                };
+                let cell = Cell {
+                    count: v.count,
+                    first_seen: first,
+                    last_seen: last,
+                    samples: v
+                        .samples
+                        .iter()
+                        .map(|(o, id)| Sample {
+                            at: at(*o),
+                            request_id: id.as_str().into(),
+                        })
+                        .collect(),
+                    source_ip: ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
+                };
+                stats.note_time(first);
+                stats.note_time(last);
+                match stats.usage.get_mut(&key) {
+                    Some(c) => c.merge(cell),
+                    None => {
+                        stats.usage.insert(key, cell);
+                    }
+                }
+            }
+        }
+        Ok((stats, straddling))
+    }
+}
+
+fn parse_hex(s: &str) -> Option<u128> {
+    u128::from_str_radix(s, 16).ok()
+}
+
+fn tail_matches(e: &Entry, tail: (u64, u128)) -> bool {
+    e.tail_len == tail.0 && e.tail_hash == hex(tail.1)
+}
+
+/// The hash of the `tail_len` bytes before `end` of a plain file.
+fn tail_at(path: &Path, end: u64, tail_len: u64) -> std::io::Result<u128> {
+    let fd = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    let start = end.saturating_sub(tail_len);
+    crate::input::mmap::read_range(&fd, start, (end - start) as usize, &mut buf)?;
+    if (buf.len() as u64) < end - start {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+    }
+    Ok(content_hash(&buf))
+}
+
+/// Reads a file's fingerprints: content head, plain tail (after cutting a live file back to
+/// its last complete line), compressed identity. Returns them with the head bytes.
+fn fingerprint(f: &mut InputFile) -> std::io::Result<(Prints, Vec<u8>)> {
+    use std::io::Read;
+    let fd = std::fs::File::open(&f.path)?;
+    let mut prints = Prints::default();
+    let raw_head = {
+        let mut buf = Vec::new();
+        crate::input::mmap::read_range(&fd, 0, f.len.min(HEAD) as usize, &mut buf)?;
+        buf
+    };
+    let head = if f.compression == Compression::None {
+        if f.live && f.format != Ok(LogFormat::CtsDocument) {
+            // Stop at the last complete line: the rest is still being written.
+            let from = f.len.saturating_sub(crate::input::MAX_LINE);
+            let mut tail = Vec::new();
+            crate::input::mmap::read_range(&fd, from, (f.len - from) as usize, &mut tail)?;
+            if let Some(i) = memchr::memrchr(b'\n', &tail) {
+                f.len = from + i as u64 + 1;
+            }
+        }
+        let n = raw_head.len().min(f.len as usize);
+        let head = raw_head[..n].to_vec();
+        let tail_start = f.len.saturating_sub(TAIL);
+        let mut tail = Vec::new();
+        crate::input::mmap::read_range(&fd, tail_start, (f.len - tail_start) as usize, &mut tail)?;
+        prints.tail = Some((tail.len() as u64, content_hash(&tail)));
+        head
+    } else {
+        let mut tail = Vec::new();
+        let tail_start = f.len.saturating_sub(TAIL);
+        crate::input::mmap::read_range(&fd, tail_start, (f.len - tail_start) as usize, &mut tail)?;
+        prints.raw = Some(RawId {
+            size: f.len,
+            head_hash: hex(content_hash(&raw_head)),
+            tail_hash: hex(content_hash(&tail)),
+        });
+        let mut reader = crate::input::open_decoder(std::fs::File::open(&f.path)?, f.compression)?;
+        let mut head = Vec::with_capacity(HEAD as usize);
+        (&mut reader)
+            .take(HEAD)
+            .read_to_end(&mut head)
+            .or_else(|e| {
+                if head.is_empty() {
+                    Err(e)
+                } else {
+                    Ok(head.len())
+                }
+            })?;
+        head
+    };
+    prints.head_len = head.len() as u64;
+    prints.head_hash = content_hash(&head);
+    Ok((prints, head))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// For tests of crash safety: `PERMLENS_CRASH_AT=<point>` aborts the process there, as a
+/// `kill -9` would.
+pub fn crash_point(point: &str) {
+    if std::env::var_os("PERMLENS_CRASH_AT").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+}
+
+/// Splits the scan's rows by file and hands each file's to [`State::record`].
+pub fn rows_by_file(stats: &Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+    partial::split_by_file(stats, catalog)
+}
