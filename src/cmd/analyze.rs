@@ -501,7 +501,12 @@ fn scan_incremental(
         reports.extend(batch_reports);
     }
     check_inputs(cfg, &counters, &reports, &malformed)?;
-    state.prune(cfg.window_days, started.as_microsecond(), &mut counts)?;
+    state.prune(
+        cfg.window_days,
+        started.as_microsecond(),
+        cfg.since,
+        &mut counts,
+    )?;
     crate::state::crash_point("before-commit");
     state.commit(&run_started, &mut counts)?;
     let (stats, straddling) = state.load(catalog, cfg.since, cfg.until, context)?;

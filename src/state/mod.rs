@@ -430,7 +430,9 @@ impl State {
                 return Ok(());
             }
             Plan::Unreadable => return Ok(()),
-            Plan::Resume { entry } if report.nothing_new => {
+            Plan::Resume { entry }
+                if report.nothing_new || (report.new_lines == 0 && !report.restarted) =>
+            {
                 self.touch(entry, f, prints, complete, &now);
                 counts.files_skipped += 1;
                 counts.bytes_skipped += f.len;
@@ -508,12 +510,14 @@ impl State {
         }
     }
 
-    /// Extends the retention to `window_days` (the longest window asked for is kept), prunes
-    /// rows older than the retention, and drops row-less entries no input matched this run.
+    /// Extends the retention to `window_days` (the longest window asked for is kept) and
+    /// prunes rows older than the retention before `now`, but never rows at or after
+    /// `since` (the window this run reports on).
     pub fn prune(
         &mut self,
         window_days: Option<u32>,
         now: i64,
+        since: Option<i64>,
         counts: &mut StateReport,
     ) -> anyhow::Result<()> {
         if let Some(w) = window_days {
@@ -523,12 +527,14 @@ impl State {
         let Some(days) = self.manifest.retain_days else {
             return Ok(());
         };
-        let cutoff = crate::aggregate::hour_of(now - i64::from(days) * 24 * HOUR);
+        let mut cutoff = now - i64::from(days) * 24 * HOUR;
+        if let Some(s) = since {
+            cutoff = cutoff.min(s);
+        }
+        let cutoff = crate::aggregate::hour_of(cutoff);
         for i in 0..self.manifest.entries.len() {
-            if self.manifest.entries[i]
-                .first_hour
-                .is_some_and(|h| h < cutoff)
-            {
+            let e = &self.manifest.entries[i];
+            if e.first_hour.is_some_and(|h| h < cutoff) || self.rows.contains_key(&e.id) {
                 let rows = self.rows_of(i)?;
                 let before = rows.len();
                 let pruned: u64 = rows

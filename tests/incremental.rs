@@ -1,0 +1,597 @@
+//! Nightly operation through the real binary: `--state` runs over logs that grow, rotate and
+//! get compressed equal one full run over the same content; a killed run leaves usable state;
+//! locks work across processes; snapshot history and the change report.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use common::permlens;
+use predicates::prelude::*;
+
+/// A generated log (3 days, with time/IP/MFA conditions in its snapshot), split by day.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    snapshot: PathBuf,
+    /// Three parts: the first day, the second, the rest.
+    days: Vec<Vec<u8>>,
+    by_day: BTreeMap<String, Vec<u8>>,
+}
+
+fn fixture(size: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let log = root.join("all.jsonl");
+    let snapshot = root.join("snapshot.json");
+    permlens()
+        .args(["generate", "--size", size, "--users", "40", "--days", "3"])
+        .arg("--out")
+        .arg(&log)
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .assert()
+        .success();
+    let text = std::fs::read(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    let mut by_day: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let at = memchr_find(line, b"\"@timestamp\":\"").expect("generated lines have a time");
+        let day = String::from_utf8(line[at + 14..at + 24].to_vec()).unwrap();
+        by_day.entry(day).or_default().extend_from_slice(line);
+    }
+    assert!(by_day.len() >= 3, "at least three days of logs");
+    let mut parts = by_day.values();
+    let mut days = vec![parts.next().unwrap().clone(), parts.next().unwrap().clone()];
+    days.push(parts.flatten().copied().collect());
+    Fixture {
+        _dir: dir,
+        root,
+        snapshot,
+        days,
+        by_day,
+    }
+}
+
+fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn halves(b: &[u8]) -> (&[u8], &[u8]) {
+    let mid = b.len() / 2;
+    let cut = mid + b[mid..].iter().position(|&c| c == b'\n').unwrap() + 1;
+    b.split_at(cut)
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+fn gzip(from: &Path, to: &Path) {
+    let data = std::fs::read(from).unwrap();
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(to).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&data).unwrap();
+    enc.finish().unwrap();
+    std::fs::remove_file(from).unwrap();
+}
+
+fn analyze(logs: &Path, snapshot: &Path, out: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut cmd = permlens();
+    cmd.arg("analyze")
+        .arg(logs)
+        .arg("-p")
+        .arg(snapshot)
+        .args(["--format", "csv", "--progress", "never", "-o"])
+        .arg(out)
+        .args(extra);
+    cmd
+}
+
+fn summary(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Every table of a CSV report as sorted rows, without the sample request ids (which are the
+/// earliest in input order, and the order of files differs between the runs compared).
+fn tables(out: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut t = BTreeMap::new();
+    for entry in std::fs::read_dir(out).unwrap() {
+        let p = entry.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".csv") && name != "changes.csv" {
+            let mut r = csv::Reader::from_path(&p).unwrap();
+            let headers = r.headers().unwrap().clone();
+            let keep: Vec<usize> = (0..headers.len())
+                .filter(|&i| &headers[i] != "sample_request_ids")
+                .collect();
+            let mut rows: Vec<String> = r
+                .records()
+                .map(|rec| {
+                    let rec = rec.unwrap();
+                    keep.iter().map(|&i| &rec[i]).collect::<Vec<_>>().join(",")
+                })
+                .collect();
+            rows.sort();
+            t.insert(name, rows);
+        }
+    }
+    for entry in std::fs::read_dir(out.join("policies"))
+        .into_iter()
+        .flatten()
+    {
+        let p = entry.unwrap().path();
+        t.insert(
+            format!("policies/{}", p.file_name().unwrap().to_string_lossy()),
+            vec![std::fs::read_to_string(&p).unwrap()],
+        );
+    }
+    t
+}
+
+/// One run without state over files holding `contents`.
+fn full_run(fx: &Fixture, contents: &[Vec<u8>]) -> BTreeMap<String, Vec<String>> {
+    full_run_with(fx, contents, &[])
+}
+
+fn full_run_with(
+    fx: &Fixture,
+    contents: &[Vec<u8>],
+    extra: &[&str],
+) -> BTreeMap<String, Vec<String>> {
+    let logs = fx.root.join("full-logs");
+    let _ = std::fs::remove_dir_all(&logs);
+    std::fs::create_dir_all(&logs).unwrap();
+    for (i, c) in contents.iter().enumerate() {
+        std::fs::write(logs.join(format!("part{i}.jsonl")), c).unwrap();
+    }
+    let out = fx.root.join("full-report");
+    let mut args = vec!["-q"];
+    args.extend_from_slice(extra);
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    tables(&out)
+}
+
+fn assert_same(a: &BTreeMap<String, Vec<String>>, b: &BTreeMap<String, Vec<String>>) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "same tables"
+    );
+    for (name, rows) in a {
+        assert_eq!(rows, &b[name], "table {name} differs");
+    }
+}
+
+#[test]
+fn growth_rotation_and_compression_equal_one_full_run() {
+    let fx = fixture("3MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    let live = logs.join("gateway.log");
+    let (d1a, d1b) = halves(&fx.days[0]);
+    let (d2a, d2b) = halves(&fx.days[1]);
+
+    // Night 1: half of day 1 written so far.
+    append(&live, d1a);
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    // Night 2: the file grew; only the new half is read.
+    append(&live, d1b);
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_resumed"], 1, "{s}");
+    assert_eq!(
+        s["inputs"]["bytes"].as_u64().unwrap(),
+        d1b.len() as u64,
+        "only the new bytes are read"
+    );
+    // Night 3: rotated (`gateway.log` -> `gateway.log.1`), a new day in a new file.
+    std::fs::rename(&live, logs.join("gateway.log.1")).unwrap();
+    append(&live, d2a);
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_skipped"], 1, "{s}");
+    assert_eq!(s["state"]["files_new"], 1, "{s}");
+    // Night 4: lines written after the last run and before rotation, then rotation with
+    // compression of the older file (delaycompress): `.1` -> `.2.gz`, live -> `.1`.
+    append(&live, d2b);
+    gzip(&logs.join("gateway.log.1"), &logs.join("gateway.log.2.gz"));
+    std::fs::rename(&live, logs.join("gateway.log.1")).unwrap();
+    append(&live, &fx.days[2]);
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_new"], 1, "{s}");
+    assert_eq!(
+        s["state"]["files_resumed"], 1,
+        "the rotated file's tail: {s}"
+    );
+    assert_eq!(s["state"]["files_skipped"], 1, "the compressed copy: {s}");
+    let incremental = tables(&out);
+    // Night 5: nothing new: every file is skipped and the report is the same.
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_skipped"], 3, "{s}");
+    assert_eq!(s["inputs"]["lines"], 0, "{s}");
+    assert_same(&incremental, &tables(&out));
+
+    let full = full_run(&fx, &fx.days);
+    assert_same(&full, &incremental);
+    let total: u64 = full["usage.csv"]
+        .iter()
+        .map(|r| {
+            let cols: Vec<&str> = r.split(',').collect();
+            cols[cols.len() - 3].parse::<u64>().unwrap()
+        })
+        .sum();
+    assert_eq!(
+        s["state"]["stored_bss_requests"].as_u64().unwrap(),
+        total,
+        "nothing counted twice"
+    );
+}
+
+#[test]
+fn the_same_content_twice_in_one_run_is_counted_once() {
+    let fx = fixture("1MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("gateway.log.1"), &fx.days[0]).unwrap();
+    std::fs::write(logs.join("copy.log"), &fx.days[0]).unwrap();
+    let gz = logs.join("gateway.log.2");
+    std::fs::write(&gz, &fx.days[0]).unwrap();
+    gzip(&gz, &logs.join("gateway.log.2.gz"));
+    let out = fx.root.join("report");
+    let state = fx.root.join("state");
+    analyze(
+        &logs,
+        &fx.snapshot,
+        &out,
+        &["--state", state.to_str().unwrap()],
+    )
+    .assert()
+    .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_new"], 1, "{s}");
+    assert_eq!(s["state"]["entries"], 1, "{s}");
+    assert_same(&full_run(&fx, &fx.days[..1]), &tables(&out));
+}
+
+#[test]
+fn killed_runs_leave_usable_state() {
+    let fx = fixture("2MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    std::fs::write(logs.join("day1.log"), &fx.days[0]).unwrap();
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    std::fs::write(logs.join("day2.log"), &fx.days[1]).unwrap();
+    // Killed before and right after the new manifest is in place (abort = kill -9: no
+    // destructors, the lock is dropped by the kernel).
+    for point in ["before-commit", "after-manifest"] {
+        analyze(&logs, &fx.snapshot, &out, &state_arg)
+            .env("PERMLENS_CRASH_AT", point)
+            .assert()
+            .failure();
+    }
+    // Killed at arbitrary moments.
+    let bin = assert_cmd::cargo::cargo_bin("permlens");
+    std::fs::write(logs.join("day3.log"), &fx.days[2]).unwrap();
+    for delay_ms in [5, 30, 80, 150, 300] {
+        let mut child = std::process::Command::new(&bin)
+            .arg("analyze")
+            .arg(&logs)
+            .arg("-p")
+            .arg(&fx.snapshot)
+            .args(["--format", "csv", "-q", "-o"])
+            .arg(&out)
+            .args(state_arg)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    assert_same(&full_run(&fx, &fx.days), &tables(&out));
+    // No partial is left that the manifest does not name.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("manifest.json")).unwrap())
+            .unwrap();
+    let named: Vec<&str> = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["partial"].as_str())
+        .collect();
+    for f in std::fs::read_dir(state.join("partials")).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(named.contains(&name.as_str()), "orphan {name}");
+    }
+}
+
+#[test]
+fn a_second_run_on_the_same_state_or_report_exits_2_and_a_dead_lock_is_taken_over() {
+    let fx = fixture("512KiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("day1.log"), &fx.days[0]).unwrap();
+    let state = fx.root.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let out = fx.root.join("report");
+    let state_arg = ["--state", state.to_str().unwrap()];
+
+    // Another process holds the state lock (flock is per open file, across processes).
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join("lock"))
+        .unwrap();
+    held.lock().unwrap();
+    std::fs::write(state.join("lock"), "pid 4242 since 2026-11-28T02:00:00Z").unwrap();
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("in use by another permlens run"))
+        .stderr(predicate::str::contains("pid 4242"));
+    drop(held);
+
+    // The report directory's lock, beside it.
+    let report_lock = fx.root.join(".report.lock");
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&report_lock)
+        .unwrap();
+    held.lock().unwrap();
+    analyze(&logs, &fx.snapshot, &out, &[])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("report directory"));
+    drop(held);
+
+    // A lock file left by a process that died: its flock is gone, so it is taken over.
+    std::fs::write(state.join("lock"), "pid 999999 since 2026-11-27T02:00:00Z").unwrap();
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("took over"));
+    assert_eq!(std::fs::read_to_string(state.join("lock")).unwrap(), "");
+}
+
+#[test]
+fn window_selects_and_prunes_stored_hours() {
+    let fx = fixture("1MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for (i, d) in fx.days.iter().enumerate() {
+        std::fs::write(logs.join(format!("day{i}.log")), d).unwrap();
+    }
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    // The generated logs end on 2026-11-27: a one-day window ending the next midnight holds
+    // that day only.
+    let args = [
+        "--state",
+        state.to_str().unwrap(),
+        "--until",
+        "2026-11-28",
+        "--window",
+        "1d",
+    ];
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    let windowed = tables(&out);
+    // The same window without state: the findings name the same window.
+    assert_same(
+        &full_run_with(
+            &fx,
+            &[fx.by_day["2026-11-27"].clone()],
+            &["--since", "2026-11-27", "--until", "2026-11-28"],
+        ),
+        &windowed,
+    );
+    let s = summary(&out);
+    assert_eq!(s["window"]["since"], "2026-11-27T00:00:00Z", "{s}");
+    // The retention is one day, but never cuts into the window asked for: the days before
+    // 2026-11-27 are pruned.
+    assert_eq!(s["state"]["retain_days"], 1);
+    assert!(s["state"]["requests_pruned"].as_u64().unwrap() > 0, "{s}");
+    // A bound inside an hour cannot be honoured with hourly rows.
+    analyze(
+        &logs,
+        &fx.snapshot,
+        &out,
+        &[
+            "--state",
+            state.to_str().unwrap(),
+            "--since",
+            "2026-11-26T10:30:00Z",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("whole hours"));
+}
+
+const OLD_SNAPSHOT: &str = r#"{"taken_at": "2026-11-25T00:00:00Z",
+  "users": [{"name": "alice"}, {"name": "bob"}],
+  "groups": [{"name": "buyers", "members": ["alice", "bob"], "policies": ["View"]}],
+  "policies": [{"name": "View", "document": {"Version": "1.1", "Statement": [
+    {"Effect": "Allow", "Action": ["bss:order:view"]}]}}]}"#;
+
+/// The same account after `View` was detached from `buyers`.
+const NEW_SNAPSHOT: &str = r#"{"taken_at": "2026-11-26T12:00:00Z",
+  "users": [{"name": "alice"}, {"name": "bob"}],
+  "groups": [{"name": "buyers", "members": ["alice", "bob"], "policies": ["Bills"]}],
+  "policies": [{"name": "Bills", "document": {"Version": "1.1", "Statement": [
+    {"Effect": "Allow", "Action": ["bss:bill:view"]}]}}]}"#;
+
+fn line(time: &str, user: &str, status: u16, id: &str) -> String {
+    format!(
+        r#"{{"@timestamp":"{time}","request_id":"{id}","request_method":"GET","request_uri":"/v2/orders/customer-orders","status":{status},"user_name":"{user}","host":"bss.myhuaweicloud.com"}}"#
+    ) + "\n"
+}
+
+#[test]
+fn each_request_is_judged_by_the_snapshot_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::write(snaps.join("2026-11-25.json"), OLD_SNAPSHOT).unwrap();
+    std::fs::write(snaps.join("2026-11-26.json"), NEW_SNAPSHOT).unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            line("2026-11-25T10:00:00Z", "alice", 200, "r1"),
+            line("2026-11-26T13:00:00Z", "alice", 200, "r2"),
+            line("2026-11-26T14:00:00Z", "bob", 403, "r3"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out = dir.path().join("report");
+    analyze(&logs, &snaps, &out, &[]).assert().success();
+    let t = tables(&out);
+    // Alice's first call was allowed by the snapshot in force then: no finding. Her second
+    // succeeded although the newer snapshot denies it: drift, judged by the newer snapshot.
+    assert_eq!(
+        t["denied_calls.csv"],
+        vec![
+            "alice,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T13:00:00.000000Z,2026-11-26T13:00:00.000000Z",
+            "bob,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,confirmed,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T14:00:00.000000Z,2026-11-26T14:00:00.000000Z",
+        ]
+    );
+    let s = summary(&out);
+    assert_eq!(s["snapshots"].as_array().unwrap().len(), 2);
+    // With only the newer snapshot, both of alice's calls are drift.
+    let only_new = dir.path().join("report-new");
+    analyze(&logs, &snaps.join("2026-11-26.json"), &only_new, &[])
+        .assert()
+        .success();
+    assert!(
+        tables(&only_new)["denied_calls.csv"][0]
+            .contains("predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,2,")
+    );
+    // Snapshots without taken_at cannot be ordered.
+    std::fs::write(
+        snaps.join("undated.json"),
+        OLD_SNAPSHOT.replace(r#""taken_at": "2026-11-25T00:00:00Z","#, ""),
+    )
+    .unwrap();
+    analyze(&logs, &snaps, &out, &[])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("undated.json").and(predicate::str::contains("taken_at")));
+}
+
+#[test]
+fn changes_report_what_moved_since_the_previous_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            line("2026-11-26T13:00:00Z", "alice", 200, "r1"),
+            line("2026-11-26T14:00:00Z", "bob", 403, "r2"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let old = dir.path().join("old.json");
+    let new = dir.path().join("new.json");
+    std::fs::write(&old, OLD_SNAPSHOT).unwrap();
+    std::fs::write(&new, NEW_SNAPSHOT).unwrap();
+    let out = dir.path().join("report");
+    analyze(&logs, &old, &out, &[]).assert().success();
+    assert_eq!(
+        summary(&out)["changes"]["previous_run"],
+        serde_json::Value::Null
+    );
+    let rows = |out: &Path| -> Vec<String> {
+        let mut r = csv::Reader::from_path(out.join("changes.csv")).unwrap();
+        r.records()
+            .map(|x| x.unwrap().iter().collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    assert!(
+        rows(&out).is_empty(),
+        "a first run has nothing to compare with"
+    );
+    analyze(&logs, &new, &out, &[]).assert().success();
+    let s = summary(&out);
+    assert!(s["changes"]["previous_run"].is_string(), "{s}");
+    assert_eq!(
+        rows(&out),
+        vec![
+            "newly_denied,user,alice,bss:order:view,GET /v2/orders/customer-orders,predicted_only (not_granted)",
+            "newly_denied,user,bob,bss:order:view,GET /v2/orders/customer-orders,confirmed (not_granted)",
+            "denial_resolved,user,bob,bss:order:view,GET /v2/orders/customer-orders,observed_only (unexplained); no longer in the window",
+            "newly_unused,group,buyers,bss:bill:view,,",
+            "newly_over_privileged,group,buyers,,,1 unused permissions",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_line_still_being_written_is_counted_once_it_is_complete() {
+    let fx = fixture("512KiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let live = logs.join("gateway.log");
+    let (head, rest) = fx.days[1].split_at(40);
+    // Just written, so live: the unterminated last line is left for the next run.
+    append(&live, &fx.days[0]);
+    append(&live, head);
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let lines_day0 = fx.days[0].iter().filter(|&&b| b == b'\n').count() as u64;
+    assert_eq!(summary(&out)["inputs"]["lines"], lines_day0);
+    append(&live, rest);
+    analyze(&logs, &fx.snapshot, &out, &state_arg)
+        .assert()
+        .success();
+    let s = summary(&out);
+    assert_eq!(s["state"]["files_resumed"], 1, "{s}");
+    assert_eq!(
+        s["inputs"]["lines"].as_u64().unwrap(),
+        fx.days[1].iter().filter(|&&b| b == b'\n').count() as u64
+    );
+    assert_same(&full_run(&fx, &fx.days[..2]), &tables(&out));
+}
