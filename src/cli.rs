@@ -135,6 +135,10 @@ pub struct AnalyzeArgs {
     /// with --state, rows older than the longest window used are pruned
     #[arg(long, value_name = "DURATION", conflicts_with = "since")]
     pub window: Option<String>,
+    /// With --state: how long stored rows are kept (default: the longest --window used so far);
+    /// rows kept beyond the window give unused permissions their last use
+    #[arg(long, value_name = "DURATION", requires = "state")]
+    pub retain: Option<String>,
     /// Print only errors: no summary on stdout, no warnings (they are in summary.json)
     #[arg(short, long)]
     pub quiet: bool,

@@ -595,3 +595,41 @@ fn a_line_still_being_written_is_counted_once_it_is_complete() {
     );
     assert_same(&full_run(&fx, &fx.days[..2]), &tables(&out));
 }
+
+#[test]
+fn rows_kept_beyond_the_window_give_unused_permissions_their_last_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            line("2026-11-25T10:00:00Z", "alice", 200, "r1"),
+            line("2026-11-27T09:00:00Z", "bob", 403, "r2"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let snap = dir.path().join("old.json");
+    std::fs::write(&snap, OLD_SNAPSHOT).unwrap();
+    let out = dir.path().join("report");
+    let state = dir.path().join("state");
+    let mut args = vec!["--state", state.to_str().unwrap()];
+    args.extend(["--until", "2026-11-28", "--window", "1d", "--retain", "30d"]);
+    analyze(&logs, &snap, &out, &args).assert().success();
+    let mut r = csv::Reader::from_path(out.join("unused_permissions.csv")).unwrap();
+    let rows: Vec<String> = r
+        .records()
+        .map(|x| x.unwrap().iter().collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(
+        rows,
+        vec!["group,buyers,bss:order:view,View,2026-11-25T10:00:00.000000Z"]
+    );
+    assert_eq!(summary(&out)["state"]["retain_days"], 30);
+    // A retention shorter than the window would prune the window itself.
+    analyze(&logs, &snap, &out, &args[..args.len() - 2])
+        .args(["--retain", "12h"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shorter than --window"));
+}

@@ -46,6 +46,8 @@ pub struct AnalyzeConfig {
     pub until: Option<i64>,
     /// `--window`, in whole days (rounded up), for the state's retention.
     pub window_days: Option<u32>,
+    /// `--retain`, in whole days (rounded up).
+    pub retain_days: Option<u32>,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,
@@ -98,11 +100,16 @@ fn time_option(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>
 
 const HOUR: i64 = 3_600_000_000;
 
+/// Hours -> whole days, rounded up.
+fn days_of(hours: i64) -> u32 {
+    (hours.div_euclid(24) + i64::from(hours % 24 != 0)) as u32
+}
+
 /// `90d`, `36h`, `2w` -> hours.
-fn parse_duration(s: &str) -> anyhow::Result<i64> {
+fn parse_duration(option: &str, s: &str) -> anyhow::Result<i64> {
     let bad = || {
         anyhow::anyhow!(
-            "--window: expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}"
+            "{option}: expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}"
         )
     };
     let s = s.trim();
@@ -154,8 +161,10 @@ impl AnalyzeConfig {
             }
         }
         let mut window_days = None;
+        let mut window_hours = None;
         if let Some(w) = &a.window {
-            let hours = parse_duration(w)?;
+            let hours = parse_duration("--window", w)?;
+            window_hours = Some(hours);
             let end = until.unwrap_or_else(|| {
                 let t = now.as_microsecond();
                 if a.state.is_some() {
@@ -169,8 +178,20 @@ impl AnalyzeConfig {
             if a.until.is_some() {
                 until = Some(end);
             }
-            window_days = Some(hours.div_euclid(24) as u32 + u32::from(hours % 24 != 0));
+            window_days = Some(days_of(hours));
         }
+        let retain_days = match &a.retain {
+            Some(r) => {
+                let hours = parse_duration("--retain", r)?;
+                if window_hours.is_some_and(|w| hours < w) {
+                    bail!(
+                        "--retain {r} is shorter than --window: the window's rows would be pruned"
+                    );
+                }
+                Some(days_of(hours))
+            }
+            None => None,
+        };
         if let (Some(s), Some(u)) = (since, until)
             && s >= u
         {
@@ -209,6 +230,7 @@ impl AnalyzeConfig {
             since,
             until,
             window_days,
+            retain_days,
             state: a.state,
             threads: a.threads,
             progress: a.progress,
@@ -232,6 +254,8 @@ struct Scanned {
     state: Option<StateReport>,
     /// With `--state`: requests in hourly rows that straddle a condition or snapshot boundary.
     straddling: u64,
+    /// With `--state`: the last successful uses before the window.
+    earlier: findings::EarlierUses,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -301,7 +325,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let findings = match &history {
-        Some(h) => Some(compute_findings(&cfg, stats, &catalog, h)?),
+        Some(h) => Some(compute_findings(
+            &cfg,
+            stats,
+            &catalog,
+            h,
+            &scanned.earlier,
+        )?),
         None => None,
     };
     if let Some(f) = &findings
@@ -404,6 +434,7 @@ fn scan_once(
         malformed,
         state: None,
         straddling: 0,
+        earlier: Default::default(),
     })
 }
 
@@ -503,20 +534,22 @@ fn scan_incremental(
     check_inputs(cfg, &counters, &reports, &malformed)?;
     state.prune(
         cfg.window_days,
+        cfg.retain_days,
         started.as_microsecond(),
         cfg.since,
         &mut counts,
     )?;
     crate::state::crash_point("before-commit");
     state.commit(&run_started, &mut counts)?;
-    let (stats, straddling) = state.load(catalog, cfg.since, cfg.until, context)?;
+    let loaded = state.load(catalog, cfg.since, cfg.until, context)?;
     Ok(Scanned {
-        stats,
+        stats: loaded.stats,
         counters,
         reports,
         malformed,
         state: Some(counts),
-        straddling,
+        straddling: loaded.straddling,
+        earlier: loaded.earlier,
     })
 }
 
@@ -525,6 +558,7 @@ fn compute_findings(
     stats: &Stats,
     catalog: &Catalog,
     history: &History,
+    earlier: &findings::EarlierUses,
 ) -> anyhow::Result<Findings> {
     if stats.counters.bss_requests == 0 {
         bail!(
@@ -544,6 +578,7 @@ fn compute_findings(
         history,
         window,
         cfg.min_days,
+        earlier,
     ))
 }
 

@@ -116,7 +116,13 @@ pub struct UnusedPermission {
     pub principal: String,
     pub permission: String,
     pub granted_by: String,
+    /// The last successful use before the window, when the state remembers one.
+    pub last_used: Option<i64>,
 }
+
+/// Last successful use per (user, permission code) before the window: what `--state` keeps
+/// beyond the window, so an unused permission can say when it was last needed.
+pub type EarlierUses = HashMap<(String, String), i64>;
 
 /// Everything the findings stage produces.
 #[derive(Debug, Clone, Default)]
@@ -213,6 +219,7 @@ pub fn compute(
     history: &History,
     window: Window,
     min_days: u32,
+    earlier: &EarlierUses,
 ) -> Findings {
     let snapshot = history.latest();
     let mut judge = Judge {
@@ -341,6 +348,17 @@ pub fn compute(
                 State::Unused
             };
             summary.granted += 1;
+            let earlier_use = || {
+                members
+                    .iter()
+                    .filter_map(|m| {
+                        earlier
+                            .get(&((*m).to_owned(), grant.permission.clone()))
+                            .copied()
+                    })
+                    .max()
+            };
+            let last_used = uses.iter().copied().max().or_else(earlier_use);
             match state {
                 State::Used => summary.used += 1,
                 State::Unused => {
@@ -352,6 +370,7 @@ pub fn compute(
                             principal: group.name.clone(),
                             permission: grant.permission.clone(),
                             granted_by: p.clone(),
+                            last_used,
                         });
                     }
                 }
@@ -363,7 +382,7 @@ pub fn compute(
                 permission: grant.permission,
                 granted_by,
                 state,
-                last_used: uses.iter().copied().max(),
+                last_used,
                 users_used: uses.len() as u32,
                 conditional: grant.conditional,
             });
@@ -389,6 +408,9 @@ pub fn compute(
                         principal: user.name.clone(),
                         permission: grant.permission.clone(),
                         granted_by: snapshot.policies[p].name.clone(),
+                        last_used: earlier
+                            .get(&(user.name.clone(), grant.permission.clone()))
+                            .copied(),
                     });
                 }
             }

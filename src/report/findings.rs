@@ -100,7 +100,7 @@ pub fn unused_permissions(f: &Findings) -> PolarsResult<DataFrame> {
             col("principal", u.iter().map(|r| r.principal.clone())),
             col("permission", u.iter().map(|r| r.permission.clone())),
             col("granted_by", u.iter().map(|r| r.granted_by.clone())),
-            datetime_column("last_used", u.iter().map(|_| None).collect())?,
+            datetime_column("last_used", u.iter().map(|r| r.last_used).collect())?,
         ],
     )
 }

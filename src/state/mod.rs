@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Cell, Position, Sample, Stats, UnmatchedKey, UsageKey};
 use crate::catalog::{Catalog, RouteId};
+use crate::findings::EarlierUses;
 use crate::input::{Compression, InputFile, TAIL, content_hash};
 use crate::lock::RunLock;
 use crate::parse::LogFormat;
@@ -510,17 +511,21 @@ impl State {
         }
     }
 
-    /// Extends the retention to `window_days` (the longest window asked for is kept) and
+    /// Sets the retention to `retain_days`, or extends it to `window_days` (the longest
+    /// window asked for is kept), and
     /// prunes rows older than the retention before `now`, but never rows at or after
     /// `since` (the window this run reports on).
     pub fn prune(
         &mut self,
         window_days: Option<u32>,
+        retain_days: Option<u32>,
         now: i64,
         since: Option<i64>,
         counts: &mut StateReport,
     ) -> anyhow::Result<()> {
-        if let Some(w) = window_days {
+        if let Some(r) = retain_days {
+            self.manifest.retain_days = Some(r);
+        } else if let Some(w) = window_days {
             self.manifest.retain_days = Some(self.manifest.retain_days.map_or(w, |r| r.max(w)));
         }
         counts.retain_days = self.manifest.retain_days;
@@ -611,9 +616,10 @@ impl State {
         since: Option<i64>,
         until: Option<i64>,
         context: &ContextClasses,
-    ) -> anyhow::Result<(Stats, u64)> {
+    ) -> anyhow::Result<Loaded> {
         let mut stats = Stats::default();
         let mut straddling = 0u64;
+        let mut earlier = EarlierUses::new();
         let routes: HashMap<(String, String), RouteId> = catalog
             .routes()
             .iter()
@@ -632,7 +638,22 @@ impl State {
             let rows = self.rows_of(i)?.clone();
             for (k, v) in rows {
                 let start = i64::from(k.hour) * HOUR;
-                if since.is_some_and(|s| start < s) || until.is_some_and(|u| start + HOUR > u) {
+                if since.is_some_and(|s| start < s) {
+                    // Before the window: only remembered as the last use of a permission.
+                    if !k.unmatched
+                        && (200..400).contains(&k.status)
+                        && let (Some(&route), Some(last)) = (
+                            routes.get(&(k.method.clone(), k.target.clone())),
+                            v.last_seen,
+                        )
+                    {
+                        let code = catalog.route(route).permission.clone();
+                        let e = earlier.entry((k.user.clone(), code)).or_insert(last);
+                        *e = (*e).max(last);
+                    }
+                    continue;
+                }
+                if until.is_some_and(|u| start + HOUR > u) {
                     continue;
                 }
                 if k.unmatched {
@@ -714,8 +735,24 @@ impl State {
                 }
             }
         }
-        Ok((stats, straddling))
+        Ok(Loaded {
+            stats,
+            straddling,
+            earlier,
+        })
     }
+}
+
+/// What [`State::load`] gives back.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The stored rows in the window, split by context class.
+    pub stats: Stats,
+    /// Requests in hourly rows that a context-class boundary splits (judged at their
+    /// earliest request).
+    pub straddling: u64,
+    /// Last successful use per (user, permission) before the window.
+    pub earlier: EarlierUses,
 }
 
 fn parse_hex(s: &str) -> Option<u128> {
