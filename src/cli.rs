@@ -33,6 +33,41 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Write realistic, deterministic logs (and a matching snapshot) to try the tool or benchmark it
     Generate(GenerateArgs),
+    /// Work with `analyze --state` directories: merge shards, show what one holds
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Fold state directories of other log shards (machines) into one; `analyze --state` over
+    /// it then reports on all of them
+    #[command(
+        after_help = "Content counted by two shards (the same log file copied to both) is kept once: the \
+longer count wins. The states must have been made with the same catalog and parsing options."
+    )]
+    Merge(StateMergeArgs),
+    /// Print what a state directory holds
+    Show(StateShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateMergeArgs {
+    /// State directories to read (locked while read; never changed)
+    #[arg(required = true, value_name = "SRC")]
+    pub sources: Vec<PathBuf>,
+    /// The state directory to merge into (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub into: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StateShowArgs {
+    /// The state directory
+    pub dir: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(Debug, Args)]
@@ -80,8 +115,8 @@ report is left in place.";
 /// Options of `permlens analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Log files, directories or globs
-    #[arg(required = true, value_name = "LOGS")]
+    /// Log files, directories or globs (none with --state: report on what is stored)
+    #[arg(required_unless_present = "state", value_name = "LOGS")]
     pub logs: Vec<PathBuf>,
     /// IAM snapshot (permlens snapshot JSON); without it only usage is reported. Repeat it, or
     /// name a directory of snapshots, to judge each request by the snapshot in force at its time

@@ -633,3 +633,98 @@ fn rows_kept_beyond_the_window_give_unused_permissions_their_last_use() {
         .code(2)
         .stderr(predicate::str::contains("shorter than --window"));
 }
+
+#[test]
+fn shards_merged_into_one_state_report_like_one_machine() {
+    let fx = fixture("1MiB");
+    let mut states = Vec::new();
+    // Two machines, each with its own shard of the logs; day 0 was copied to both.
+    for (i, shard) in [vec![0, 1], vec![0, 2]].into_iter().enumerate() {
+        let logs = fx.root.join(format!("shard{i}"));
+        std::fs::create_dir_all(&logs).unwrap();
+        for d in shard {
+            std::fs::write(logs.join(format!("day{d}.log")), &fx.days[d]).unwrap();
+        }
+        let state = fx.root.join(format!("state{i}"));
+        analyze(
+            &logs,
+            &fx.snapshot,
+            &fx.root.join(format!("report{i}")),
+            &["-q", "--state", state.to_str().unwrap()],
+        )
+        .assert()
+        .success();
+        states.push(state);
+    }
+    let merged = fx.root.join("merged");
+    permlens()
+        .args(["state", "merge"])
+        .args(&states)
+        .arg("--into")
+        .arg(&merged)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("1 already present"));
+    // No logs: the report is computed from what the state holds.
+    let out = fx.root.join("report");
+    permlens()
+        .args(["analyze", "-q", "--format", "csv", "-p"])
+        .arg(&fx.snapshot)
+        .arg("--state")
+        .arg(&merged)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_same(&full_run(&fx, &fx.days), &tables(&out));
+    permlens()
+        .args(["state", "show"])
+        .arg(&merged)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 log content(s)"));
+    // Another catalog's state cannot be mixed in.
+    let other = fx.root.join("other-state");
+    let catalog = fx.root.join("catalog.json");
+    let text = permlens()
+        .args(["catalog", "--format", "json"])
+        .output()
+        .unwrap()
+        .stdout;
+    let text =
+        String::from_utf8(text)
+            .unwrap()
+            .replacen("Querying order lists", "Listing orders", 1);
+    std::fs::write(&catalog, text).unwrap();
+    analyze(
+        &fx.root.join("shard0"),
+        &fx.snapshot,
+        &fx.root.join("report-other"),
+        &[
+            "-q",
+            "--state",
+            other.to_str().unwrap(),
+            "--catalog",
+            catalog.to_str().unwrap(),
+        ],
+    )
+    .assert()
+    .success();
+    permlens()
+        .args(["state", "merge"])
+        .arg(&other)
+        .arg("--into")
+        .arg(&merged)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("another catalog"));
+    analyze(
+        &fx.root.join("shard0"),
+        &fx.snapshot,
+        &out,
+        &["-q", "--state", other.to_str().unwrap()],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("another catalog"));
+}

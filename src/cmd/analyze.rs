@@ -454,7 +454,7 @@ fn scan_incremental(
         &cfg.field_specs,
         &cfg.log_format_text,
     );
-    let mut state = State::open(dir, &fingerprint)?;
+    let mut state = State::open(dir, Some(&fingerprint))?;
     if let Some(holder) = &state.took_over {
         crate::log::warn(&format!(
             "took over the lock of the state directory {} from a run that did not finish ({holder})",
@@ -540,7 +540,7 @@ fn scan_incremental(
         &mut counts,
     )?;
     crate::state::crash_point("before-commit");
-    state.commit(&run_started, &mut counts)?;
+    state.commit(Some(&run_started), &mut counts)?;
     let loaded = state.load(catalog, cfg.since, cfg.until, context)?;
     Ok(Scanned {
         stats: loaded.stats,

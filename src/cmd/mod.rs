@@ -7,6 +7,7 @@ mod classify;
 mod explain;
 mod generate;
 mod snapshot;
+mod state;
 
 use crate::ExitCode;
 use crate::cli::{Cli, Command};
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(args) => explain::run(args),
         Command::Snapshot(cmd) => snapshot::run(cmd),
         Command::Generate(args) => generate::run(args),
+        Command::State(cmd) => state::run(cmd),
     }
 }

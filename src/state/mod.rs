@@ -183,7 +183,8 @@ pub fn config_fingerprint(
 impl State {
     /// Opens (or creates) the state directory, takes its lock, reads the manifest and removes
     /// files an interrupted run left behind.
-    pub fn open(dir: &Path, config: &str) -> anyhow::Result<State> {
+    /// `config` is the fingerprint this run needs; `None` accepts any (merging, showing).
+    pub fn open(dir: &Path, config: Option<&str>) -> anyhow::Result<State> {
         std::fs::create_dir_all(dir.join(PARTIALS))
             .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
         let lock = RunLock::acquire(
@@ -209,7 +210,7 @@ impl State {
                         m.format
                     );
                 }
-                if m.config != config {
+                if config.is_some_and(|c| c != m.config) {
                     bail!(
                         "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",
                         path.display()
@@ -220,7 +221,7 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
                 format: FORMAT,
                 written_by: String::new(),
-                config: config.to_owned(),
+                config: config.unwrap_or_default().to_owned(),
                 retain_days: None,
                 generation: 0,
                 next_seq: 0,
@@ -560,7 +561,14 @@ impl State {
 
     /// Writes changed partials, then the manifest (atomically), then removes what the old
     /// manifest named and the new one does not.
-    pub fn commit(&mut self, run_started: &str, counts: &mut StateReport) -> anyhow::Result<()> {
+    ///
+    /// Row-less entries no input matched since `run_started` are dropped (their files are
+    /// gone); `None` keeps them (a merge reads no inputs).
+    pub fn commit(
+        &mut self,
+        run_started: Option<&str>,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
         self.manifest.generation += 1;
         let generation = self.manifest.generation;
         let mut old_files = Vec::new();
@@ -586,7 +594,7 @@ impl State {
         let before = self.manifest.entries.len();
         self.manifest
             .entries
-            .retain(|e| e.rows > 0 || e.seen_at.as_str() >= run_started);
+            .retain(|e| e.rows > 0 || run_started.is_none_or(|r| e.seen_at.as_str() >= r));
         counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
         self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
         self.manifest.updated_at = Some(now_text());
@@ -740,6 +748,91 @@ impl State {
             straddling,
             earlier,
         })
+    }
+}
+
+/// What a merge did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MergeReport {
+    pub added: u64,
+    pub replaced: u64,
+    pub already_present: u64,
+}
+
+impl State {
+    /// Folds the entries of the state at `src` into this one. Content both hold (same head)
+    /// is kept once: the longer count wins, as logs only grow.
+    pub fn merge_from(&mut self, src: &Path, report: &mut MergeReport) -> anyhow::Result<()> {
+        let mut other = State::open(src, None)?;
+        if other.manifest.entries.is_empty() {
+            return Ok(());
+        }
+        if self.manifest.entries.is_empty() && self.manifest.config.is_empty() {
+            self.manifest.config = other.manifest.config.clone();
+        } else if other.manifest.config != self.manifest.config {
+            bail!(
+                "state {}: made with another catalog or other parsing options than {}: its counts cannot be merged",
+                src.display(),
+                self.dir.display()
+            );
+        }
+        if let Some(r) = other.manifest.retain_days {
+            self.manifest.retain_days = Some(self.manifest.retain_days.map_or(r, |m| m.max(r)));
+        }
+        for j in 0..other.manifest.entries.len() {
+            let e = other.manifest.entries[j].clone();
+            let rows = other.rows_of(j)?.clone();
+            let same = self
+                .manifest
+                .entries
+                .iter()
+                .position(|d| d.head_len == e.head_len && d.head_hash == e.head_hash);
+            let i = match same {
+                Some(i) if self.manifest.entries[i].len >= e.len => {
+                    report.already_present += 1;
+                    continue;
+                }
+                Some(i) => {
+                    report.replaced += 1;
+                    let d = &mut self.manifest.entries[i];
+                    d.len = e.len;
+                    d.lines = e.lines;
+                    d.tail_len = e.tail_len;
+                    d.tail_hash = e.tail_hash.clone();
+                    d.updated_at = e.updated_at.clone();
+                    i
+                }
+                None => {
+                    report.added += 1;
+                    let seq = self.manifest.next_seq;
+                    self.manifest.next_seq += 1;
+                    let mut d = e.clone();
+                    d.seq = seq;
+                    d.id = format!("{}-{seq}", &e.head_hash[..16.min(e.head_hash.len())]);
+                    d.partial = None;
+                    d.raw.clear();
+                    d.names.clear();
+                    self.manifest.entries.push(d);
+                    self.manifest.entries.len() - 1
+                }
+            };
+            let d = &mut self.manifest.entries[i];
+            for raw in &e.raw {
+                if !d.raw.contains(raw) {
+                    d.raw.push(raw.clone());
+                }
+            }
+            for n in &e.names {
+                let n = format!("{}:{n}", src.display());
+                if !d.names.contains(&n) {
+                    d.names.push(n);
+                }
+            }
+            let id = d.id.clone();
+            self.rows.insert(id.clone(), rows);
+            self.dirty.insert(id);
+        }
+        Ok(())
     }
 }
 
