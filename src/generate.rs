@@ -223,6 +223,18 @@ impl Gen<'_> {
     }
 }
 
+/// A caller's client address: users work from a few places, not a new address per request.
+/// Mostly the desk (`10.0.0.0/12` for half of the users, the rest elsewhere in `10/8`), one
+/// call in ten over the VPN, one in ten from outside.
+fn client_ip(user: usize, draw: u32) -> String {
+    let u = user;
+    match draw {
+        0..=7 => format!("10.{}.{}.{}", u % 32, (u / 32) % 256, 10 + u % 200),
+        8 => format!("10.{}.200.{}", 16 + u % 16, 10 + u % 200),
+        _ => format!("100.{}.{}.{}", 64 + u % 64, u % 256, 1 + (u * 7) % 250),
+    }
+}
+
 fn user_of(i: usize, users: usize) -> String {
     if i < users {
         user_name(i)
@@ -251,14 +263,9 @@ fn batch(g: &Gen<'_>, spec: &Spec, index: u64, step: i64, out: &mut Vec<u8>) {
         let n = index * BATCH_LINES + k;
         let t = spec.start + n as i64 * step;
         let (method, status, code, user, trace) = g.request(&mut rng, &mut target);
-        let user = user_of(user, g.users);
         let rid: u128 = rng.random();
-        let ip = format!(
-            "10.{}.{}.{}",
-            rng.random_range(0..32),
-            rng.random_range(0..256),
-            rng.random_range(1..255)
-        );
+        let ip = client_ip(user, rng.random_range(0..10u32));
+        let user = user_of(user, g.users);
         line.clear();
         match spec.format {
             GenFormat::Json => {

@@ -278,7 +278,7 @@ impl State {
         if !self.rows.contains_key(&id) {
             let rows = match &e.partial {
                 Some(name) => partial::read(&self.partial_path(name))?,
-                None => Rows::new(),
+                None => Rows::default(),
             };
             self.rows.insert(id.clone(), rows);
         }
@@ -442,7 +442,7 @@ impl State {
             }
             Plan::Resume { entry } if !report.restarted => {
                 counts.files_resumed += 1;
-                partial::merge(self.rows_of(entry)?, rows);
+                self.rows_of(entry)?.absorb(rows);
                 entry
             }
             Plan::Replace { entry } => {
@@ -541,15 +541,8 @@ impl State {
         for i in 0..self.manifest.entries.len() {
             let e = &self.manifest.entries[i];
             if e.first_hour.is_some_and(|h| h < cutoff) || self.rows.contains_key(&e.id) {
-                let rows = self.rows_of(i)?;
-                let before = rows.len();
-                let pruned: u64 = rows
-                    .iter()
-                    .filter(|(k, _)| k.hour < cutoff)
-                    .map(|(_, v)| v.count)
-                    .sum();
-                rows.retain(|k, _| k.hour >= cutoff);
-                if rows.len() != before {
+                let pruned = self.rows_of(i)?.prune_before(cutoff);
+                if pruned > 0 {
                     counts.rows_pruned += pruned;
                     let id = self.manifest.entries[i].id.clone();
                     self.dirty.insert(id);
@@ -581,7 +574,7 @@ impl State {
                 old_files.push(old);
             }
             e.rows = rows.len() as u64;
-            let span = partial::hours(rows);
+            let span = rows.hours();
             e.first_hour = span.map(|s| s.0);
             e.last_hour = span.map(|s| s.1);
             if !rows.is_empty() {
@@ -628,35 +621,45 @@ impl State {
         let mut stats = Stats::default();
         let mut straddling = 0u64;
         let mut earlier = EarlierUses::new();
-        let routes: HashMap<(String, String), RouteId> = catalog
-            .routes()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                (
-                    (r.method.as_str().to_owned(), r.template.as_str().to_owned()),
-                    i as RouteId,
-                )
-            })
-            .collect();
+        let mut routes: foldhash::HashMap<&[u8], foldhash::HashMap<&[u8], RouteId>> =
+            Default::default();
+        for (i, r) in catalog.routes().iter().enumerate() {
+            routes
+                .entry(r.method.as_str().as_bytes())
+                .or_default()
+                .insert(r.template.as_str().as_bytes(), i as RouteId);
+        }
+        let route_of = |rows: &Rows, k: &partial::Key| {
+            routes
+                .get(rows.strings.get(k.method))
+                .and_then(|m| m.get(rows.strings.get(k.target)))
+                .copied()
+        };
         let mut order: Vec<usize> = (0..self.manifest.entries.len()).collect();
         order.sort_by_key(|&i| self.manifest.entries[i].seq);
         for i in order {
             let seq = self.manifest.entries[i].seq;
-            let rows = self.rows_of(i)?.clone();
-            for (k, v) in rows {
+            // Loading is the last use of the rows: take them, one entry at a time.
+            self.rows_of(i)?;
+            let id = self.manifest.entries[i].id.clone();
+            let rows = self.rows.remove(&id).unwrap_or_default();
+            // Ids of this entry's strings in `stats`, and parsed IPs, resolved once each.
+            let n = rows.strings.len();
+            let mut user_ids: Vec<Option<u32>> = vec![None; n];
+            let mut code_ids: Vec<Option<u32>> = vec![None; n];
+            let mut ips: Vec<Option<Option<std::net::IpAddr>>> = vec![None; n];
+            for (k, v) in &rows.map {
                 let start = i64::from(k.hour) * HOUR;
                 if since.is_some_and(|s| start < s) {
                     // Before the window: only remembered as the last use of a permission.
                     if !k.unmatched
                         && (200..400).contains(&k.status)
-                        && let (Some(&route), Some(last)) = (
-                            routes.get(&(k.method.clone(), k.target.clone())),
-                            v.last_seen,
-                        )
+                        && let (Some(route), Some(last)) = (route_of(&rows, k), v.last_seen)
                     {
                         let code = catalog.route(route).permission.clone();
-                        let e = earlier.entry((k.user.clone(), code)).or_insert(last);
+                        let e = earlier
+                            .entry((rows.text(k.user).into_owned(), code))
+                            .or_insert(last);
                         *e = (*e).max(last);
                     }
                     continue;
@@ -664,10 +667,14 @@ impl State {
                 if until.is_some_and(|u| start + HOUR > u) {
                     continue;
                 }
+                let mut code = |id: u32| {
+                    *code_ids[id as usize]
+                        .get_or_insert_with(|| stats.codes.intern(rows.strings.get(id)))
+                };
                 if k.unmatched {
+                    let method = code(k.method);
+                    let shape = stats.shapes.intern(rows.strings.get(k.target));
                     stats.counters.unmatched_requests += v.count;
-                    let method = stats.codes.intern(k.method.as_bytes());
-                    let shape = stats.shapes.intern(k.target.as_bytes());
                     *stats
                         .unmatched
                         .entry(UnmatchedKey {
@@ -679,38 +686,42 @@ impl State {
                         .or_insert(0) += v.count;
                     continue;
                 }
-                let Some(&route) = routes.get(&(k.method.clone(), k.target.clone())) else {
+                let Some(route) = route_of(&rows, k) else {
                     // The config fingerprint makes this impossible short of a hand-edited state.
                     bail!(
                         "state {}: entry {} names route {} {} that the catalog does not have",
                         self.dir.display(),
                         self.manifest.entries[i].id,
-                        k.method,
-                        k.target
+                        rows.text(k.method),
+                        rows.text(k.target)
                     );
                 };
                 let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
                     continue;
                 };
-                let ip = crate::scan::parse_ip(k.source_ip.as_bytes());
+                let error_code = code(k.error_code);
+                let source = code(k.source);
+                let ip = *ips[k.source_ip as usize]
+                    .get_or_insert_with(|| crate::scan::parse_ip(rows.strings.get(k.source_ip)));
                 let class = context.class(first, ip);
                 if context.class(last, ip) != class {
                     straddling += v.count;
                 }
                 stats.counters.bss_requests += v.count;
-                let user = stats.users.intern(k.user.as_bytes());
-                if !v.user_id.is_empty() {
+                let user = *user_ids[k.user as usize]
+                    .get_or_insert_with(|| stats.users.intern(rows.strings.get(k.user)));
+                let user_id = rows.strings.get(v.user_id);
+                if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
                     stats
                         .user_ids
-                        .entry(user)
-                        .or_insert_with(|| v.user_id.clone().into());
+                        .insert(user, String::from_utf8_lossy(user_id).into());
                 }
                 let key = UsageKey {
                     user,
                     route,
                     status: k.status,
-                    error_code: stats.codes.intern(k.error_code.as_bytes()),
-                    source: stats.codes.intern(k.source.as_bytes()),
+                    error_code,
+                    source,
                     context: class,
                     file: 0,
                     ip: crate::aggregate::NO_IP,
@@ -728,7 +739,7 @@ impl State {
                         .iter()
                         .map(|(o, id)| Sample {
                             at: at(*o),
-                            request_id: id.as_str().into(),
+                            request_id: id.clone(),
                         })
                         .collect(),
                     source_ip: ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
