@@ -240,3 +240,48 @@ fn refuses_to_replace_a_directory_that_is_not_a_report() {
         .stderr(predicate::str::contains("refusing to replace"));
     assert!(dir.path().join("thesis.tex").is_file());
 }
+
+#[test]
+fn stderr_lines_are_timestamped_off_a_terminal_and_quiet_keeps_only_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    // API Gateway logs without --user-field: a warning.
+    let apig = samples().join("logs/apig-2026-11-27.log");
+    let output = permlens()
+        .arg("analyze")
+        .arg(&apig)
+        .args(["--progress", "never", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let line =
+        regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ permlens: (warning: |error: )?\S")
+            .unwrap();
+    assert!(stderr.contains("warning: API Gateway logs"), "{stderr}");
+    for l in stderr.lines() {
+        assert!(
+            line.is_match(l),
+            "not one timestamped event per line: {l:?}"
+        );
+    }
+    permlens()
+        .arg("analyze")
+        .arg(&apig)
+        .args(["-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout("")
+        .stderr("");
+    // Errors still come through.
+    permlens()
+        .arg("analyze")
+        .arg(dir.path().join("missing.jsonl"))
+        .args(["-q", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("permlens: error:"));
+}

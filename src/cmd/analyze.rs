@@ -621,7 +621,13 @@ fn scan_all(
     scan_cfg: &ScanConfig,
 ) -> anyhow::Result<(Stats, Vec<FileReport>)> {
     let total: u64 = files.iter().map(|f| f.len).sum();
-    let bar = progress::bar(total, cfg.progress);
+    // --quiet means silent, progress bar included.
+    let mode = if crate::log::is_quiet() {
+        ProgressMode::Never
+    } else {
+        cfg.progress
+    };
+    let bar = progress::bar(total, mode);
     let tick = |n: u64| bar.inc(n);
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cfg.threads {
