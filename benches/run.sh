@@ -5,7 +5,8 @@
 # 1 GiB JSON log, then times `analyze` with and without the matching snapshot, on 1 and 2
 # threads, under /usr/bin/time -v, with a warm page cache. Every figure is printed next to
 # baselines measured in the same run over the same file: `wc -l`, `cat > /dev/null` (and
-# `zcat > /dev/null` for the .gz input). Results are appended to benches/RESULTS.md.
+# `zcat > /dev/null` for the .gz input). Then `--state` runs: a first run, a run with nothing
+# new, and a night with one new day of logs. Results are appended to benches/RESULTS.md.
 #
 # Usage: benches/run.sh [DATA_DIR]     (default: benches/data, ignored by git; needs ~8 GB)
 #        QUICK=1 benches/run.sh        (1 GiB inputs only)
@@ -69,6 +70,14 @@ done | tee -a "$results"
   row "apig, policies, -j2" "$data/apig-1g.log" -j 2 "${snap[@]}"
   row "cts, policies, -j2" "$data/cts-1g.jsonl" -j 2 "${snap[@]}"
   row "json .gz, policies, -j2" "$data/json-1g.jsonl.gz" -j 2 "${snap[@]}"
+  # Incremental state: a first run stores the partials; a run with nothing new only loads
+  # them (its MB/s is over the file it skipped); a night with one new day of logs.
+  st="$data/state"; rm -rf "$st" "$data/day"; mkdir -p "$data/day"
+  row "json, policies, --state first run, -j2" "$data/json-1g.jsonl" -j 2 "${snap[@]}" --state "$st"
+  row "json, policies, --state nothing new, -j2" "$data/json-1g.jsonl" -j 2 "${snap[@]}" --state "$st"
+  "$bin" generate --format json --size 146MiB --users 300 --seed 2 --days 1 --out "$data/day/next.jsonl" 2>/dev/null
+  touch -d '1 hour ago' "$data/day/next.jsonl"
+  row "json, policies, --state one new day (146 MiB) on 1 GiB stored, -j2" "$data/day/next.jsonl" -j 2 "${snap[@]}" --state "$st"
   if [ -z "${QUICK:-}" ]; then
     row "json 4 GiB, no policies, -j2" "$data/json-4g.jsonl" -j 2
     row "json 4 GiB, policies, -j2" "$data/json-4g.jsonl" -j 2 "${snap[@]}"

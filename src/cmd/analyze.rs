@@ -541,7 +541,8 @@ fn scan_incremental(
     )?;
     crate::state::crash_point("before-commit");
     state.commit(Some(&run_started), &mut counts)?;
-    let loaded = state.load(catalog, cfg.since, cfg.until, context)?;
+    let loaded =
+        worker_pool(cfg)?.install(|| state.load(catalog, cfg.since, cfg.until, context))?;
     Ok(Scanned {
         stats: loaded.stats,
         counters,
@@ -629,14 +630,19 @@ fn scan_all(
     };
     let bar = progress::bar(total, mode);
     let tick = |n: u64| bar.inc(n);
+    let pool = worker_pool(cfg)?;
+    let result = pool.install(|| input::scan(files, scan_cfg, &tick));
+    bar.finish_and_clear();
+    Ok(result)
+}
+
+/// The worker threads (`-j`).
+fn worker_pool(cfg: &AnalyzeConfig) -> anyhow::Result<rayon::ThreadPool> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(n) = cfg.threads {
         pool = pool.num_threads(n);
     }
-    let pool = pool.build().context("cannot start the worker threads")?;
-    let result = pool.install(|| input::scan(files, scan_cfg, &tick));
-    bar.finish_and_clear();
-    Ok(result)
+    pool.build().context("cannot start the worker threads")
 }
 
 /// Exit-2 conditions that depend on what the scan found.
@@ -663,10 +669,7 @@ fn check_inputs(
         .map(|r| r.bytes)
         .sum();
     // With --state, a night with nothing new is fine; new bytes with no request in them are not.
-    if c.parsed + c.prefiltered == 0
-        && (read > 0 || cfg.state.is_none())
-        && (bytes > 0 || cfg.state.is_none())
-    {
+    if c.parsed + c.prefiltered == 0 && (cfg.state.is_none() || bytes > 0) {
         bail!(
             "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report",
             read,

@@ -608,9 +608,8 @@ impl State {
 
     /// Every stored row whose hour lies in `[since, until)`, folded into an aggregate whose
     /// usage rows are split by `context` classes (time slices and networks of the snapshots'
-    /// conditions and `taken_at` times), like a scan would. Returns the aggregate and the
-    /// requests in hourly rows that straddle a class boundary (judged at their earliest
-    /// request).
+    /// conditions and `taken_at` times), like a scan would. Entries are read and folded in
+    /// parallel (one partial at a time per worker), then merged.
     pub fn load(
         &mut self,
         catalog: &Catalog,
@@ -618,148 +617,187 @@ impl State {
         until: Option<i64>,
         context: &ContextClasses,
     ) -> anyhow::Result<Loaded> {
-        let mut stats = Stats::default();
-        let mut straddling = 0u64;
-        let mut earlier = EarlierUses::new();
-        let mut routes: foldhash::HashMap<&[u8], foldhash::HashMap<&[u8], RouteId>> =
-            Default::default();
-        for (i, r) in catalog.routes().iter().enumerate() {
-            routes
-                .entry(r.method.as_str().as_bytes())
-                .or_default()
-                .insert(r.template.as_str().as_bytes(), i as RouteId);
+        use rayon::prelude::*;
+        // Rows produced in this run are in memory; the others are read from their partials.
+        let mut jobs: Vec<(u64, String, Option<Rows>, Option<PathBuf>)> = Vec::new();
+        for e in &self.manifest.entries {
+            let rows = self.rows.remove(&e.id);
+            let path = match (&rows, &e.partial) {
+                (None, Some(name)) => Some(self.partial_path(name)),
+                _ => None,
+            };
+            jobs.push((e.seq, e.id.clone(), rows, path));
         }
-        let route_of = |rows: &Rows, k: &partial::Key| {
-            routes
-                .get(rows.strings.get(k.method))
-                .and_then(|m| m.get(rows.strings.get(k.target)))
-                .copied()
-        };
-        let mut order: Vec<usize> = (0..self.manifest.entries.len()).collect();
-        order.sort_by_key(|&i| self.manifest.entries[i].seq);
-        for i in order {
-            let seq = self.manifest.entries[i].seq;
-            // Loading is the last use of the rows: take them, one entry at a time.
-            self.rows_of(i)?;
-            let id = self.manifest.entries[i].id.clone();
-            let rows = self.rows.remove(&id).unwrap_or_default();
-            // Ids of this entry's strings in `stats`, and parsed IPs, resolved once each.
-            let n = rows.strings.len();
-            let mut user_ids: Vec<Option<u32>> = vec![None; n];
-            let mut code_ids: Vec<Option<u32>> = vec![None; n];
-            let mut ips: Vec<Option<Option<std::net::IpAddr>>> = vec![None; n];
-            for (k, v) in &rows.map {
-                let start = i64::from(k.hour) * HOUR;
-                if since.is_some_and(|s| start < s) {
-                    // Before the window: only remembered as the last use of a permission.
-                    if !k.unmatched
-                        && (200..400).contains(&k.status)
-                        && let (Some(route), Some(last)) = (route_of(&rows, k), v.last_seen)
-                    {
-                        let code = catalog.route(route).permission.clone();
-                        let e = earlier
-                            .entry((rows.text(k.user).into_owned(), code))
-                            .or_insert(last);
-                        *e = (*e).max(last);
-                    }
-                    continue;
-                }
-                if until.is_some_and(|u| start + HOUR > u) {
-                    continue;
-                }
-                let mut code = |id: u32| {
-                    *code_ids[id as usize]
-                        .get_or_insert_with(|| stats.codes.intern(rows.strings.get(id)))
+        jobs.sort_by_key(|j| j.0);
+        let dir = self.dir.clone();
+        let parts: Vec<anyhow::Result<Loaded>> = jobs
+            .into_par_iter()
+            .map(|(seq, id, rows, path)| {
+                let rows = match (rows, path) {
+                    (Some(rows), _) => rows,
+                    (None, Some(path)) => partial::read(&path)?,
+                    (None, None) => Rows::default(),
                 };
-                if k.unmatched {
-                    let method = code(k.method);
-                    let shape = stats.shapes.intern(rows.strings.get(k.target));
-                    stats.counters.unmatched_requests += v.count;
-                    *stats
-                        .unmatched
-                        .entry(UnmatchedKey {
-                            method,
-                            shape,
-                            file: 0,
-                            hour: 0,
-                        })
-                        .or_insert(0) += v.count;
-                    continue;
-                }
-                let Some(route) = route_of(&rows, k) else {
-                    // The config fingerprint makes this impossible short of a hand-edited state.
-                    bail!(
-                        "state {}: entry {} names route {} {} that the catalog does not have",
-                        self.dir.display(),
-                        self.manifest.entries[i].id,
-                        rows.text(k.method),
-                        rows.text(k.target)
-                    );
-                };
-                let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
-                    continue;
-                };
-                let error_code = code(k.error_code);
-                let source = code(k.source);
-                let ip = *ips[k.source_ip as usize]
-                    .get_or_insert_with(|| crate::scan::parse_ip(rows.strings.get(k.source_ip)));
-                let class = context.class(first, ip);
-                if context.class(last, ip) != class {
-                    straddling += v.count;
-                }
-                stats.counters.bss_requests += v.count;
-                let user = *user_ids[k.user as usize]
-                    .get_or_insert_with(|| stats.users.intern(rows.strings.get(k.user)));
-                let user_id = rows.strings.get(v.user_id);
-                if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
-                    stats
-                        .user_ids
-                        .insert(user, String::from_utf8_lossy(user_id).into());
-                }
-                let key = UsageKey {
-                    user,
-                    route,
-                    status: k.status,
-                    error_code,
-                    source,
-                    context: class,
-                    file: 0,
-                    ip: crate::aggregate::NO_IP,
-                };
-                let at = |offset: u64| Position {
-                    file: seq as u32,
-                    offset,
-                };
-                let cell = Cell {
-                    count: v.count,
-                    first_seen: first,
-                    last_seen: last,
-                    samples: v
-                        .samples
-                        .iter()
-                        .map(|(o, id)| Sample {
-                            at: at(*o),
-                            request_id: id.clone(),
-                        })
-                        .collect(),
-                    source_ip: ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
-                };
-                stats.note_time(first);
-                stats.note_time(last);
-                match stats.usage.get_mut(&key) {
-                    Some(c) => c.merge(cell),
-                    None => {
-                        stats.usage.insert(key, cell);
-                    }
-                }
+                fold_entry(&rows, seq, &id, &dir, catalog, since, until, context)
+            })
+            .collect();
+        let mut all = Loaded::default();
+        for part in parts {
+            let part = part?;
+            all.stats.merge(part.stats);
+            all.straddling += part.straddling;
+            for (k, t) in part.earlier {
+                let e = all.earlier.entry(k).or_insert(t);
+                *e = (*e).max(t);
             }
         }
-        Ok(Loaded {
-            stats,
-            straddling,
-            earlier,
-        })
+        Ok(all)
     }
+}
+
+/// Folds one entry's rows into a new aggregate (see [`State::load`]).
+#[allow(clippy::too_many_arguments)]
+fn fold_entry(
+    rows: &Rows,
+    seq: u64,
+    id: &str,
+    dir: &Path,
+    catalog: &Catalog,
+    since: Option<i64>,
+    until: Option<i64>,
+    context: &ContextClasses,
+) -> anyhow::Result<Loaded> {
+    let mut stats = Stats::default();
+    let mut straddling = 0u64;
+    let mut earlier = EarlierUses::new();
+    let mut routes: foldhash::HashMap<&[u8], foldhash::HashMap<&[u8], RouteId>> =
+        Default::default();
+    for (i, r) in catalog.routes().iter().enumerate() {
+        routes
+            .entry(r.method.as_str().as_bytes())
+            .or_default()
+            .insert(r.template.as_str().as_bytes(), i as RouteId);
+    }
+    let route_of = |rows: &Rows, k: &partial::Key| {
+        routes
+            .get(rows.strings.get(k.method))
+            .and_then(|m| m.get(rows.strings.get(k.target)))
+            .copied()
+    };
+    // Ids of this entry's strings in `stats`, and parsed IPs, resolved once each.
+    let n = rows.strings.len();
+    let mut user_ids: Vec<Option<u32>> = vec![None; n];
+    let mut code_ids: Vec<Option<u32>> = vec![None; n];
+    let mut ips: Vec<Option<Option<std::net::IpAddr>>> = vec![None; n];
+    for (k, v) in &rows.map {
+        let start = i64::from(k.hour) * HOUR;
+        if since.is_some_and(|s| start < s) {
+            // Before the window: only remembered as the last use of a permission.
+            if !k.unmatched
+                && (200..400).contains(&k.status)
+                && let (Some(route), Some(last)) = (route_of(&rows, k), v.last_seen)
+            {
+                let code = catalog.route(route).permission.clone();
+                let e = earlier
+                    .entry((rows.text(k.user).into_owned(), code))
+                    .or_insert(last);
+                *e = (*e).max(last);
+            }
+            continue;
+        }
+        if until.is_some_and(|u| start + HOUR > u) {
+            continue;
+        }
+        let mut code = |id: u32| {
+            *code_ids[id as usize].get_or_insert_with(|| stats.codes.intern(rows.strings.get(id)))
+        };
+        if k.unmatched {
+            let method = code(k.method);
+            let shape = stats.shapes.intern(rows.strings.get(k.target));
+            stats.counters.unmatched_requests += v.count;
+            *stats
+                .unmatched
+                .entry(UnmatchedKey {
+                    method,
+                    shape,
+                    file: 0,
+                    hour: 0,
+                })
+                .or_insert(0) += v.count;
+            continue;
+        }
+        let Some(route) = route_of(&rows, k) else {
+            // The config fingerprint makes this impossible short of a hand-edited state.
+            bail!(
+                "state {}: entry {} names route {} {} that the catalog does not have",
+                dir.display(),
+                id,
+                rows.text(k.method),
+                rows.text(k.target)
+            );
+        };
+        let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
+            continue;
+        };
+        let error_code = code(k.error_code);
+        let source = code(k.source);
+        let ip = *ips[k.source_ip as usize]
+            .get_or_insert_with(|| crate::scan::parse_ip(rows.strings.get(k.source_ip)));
+        let class = context.class(first, ip);
+        if context.class(last, ip) != class {
+            straddling += v.count;
+        }
+        stats.counters.bss_requests += v.count;
+        let user = *user_ids[k.user as usize]
+            .get_or_insert_with(|| stats.users.intern(rows.strings.get(k.user)));
+        let user_id = rows.strings.get(v.user_id);
+        if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
+            stats
+                .user_ids
+                .insert(user, String::from_utf8_lossy(user_id).into());
+        }
+        let key = UsageKey {
+            user,
+            route,
+            status: k.status,
+            error_code,
+            source,
+            context: class,
+            file: 0,
+            ip: crate::aggregate::NO_IP,
+        };
+        let at = |offset: u64| Position {
+            file: seq as u32,
+            offset,
+        };
+        let cell = Cell {
+            count: v.count,
+            first_seen: first,
+            last_seen: last,
+            samples: v
+                .samples
+                .iter()
+                .map(|(o, id)| Sample {
+                    at: at(*o),
+                    request_id: id.clone(),
+                })
+                .collect(),
+            source_ip: ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
+        };
+        stats.note_time(first);
+        stats.note_time(last);
+        match stats.usage.get_mut(&key) {
+            Some(c) => c.merge(cell),
+            None => {
+                stats.usage.insert(key, cell);
+            }
+        }
+    }
+    Ok(Loaded {
+        stats,
+        straddling,
+        earlier,
+    })
 }
 
 /// What a merge did.
