@@ -695,7 +695,7 @@ fn fold_entry(
             // Before the window: only remembered as the last use of a permission.
             if !k.unmatched
                 && (200..400).contains(&k.status)
-                && let (Some(route), Some(last)) = (route_of(&rows, k), v.last_seen)
+                && let (Some(route), Some(last)) = (route_of(rows, k), v.last_seen)
             {
                 let code = catalog.route(route).permission.clone();
                 let e = earlier
@@ -726,7 +726,7 @@ fn fold_entry(
                 .or_insert(0) += v.count;
             continue;
         }
-        let Some(route) = route_of(&rows, k) else {
+        let Some(route) = route_of(rows, k) else {
             // The config fingerprint makes this impossible short of a hand-edited state.
             bail!(
                 "state {}: entry {} names route {} {} that the catalog does not have",
