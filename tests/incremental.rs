@@ -728,3 +728,82 @@ fn shards_merged_into_one_state_report_like_one_machine() {
     .code(2)
     .stderr(predicate::str::contains("another catalog"));
 }
+
+/// `buyers` may view orders only before 10:30 on 2026-11-26.
+const TIMED_SNAPSHOT: &str = r#"{"taken_at": "2026-11-25T00:00:00Z",
+  "users": [{"name": "alice"}],
+  "groups": [{"name": "buyers", "members": ["alice"], "policies": ["View"]}],
+  "policies": [{"name": "View", "document": {"Version": "1.1", "Statement": [
+    {"Effect": "Allow", "Action": ["bss:order:view"],
+     "Condition": {"DateLessThan": {"g:CurrentTime": ["2026-11-26T10:30:00Z"]}}}]}}]}"#;
+
+#[test]
+fn an_hourly_row_split_by_a_time_condition_is_judged_at_its_first_request_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            line("2026-11-26T10:10:00Z", "alice", 200, "r1"),
+            line("2026-11-26T10:50:00Z", "alice", 200, "r2"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let snap = dir.path().join("timed.json");
+    std::fs::write(&snap, TIMED_SNAPSHOT).unwrap();
+    // Without state each request is judged at its own time: the second is drift.
+    let out = dir.path().join("exact");
+    analyze(&logs, &snap, &out, &[]).assert().success();
+    let denied = &tables(&out)["denied_calls.csv"];
+    assert_eq!(denied.len(), 1);
+    assert!(
+        denied[0].contains("predicted_only,condition_unmet"),
+        "{denied:?}"
+    );
+    // With state both requests share one hourly row: judged at 10:10 (allowed), and said so.
+    let out = dir.path().join("stored");
+    let state = dir.path().join("state");
+    analyze(&logs, &snap, &out, &["--state", state.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "2 stored requests fall in hourly rows that a time condition or a snapshot change splits",
+        ));
+    assert!(tables(&out)["denied_calls.csv"].is_empty());
+    assert_eq!(summary(&out)["state"]["straddling_requests"], 2);
+}
+
+#[test]
+fn a_damaged_state_stops_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(&logs, line("2026-11-26T10:10:00Z", "alice", 200, "r1")).unwrap();
+    let snap = dir.path().join("old.json");
+    std::fs::write(&snap, OLD_SNAPSHOT).unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("report");
+    let args = ["--state", state.to_str().unwrap()];
+    analyze(&logs, &snap, &out, &args).assert().success();
+    // A partial that is not Parquet.
+    let partial = std::fs::read_dir(state.join("partials"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::write(&partial, b"garbage").unwrap();
+    analyze(&logs, &snap, &out, &args).assert().code(2).stderr(
+        predicate::str::contains("damaged").and(predicate::str::contains(
+            partial.file_name().unwrap().to_str().unwrap(),
+        )),
+    );
+    // A manifest that is not JSON.
+    std::fs::write(state.join("manifest.json"), "{ nope").unwrap();
+    analyze(&logs, &snap, &out, &args)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("manifest.json: line 1"));
+    // The report of the last good run is still there.
+    assert!(out.join("summary.json").is_file());
+}
