@@ -182,6 +182,23 @@ impl Cell {
         self.samples.truncate(SAMPLES_PER_ROW);
     }
 
+    /// Folds another cell of the same row into this one, cloning only the samples it keeps.
+    pub fn merge_ref(&mut self, other: &Cell) {
+        self.count += other.count;
+        self.first_seen = self.first_seen.min(other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        for s in &other.samples {
+            if self.samples.len() < SAMPLES_PER_ROW || *s < self.samples[SAMPLES_PER_ROW - 1] {
+                self.add_sample(s.clone());
+            }
+        }
+        if let Some(ip) = other.source_ip
+            && self.source_ip.is_none_or(|mine| ip.0 < mine.0)
+        {
+            self.source_ip = Some(ip);
+        }
+    }
+
     /// Folds another cell of the same row into this one.
     pub fn merge(&mut self, other: Cell) {
         self.count += other.count;

@@ -179,30 +179,32 @@ type DeniedKey = (
 const GATEWAY_ACL: [&str; 3] = ["APIG.0302", "APIG.0304", "APIG.0306"];
 
 /// Decisions, computed once per (snapshot, user, code), or per (snapshot, user, code,
-/// context class) when a condition depends on the request's time or client IP.
+/// context class) when a condition depends on the request's time or client IP. Keys are
+/// interned user ids and borrowed codes: no allocation per usage row.
 struct Judge<'a> {
     history: &'a History,
-    cache: HashMap<(usize, String, String, Option<u32>), Decision>,
+    depends: HashMap<(usize, u32, &'a str), bool>,
+    cache: HashMap<(usize, u32, &'a str, Option<u32>), Decision>,
 }
 
 impl<'a> Judge<'a> {
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         at: usize,
+        user_id: u32,
         user: &str,
-        code: &str,
+        code: &'a str,
         context: u32,
         time: i64,
         ip: Option<IpAddr>,
     ) -> &Decision {
         let snapshot = &self.history.snapshots[at];
-        let per_request = snapshot.depends_on_request(user, code);
-        let key = (
-            at,
-            user.to_owned(),
-            code.to_owned(),
-            per_request.then_some(context),
-        );
+        let per_request = *self
+            .depends
+            .entry((at, user_id, code))
+            .or_insert_with(|| snapshot.depends_on_request(user, code));
+        let key = (at, user_id, code, per_request.then_some(context));
         self.cache.entry(key).or_insert_with(|| {
             let t = jiff::Timestamp::from_microsecond(time).ok();
             snapshot.decide(user, code, t, ip)
@@ -224,17 +226,21 @@ pub fn compute(
     let snapshot = history.latest();
     let mut judge = Judge {
         history,
+        depends: HashMap::new(),
         cache: HashMap::new(),
     };
     let mut before_first_snapshot = 0u64;
     let mut denied: BTreeMap<DeniedKey, Cell> = BTreeMap::new();
+    let names: Vec<String> = (0..stats.users.len() as u32)
+        .map(|u| stats.users.text(u))
+        .collect();
     // (user, code) -> last successful use.
-    let mut used: HashMap<(String, String), i64> = HashMap::new();
-    let mut active: HashSet<String> = HashSet::new();
+    let mut used: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut active: HashSet<&str> = HashSet::new();
 
     for (k, cell) in &stats.usage {
-        let user = stats.users.text(k.user);
-        active.insert(user.clone());
+        let user = names[k.user as usize].as_str();
+        active.insert(user);
         let route = catalog.route(k.route);
         let outcome = Outcome::of_status(k.status);
         if !matches!(outcome, Outcome::Allowed | Outcome::Denied) {
@@ -242,7 +248,7 @@ pub fn compute(
         }
         if outcome == Outcome::Allowed {
             let e = used
-                .entry((user.clone(), route.permission.clone()))
+                .entry((user, route.permission.as_str()))
                 .or_insert(cell.last_seen);
             *e = (*e).max(cell.last_seen);
         }
@@ -252,7 +258,15 @@ pub fn compute(
             before_first_snapshot += cell.count;
         }
         let judged_by = &history.snapshots[at];
-        let d = judge.decide(at, &user, &route.permission, k.context, cell.first_seen, ip);
+        let d = judge.decide(
+            at,
+            k.user,
+            user,
+            &route.permission,
+            k.context,
+            cell.first_seen,
+            ip,
+        );
         let deciding = d.deciding_statement();
         let policy = deciding.map(|m| judged_by.policies[m.policy].name.clone());
         let condition = deciding.and_then(|m| m.condition.clone());
@@ -282,7 +296,15 @@ pub fn compute(
         };
         if let Some((verdict, reason, policy, condition)) = row {
             denied
-                .entry((user, k.route, verdict, reason, policy, condition, at))
+                .entry((
+                    user.to_owned(),
+                    k.route,
+                    verdict,
+                    reason,
+                    policy,
+                    condition,
+                    at,
+                ))
                 .and_modify(|c| c.merge(cell.clone()))
                 .or_insert_with(|| cell.clone());
         }
@@ -333,10 +355,7 @@ pub fn compute(
                 .collect();
             let uses: Vec<i64> = members
                 .iter()
-                .filter_map(|m| {
-                    used.get(&((*m).to_owned(), grant.permission.clone()))
-                        .copied()
-                })
+                .filter_map(|m| used.get(&(*m, grant.permission.as_str())).copied())
                 .collect();
             let state = if !grant.observable {
                 State::Unobservable
@@ -400,7 +419,7 @@ pub fn compute(
         for grant in snapshot.grants(&user.policies, codes, catalog.service()) {
             if grant.observable
                 && !grant.denied
-                && !used.contains_key(&(user.name.clone(), grant.permission.clone()))
+                && !used.contains_key(&(user.name.as_str(), grant.permission.as_str()))
             {
                 for &p in &grant.policies {
                     unused.push(UnusedPermission {
@@ -451,10 +470,7 @@ pub fn compute(
 }
 
 /// For each group, the catalog codes its members used.
-fn used_by_group(
-    snapshot: &Snapshot,
-    used: &HashMap<(String, String), i64>,
-) -> Vec<BTreeSet<String>> {
+fn used_by_group(snapshot: &Snapshot, used: &HashMap<(&str, &str), i64>) -> Vec<BTreeSet<String>> {
     snapshot
         .groups
         .iter()
@@ -465,8 +481,8 @@ fn used_by_group(
                 .map(|&u| snapshot.users[u].name.as_str())
                 .collect();
             used.keys()
-                .filter(|(u, _)| names.contains(u.as_str()))
-                .map(|(_, code)| code.clone())
+                .filter(|(u, _)| names.contains(u))
+                .map(|(_, code)| (*code).to_owned())
                 .collect()
         })
         .collect()

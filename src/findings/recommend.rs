@@ -122,7 +122,7 @@ pub(super) fn recommend(
     catalog: &Catalog,
     permissions: &[GroupPermission],
     summaries: &[GroupSummary],
-    active: &HashSet<String>,
+    active: &HashSet<&str>,
     used_by_group: &[BTreeSet<String>],
     window: Window,
     short_window: bool,
@@ -224,7 +224,7 @@ pub(super) fn recommend(
         }
         for &u in &group.members {
             let user = &snapshot.users[u];
-            if !active.contains(&user.name) {
+            if !active.contains(user.name.as_str()) {
                 let disabled = if user.enabled {
                     ""
                 } else {

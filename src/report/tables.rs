@@ -1,7 +1,5 @@
 //! The usage-side tables, built from the merged aggregates at the reporting edge.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::*;
 
 use crate::aggregate::{Cell, Outcome, Stats};
@@ -40,39 +38,40 @@ pub struct UsageRow {
     pub cell: Cell,
 }
 
-/// Usage rows in a stable order (user, route, status, error code, source).
+/// Usage rows in a stable order (user, route, status, error code, source). Rows are grouped
+/// by interned ids (context classes merged) and only then turned into text and sorted.
 pub fn usage_rows(stats: &Stats) -> Vec<UsageRow> {
-    let mut rows: BTreeMap<(String, RouteId, u16, String, String), UsageRow> = BTreeMap::new();
+    let mut groups: foldhash::HashMap<(u32, RouteId, u16, u32, u32), Cell> = Default::default();
     for (k, cell) in &stats.usage {
-        let user = stats.users.text(k.user);
-        let code = stats.codes.text(k.error_code);
-        let source = stats.codes.text(k.source);
-        let key = (
-            user.clone(),
-            k.route,
-            k.status,
-            code.clone(),
-            source.clone(),
-        );
-        match rows.get_mut(&key) {
-            Some(row) => row.cell.merge(cell.clone()),
-            None => {
-                rows.insert(
-                    key,
-                    UsageRow {
-                        user,
-                        user_id: stats.user_ids.get(&k.user).map(|s| s.to_string()),
-                        route: k.route,
-                        status: k.status,
-                        error_code: code,
-                        source,
-                        cell: cell.clone(),
-                    },
-                );
+        match groups.entry((k.user, k.route, k.status, k.error_code, k.source)) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge_ref(cell),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(cell.clone());
             }
         }
     }
-    rows.into_values().collect()
+    let mut rows: Vec<UsageRow> = groups
+        .into_iter()
+        .map(|((user, route, status, code, source), cell)| UsageRow {
+            user: stats.users.text(user),
+            user_id: stats.user_ids.get(&user).map(|s| s.to_string()),
+            route,
+            status,
+            error_code: stats.codes.text(code),
+            source: stats.codes.text(source),
+            cell,
+        })
+        .collect();
+    rows.sort_unstable_by(|a, b| {
+        (&a.user, a.route, a.status, &a.error_code, &a.source).cmp(&(
+            &b.user,
+            b.route,
+            b.status,
+            &b.error_code,
+            &b.source,
+        ))
+    });
+    rows
 }
 
 pub fn samples_text(cell: &Cell) -> String {
