@@ -109,8 +109,13 @@ per file: JSON lines (gateway logs), API Gateway text logs (54 or 23 fields) or 
 
 Exit codes: 0 done and nothing matched --fail-on; 1 done and findings matched --fail-on; 2 could not
 be done (bad option, unreadable input or a file in no known format, invalid snapshot or catalog,
-more malformed lines than --max-bad-ratio, no request readable at all). On exit 2 the previous
-report is left in place.";
+more malformed lines than --max-bad-ratio, no request readable at all, another run holding the
+same --out or --state). On exit 2 the previous report is left in place.
+
+Nightly: --state DIR --window 90d reads only what is new each night (grown, rotated and
+compressed logs are recognised by content, not name) and reports on the stored window; the
+report gains changes.parquet (what changed since the previous run). Off a terminal, stderr
+lines carry their UTC time; --quiet keeps only errors.";
 
 /// Options of `permlens analyze`.
 #[derive(Debug, Args)]
