@@ -683,6 +683,17 @@ fn shards_merged_into_one_state_report_like_one_machine() {
         .assert()
         .success()
         .stdout(predicate::str::contains("3 log content(s)"));
+    // A directory that is not a state is refused, not created.
+    let missing = fx.root.join("no-such-state");
+    permlens()
+        .args(["state", "merge"])
+        .arg(&missing)
+        .arg("--into")
+        .arg(&merged)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a permlens state directory"));
+    assert!(!missing.exists());
     // Another catalog's state cannot be mixed in.
     let other = fx.root.join("other-state");
     let catalog = fx.root.join("catalog.json");

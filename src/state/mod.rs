@@ -185,6 +185,11 @@ impl State {
     /// files an interrupted run left behind.
     /// `config` is the fingerprint this run needs; `None` accepts any (merging, showing).
     pub fn open(dir: &Path, config: Option<&str>) -> anyhow::Result<State> {
+        State::open_with(dir, config, true)
+    }
+
+    /// `clean`: remove what an interrupted run left behind (not for a state only read).
+    fn open_with(dir: &Path, config: Option<&str>, clean: bool) -> anyhow::Result<State> {
         std::fs::create_dir_all(dir.join(PARTIALS))
             .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
         let lock = RunLock::acquire(
@@ -238,7 +243,9 @@ impl State {
             rows: HashMap::new(),
             dirty: HashSet::new(),
         };
-        state.remove_orphans();
+        if clean {
+            state.remove_orphans();
+        }
         Ok(state)
     }
 
@@ -812,7 +819,13 @@ impl State {
     /// Folds the entries of the state at `src` into this one. Content both hold (same head)
     /// is kept once: the longer count wins, as logs only grow.
     pub fn merge_from(&mut self, src: &Path, report: &mut MergeReport) -> anyhow::Result<()> {
-        let mut other = State::open(src, None)?;
+        if !src.join(MANIFEST).is_file() {
+            bail!(
+                "{}: no {MANIFEST}: not a permlens state directory",
+                src.display()
+            );
+        }
+        let mut other = State::open_with(src, None, false)?;
         if other.manifest.entries.is_empty() {
             return Ok(());
         }
