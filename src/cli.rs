@@ -185,6 +185,10 @@ pub struct AnalyzeArgs {
     /// Parse every line, without the literal prefilter (slower; for checking the prefilter)
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
+    /// With --state, input bytes per round of reading before its rows are written out (bounds
+    /// the memory of a backfill; for tests)
+    #[arg(long, hide = true, default_value_t = 1 << 30)]
+    pub round_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -818,3 +818,35 @@ fn a_damaged_state_stops_the_run_naming_the_file() {
     // The report of the last good run is still there.
     assert!(out.join("summary.json").is_file());
 }
+
+#[test]
+fn a_backfill_in_rounds_equals_one_full_run() {
+    let fx = fixture("1MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    for (i, d) in fx.days.iter().enumerate() {
+        std::fs::write(logs.join(format!("day{i}.log")), d).unwrap();
+    }
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    // One file per round: each round's rows are written out before the next is read.
+    analyze(
+        &logs,
+        &fx.snapshot,
+        &out,
+        &["--state", state.to_str().unwrap(), "--round-bytes", "1"],
+    )
+    .assert()
+    .success();
+    assert_same(&full_run(&fx, &fx.days), &tables(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("manifest.json")).unwrap())
+            .unwrap();
+    let entries = manifest["entries"].as_array().unwrap().len();
+    assert_eq!(entries, 3);
+    assert_eq!(
+        std::fs::read_dir(state.join("partials")).unwrap().count(),
+        entries,
+        "one partial per entry, none left over"
+    );
+}

@@ -48,6 +48,8 @@ pub struct AnalyzeConfig {
     pub window_days: Option<u32>,
     /// `--retain`, in whole days (rounded up).
     pub retain_days: Option<u32>,
+    /// With `--state`: input bytes read per round before the round's rows are written out.
+    pub round_bytes: u64,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,
@@ -231,6 +233,7 @@ impl AnalyzeConfig {
             until,
             window_days,
             retain_days,
+            round_bytes: a.round_bytes.max(1),
             state: a.state,
             threads: a.threads,
             progress: a.progress,
@@ -502,13 +505,30 @@ fn scan_incremental(
         if batch.is_empty() {
             continue;
         }
-        let (stats, batch_reports) = scan_all(cfg, &batch, &scan_cfg)?;
-        malformed.extend(malformed_samples(&stats, &batch_reports));
-        counters += stats.counters;
-        let mut rows = state::rows_by_file(&stats, catalog);
-        for (i, (f, (plan, prints))) in batch.iter().zip(&batch_plans).enumerate() {
-            let r = &batch_reports[i];
-            if r.error.is_none() {
+        // Rounds of at most `round_bytes` of input: each round's rows are written to their
+        // partials and dropped before the next, so a backfill over months of logs holds one
+        // round's rows at a time (the manifest still commits once, at the end).
+        let mut rest: Vec<(input::InputFile, (state::Plan, state::Prints))> =
+            batch.into_iter().zip(batch_plans).collect();
+        while !rest.is_empty() {
+            let mut take = 0;
+            let mut bytes = 0u64;
+            while take < rest.len() && (take == 0 || bytes + rest[take].0.len <= cfg.round_bytes) {
+                bytes += rest[take].0.len;
+                take += 1;
+            }
+            let round: Vec<_> = rest.drain(..take).collect();
+            let files: Vec<input::InputFile> = round.iter().map(|r| r.0.clone()).collect();
+            let (stats, round_reports) = scan_all(cfg, &files, &scan_cfg)?;
+            malformed.extend(malformed_samples(&stats, &round_reports));
+            counters += stats.counters;
+            let mut rows = state::rows_by_file(&stats, catalog);
+            drop(stats);
+            for (i, (f, (plan, prints))) in round.iter().enumerate() {
+                let r = &round_reports[i];
+                if r.error.is_some() {
+                    continue;
+                }
                 let how = match plan {
                     state::Plan::Resume { .. } if r.restarted => {
                         "content differs from what was counted: read whole".to_owned()
@@ -528,8 +548,11 @@ fn scan_incremental(
                 let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
                 state.record(f, plan, prints, r, file_rows, &mut counts)?;
             }
+            reports.extend(round_reports);
+            if !rest.is_empty() || !pending.is_empty() {
+                state.flush(true)?;
+            }
         }
-        reports.extend(batch_reports);
     }
     check_inputs(cfg, &counters, &reports, &malformed)?;
     state.prune(

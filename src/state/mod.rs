@@ -111,8 +111,10 @@ pub struct State {
     pub took_over: Option<String>,
     /// Rows of entries loaded or produced in this run, by entry id.
     rows: HashMap<String, Rows>,
-    /// Entries whose rows changed in this run.
+    /// Entries whose rows changed since the last flush.
     dirty: HashSet<String>,
+    /// Partial files written in this run, for unique names.
+    flushes: u64,
 }
 
 /// What to do with one input file.
@@ -242,6 +244,7 @@ impl State {
             took_over,
             rows: HashMap::new(),
             dirty: HashSet::new(),
+            flushes: 0,
         };
         if clean {
             state.remove_orphans();
@@ -559,6 +562,37 @@ impl State {
         Ok(())
     }
 
+    /// Writes the partials of entries changed since the last flush under new names, so the
+    /// manifest on disk keeps naming the old ones until [`State::commit`]. With `drop_rows`
+    /// their rows leave memory (a later use reads them back).
+    pub fn flush(&mut self, drop_rows: bool) -> anyhow::Result<()> {
+        let generation = self.manifest.generation + 1;
+        for e in &mut self.manifest.entries {
+            if !self.dirty.contains(&e.id) {
+                continue;
+            }
+            let Some(rows) = self.rows.get(&e.id) else {
+                continue;
+            };
+            e.rows = rows.len() as u64;
+            let span = rows.hours();
+            e.first_hour = span.map(|s| s.0);
+            e.last_hour = span.map(|s| s.1);
+            e.partial = None;
+            if !rows.is_empty() {
+                self.flushes += 1;
+                let name = format!("{}.g{generation}.{}.parquet", e.id, self.flushes);
+                partial::write(&self.dir.join(PARTIALS).join(&name), rows)?;
+                e.partial = Some(name);
+            }
+            if drop_rows {
+                self.rows.remove(&e.id);
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
     /// Writes changed partials, then the manifest (atomically), then removes what the old
     /// manifest named and the new one does not.
     ///
@@ -569,27 +603,8 @@ impl State {
         run_started: Option<&str>,
         counts: &mut StateReport,
     ) -> anyhow::Result<()> {
+        self.flush(false)?;
         self.manifest.generation += 1;
-        let generation = self.manifest.generation;
-        let mut old_files = Vec::new();
-        for e in &mut self.manifest.entries {
-            if !self.dirty.contains(&e.id) {
-                continue;
-            }
-            let rows = &self.rows[&e.id];
-            if let Some(old) = e.partial.take() {
-                old_files.push(old);
-            }
-            e.rows = rows.len() as u64;
-            let span = rows.hours();
-            e.first_hour = span.map(|s| s.0);
-            e.last_hour = span.map(|s| s.1);
-            if !rows.is_empty() {
-                let name = format!("{}.g{generation}.parquet", e.id);
-                partial::write(&self.dir.join(PARTIALS).join(&name), rows)?;
-                e.partial = Some(name);
-            }
-        }
         // Entries with no rows left that no input matched this run: their files are gone.
         let before = self.manifest.entries.len();
         self.manifest
@@ -603,9 +618,7 @@ impl State {
         crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
         crash_point("after-manifest");
         sync_dir(&self.dir);
-        for old in old_files {
-            let _ = std::fs::remove_file(self.partial_path(&old));
-        }
+        // The partials the new manifest no longer names (replaced, pruned, dropped).
         self.remove_orphans();
         self.dirty.clear();
         counts.entries = self.manifest.entries.len();
