@@ -347,15 +347,20 @@ impl Stats {
         cell.count += 1;
         cell.first_seen = cell.first_seen.min(o.time);
         cell.last_seen = cell.last_seen.max(o.time);
-        let keeps_sample =
-            cell.samples.len() < SAMPLES_PER_ROW || o.at < cell.samples[SAMPLES_PER_ROW - 1].at;
+        // Partitioned (hourly) rows keep one sample each: the report's earliest requests are
+        // then the first of the earliest hours, and a stored row costs a third of the memory.
+        let limit = if o.partition { 1 } else { SAMPLES_PER_ROW };
+        let keeps_sample = cell.samples.len() < limit || o.at < cell.samples[limit - 1].at;
         if keeps_sample && !o.request_id.is_empty() {
             cell.add_sample(Sample {
                 at: o.at,
                 request_id: String::from_utf8_lossy(o.request_id).into(),
             });
+            cell.samples.truncate(limit);
         }
-        if cell.source_ip.is_none_or(|(at, _)| o.at < at)
+        // The client address is part of a partitioned row's key: nothing to keep per cell.
+        if !o.partition
+            && cell.source_ip.is_none_or(|(at, _)| o.at < at)
             && let Some(ip) = o
                 .source_ip
                 .or_else(|| crate::scan::parse_ip(o.source_ip_raw))

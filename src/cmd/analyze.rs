@@ -522,8 +522,7 @@ fn scan_incremental(
             let (stats, round_reports) = scan_all(cfg, &files, &scan_cfg)?;
             malformed.extend(malformed_samples(&stats, &round_reports));
             counters += stats.counters;
-            let mut rows = state::rows_by_file(&stats, catalog);
-            drop(stats);
+            let mut rows = state::rows_by_file(stats, catalog);
             for (i, (f, (plan, prints))) in round.iter().enumerate() {
                 let r = &round_reports[i];
                 if r.error.is_some() {

@@ -1014,6 +1014,6 @@ pub fn crash_point(point: &str) {
 }
 
 /// Splits the scan's rows by file and hands each file's to [`State::record`].
-pub fn rows_by_file(stats: &Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+pub fn rows_by_file(stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     partial::split_by_file(stats, catalog)
 }

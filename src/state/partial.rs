@@ -235,9 +235,13 @@ impl Rows {
     }
 }
 
-/// Splits the rows a partitioned scan produced by input file. Each string of `stats` is
-/// interned once per file (ids are mapped through tables), not once per row.
-pub fn split_by_file(stats: &Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+/// Splits the rows a partitioned scan produced by input file, consuming the scan's aggregate
+/// (its samples move, and its memory goes as the rows are built). Each string is interned
+/// once per file (ids are mapped through tables), not once per row.
+pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+    let usage = std::mem::take(&mut stats.usage);
+    let unmatched = std::mem::take(&mut stats.unmatched);
+    let stats = &stats;
     struct Out {
         rows: Rows,
         users: Vec<Option<u32>>,
@@ -260,7 +264,7 @@ pub fn split_by_file(stats: &Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     fn cached(slot: &mut Option<u32>, rows: &mut Rows, bytes: &[u8]) -> u32 {
         *slot.get_or_insert_with(|| rows.intern(bytes))
     }
-    for (k, cell) in &stats.usage {
+    for (k, cell) in usage {
         let o = out.entry(k.file).or_insert_with(new_out);
         let route = catalog.route(k.route);
         let (method, target) = *o.routes[usize::from(k.route)].get_or_insert_with(|| {
@@ -298,13 +302,13 @@ pub fn split_by_file(stats: &Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
             last_seen: Some(cell.last_seen),
             samples: cell
                 .samples
-                .iter()
-                .map(|s| (s.at.offset, s.request_id.clone()))
+                .into_iter()
+                .map(|s| (s.at.offset, s.request_id))
                 .collect(),
         };
         o.rows.insert(key, value);
     }
-    for (k, &n) in &stats.unmatched {
+    for (k, n) in unmatched {
         let o = out.entry(k.file).or_insert_with(new_out);
         let empty = o.empty;
         let key = Key {
