@@ -264,9 +264,10 @@ pub struct ClassifyArgs {
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// The IAM snapshot (permlens snapshot JSON)
-    #[arg(short = 'p', long, value_name = "FILE")]
-    pub policies: PathBuf,
+    /// The IAM snapshot (permlens snapshot JSON); repeat it or name a directory of snapshots to
+    /// use the one in force at --at
+    #[arg(short = 'p', long, value_name = "FILE|DIR", required = true)]
+    pub policies: Vec<PathBuf>,
     /// The IAM user name, exactly as in the logs (case-sensitive)
     #[arg(long)]
     pub user: String,

@@ -850,3 +850,30 @@ fn a_backfill_in_rounds_equals_one_full_run() {
         "one partial per entry, none left over"
     );
 }
+
+#[test]
+fn explain_uses_the_snapshot_in_force_at_the_time_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::write(snaps.join("2026-11-25.json"), OLD_SNAPSHOT).unwrap();
+    std::fs::write(snaps.join("2026-11-26.json"), NEW_SNAPSHOT).unwrap();
+    let explain = |at: &str| -> serde_json::Value {
+        let out = permlens()
+            .args([
+                "explain", "--format", "json", "--user", "alice", "--at", at, "-p",
+            ])
+            .arg(&snaps)
+            .args(["GET", "/v2/orders/customer-orders"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let before = explain("2026-11-25T10:00:00Z");
+    assert_eq!(before["decision"], "allow");
+    assert_eq!(before["snapshot"], "2026-11-25.json@2026-11-25T00:00:00Z");
+    let after = explain("2026-11-26T13:00:00Z");
+    assert_eq!(after["decision"], "deny");
+    assert_eq!(after["snapshot"], "2026-11-26.json@2026-11-26T12:00:00Z");
+}

@@ -9,16 +9,20 @@ use crate::classify::Scratch;
 use crate::cli::{ExplainArgs, TextOrJson};
 use crate::fsutil::print_stdout;
 use crate::policy::condition::parse_date;
-use crate::policy::{Decision, MatchedStatement, Snapshot, Truth, Via};
+use crate::policy::{Decision, History, MatchedStatement, Snapshot, Truth, Via};
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
-    let snapshot = Snapshot::load(&args.policies)?;
+    let history = History::load(&args.policies)?;
     let at = match &args.at {
         Some(s) => parse_date(s)
             .with_context(|| format!("--at: expected an RFC 3339 time or a date, got {s:?}"))?,
         None => jiff::Timestamp::now(),
     };
+    // The snapshot in force at the request's time, as `analyze` would judge it.
+    let in_force = history.at(at.as_microsecond());
+    let snapshot = &history.snapshots[in_force];
+    let snapshot_label = history.label(in_force);
     let mut scratch = Scratch::new();
     let route = catalog
         .classify(args.method.as_bytes(), args.target.as_bytes(), &mut scratch)
@@ -45,6 +49,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                 "method": args.method,
                 "target": args.target,
                 "at": at.to_string(),
+                "snapshot": snapshot_label,
                 "ip": args.ip.map(|ip| ip.to_string()),
                 "in_catalog": route.is_some(),
             });
@@ -64,7 +69,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
                     .map(|m| {
                         json!({
                             "policy": snapshot.policies[m.policy].name,
-                            "attached_to": via(&snapshot, m),
+                            "attached_to": via(snapshot, m),
                             "statement": m.statement,
                             "effect": m.effect.as_str(),
                             "pattern": m.pattern,
@@ -80,15 +85,25 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
             }
             format!("{}\n", serde_json::to_string_pretty(&v)?)
         }
-        TextOrJson::Text => text(&args, &snapshot, route, decision.as_ref(), &user_groups, at),
+        TextOrJson::Text => text(
+            &args,
+            snapshot,
+            &snapshot_label,
+            route,
+            decision.as_ref(),
+            &user_groups,
+            at,
+        ),
     };
     print_stdout(&text)?;
     Ok(ExitCode::Success)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn text(
     args: &ExplainArgs,
     snapshot: &Snapshot,
+    snapshot_label: &str,
     route: Option<&crate::catalog::Route>,
     decision: Option<&Decision>,
     groups: &[&str],
@@ -131,6 +146,7 @@ fn text(
             args.ip.map_or("unknown".to_owned(), |ip| ip.to_string())
         ),
     );
+    line("snapshot", snapshot_label.to_owned());
     line("decision", d.outcome.as_str().to_owned());
     if let Some(reason) = d.reason {
         let detail = match d.deciding_statement() {
