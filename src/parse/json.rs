@@ -210,7 +210,8 @@ fn alias_slot(key: &str, map: &FieldMap) -> Option<(usize, usize)> {
 pub struct JsonParser {
     buf: Vec<u8>,
     buffers: Buffers,
-    tape: Tape<'static>,
+    /// Taken while a line is parsed (a placeholder tape would allocate per line).
+    tape: Option<Tape<'static>>,
     fields: FieldMap,
     has_overrides: bool,
 }
@@ -228,7 +229,7 @@ impl JsonParser {
         JsonParser {
             buf: Vec::with_capacity(4096),
             buffers: Buffers::new(4096),
-            tape: Tape::null(),
+            tape: Some(Tape::null()),
             fields: fields.clone(),
             has_overrides: fields.overrides.iter().any(Option::is_some),
         }
@@ -268,7 +269,7 @@ impl JsonParser {
         self.buf.clear();
         self.buf.extend_from_slice(line);
         self.buf.resize(line.len() + simd_json::INPUT_PADDING, 0);
-        let mut tape = std::mem::replace(&mut self.tape, Tape::null()).reset();
+        let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
         let result = match simd_json::fill_tape_padded(
             &mut self.buf,
             line.len(),
@@ -285,7 +286,7 @@ impl JsonParser {
             }
             Err(e) => Err(Malformed(format!("invalid JSON: {e}"))),
         };
-        self.tape = tape.reset();
+        self.tape = Some(tape.reset());
         result
     }
 }

@@ -20,9 +20,8 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return epoch(s.parse::<f64>().ok()?);
     }
-    if let Ok(t) = s.parse::<Timestamp>() {
-        return Some(t.as_microsecond());
-    }
+    // The nginx / API Gateway shape first: trying RFC 3339 on it would fail, and a failed
+    // parse builds an error (an allocation per line).
     if s.as_bytes().get(2) == Some(&b'/') {
         return strtime::parse("%d/%b/%Y:%H:%M:%S %z", s)
             .ok()?
@@ -30,7 +29,7 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
             .ok()
             .map(|t| t.as_microsecond());
     }
-    None
+    s.parse::<Timestamp>().ok().map(|t| t.as_microsecond())
 }
 
 /// Epoch seconds, milliseconds or microseconds, by magnitude (dates after 1973).
