@@ -455,6 +455,16 @@ const NEW_SNAPSHOT: &str = r#"{"taken_at": "2026-11-26T12:00:00Z",
   "policies": [{"name": "Bills", "document": {"Version": "1.1", "Statement": [
     {"Effect": "Allow", "Action": ["bss:bill:view"]}]}}]}"#;
 
+/// A temporary directory holding `gw.jsonl` with `lines` and `snapshot.json` with `snapshot`.
+fn small_case(lines: &[String], snapshot: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("gw.jsonl");
+    std::fs::write(&logs, lines.concat()).unwrap();
+    let snap = dir.path().join("snapshot.json");
+    std::fs::write(&snap, snapshot).unwrap();
+    (dir, logs, snap)
+}
+
 fn line(time: &str, user: &str, status: u16, id: &str) -> String {
     format!(
         r#"{{"@timestamp":"{time}","request_id":"{id}","request_method":"GET","request_uri":"/v2/orders/customer-orders","status":{status},"user_name":"{user}","host":"bss.myhuaweicloud.com"}}"#
@@ -598,19 +608,13 @@ fn a_line_still_being_written_is_counted_once_it_is_complete() {
 
 #[test]
 fn rows_kept_beyond_the_window_give_unused_permissions_their_last_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("gw.jsonl");
-    std::fs::write(
-        &logs,
-        [
+    let (dir, logs, snap) = small_case(
+        &[
             line("2026-11-25T10:00:00Z", "alice", 200, "r1"),
             line("2026-11-27T09:00:00Z", "bob", 403, "r2"),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let snap = dir.path().join("old.json");
-    std::fs::write(&snap, OLD_SNAPSHOT).unwrap();
+        ],
+        OLD_SNAPSHOT,
+    );
     let out = dir.path().join("report");
     let state = dir.path().join("state");
     let mut args = vec!["--state", state.to_str().unwrap()];
@@ -750,19 +754,13 @@ const TIMED_SNAPSHOT: &str = r#"{"taken_at": "2026-11-25T00:00:00Z",
 
 #[test]
 fn an_hourly_row_split_by_a_time_condition_is_judged_at_its_first_request_and_counted() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("gw.jsonl");
-    std::fs::write(
-        &logs,
-        [
+    let (dir, logs, snap) = small_case(
+        &[
             line("2026-11-26T10:10:00Z", "alice", 200, "r1"),
             line("2026-11-26T10:50:00Z", "alice", 200, "r2"),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let snap = dir.path().join("timed.json");
-    std::fs::write(&snap, TIMED_SNAPSHOT).unwrap();
+        ],
+        TIMED_SNAPSHOT,
+    );
     // Without state each request is judged at its own time: the second is drift.
     let out = dir.path().join("exact");
     analyze(&logs, &snap, &out, &[]).assert().success();
@@ -787,11 +785,10 @@ fn an_hourly_row_split_by_a_time_condition_is_judged_at_its_first_request_and_co
 
 #[test]
 fn a_damaged_state_stops_the_run_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("gw.jsonl");
-    std::fs::write(&logs, line("2026-11-26T10:10:00Z", "alice", 200, "r1")).unwrap();
-    let snap = dir.path().join("old.json");
-    std::fs::write(&snap, OLD_SNAPSHOT).unwrap();
+    let (dir, logs, snap) = small_case(
+        &[line("2026-11-26T10:10:00Z", "alice", 200, "r1")],
+        OLD_SNAPSHOT,
+    );
     let state = dir.path().join("state");
     let out = dir.path().join("report");
     let args = ["--state", state.to_str().unwrap()];

@@ -50,14 +50,7 @@ fn show(args: StateShowArgs) -> anyhow::Result<ExitCode> {
     let path = args.dir.join("manifest.json");
     let text = std::fs::read_to_string(&path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "state {}: line {} column {}: {e} (expected a permlens state manifest)",
-            path.display(),
-            e.line(),
-            e.column()
-        )
-    })?;
+    let m = Manifest::parse(&text, &path)?;
     let m = &m;
     let hour =
         |h: Option<u32>| h.map(|h| crate::parse::time::format_micros(i64::from(h) * 3_600_000_000));

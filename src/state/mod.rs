@@ -101,6 +101,20 @@ pub struct Manifest {
     pub entries: Vec<Entry>,
 }
 
+impl Manifest {
+    /// Parses `manifest.json`; errors name the file, line and column.
+    pub fn parse(text: &str, path: &Path) -> anyhow::Result<Manifest> {
+        serde_json::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "state {}: line {} column {}: {e} (expected a permlens state manifest)",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })
+    }
+}
+
 /// An open state directory, locked for this run.
 #[derive(Debug)]
 pub struct State {
@@ -202,14 +216,7 @@ impl State {
         let path = dir.join(MANIFEST);
         let manifest = match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let m: Manifest = serde_json::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "state {}: line {} column {}: {e} (expected a permlens state manifest)",
-                        path.display(),
-                        e.line(),
-                        e.column()
-                    )
-                })?;
+                let m = Manifest::parse(&text, &path)?;
                 if m.format != FORMAT {
                     bail!(
                         "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
