@@ -55,6 +55,18 @@ fn fixture(size: &str) -> Fixture {
     }
 }
 
+impl Fixture {
+    /// A directory `name` holding the given days as `day<i>.log`.
+    fn logs_with_days(&self, name: &str, days: std::ops::Range<usize>) -> PathBuf {
+        let logs = self.root.join(name);
+        std::fs::create_dir_all(&logs).unwrap();
+        for i in days {
+            std::fs::write(logs.join(format!("day{i}.log")), &self.days[i]).unwrap();
+        }
+        logs
+    }
+}
+
 fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -340,9 +352,7 @@ fn killed_runs_leave_usable_state() {
 #[test]
 fn a_second_run_on_the_same_state_or_report_exits_2_and_a_dead_lock_is_taken_over() {
     let fx = fixture("512KiB");
-    let logs = fx.root.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    std::fs::write(logs.join("day1.log"), &fx.days[0]).unwrap();
+    let logs = fx.logs_with_days("logs", 0..1);
     let state = fx.root.join("state");
     std::fs::create_dir_all(&state).unwrap();
     let out = fx.root.join("report");
@@ -391,11 +401,7 @@ fn a_second_run_on_the_same_state_or_report_exits_2_and_a_dead_lock_is_taken_ove
 #[test]
 fn window_selects_and_prunes_stored_hours() {
     let fx = fixture("1MiB");
-    let logs = fx.root.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    for (i, d) in fx.days.iter().enumerate() {
-        std::fs::write(logs.join(format!("day{i}.log")), d).unwrap();
-    }
+    let logs = fx.logs_with_days("logs", 0..3);
     let state = fx.root.join("state");
     let out = fx.root.join("report");
     // The generated logs end on 2026-11-27: a one-day window ending the next midnight holds
@@ -819,11 +825,7 @@ fn a_damaged_state_stops_the_run_naming_the_file() {
 #[test]
 fn a_backfill_in_rounds_equals_one_full_run() {
     let fx = fixture("1MiB");
-    let logs = fx.root.join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
-    for (i, d) in fx.days.iter().enumerate() {
-        std::fs::write(logs.join(format!("day{i}.log")), d).unwrap();
-    }
+    let logs = fx.logs_with_days("logs", 0..3);
     let state = fx.root.join("state");
     let out = fx.root.join("report");
     // One file per round: each round's rows are written out before the next is read.
