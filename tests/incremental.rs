@@ -876,3 +876,97 @@ fn explain_uses_the_snapshot_in_force_at_the_time_asked() {
     assert_eq!(after["decision"], "deny");
     assert_eq!(after["snapshot"], "2026-11-26.json@2026-11-26T12:00:00Z");
 }
+
+/// What happens to the logs between and at nightly runs.
+#[derive(Debug, Clone)]
+enum Op {
+    /// The gateway writes this many more lines.
+    Append(usize),
+    /// logrotate: `.N` -> `.N+1`, the live file -> `.1`; with `compress`, `.2` is gzipped
+    /// (delaycompress).
+    Rotate { compress: bool },
+    /// A `--state` run.
+    Run,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1usize..300).prop_map(Op::Append),
+        any::<bool>().prop_map(|compress| Op::Rotate { compress }),
+        Just(Op::Run),
+    ]
+}
+
+fn rotate(logs: &Path, compress: bool) {
+    let live = logs.join("gateway.log");
+    if !live.exists() {
+        return;
+    }
+    let name =
+        |i: usize, gz: bool| logs.join(format!("gateway.log.{i}{}", if gz { ".gz" } else { "" }));
+    let highest = (1..)
+        .take_while(|&i| name(i, false).exists() || name(i, true).exists())
+        .last();
+    for i in (1..=highest.unwrap_or(0)).rev() {
+        for gz in [false, true] {
+            if name(i, gz).exists() {
+                std::fs::rename(name(i, gz), name(i + 1, gz)).unwrap();
+            }
+        }
+    }
+    if compress && name(2, false).exists() {
+        gzip(&name(2, false), &name(2, true));
+    }
+    std::fs::rename(&live, name(1, false)).unwrap();
+}
+
+#[test]
+fn any_sequence_of_growth_rotation_and_runs_equals_one_full_run() {
+    use proptest::prelude::*;
+    let fx = fixture("1MiB");
+    let all: Vec<u8> = fx.days.concat();
+    let lines: Vec<&[u8]> = all.split_inclusive(|&b| b == b'\n').collect();
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 24,
+        ..ProptestConfig::default()
+    });
+    let ops = (200usize..400, proptest::collection::vec(op(), 1..8));
+    runner
+        .run(&ops, |(first, ops)| {
+            let case = tempfile::tempdir().unwrap();
+            let logs = case.path().join("logs");
+            std::fs::create_dir_all(&logs).unwrap();
+            let state = case.path().join("state");
+            let out = case.path().join("report");
+            let mut written = 0usize;
+            let mut step = |op: &Op| match op {
+                Op::Append(n) => {
+                    let end = (written + n).min(lines.len());
+                    append(&logs.join("gateway.log"), &lines[written..end].concat());
+                    written = end;
+                }
+                Op::Rotate { compress } => rotate(&logs, *compress),
+                Op::Run => {
+                    analyze(
+                        &logs,
+                        &fx.snapshot,
+                        &out,
+                        &["-q", "--state", state.to_str().unwrap()],
+                    )
+                    .assert()
+                    .success();
+                }
+            };
+            step(&Op::Append(first));
+            step(&Op::Run);
+            for op in &ops {
+                step(op);
+            }
+            step(&Op::Run);
+            let content = lines[..written].concat();
+            prop_assert_eq!(tables(&out), full_run(&fx, &[content]), "{:?}", ops);
+            Ok(())
+        })
+        .unwrap();
+}
