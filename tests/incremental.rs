@@ -929,6 +929,7 @@ fn any_sequence_of_growth_rotation_and_runs_equals_one_full_run() {
     let lines: Vec<&[u8]> = all.split_inclusive(|&b| b == b'\n').collect();
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
         cases: 24,
+        failure_persistence: None,
         ..ProptestConfig::default()
     });
     let ops = (200usize..400, proptest::collection::vec(op(), 1..8));
@@ -969,4 +970,28 @@ fn any_sequence_of_growth_rotation_and_runs_equals_one_full_run() {
             Ok(())
         })
         .unwrap();
+}
+
+#[test]
+fn a_night_where_the_only_change_is_compression_is_not_an_error() {
+    // Regression: the compressed copy was decompressed up to what was counted, held no new
+    // line, and the run failed with "no request could be read".
+    let fx = fixture("512KiB");
+    let logs = fx.logs_with_days("logs", 0..1);
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let args = ["--state", state.to_str().unwrap()];
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    gzip(&logs.join("day0.log"), &logs.join("day0.log.gz"));
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    let s = summary(&out);
+    assert_eq!(s["inputs"]["files_skipped"], 1, "{s}");
+    assert_eq!(s["inputs"]["lines"], 0, "{s}");
+    assert_same(&full_run(&fx, &fx.days[..1]), &tables(&out));
+    // The next night it is skipped by its compressed fingerprint, without decompressing.
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    assert_eq!(
+        summary(&out)["inputs"]["per_file"][0]["skipped"],
+        "already counted (same compressed file)"
+    );
 }

@@ -519,20 +519,26 @@ fn scan_incremental(
             }
             let round: Vec<_> = rest.drain(..take).collect();
             let files: Vec<input::InputFile> = round.iter().map(|r| r.0.clone()).collect();
-            let (stats, round_reports) = scan_all(cfg, &files, &scan_cfg)?;
+            let (stats, mut round_reports) = scan_all(cfg, &files, &scan_cfg)?;
             malformed.extend(malformed_samples(&stats, &round_reports));
             counters += stats.counters;
             let mut rows = state::rows_by_file(stats, catalog);
             for (i, (f, (plan, prints))) in round.iter().enumerate() {
-                let r = &round_reports[i];
+                let r = &mut round_reports[i];
                 if r.error.is_some() {
                     continue;
                 }
+                let nothing_new = r.nothing_new || (r.new_lines == 0 && !r.restarted);
+                if matches!(plan, state::Plan::Resume { .. }) && nothing_new {
+                    // Decompressed up to what was counted and found nothing after it.
+                    r.skipped = Some("already counted (nothing new)");
+                }
+                let r = &*r;
                 let how = match plan {
                     state::Plan::Resume { .. } if r.restarted => {
                         "content differs from what was counted: read whole".to_owned()
                     }
-                    state::Plan::Resume { .. } if r.nothing_new => {
+                    state::Plan::Resume { .. } if nothing_new => {
                         "already counted (nothing new)".to_owned()
                     }
                     state::Plan::Resume { .. } => {
@@ -685,13 +691,9 @@ fn check_inputs(
         bail!("{}", errors[errors.len() - 1]);
     }
     let read = reports.iter().filter(|r| r.skipped.is_none()).count();
-    let bytes: u64 = reports
-        .iter()
-        .filter(|r| r.skipped.is_none())
-        .map(|r| r.bytes)
-        .sum();
-    // With --state, a night with nothing new is fine; new bytes with no request in them are not.
-    if c.parsed + c.prefiltered == 0 && (cfg.state.is_none() || bytes > 0) {
+    // With --state, a night with nothing new is fine; new lines with no request in them are
+    // not. (A compressed copy of counted content has bytes but no new line.)
+    if c.parsed + c.prefiltered == 0 && (cfg.state.is_none() || c.lines > 0) {
         bail!(
             "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report",
             read,
