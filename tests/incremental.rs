@@ -571,7 +571,7 @@ fn changes_report_what_moved_since_the_previous_run() {
         vec![
             "newly_denied,user,alice,bss:order:view,GET /v2/orders/customer-orders,predicted_only (not_granted)",
             "newly_denied,user,bob,bss:order:view,GET /v2/orders/customer-orders,confirmed (not_granted)",
-            "denial_resolved,user,bob,bss:order:view,GET /v2/orders/customer-orders,observed_only (unexplained); no longer in the window",
+            "denial_resolved,user,bob,bss:order:view,GET /v2/orders/customer-orders,observed_only (unexplained); no such row among the denied calls of this run",
             "newly_unused,group,buyers,bss:bill:view,,",
             "newly_over_privileged,group,buyers,,,1 unused permissions",
         ]

@@ -147,7 +147,7 @@ pub fn diff(previous: Option<&FindingsIndex>, now: &FindingsIndex) -> Vec<Change
             out.push(denial(
                 "denial_resolved",
                 d,
-                "; no longer in the window".into(),
+                "; no such row among the denied calls of this run".into(),
             ));
         }
     }
