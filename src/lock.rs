@@ -16,7 +16,6 @@ use anyhow::{Context, bail};
 #[derive(Debug)]
 pub struct RunLock {
     file: File,
-    path: PathBuf,
     /// The holder recorded in the file when it was taken over from a run that died.
     pub took_over: Option<String>,
 }
@@ -63,13 +62,8 @@ impl RunLock {
             .with_context(|| format!("cannot write the lock file {}", path.display()))?;
         Ok(RunLock {
             file,
-            path: path.to_owned(),
             took_over: (!previous.is_empty()).then_some(previous),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
