@@ -359,6 +359,23 @@ fn batch(g: &Gen<'_>, spec: &Spec, index: u64, step: i64, out: &mut Vec<u8>) {
     }
 }
 
+/// The first `lines` lines of the logs `spec` describes, in memory (for benches and tests);
+/// `spec.size` must be large enough to hold them.
+pub fn first_lines(catalog: &Catalog, spec: &Spec, lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_logs(catalog, spec, &mut out).expect("writing to memory cannot fail");
+    let cut = memchr::memchr_iter(b'\n', &out)
+        .nth(lines.saturating_sub(1))
+        .map_or(out.len(), |i| i + 1);
+    assert!(
+        lines == 0 || out[..cut].iter().filter(|&&b| b == b'\n').count() == lines,
+        "spec.size {} holds fewer than {lines} lines",
+        spec.size
+    );
+    out.truncate(if lines == 0 { 0 } else { cut });
+    out
+}
+
 /// Writes logs to `w` until `spec.size` bytes; returns (bytes, lines).
 pub fn write_logs(
     catalog: &Catalog,
