@@ -8,7 +8,8 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 use simd_json::{Buffers, Tape};
 
-use super::time::{epoch, parse_time};
+use super::flat::{self, Raw, Walk};
+use super::time::{TimeCache, epoch};
 use super::{Malformed, Request, parse_status, split_request_line};
 use crate::catalog::Catalog;
 
@@ -146,64 +147,63 @@ impl FieldMap {
 
 /// The field a top-level key is an alias of, and its priority (lower wins). Must agree with
 /// [`FIELDS`]; a test checks it.
-fn alias_of(key: &str) -> Option<(Field, u8)> {
+#[inline]
+fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
     use Field::*;
     Some(match key {
-        "method" => (Method, 0),
-        "request_method" => (Method, 1),
-        "http_method" => (Method, 2),
-        "httpMethod" => (Method, 3),
-        "uri" => (Path, 0),
-        "path" => (Path, 1),
-        "request_uri" => (Path, 2),
-        "url" => (Path, 3),
-        "router_uri" => (Path, 4),
-        "request_path" => (Path, 5),
-        "request" => (Request, 0),
-        "request_line" => (Request, 1),
-        "status" => (Status, 0),
-        "status_code" => (Status, 1),
-        "response_code" => (Status, 2),
-        "statusCode" => (Status, 3),
-        "user_name" => (User, 0),
-        "user" => (User, 1),
-        "username" => (User, 2),
-        "userName" => (User, 3),
-        "time" => (Time, 0),
-        "timestamp" => (Time, 1),
-        "@timestamp" => (Time, 2),
-        "time_local" => (Time, 3),
-        "time_iso8601" => (Time, 4),
-        "start_time" => (Time, 5),
-        "request_id" => (RequestId, 0),
-        "requestId" => (RequestId, 1),
-        "x_request_id" => (RequestId, 2),
-        "req_id" => (RequestId, 3),
-        "remote_addr" => (SourceIp, 0),
-        "client_ip" => (SourceIp, 1),
-        "source_ip" => (SourceIp, 2),
-        "clientIp" => (SourceIp, 3),
-        "downstream_remote_address" => (SourceIp, 4),
-        "error_code" => (ErrorCode, 0),
-        "apig_err_code" => (ErrorCode, 1),
-        "err_code" => (ErrorCode, 2),
-        "errorCode" => (ErrorCode, 3),
-        "host" => (Host, 0),
-        "http_host" => (Host, 1),
-        "authority" => (Host, 2),
-        "server_name" => (Host, 3),
-        "response_source" => (ResponseSource, 0),
+        b"method" => (Method, 0),
+        b"request_method" => (Method, 1),
+        b"http_method" => (Method, 2),
+        b"httpMethod" => (Method, 3),
+        b"uri" => (Path, 0),
+        b"path" => (Path, 1),
+        b"request_uri" => (Path, 2),
+        b"url" => (Path, 3),
+        b"router_uri" => (Path, 4),
+        b"request_path" => (Path, 5),
+        b"request" => (Request, 0),
+        b"request_line" => (Request, 1),
+        b"status" => (Status, 0),
+        b"status_code" => (Status, 1),
+        b"response_code" => (Status, 2),
+        b"statusCode" => (Status, 3),
+        b"user_name" => (User, 0),
+        b"user" => (User, 1),
+        b"username" => (User, 2),
+        b"userName" => (User, 3),
+        b"time" => (Time, 0),
+        b"timestamp" => (Time, 1),
+        b"@timestamp" => (Time, 2),
+        b"time_local" => (Time, 3),
+        b"time_iso8601" => (Time, 4),
+        b"start_time" => (Time, 5),
+        b"request_id" => (RequestId, 0),
+        b"requestId" => (RequestId, 1),
+        b"x_request_id" => (RequestId, 2),
+        b"req_id" => (RequestId, 3),
+        b"remote_addr" => (SourceIp, 0),
+        b"client_ip" => (SourceIp, 1),
+        b"source_ip" => (SourceIp, 2),
+        b"clientIp" => (SourceIp, 3),
+        b"downstream_remote_address" => (SourceIp, 4),
+        b"error_code" => (ErrorCode, 0),
+        b"apig_err_code" => (ErrorCode, 1),
+        b"err_code" => (ErrorCode, 2),
+        b"errorCode" => (ErrorCode, 3),
+        b"host" => (Host, 0),
+        b"http_host" => (Host, 1),
+        b"authority" => (Host, 2),
+        b"server_name" => (Host, 3),
+        b"response_source" => (ResponseSource, 0),
         _ => return None,
     })
 }
 
 /// Which field slot a top-level key feeds, unless `--field` overrides that field.
-fn alias_slot(key: &str, map: &FieldMap) -> Option<(usize, usize)> {
+fn alias_slot(key: &[u8], map: &FieldMap) -> Option<(usize, u8)> {
     let (field, rank) = alias_of(key)?;
     let slot = field as usize;
-    map.overrides[slot]
-        .is_none()
-        .then_some((slot, rank as usize))
+    map.overrides[slot].is_none().then_some((slot, rank))
 }
 
 /// A reusable JSON line parser. One per worker.
@@ -214,6 +214,7 @@ pub struct JsonParser {
     tape: Option<Tape<'static>>,
     fields: FieldMap,
     has_overrides: bool,
+    times: TimeCache,
 }
 
 impl std::fmt::Debug for JsonParser {
@@ -232,17 +233,39 @@ impl JsonParser {
             tape: Some(Tape::null()),
             fields: fields.clone(),
             has_overrides: fields.overrides.iter().any(Option::is_some),
+            times: TimeCache::default(),
         }
     }
 
     /// Parses a gateway JSON line and hands the request to `f`.
+    ///
+    /// A flat line is read by [`flat::walk`], which only locates the wanted fields; lines it
+    /// is unsure of, and every line when `--field` names a path, get the full simd-json parse.
     pub fn parse<R>(
         &mut self,
         line: &[u8],
         f: impl FnOnce(&Request<'_>) -> R,
     ) -> Result<R, Malformed> {
-        self.with_object(line, |obj, fields, has_overrides| {
-            let req = gateway_request(obj, fields, has_overrides)?;
+        if !self.has_overrides {
+            let mut hits = [None; FIELD_COUNT];
+            let slot_of = |key: &[u8]| alias_of(key).map(|(field, rank)| (field as usize, rank));
+            if flat::walk(line, slot_of, &mut hits) == Walk::Done {
+                let get = |field: Field| hits[field as usize].map(|h| h.value(line));
+                return gateway_request(get, &mut self.times).map(|req| f(&req));
+            }
+        }
+        self.parse_full(line, f)
+    }
+
+    /// [`JsonParser::parse`] without the fast path: a simd-json tape for the whole line.
+    pub fn parse_full<R>(
+        &mut self,
+        line: &[u8],
+        f: impl FnOnce(&Request<'_>) -> R,
+    ) -> Result<R, Malformed> {
+        self.with_object(line, |obj, fields, has_overrides, times| {
+            let found = gateway_fields(obj, fields, has_overrides);
+            let req = gateway_request(|field| found[field as usize].map(|(_, v)| v), times)?;
             Ok(f(&req))
         })
     }
@@ -254,7 +277,7 @@ impl JsonParser {
         catalog: &Catalog,
         f: impl FnOnce(&Request<'_>) -> R,
     ) -> Result<R, Malformed> {
-        self.with_object(line, |obj, _, _| {
+        self.with_object(line, |obj, _, _, _| {
             let req = trace_request(obj, catalog)?;
             Ok(f(&req))
         })
@@ -263,7 +286,7 @@ impl JsonParser {
     fn with_object<R>(
         &mut self,
         line: &[u8],
-        f: impl FnOnce(Value<'_, '_>, &FieldMap, bool) -> Result<R, Malformed>,
+        f: impl FnOnce(Value<'_, '_>, &FieldMap, bool, &mut TimeCache) -> Result<R, Malformed>,
     ) -> Result<R, Malformed> {
         // The padding lets simd-json parse in place instead of copying the line again.
         self.buf.clear();
@@ -279,7 +302,7 @@ impl JsonParser {
             Ok(()) => {
                 let value = tape.as_value();
                 if value.as_object().is_some() {
-                    f(value, &self.fields, self.has_overrides)
+                    f(value, &self.fields, self.has_overrides, &mut self.times)
                 } else {
                     Err(Malformed("expected a JSON object".into()))
                 }
@@ -310,66 +333,102 @@ fn lookup<'t, 'i>(root: Value<'t, 'i>, path: &[String]) -> Option<Value<'t, 'i>>
     Some(v)
 }
 
-fn status_of(v: Value<'_, '_>) -> Option<u16> {
-    if let Some(n) = v.as_u64() {
-        return u16::try_from(n).ok();
+/// What the analysis reads of a simd-json value: the same [`Raw`] the fast path hands out.
+fn raw_of<'i>(v: Value<'_, 'i>) -> Raw<'i> {
+    if let Some(s) = bytes_of(v) {
+        Raw::Str(s)
+    } else if let Some(n) = v.as_u64() {
+        Raw::UInt(n)
+    } else if let Some(n) = v.as_i64() {
+        Raw::Float(n as f64)
+    } else if let Some(f) = v.as_f64() {
+        Raw::Float(f)
+    } else if v.as_object().is_some() {
+        let name = v.get("name").and_then(bytes_of).unwrap_or_default();
+        let id = v.get("id").and_then(bytes_of).unwrap_or_default();
+        Raw::User(name, id)
+    } else {
+        Raw::Other
     }
-    if let Some(f) = v.as_f64() {
-        return (f.fract() == 0.0 && (0.0..=999.0).contains(&f)).then_some(f as u16);
-    }
-    parse_status(v.as_str()?.trim().as_bytes())
 }
 
-fn time_of(v: Value<'_, '_>) -> Option<i64> {
-    if let Some(n) = v.as_f64() {
-        return epoch(n);
+fn text_of(v: Raw<'_>) -> Option<&[u8]> {
+    match v {
+        Raw::Str(s) => Some(s),
+        _ => None,
     }
-    if let Some(n) = v.as_u64() {
-        return epoch(n as f64);
+}
+
+fn status_of(v: Raw<'_>) -> Option<u16> {
+    match v {
+        Raw::UInt(n) => u16::try_from(n).ok(),
+        Raw::Float(f) => (f.fract() == 0.0 && (0.0..=999.0).contains(&f)).then_some(f as u16),
+        Raw::Str(s) => parse_status(s.trim_ascii()),
+        Raw::User(..) | Raw::Other => None,
     }
-    parse_time(v.as_str()?.as_bytes())
+}
+
+fn time_of(v: Raw<'_>, times: &mut TimeCache) -> Option<i64> {
+    match v {
+        Raw::UInt(n) => epoch(n as f64),
+        Raw::Float(f) => epoch(f),
+        Raw::Str(s) => times.parse(s),
+        Raw::User(..) | Raw::Other => None,
+    }
 }
 
 /// The user may be a string or an object with a name (and id).
-fn user_of<'i>(v: Value<'_, 'i>) -> (&'i [u8], &'i [u8]) {
-    if let Some(s) = bytes_of(v) {
-        return (s, b"");
+fn user_of(v: Raw<'_>) -> (&[u8], &[u8]) {
+    match v {
+        Raw::Str(s) => (s, b""),
+        Raw::User(name, id) => (name, id),
+        _ => (b"", b""),
     }
-    let name = v.get("name").and_then(bytes_of).unwrap_or_default();
-    let id = v.get("id").and_then(bytes_of).unwrap_or_default();
-    (name, id)
 }
 
-fn gateway_request<'t, 'i>(
-    obj: Value<'t, 'i>,
-    fields: &FieldMap,
-    has_overrides: bool,
-) -> Result<Request<'i>, Malformed> {
-    let mut found: [Option<(usize, Value<'t, 'i>)>; FIELD_COUNT] = [None; FIELD_COUNT];
+/// Per field: the rank of the alias it came from (lower wins) and its value.
+type Found<'i> = [Option<(u8, Raw<'i>)>; FIELD_COUNT];
+
+/// Keeps `value` for `slot` unless an alias of higher priority (or the same key earlier in
+/// the line) already gave one.
+#[inline]
+fn keep<'i>(found: &mut Found<'i>, slot: usize, rank: u8, value: Raw<'i>) {
+    if found[slot].is_none_or(|(r, _)| rank < r) {
+        found[slot] = Some((rank, value));
+    }
+}
+
+fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool) -> Found<'i> {
+    let mut found: Found<'i> = [None; FIELD_COUNT];
     if let Some(o) = obj.as_object() {
         for (key, value) in o.iter() {
-            if let Some((slot, rank)) = alias_slot(key, fields)
-                && found[slot].is_none_or(|(r, _)| rank < r)
-            {
-                found[slot] = Some((rank, value));
+            if let Some((slot, rank)) = alias_slot(key.as_bytes(), fields) {
+                keep(&mut found, slot, rank, raw_of(value));
             }
         }
     }
     if has_overrides {
         for (i, path) in fields.overrides.iter().enumerate() {
             if let Some(path) = path {
-                found[i] = lookup(obj, path).map(|v| (0, v));
+                found[i] = lookup(obj, path).map(|v| (0, raw_of(v)));
             }
         }
     }
-    let get = |f: Field| found[f as usize].map(|(_, v)| v);
-    let text = |f: Field| get(f).and_then(bytes_of).unwrap_or_default();
+    found
+}
+
+/// The request from its fields' values: `get(field)`.
+fn gateway_request<'i>(
+    get: impl Fn(Field) -> Option<Raw<'i>>,
+    times: &mut TimeCache,
+) -> Result<Request<'i>, Malformed> {
+    let text = |f: Field| get(f).and_then(text_of).unwrap_or_default();
 
     let mut method = text(Field::Method);
     let mut target = text(Field::Path);
     if (method.is_empty() || target.is_empty())
         && let Some((m, t)) = get(Field::Request)
-            .and_then(bytes_of)
+            .and_then(text_of)
             .and_then(split_request_line)
     {
         if method.is_empty() {
@@ -396,7 +455,7 @@ fn gateway_request<'t, 'i>(
         None => 0,
     };
     let (user, mut user_id) = get(Field::User).map(user_of).unwrap_or_default();
-    if let Some(id) = get(Field::UserId).and_then(bytes_of) {
+    if let Some(id) = get(Field::UserId).and_then(text_of) {
         user_id = id;
     }
     Ok(Request {
@@ -405,7 +464,7 @@ fn gateway_request<'t, 'i>(
         trace_route: None,
         trace: false,
         status,
-        time: get(Field::Time).and_then(time_of),
+        time: get(Field::Time).and_then(|v| time_of(v, times)),
         user,
         user_id,
         request_id: text(Field::RequestId),
@@ -428,11 +487,15 @@ pub(crate) fn trace_request<'i>(
         .ok_or_else(|| Malformed("no trace_name in CTS trace".into()))?;
     let status = match obj.get("code") {
         Some(v) => {
-            status_of(v).ok_or_else(|| Malformed("code is not an HTTP status code".into()))?
+            status_of(raw_of(v))
+                .ok_or_else(|| Malformed("code is not an HTTP status code".into()))?
         }
         None => 0,
     };
-    let (user, user_id) = obj.get("user").map(user_of).unwrap_or_default();
+    let (user, user_id) = obj
+        .get("user")
+        .map(|v| user_of(raw_of(v)))
+        .unwrap_or_default();
     let request_id = obj
         .get("request_id")
         .and_then(bytes_of)
@@ -445,7 +508,7 @@ pub(crate) fn trace_request<'i>(
         trace_route: catalog.route_for_trace(name),
         trace: true,
         status,
-        time: obj.get("time").and_then(time_of),
+        time: obj.get("time").and_then(|v| time_of(raw_of(v), &mut TimeCache::default())),
         user,
         user_id,
         request_id,
@@ -554,7 +617,7 @@ mod tests {
     fn alias_lookup_agrees_with_the_alias_table() {
         for (field, _, aliases) in FIELDS {
             for (rank, a) in aliases.iter().enumerate() {
-                assert_eq!(alias_of(a), Some((field, rank as u8)), "{a}");
+                assert_eq!(alias_of(a.as_bytes()), Some((field, rank as u8)), "{a}");
             }
         }
         let listed: usize = FIELDS.iter().map(|f| f.2.len()).sum();
@@ -605,8 +668,8 @@ mod tests {
             "response_source",
         ];
         assert_eq!(listed, known.len());
-        assert!(known.iter().all(|k| alias_of(k).is_some()));
-        assert_eq!(alias_of("nope"), None);
+        assert!(known.iter().all(|k| alias_of(k.as_bytes()).is_some()));
+        assert_eq!(alias_of(b"nope"), None);
     }
 
     #[test]
@@ -642,6 +705,108 @@ mod tests {
                 .0
                 .contains("status")
         );
+    }
+
+    /// Every field of a request, owned, or the reason the line is malformed.
+    fn everything(p: &mut JsonParser, line: &[u8], full: bool) -> Result<String, String> {
+        let show = |r: &Request<'_>| format!("{r:?}");
+        let result = if full {
+            p.parse_full(line, show)
+        } else {
+            p.parse(line, show)
+        };
+        result.map_err(|Malformed(m)| m)
+    }
+
+    fn json_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "method",
+            "request_method",
+            "uri",
+            "request_uri",
+            "path",
+            "request",
+            "status",
+            "status_code",
+            "user_name",
+            "user",
+            "time",
+            "@timestamp",
+            "request_id",
+            "remote_addr",
+            "client_ip",
+            "apig_err_code",
+            "host",
+            "response_source",
+            "bytes_sent",
+            "user_agent",
+            "re\\quest",
+        ]);
+        let value = prop::sample::select(vec![
+            r#""GET""#,
+            r#""post""#,
+            r#""/v2/orders/customer-orders?x=1""#,
+            r#""\/v2\/orders""#,
+            r#""GET /v2/bills HTTP/1.1""#,
+            r#""a\"b""#,
+            r#""caf\u00e9""#,
+            r#""tab\there""#,
+            r#""""#,
+            r#""403""#,
+            r#"" 200 ""#,
+            r#""2026-11-27T10:00:00.250Z""#,
+            r#""27/Nov/2026:18:00:00 +0800""#,
+            "200",
+            "403.0",
+            "-0",
+            "-5",
+            "70000",
+            "1796378400",
+            "1796378400123",
+            "1796378400.5",
+            "1e3",
+            "01",
+            "123456789012345678901",
+            "true",
+            "false",
+            "null",
+            r#"{"name":"ivan","id":"u-9"}"#,
+            r#"{"name":1}"#,
+            "[1,2]",
+            "{}",
+        ]);
+        let pair = (key, value, prop::sample::select(vec!["", " "]))
+            .prop_map(|(k, v, ws)| format!("\"{k}\":{ws}{v}"));
+        let object = prop::collection::vec(pair, 0..10)
+            .prop_map(|pairs| format!("{{{}}}", pairs.join(",")).into_bytes());
+        // Damage: cut the line, or put a stray byte somewhere.
+        let damage = prop::option::weighted(
+            0.3,
+            (any::<prop::sample::Index>(), any::<u8>(), any::<bool>()),
+        );
+        (object, damage).prop_map(|(mut line, damage)| {
+            if let Some((at, byte, cut)) = damage {
+                let at = at.index(line.len() + 1);
+                if cut {
+                    line.truncate(at);
+                } else {
+                    line.insert(at, byte);
+                }
+            }
+            line
+        })
+    }
+
+    proptest::proptest! {
+        /// The fast path gives the same request, or the same reason, as simd-json.
+        #[test]
+        fn fast_path_agrees_with_the_full_parse(line in json_line()) {
+            let mut p = JsonParser::new(&FieldMap::default());
+            let fast = everything(&mut p, &line, false);
+            let full = everything(&mut p, &line, true);
+            proptest::prop_assert_eq!(fast, full, "{}", String::from_utf8_lossy(&line));
+        }
     }
 
     #[test]

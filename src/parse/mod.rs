@@ -5,7 +5,9 @@
 
 pub mod apig;
 pub mod cts;
+pub mod flat;
 pub mod json;
+pub mod positions;
 pub mod time;
 
 use std::fmt;

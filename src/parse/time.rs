@@ -32,6 +32,107 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
     s.parse::<Timestamp>().ok().map(|t| t.as_microsecond())
 }
 
+/// [`parse_time`] for a log's lines in order: consecutive lines share their minute, so the
+/// time of the minute (and zone) last seen is kept and only the seconds and fraction of a
+/// line in the same minute are read. Anything but the two common layouts with a plain zone
+/// (`2026-11-27T10:00:00.123Z`, `+08:00`; `27/Nov/2026:18:00:00 +0800`) goes to
+/// [`parse_time`]; a test checks that both agree.
+#[derive(Debug, Clone, Default)]
+pub struct TimeCache {
+    /// The text of the minute last seen, the seconds (and fraction) left out.
+    key: [u8; 32],
+    key_len: usize,
+    /// Where the seconds start in that layout.
+    seconds_at: usize,
+    /// The minute's time, in microseconds; `None` before the first use.
+    minute: Option<i64>,
+}
+
+impl TimeCache {
+    pub fn parse(&mut self, s: &[u8]) -> Option<i64> {
+        self.fast(s).or_else(|| parse_time(s))
+    }
+
+    fn fast(&mut self, s: &[u8]) -> Option<i64> {
+        let rfc3339 = s.len() >= 20
+            && s[4] == b'-'
+            && s[7] == b'-'
+            && matches!(s[10], b'T' | b't' | b' ')
+            && s[13] == b':'
+            && s[16] == b':';
+        let nginx = !rfc3339
+            && s.len() >= 26
+            && s[2] == b'/'
+            && s[6] == b'/'
+            && s[11] == b':'
+            && s[14] == b':'
+            && s[17] == b':';
+        let seconds_at = match (rfc3339, nginx) {
+            (true, _) => 17,
+            (_, true) => 18,
+            _ => return None,
+        };
+        let (tens, units) = (s[seconds_at], s[seconds_at + 1]);
+        if !tens.is_ascii_digit() || !units.is_ascii_digit() {
+            return None;
+        }
+        // A leap second (60) is left to jiff.
+        let seconds = i64::from(tens - b'0') * 10 + i64::from(units - b'0');
+        if seconds > 59 {
+            return None;
+        }
+        let mut rest = &s[seconds_at + 2..];
+        let mut micros = 0i64;
+        if rfc3339 && let Some(fraction) = rest.strip_prefix(b".") {
+            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || digits > 9 {
+                return None;
+            }
+            // Truncated to microseconds, as jiff's `as_microsecond` does for times after 1970.
+            for i in 0..6 {
+                micros = micros * 10 + fraction.get(i).filter(|_| i < digits).map_or(0, |d| i64::from(d - b'0'));
+            }
+            rest = &fraction[digits..];
+        }
+        let zone_ok = if rfc3339 {
+            matches!(rest, b"Z" | b"z")
+                || (rest.len() == 6
+                    && matches!(rest[0], b'+' | b'-')
+                    && rest[1..3].iter().all(u8::is_ascii_digit)
+                    && rest[3] == b':'
+                    && rest[4..6].iter().all(u8::is_ascii_digit))
+        } else {
+            rest.len() == 6
+                && rest[0] == b' '
+                && matches!(rest[1], b'+' | b'-')
+                && rest[2..6].iter().all(u8::is_ascii_digit)
+        };
+        if !zone_ok {
+            return None;
+        }
+        let key_len = seconds_at + rest.len();
+        let same = self.minute.is_some()
+            && self.seconds_at == seconds_at
+            && self.key_len == key_len
+            && self.key[..seconds_at] == s[..seconds_at]
+            && self.key[seconds_at..key_len] == *rest;
+        if !same {
+            // The minute itself, through jiff: the same text with 00 seconds.
+            let mut text = [0u8; 32];
+            text[..seconds_at].copy_from_slice(&s[..seconds_at]);
+            text[seconds_at..seconds_at + 2].copy_from_slice(b"00");
+            text[seconds_at + 2..key_len + 2].copy_from_slice(rest);
+            let minute = parse_time(&text[..key_len + 2]).filter(|&m| m >= 0)?;
+            self.key[..seconds_at].copy_from_slice(&s[..seconds_at]);
+            self.key[seconds_at..key_len].copy_from_slice(rest);
+            self.key_len = key_len;
+            self.seconds_at = seconds_at;
+            self.minute = Some(minute);
+        }
+        Some(self.minute? + seconds * 1_000_000 + micros)
+    }
+}
+
 /// Epoch seconds, milliseconds or microseconds, by magnitude (dates after 1973).
 pub fn epoch(n: f64) -> Option<i64> {
     if !n.is_finite() || n <= 0.0 {
@@ -57,6 +158,35 @@ mod tests {
     use super::*;
 
     const T: i64 = 1_764_237_600_000_000; // 2025-11-27T10:00:00Z
+
+    proptest::proptest! {
+        /// The cache gives what jiff gives, line after line, whatever the text.
+        #[test]
+        fn the_cache_agrees_with_jiff(times in proptest::collection::vec(
+            proptest::string::string_regex(
+                "(2026-11-2[0-9][T t]1[0-9]:0[0-2]:[0-6][0-9](\\.[0-9]{0,10})?(Z|z|[+-]0[0-9]:[0-5]0|[+-]0800|,5Z|)|\
+                 2[0-9]/(Nov|Dec|Xyz)/2026:1[0-9]:0[0-2]:[0-6][0-9]( [+-]0[0-9]00|[+-]0800| \\+08:00|)|\
+                 1969-12-31T23:59:[0-6][0-9](\\.[0-9]{1,3})?Z)"
+            ).unwrap(),
+            1..40,
+        )) {
+            let mut cache = TimeCache::default();
+            for t in &times {
+                proptest::prop_assert_eq!(cache.parse(t.as_bytes()), parse_time(t.as_bytes()), "{}", t);
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_reads_seconds_within_a_minute() {
+        let mut cache = TimeCache::default();
+        assert_eq!(cache.parse(b"2025-11-27T10:00:00Z"), Some(T));
+        assert_eq!(cache.parse(b"2025-11-27T10:00:07.25Z"), Some(T + 7_250_000));
+        assert_eq!(cache.parse(b"2025-11-27T18:00:07.25+08:00"), Some(T + 7_250_000));
+        assert_eq!(cache.parse(b"27/Nov/2025:18:00:59 +0800"), Some(T + 59_000_000));
+        assert_eq!(cache.parse(b"2025-11-27T10:01:00Z"), Some(T + 60_000_000));
+        assert_eq!(cache.parse(b"2025-11-27T10:00:61Z"), None);
+    }
 
     #[test]
     fn parses_every_layout() {
