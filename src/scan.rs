@@ -270,7 +270,7 @@ pub struct Scanner<'c> {
     json: JsonParser,
     apig: ApigParser,
     scratch: Scratch,
-    shape: Vec<u8>,
+    bufs: Buffers,
     /// Leading shapes of the routes: segments up to and including the second literal.
     leads: Vec<Vec<Option<Box<[u8]>>>>,
 }
@@ -303,7 +303,10 @@ impl<'c> Scanner<'c> {
             json: JsonParser::new(&cfg.fields),
             apig: ApigParser::new(cfg.user_field.as_deref())?,
             scratch: Scratch::new(),
-            shape: Vec::with_capacity(256),
+            bufs: Buffers {
+                shape: Vec::with_capacity(256),
+                ips: IpCache::new(),
+            },
             leads,
         })
     }
@@ -437,10 +440,10 @@ impl<'c> Scanner<'c> {
             json,
             apig,
             scratch,
-            shape,
+            bufs,
             leads,
         } = self;
-        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, shape, leads, stats);
+        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, bufs, leads, stats);
         let result = match origin.format {
             LogFormat::Json => json.parse(line, &mut handle),
             LogFormat::Apig => apig.parse(line, &mut handle),
@@ -466,13 +469,66 @@ impl<'c> Scanner<'c> {
         let Scanner {
             cfg,
             scratch,
-            shape,
+            bufs,
             leads,
             ..
         } = self;
-        if let Err(Malformed(reason)) = record(req, at, cfg, scratch, shape, leads, stats) {
+        if let Err(Malformed(reason)) = record(req, at, cfg, scratch, bufs, leads, stats) {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
+    }
+}
+
+/// A worker's reusable buffers besides the classifier's.
+#[derive(Debug)]
+struct Buffers {
+    /// The shape of an unmatched path.
+    shape: Vec<u8>,
+    ips: IpCache,
+}
+
+/// [`parse_ip`] remembered per text: a caller writes the same few addresses all day. Direct
+/// mapped by a hash of the text; a slot holds one text of up to 46 bytes.
+#[derive(Debug)]
+struct IpCache {
+    slots: Box<[IpSlot]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct IpSlot {
+    len: u8,
+    text: [u8; 46],
+    ip: Option<IpAddr>,
+}
+
+impl IpCache {
+    const SLOTS: usize = 1024;
+
+    fn new() -> IpCache {
+        let empty = IpSlot {
+            len: u8::MAX,
+            text: [0; 46],
+            ip: None,
+        };
+        IpCache {
+            slots: vec![empty; Self::SLOTS].into_boxed_slice(),
+        }
+    }
+
+    fn parse(&mut self, s: &[u8]) -> Option<IpAddr> {
+        if s.len() > 46 {
+            return parse_ip(s);
+        }
+        let hash = s.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let slot = &mut self.slots[(hash >> 32) as usize % Self::SLOTS];
+        if usize::from(slot.len) != s.len() || slot.text[..s.len()] != *s {
+            slot.len = s.len() as u8;
+            slot.text[..s.len()].copy_from_slice(s);
+            slot.ip = parse_ip(s);
+        }
+        slot.ip
     }
 }
 
@@ -496,7 +552,7 @@ fn record(
     at: Position,
     cfg: &ScanConfig,
     scratch: &mut Scratch,
-    shape: &mut Vec<u8>,
+    bufs: &mut Buffers,
     leads: &[Vec<Option<Box<[u8]>>>],
     stats: &mut Stats,
 ) -> Result<(), Malformed> {
@@ -522,7 +578,7 @@ fn record(
     let Some(route) = route else {
         if !req.trace && looks_like_service(req, cfg, scratch, leads) {
             c.unmatched_requests += 1;
-            path_shape(scratch, shape);
+            path_shape(scratch, &mut bufs.shape);
             let mut method = [0u8; 16];
             let m = req.method.len().min(16);
             method[..m].copy_from_slice(&req.method[..m]);
@@ -532,7 +588,7 @@ fn record(
             } else {
                 (0, 0)
             };
-            stats.unmatched(&method[..m], shape, file, hour);
+            stats.unmatched(&method[..m], &bufs.shape, file, hour);
         } else {
             c.unlisted_parsed += 1;
         }
@@ -541,7 +597,7 @@ fn record(
     c.bss_requests += 1;
     // Parsing the client IP costs; do it per line only when IP conditions need it.
     let source_ip = if cfg.context.needs_ip() {
-        parse_ip(req.source_ip)
+        bufs.ips.parse(req.source_ip)
     } else {
         None
     };
@@ -680,6 +736,17 @@ mod tests {
             "203.0.113.9".parse().ok()
         );
         assert_eq!(parse_ip(b"-"), None);
+        let mut cache = IpCache::new();
+        for text in [
+            &b"10.0.0.1"[..],
+            b"10.0.0.2",
+            b"10.0.0.1",
+            b"-",
+            b"",
+            b"10.0.0.1:5678",
+        ] {
+            assert_eq!(cache.parse(text), parse_ip(text));
+        }
         assert_eq!(parse_ip(b""), None);
     }
 

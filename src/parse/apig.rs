@@ -333,8 +333,9 @@ pub(crate) mod tests {
             let (s6, e6) = spans[6];
             let t = &line[s5 as usize..e5 as usize];
             let z = &line[s6 as usize..e6 as usize];
-            let is_zone =
-                z.len() == 5 && matches!(z[0], b'+' | b'-') && z[1..].iter().all(u8::is_ascii_digit);
+            let is_zone = z.len() == 5
+                && matches!(z[0], b'+' | b'-')
+                && z[1..].iter().all(u8::is_ascii_digit);
             if t.len() == 20 && t[2] == b'/' && is_zone {
                 spans[5] = (s5, e6);
                 spans.copy_within(7..n, 6);
@@ -395,7 +396,10 @@ pub(crate) mod tests {
         assert_eq!(got.0, b"POST");
         assert_eq!(got.1, b"/v2/orders/customer-orders/pay?x=1");
         assert_eq!(got.2, 403);
-        assert_eq!(got.3, super::super::time::parse_time(b"2026-11-27T10:00:00Z"));
+        assert_eq!(
+            got.3,
+            super::super::time::parse_time(b"2026-11-27T10:00:00Z")
+        );
         assert_eq!(got.4, b"alice");
         assert_eq!(got.5, b"APIG.0302");
         assert_eq!(got.6, b"local");

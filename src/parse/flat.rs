@@ -208,8 +208,8 @@ fn block(s: &[u8]) -> (u32, bool) {
 #[inline]
 fn block_sse2(bytes: &[u8; 16]) -> (u32, bool) {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_sub_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        _mm_sub_epi8,
     };
     // SAFETY: reads the 16 bytes of the array, unaligned.
     let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>()) };
@@ -462,27 +462,30 @@ mod tests {
     #[test]
     fn leaves_anything_unusual_to_the_full_parser() {
         for line in [
-            r#"{"a":"x\/y"}"#,            // escape in a wanted value
-            r#"{"skip":"\u00e9"}"#,       // \u escape
-            r#"{"a":{"b":1}}"#,           // nested
-            r#"{"a":[1]}"#,               // array
-            r#"{"a":1e3}"#,               // exponent
-            r#"{"a":01}"#,                // leading zero
-            r#"{"a":1.}"#,                // empty fraction
+            r#"{"a":"x\/y"}"#,              // escape in a wanted value
+            r#"{"skip":"\u00e9"}"#,         // \u escape
+            r#"{"a":{"b":1}}"#,             // nested
+            r#"{"a":[1]}"#,                 // array
+            r#"{"a":1e3}"#,                 // exponent
+            r#"{"a":01}"#,                  // leading zero
+            r#"{"a":1.}"#,                  // empty fraction
             r#"{"a":1234567890123456789}"#, // long integer
-            r#"{"a":"x"}x"#,              // trailing bytes
-            r#"{"a":"x""#,                // unterminated object
-            r#"{"a":"x"#,                 // unterminated string
-            r#"{"a" "x"}"#,               // no colon
-            r#"{"a":"x",}"#,              // trailing comma
-            r#"{"a":tru}"#,               // bad literal
-            "{\"a\":\"x\ty\"}",           // control byte
-            r#"["a"]"#,                   // not an object
+            r#"{"a":"x"}x"#,                // trailing bytes
+            r#"{"a":"x""#,                  // unterminated object
+            r#"{"a":"x"#,                   // unterminated string
+            r#"{"a" "x"}"#,                 // no colon
+            r#"{"a":"x",}"#,                // trailing comma
+            r#"{"a":tru}"#,                 // bad literal
+            "{\"a\":\"x\ty\"}",             // control byte
+            r#"["a"]"#,                     // not an object
             "",
         ] {
             assert_eq!(fields(line), None, "{line}");
         }
-        assert_eq!(walk(b"{\"a\":\"\xff\"}", |_| Some((0, 0)), &mut [None]), Walk::Unsure);
+        assert_eq!(
+            walk(b"{\"a\":\"\xff\"}", |_| Some((0, 0)), &mut [None]),
+            Walk::Unsure
+        );
         // An escape in a value nobody reads is skipped over.
         assert!(fields(r#"{"skip":"a\"b\\c\/d\n"}"#).is_some());
     }

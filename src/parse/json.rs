@@ -486,10 +486,8 @@ pub(crate) fn trace_request<'i>(
         .and_then(|v| v.into_string())
         .ok_or_else(|| Malformed("no trace_name in CTS trace".into()))?;
     let status = match obj.get("code") {
-        Some(v) => {
-            status_of(raw_of(v))
-                .ok_or_else(|| Malformed("code is not an HTTP status code".into()))?
-        }
+        Some(v) => status_of(raw_of(v))
+            .ok_or_else(|| Malformed("code is not an HTTP status code".into()))?,
         None => 0,
     };
     let (user, user_id) = obj
@@ -508,7 +506,9 @@ pub(crate) fn trace_request<'i>(
         trace_route: catalog.route_for_trace(name),
         trace: true,
         status,
-        time: obj.get("time").and_then(|v| time_of(raw_of(v), &mut TimeCache::default())),
+        time: obj
+            .get("time")
+            .and_then(|v| time_of(raw_of(v), &mut TimeCache::default())),
         user,
         user_id,
         request_id,

@@ -33,7 +33,11 @@ impl<'a> Positions<'a> {
         loop {
             if from > self.base {
                 let skip = from - self.base;
-                self.mask = if skip >= 16 { 0 } else { self.mask & (!0u32 << skip) };
+                self.mask = if skip >= 16 {
+                    0
+                } else {
+                    self.mask & (!0u32 << skip)
+                };
             }
             if self.mask != 0 {
                 let at = self.base + self.mask.trailing_zeros() as usize;
@@ -78,7 +82,9 @@ pub fn mask(s: &[u8], needle: u8) -> u32 {
 #[target_feature(enable = "sse2")]
 #[inline]
 fn mask_sse2(bytes: &[u8; 16], needle: u8) -> u32 {
-    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+    };
     // SAFETY: reads the 16 bytes of the array, unaligned.
     let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>()) };
     _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8))) as u32

@@ -90,7 +90,11 @@ impl TimeCache {
             }
             // Truncated to microseconds, as jiff's `as_microsecond` does for times after 1970.
             for i in 0..6 {
-                micros = micros * 10 + fraction.get(i).filter(|_| i < digits).map_or(0, |d| i64::from(d - b'0'));
+                micros = micros * 10
+                    + fraction
+                        .get(i)
+                        .filter(|_| i < digits)
+                        .map_or(0, |d| i64::from(d - b'0'));
             }
             rest = &fraction[digits..];
         }
@@ -182,8 +186,14 @@ mod tests {
         let mut cache = TimeCache::default();
         assert_eq!(cache.parse(b"2025-11-27T10:00:00Z"), Some(T));
         assert_eq!(cache.parse(b"2025-11-27T10:00:07.25Z"), Some(T + 7_250_000));
-        assert_eq!(cache.parse(b"2025-11-27T18:00:07.25+08:00"), Some(T + 7_250_000));
-        assert_eq!(cache.parse(b"27/Nov/2025:18:00:59 +0800"), Some(T + 59_000_000));
+        assert_eq!(
+            cache.parse(b"2025-11-27T18:00:07.25+08:00"),
+            Some(T + 7_250_000)
+        );
+        assert_eq!(
+            cache.parse(b"27/Nov/2025:18:00:59 +0800"),
+            Some(T + 59_000_000)
+        );
         assert_eq!(cache.parse(b"2025-11-27T10:01:00Z"), Some(T + 60_000_000));
         assert_eq!(cache.parse(b"2025-11-27T10:00:61Z"), None);
     }
