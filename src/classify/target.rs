@@ -51,10 +51,20 @@ impl Scratch {
             self.host.make_ascii_lowercase();
             path = rest;
         }
-        if let Some(end) = path.iter().position(|&b| b == b'?' || b == b'#') {
+        if let Some(end) = memchr::memchr2(b'?', b'#', path) {
             path = &path[..end];
         }
         let path = path.strip_prefix(b"/").unwrap_or(path);
+        if memchr::memchr(b'%', path).is_none() {
+            self.plain_segments(path, &mut info);
+        } else {
+            self.decoded_segments(path, &mut info);
+        }
+        info
+    }
+
+    /// Splits `path` at `/`, percent-decodes each segment and removes dot segments.
+    fn decoded_segments(&mut self, path: &[u8], info: &mut Normalization) {
         for raw in path.split(|&b| b == b'/') {
             let start = self.buf.len();
             info.percent_decoded |= percent_decode_into(raw, &mut self.buf);
@@ -74,7 +84,26 @@ impl Scratch {
             }
         }
         self.segs.retain(|&(s, e)| s != e);
-        info
+    }
+
+    /// [`Scratch::normalize`] for a path without escapes: the segments are its own bytes,
+    /// copied once; a dot segment only moves the segment list.
+    fn plain_segments(&mut self, path: &[u8], info: &mut Normalization) {
+        self.buf.extend_from_slice(path);
+        let mut start = 0usize;
+        let ends = memchr::memchr_iter(b'/', path).chain(std::iter::once(path.len()));
+        for end in ends {
+            match &path[start..end] {
+                b"." => info.dot_segments = true,
+                b".." => {
+                    info.dot_segments = true;
+                    self.segs.pop();
+                }
+                _ => self.segs.push((start as u32, end as u32)),
+            }
+            start = end + 1;
+        }
+        self.segs.retain(|&(s, e)| s != e);
     }
 
     /// Number of segments of the last normalised target.
@@ -213,6 +242,26 @@ mod tests {
         ("/", ""),
         ("*", "*"),
     ];
+
+    proptest::proptest! {
+        /// Without escapes, the copy-once path gives the segments the decoding path gives.
+        #[test]
+        fn plain_paths_split_like_decoded_ones(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec!["", ".", "..", "v2", "orders", "a.b", "..."]),
+                0..10,
+            ),
+        ) {
+            let path = parts.join("/");
+            let (mut plain, mut decoded) = (Scratch::new(), Scratch::new());
+            let (mut a, mut b) = (Normalization::default(), Normalization::default());
+            plain.plain_segments(path.as_bytes(), &mut a);
+            decoded.decoded_segments(path.as_bytes(), &mut b);
+            proptest::prop_assert_eq!(a, b);
+            let segs = |s: &Scratch| s.segments().map(<[u8]>::to_vec).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(segs(&plain), segs(&decoded), "{}", path);
+        }
+    }
 
     #[test]
     fn normalizes_targets() {
