@@ -327,16 +327,27 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             scanned.straddling
         ));
     }
-    let findings = match &history {
-        Some(h) => Some(compute_findings(
-            &cfg,
-            stats,
-            &catalog,
-            h,
-            &scanned.earlier,
-        )?),
-        None => None,
-    };
+    // The report tail runs on the scan's threads: findings, the usage table and the previous
+    // report's index are independent, and the usage table is written while the findings
+    // tables are built.
+    let pool = worker_pool(&cfg)?;
+    let ((findings, usage), previous) = pool.install(|| {
+        rayon::join(
+            || {
+                rayon::join(
+                    || match &history {
+                        Some(h) => {
+                            compute_findings(&cfg, stats, &catalog, h, &scanned.earlier).map(Some)
+                        }
+                        None => Ok(None),
+                    },
+                    || tables::usage(stats, &catalog),
+                )
+            },
+            || changes::read_previous(&cfg.out),
+        )
+    });
+    let findings = findings?;
     if let Some(f) = &findings
         && f.before_first_snapshot > 0
     {
@@ -346,35 +357,33 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
 
-    let previous = changes::read_previous(&cfg.out);
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
-    writer.table("usage", tables::usage(stats, &catalog)?)?;
-    writer.table("unmatched", tables::unmatched(stats)?)?;
+    let (written, built) = pool.install(|| {
+        rayon::join(
+            || -> anyhow::Result<()> {
+                writer.table("usage", usage?)?;
+                writer.table("unmatched", tables::unmatched(stats)?)
+            },
+            || match (&findings, &history) {
+                (Some(f), Some(h)) => {
+                    FindingsReport::build(f, h.latest(), &catalog, started, previous.as_ref())
+                        .map(Some)
+                }
+                _ => Ok(None),
+            },
+        )
+    });
+    written?;
     let mut change_counts = None;
-    if let (Some(f), Some(h)) = (&findings, &history) {
-        let s = h.latest();
-        writer.table("denied_calls", report_findings::denied_calls(f, &catalog)?)?;
-        writer.table(
-            "group_permissions",
-            report_findings::group_permissions(f, s)?,
-        )?;
-        writer.table(
-            "over_privileged_groups",
-            report_findings::over_privileged_groups(f, s)?,
-        )?;
-        writer.table(
-            "unused_permissions",
-            report_findings::unused_permissions(f)?,
-        )?;
-        writer.table("recommendations", report_findings::recommendations(f)?)?;
-        for (rel, doc) in report_findings::policy_files(f) {
+    if let Some(report) = built? {
+        for (name, df) in report.tables {
+            writer.table(name, df)?;
+        }
+        for (rel, doc) in report.policies {
             writer.json(&rel, doc)?;
         }
-        let index = changes::FindingsIndex::of(f, s, &catalog, started);
-        let list = changes::diff(previous.as_ref(), &index);
-        writer.table("changes", changes::table(&list)?)?;
-        change_counts = Some(changes::counts(previous.as_ref(), &list));
-        writer.json(changes::INDEX, &serde_json::to_value(&index)?)?;
+        writer.json(changes::INDEX, &report.index)?;
+        change_counts = Some(report.change_counts);
     }
     writer.announce("summary.json");
     let failing = findings
@@ -580,6 +589,50 @@ fn scan_incremental(
         straddling: loaded.straddling,
         earlier: loaded.earlier,
     })
+}
+
+/// The findings tables, policy documents and change list of a run, built before writing.
+struct FindingsReport<'f> {
+    tables: Vec<(&'static str, polars::prelude::DataFrame)>,
+    policies: Vec<(String, &'f serde_json::Value)>,
+    index: serde_json::Value,
+    change_counts: serde_json::Value,
+}
+
+impl<'f> FindingsReport<'f> {
+    fn build(
+        f: &'f Findings,
+        snapshot: &crate::policy::Snapshot,
+        catalog: &Catalog,
+        started: jiff::Timestamp,
+        previous: Option<&changes::FindingsIndex>,
+    ) -> anyhow::Result<FindingsReport<'f>> {
+        let index = changes::FindingsIndex::of(f, snapshot, catalog, started);
+        let list = changes::diff(previous, &index);
+        let tables = vec![
+            ("denied_calls", report_findings::denied_calls(f, catalog)?),
+            (
+                "group_permissions",
+                report_findings::group_permissions(f, snapshot)?,
+            ),
+            (
+                "over_privileged_groups",
+                report_findings::over_privileged_groups(f, snapshot)?,
+            ),
+            (
+                "unused_permissions",
+                report_findings::unused_permissions(f)?,
+            ),
+            ("recommendations", report_findings::recommendations(f)?),
+            ("changes", changes::table(&list)?),
+        ];
+        Ok(FindingsReport {
+            tables,
+            policies: report_findings::policy_files(f),
+            change_counts: changes::counts(previous, &list),
+            index: serde_json::to_value(&index)?,
+        })
+    }
 }
 
 fn compute_findings(
