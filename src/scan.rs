@@ -28,7 +28,8 @@ use crate::parse::{LogFormat, Malformed, Request};
 /// names are patterns). `\/`-escaped slashes do not matter: no pattern contains a slash.
 ///
 /// Speed: the literal patterns are at least a few bytes long and matched case-sensitively,
-/// which lets aho-corasick use its SIMD (Teddy) search; `%` and `\u` are found with memchr.
+/// which lets aho-corasick use its SIMD (Teddy) search over a whole chunk; `%` and `\u` are
+/// looked for in the lines between its hits by the same memchr3 pass that counts them.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     /// Route literals and hosts, for gateway logs (JSON lines, API Gateway).
@@ -81,74 +82,12 @@ impl Prefilter {
         }
     }
 
-    /// Streams the positions in `hay` that may belong to a catalog call. Each searcher runs
-    /// once over the whole chunk (no restart per hit): one memchr2 pass for `%` and `\\`,
-    /// one aho-corasick (Teddy) pass for the literal patterns.
-    fn hits<'p, 'h>(&'p self, hay: &'h [u8], format: LogFormat) -> Hits<'p, 'h> {
-        let mut hits = Hits {
-            hay,
-            pass_all: self.pass_all,
-            escapes: memchr::memchr2_iter(b'%', b'\\', hay),
-            words: self.automaton(format),
-            escape: None,
-            word: None,
-        };
-        hits.escape = hits.next_escape();
-        hits.word = hits.next_word(0);
-        hits
-    }
-
     /// False only for lines that cannot be calls to the catalog's service.
     pub fn may_match(&self, line: &[u8], format: LogFormat) -> bool {
         self.pass_all
             || memchr::memchr(b'%', line).is_some()
             || memchr::memmem::find(line, b"\\u").is_some()
             || self.automaton(format).is_some_and(|ac| ac.is_match(line))
-    }
-}
-
-/// The hit streams of one chunk, see [`Prefilter::hits`].
-struct Hits<'p, 'h> {
-    hay: &'h [u8],
-    pass_all: bool,
-    escapes: memchr::Memchr2<'h>,
-    words: Option<&'p AhoCorasick>,
-    escape: Option<usize>,
-    word: Option<usize>,
-}
-
-impl Hits<'_, '_> {
-    /// The next `%`, or `\\` followed by `u`.
-    fn next_escape(&mut self) -> Option<usize> {
-        let hay = self.hay;
-        self.escapes
-            .by_ref()
-            .find(|&i| hay[i] == b'%' || hay.get(i + 1) == Some(&b'u'))
-    }
-
-    /// Searches again from `from` (the end of the last line handled) rather than iterating
-    /// over the matches inside lines already handled: a gateway line to the service often
-    /// holds two patterns (the path and the host).
-    fn next_word(&mut self, from: usize) -> Option<usize> {
-        let input = aho_corasick::Input::new(self.hay).span(from..self.hay.len());
-        self.words?.find(input).map(|m| m.start())
-    }
-
-    /// The first hit at or after `from`.
-    fn next_from(&mut self, from: usize) -> Option<usize> {
-        if self.pass_all {
-            return (from < self.hay.len()).then_some(from);
-        }
-        while self.escape.is_some_and(|p| p < from) {
-            self.escape = self.next_escape();
-        }
-        if self.word.is_some_and(|p| p < from) {
-            self.word = self.next_word(from);
-        }
-        match (self.escape, self.word) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 }
 
@@ -319,19 +258,23 @@ impl<'c> Scanner<'c> {
     /// checked for length), at memchr speed.
     pub fn scan_lines(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
         let cfg: &'c ScanConfig = self.cfg;
-        let Some(pf) = cfg.prefilter.as_ref() else {
+        let Some(pf) = cfg.prefilter.as_ref().filter(|pf| !pf.pass_all) else {
             return self.scan_every_line(bytes, origin, stats);
         };
+        let words = pf.automaton(origin.format);
         let mut n = 0u64;
         let mut pos = 0usize;
-        let mut hits = pf.hits(bytes, origin.format);
         while pos < bytes.len() {
-            let Some(hit) = hits.next_from(pos) else {
-                n += self.skip_lines(&bytes[pos..], origin, origin.line_base + n, stats);
+            let hit = words.and_then(|ac| {
+                ac.find(aho_corasick::Input::new(bytes).span(pos..bytes.len()))
+                    .map(|m| m.start())
+            });
+            let Some(hit) = hit else {
+                self.skim(bytes, pos..bytes.len(), origin, &mut n, stats);
                 break;
             };
             let start = memchr::memrchr(b'\n', &bytes[pos..hit]).map_or(pos, |i| pos + i + 1);
-            n += self.skip_lines(&bytes[pos..start], origin, origin.line_base + n, stats);
+            self.skim(bytes, pos..start, origin, &mut n, stats);
             let end = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
             self.scan_at(bytes, start..end, origin, n, stats, false);
             n += 1;
@@ -340,27 +283,44 @@ impl<'c> Scanner<'c> {
         n
     }
 
-    /// Counts the lines of `bytes` the prefilter skipped; overlong ones are malformed, as
-    /// they are wherever a line is read, and short whitespace-only ones are blank.
-    fn skip_lines(
+    /// The lines of `bytes[range]` (whole lines, the last one may lack its newline) hold no
+    /// literal of the prefilter: one memchr3 pass counts them and finds the few with an
+    /// escape (`%`, `\\u`), which are parsed; the others are skipped. Overlong lines are
+    /// malformed, as they are wherever a line is read, and short whitespace-only ones blank.
+    fn skim(
         &mut self,
         bytes: &[u8],
+        range: std::ops::Range<usize>,
         origin: Origin,
-        first_index: u64,
+        n: &mut u64,
         stats: &mut Stats,
-    ) -> u64 {
-        let mut n = 0u64;
-        let mut start = 0usize;
-        for nl in memchr::memchr_iter(b'\n', bytes) {
-            skipped_line(&bytes[start..nl], origin, first_index + n, stats);
-            n += 1;
-            start = nl + 1;
+    ) {
+        let to = range.end;
+        let mut line = range.start;
+        let mut cur = range.start;
+        while let Some(i) = memchr::memchr3(b'\n', b'%', b'\\', &bytes[cur..to]) {
+            let at = cur + i;
+            match bytes[at] {
+                b'\n' => {
+                    skipped_line(&bytes[line..at], origin, origin.line_base + *n, stats);
+                    *n += 1;
+                    line = at + 1;
+                    cur = line;
+                }
+                b'\\' if bytes.get(at + 1) != Some(&b'u') => cur = at + 1,
+                _ => {
+                    let end = memchr::memchr(b'\n', &bytes[at..to]).map_or(to, |j| at + j);
+                    self.scan_at(bytes, line..end, origin, *n, stats, false);
+                    *n += 1;
+                    line = (end + 1).min(to);
+                    cur = line;
+                }
+            }
         }
-        if start < bytes.len() {
-            skipped_line(&bytes[start..], origin, first_index + n, stats);
-            n += 1;
+        if line < to {
+            skipped_line(&bytes[line..to], origin, origin.line_base + *n, stats);
+            *n += 1;
         }
-        n
     }
 
     /// Scans line `n` of the window `bytes`, which spans `range`.
