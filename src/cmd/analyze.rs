@@ -361,8 +361,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let (written, built) = pool.install(|| {
         rayon::join(
             || -> anyhow::Result<()> {
-                writer.table("usage", usage?)?;
-                writer.table("unmatched", tables::unmatched(stats)?)
+                writer.tables(vec![
+                    ("usage", usage?),
+                    ("unmatched", tables::unmatched(stats)?),
+                ])
             },
             || match (&findings, &history) {
                 (Some(f), Some(h)) => {
@@ -376,13 +378,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     written?;
     let mut change_counts = None;
     if let Some(report) = built? {
-        for (name, df) in report.tables {
-            writer.table(name, df)?;
-        }
+        pool.install(|| writer.tables(report.tables))?;
         for (rel, doc) in report.policies {
             writer.json(&rel, doc)?;
         }
-        writer.json(changes::INDEX, &report.index)?;
+        writer.compact_json(changes::INDEX, &report.index)?;
         change_counts = Some(report.change_counts);
     }
     writer.announce("summary.json");
@@ -595,7 +595,7 @@ fn scan_incremental(
 struct FindingsReport<'f> {
     tables: Vec<(&'static str, polars::prelude::DataFrame)>,
     policies: Vec<(String, &'f serde_json::Value)>,
-    index: serde_json::Value,
+    index: changes::FindingsIndex,
     change_counts: serde_json::Value,
 }
 
@@ -630,7 +630,7 @@ impl<'f> FindingsReport<'f> {
             tables,
             policies: report_findings::policy_files(f),
             change_counts: changes::counts(previous, &list),
-            index: serde_json::to_value(&index)?,
+            index,
         })
     }
 }

@@ -110,7 +110,26 @@ impl ReportWriter {
     }
 
     /// Writes a table as `<name>.parquet` and/or `<name>.csv`.
-    pub fn table(&mut self, name: &str, mut df: DataFrame) -> anyhow::Result<()> {
+    pub fn table(&mut self, name: &str, df: DataFrame) -> anyhow::Result<()> {
+        let written = self.write_table(name, df)?;
+        self.outputs.extend(written);
+        Ok(())
+    }
+
+    /// Writes tables in parallel; they are listed in the order given.
+    pub fn tables(&mut self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<()> {
+        use rayon::prelude::*;
+        let written = tables
+            .into_par_iter()
+            .map(|(name, df)| self.write_table(name, df))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        self.outputs.extend(written.into_iter().flatten());
+        Ok(())
+    }
+
+    /// Writes a table's files without listing them; returns their names.
+    fn write_table(&self, name: &str, mut df: DataFrame) -> anyhow::Result<Vec<String>> {
+        let mut written = Vec::new();
         if self.formats.parquet {
             let rel = format!("{name}.parquet");
             let file = File::create(self.stage.path().join(&rel))
@@ -119,7 +138,7 @@ impl ReportWriter {
                 .with_compression(ParquetCompression::Zstd(None))
                 .finish(&mut df)
                 .map_err(|e| anyhow::anyhow!("cannot write {rel}: {e}"))?;
-            self.outputs.push(rel);
+            written.push(rel);
         }
         if self.formats.csv {
             let rel = format!("{name}.csv");
@@ -131,8 +150,20 @@ impl ReportWriter {
                 .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
                 .finish(&mut escaped)
                 .map_err(|e| anyhow::anyhow!("cannot write {rel}: {e}"))?;
-            self.outputs.push(rel);
+            written.push(rel);
         }
+        Ok(written)
+    }
+
+    /// Writes a document as compact JSON, for programs (the findings index).
+    pub fn compact_json(&mut self, rel: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+        let path = self.stage.path().join(rel);
+        let file = File::create(&path).with_context(|| format!("cannot create {rel}"))?;
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer(&mut out, value)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+        std::io::Write::flush(&mut out).with_context(|| format!("cannot write {rel}"))?;
+        self.outputs.push(rel.to_owned());
         Ok(())
     }
 

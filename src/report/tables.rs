@@ -1,5 +1,7 @@
 //! The usage-side tables, built from the merged aggregates at the reporting edge.
 
+use std::borrow::Cow;
+
 use polars::prelude::*;
 
 use crate::aggregate::{Cell, Outcome, Stats};
@@ -27,51 +29,67 @@ pub fn opt(s: String) -> Option<String> {
 }
 
 /// One usage row: user x route x status (x error code x response source), contexts merged.
+/// The cell is borrowed from the aggregate unless several contexts had to be merged.
 #[derive(Debug, Clone)]
-pub struct UsageRow {
+pub struct UsageRow<'s> {
     pub user: String,
     pub user_id: Option<String>,
     pub route: RouteId,
     pub status: u16,
     pub error_code: String,
     pub source: String,
-    pub cell: Cell,
+    pub cell: Cow<'s, Cell>,
 }
 
 /// Usage rows in a stable order (user, route, status, error code, source). Rows are grouped
-/// by interned ids (context classes merged) and only then turned into text and sorted.
-pub fn usage_rows(stats: &Stats) -> Vec<UsageRow> {
-    let mut groups: foldhash::HashMap<(u32, RouteId, u16, u32, u32), Cell> = Default::default();
-    for (k, cell) in &stats.usage {
-        match groups.entry((k.user, k.route, k.status, k.error_code, k.source)) {
-            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().merge_ref(cell),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(cell.clone());
-            }
-        }
-    }
-    let mut rows: Vec<UsageRow> = groups
-        .into_iter()
-        .map(|((user, route, status, code, source), cell)| UsageRow {
-            user: stats.users.text(user),
-            user_id: stats.user_ids.get(&user).map(|s| s.to_string()),
-            route,
-            status,
-            error_code: stats.codes.text(code),
-            source: stats.codes.text(source),
-            cell,
-        })
-        .collect();
-    rows.sort_unstable_by(|a, b| {
-        (&a.user, a.route, a.status, &a.error_code, &a.source).cmp(&(
-            &b.user,
-            b.route,
-            b.status,
-            &b.error_code,
-            &b.source,
-        ))
+/// by interned ids (context classes merged) by sorting references, ordered by the text of the
+/// ids (ranked once), and only then turned into text.
+pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
+    let users = text_ranks(&stats.users);
+    let codes = text_ranks(&stats.codes);
+    let mut entries: Vec<_> = stats.usage.iter().collect();
+    entries.sort_unstable_by_key(|(k, _)| {
+        (
+            users[k.user as usize],
+            k.route,
+            k.status,
+            codes[k.error_code as usize],
+            codes[k.source as usize],
+        )
     });
-    rows
+    entries
+        .chunk_by(|(a, _), (b, _)| {
+            (a.user, a.route, a.status, a.error_code, a.source)
+                == (b.user, b.route, b.status, b.error_code, b.source)
+        })
+        .map(|group| {
+            let (k, first) = group[0];
+            let mut cell = Cow::Borrowed(first);
+            for (_, other) in &group[1..] {
+                cell.to_mut().merge_ref(other);
+            }
+            UsageRow {
+                user: stats.users.text(k.user),
+                user_id: stats.user_ids.get(&k.user).map(|s| s.to_string()),
+                route: k.route,
+                status: k.status,
+                error_code: stats.codes.text(k.error_code),
+                source: stats.codes.text(k.source),
+                cell,
+            }
+        })
+        .collect()
+}
+
+/// The position of every interned string in byte order.
+fn text_ranks(strings: &crate::aggregate::Interner) -> Vec<u32> {
+    let mut ids: Vec<u32> = (0..strings.len() as u32).collect();
+    ids.sort_unstable_by(|&a, &b| strings.get(a).cmp(strings.get(b)));
+    let mut ranks = vec![0u32; ids.len()];
+    for (rank, id) in ids.into_iter().enumerate() {
+        ranks[id as usize] = rank as u32;
+    }
+    ranks
 }
 
 pub fn samples_text(cell: &Cell) -> String {
