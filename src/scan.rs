@@ -136,10 +136,23 @@ impl ContextClasses {
         if self.is_trivial() {
             return 0;
         }
+        self.class_with(time, self.networks(ip))
+    }
+
+    /// [`ContextClasses::class`] with the networks part already known.
+    pub fn class_with(&self, time: i64, networks: u32) -> u32 {
+        if self.is_trivial() {
+            return 0;
+        }
         let bucket = match self.thresholds.binary_search(&time) {
             Ok(i) => 2 * i as u32 + 1,
             Err(i) => 2 * i as u32,
         };
+        (bucket << 17) | networks
+    }
+
+    /// Which of the conditions' networks hold `ip` (one bit each; bit 16: no address).
+    pub fn networks(&self, ip: Option<IpAddr>) -> u32 {
         let mut mask = 0u32;
         if let Some(ip) = ip {
             for (i, net) in self.nets.iter().enumerate() {
@@ -150,7 +163,7 @@ impl ContextClasses {
         } else if !self.nets.is_empty() {
             mask = 1 << 16;
         }
-        (bucket << 17) | mask
+        mask
     }
 }
 
@@ -447,8 +460,10 @@ struct Buffers {
     ips: IpCache,
 }
 
-/// [`parse_ip`] remembered per text: a caller writes the same few addresses all day. Direct
-/// mapped by a hash of the text; a slot holds one text of up to 46 bytes.
+/// [`parse_ip`], and which condition networks hold the address, remembered per text: a caller
+/// writes the same few addresses all day. Direct mapped by a hash of the text; a slot holds
+/// one text of up to 46 bytes. The networks depend on the scan's [`ContextClasses`], which do
+/// not change during a scan.
 #[derive(Debug)]
 struct IpCache {
     slots: Box<[IpSlot]>,
@@ -459,6 +474,7 @@ struct IpSlot {
     len: u8,
     text: [u8; 46],
     ip: Option<IpAddr>,
+    networks: u32,
 }
 
 impl IpCache {
@@ -469,15 +485,17 @@ impl IpCache {
             len: u8::MAX,
             text: [0; 46],
             ip: None,
+            networks: 0,
         };
         IpCache {
             slots: vec![empty; Self::SLOTS].into_boxed_slice(),
         }
     }
 
-    fn parse(&mut self, s: &[u8]) -> Option<IpAddr> {
+    fn parse(&mut self, s: &[u8], context: &ContextClasses) -> (Option<IpAddr>, u32) {
         if s.len() > 46 {
-            return parse_ip(s);
+            let ip = parse_ip(s);
+            return (ip, context.networks(ip));
         }
         let hash = s.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -487,8 +505,9 @@ impl IpCache {
             slot.len = s.len() as u8;
             slot.text[..s.len()].copy_from_slice(s);
             slot.ip = parse_ip(s);
+            slot.networks = context.networks(slot.ip);
         }
-        slot.ip
+        (slot.ip, slot.networks)
     }
 }
 
@@ -556,10 +575,10 @@ fn record(
     };
     c.bss_requests += 1;
     // Parsing the client IP costs; do it per line only when IP conditions need it.
-    let source_ip = if cfg.context.needs_ip() {
-        bufs.ips.parse(req.source_ip)
+    let (source_ip, networks) = if cfg.context.needs_ip() {
+        bufs.ips.parse(req.source_ip, &cfg.context)
     } else {
-        None
+        (None, 0)
     };
     stats.observe(&Observation {
         user: req.user,
@@ -571,7 +590,7 @@ fn record(
         context: if cfg.partition {
             crate::aggregate::hour_of(time)
         } else {
-            cfg.context.class(time, source_ip)
+            cfg.context.class_with(time, networks)
         },
         time,
         request_id: req.request_id,
@@ -697,6 +716,8 @@ mod tests {
         );
         assert_eq!(parse_ip(b"-"), None);
         let mut cache = IpCache::new();
+        let net = crate::policy::condition::IpNet::parse("10.0.0.0/31").unwrap();
+        let context = ContextClasses::new(vec![], vec![net]);
         for text in [
             &b"10.0.0.1"[..],
             b"10.0.0.2",
@@ -705,8 +726,12 @@ mod tests {
             b"",
             b"10.0.0.1:5678",
         ] {
-            assert_eq!(cache.parse(text), parse_ip(text));
+            let ip = parse_ip(text);
+            assert_eq!(cache.parse(text, &context), (ip, context.networks(ip)));
         }
+        assert_eq!(cache.parse(b"10.0.0.1", &context).1, 1);
+        assert_eq!(cache.parse(b"10.0.0.2", &context).1, 0);
+        assert_eq!(cache.parse(b"-", &context).1, 1 << 16);
         assert_eq!(parse_ip(b""), None);
     }
 
