@@ -327,27 +327,36 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             scanned.straddling
         ));
     }
-    // The report tail runs on the scan's threads: findings, the usage table and the previous
-    // report's index are independent, and the usage table is written while the findings
-    // tables are built.
+    // The report tail runs on the scan's threads, in two lanes: the usage tables are built
+    // and written while the previous run's index is read and the findings are judged and
+    // turned into tables.
     let pool = worker_pool(&cfg)?;
-    let ((findings, usage), previous) = pool.install(|| {
+    let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
+    let (usage_written, judged) = pool.install(|| {
         rayon::join(
-            || {
-                rayon::join(
-                    || match &history {
-                        Some(h) => {
-                            compute_findings(&cfg, stats, &catalog, h, &scanned.earlier).map(Some)
-                        }
-                        None => Ok(None),
-                    },
-                    || tables::usage(stats, &catalog),
-                )
+            || -> anyhow::Result<Vec<String>> {
+                let usage = tables::usage(stats, &catalog)?;
+                let unmatched = tables::unmatched(stats)?;
+                writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
             },
-            || changes::read_previous(&cfg.out),
+            || -> anyhow::Result<Option<(Findings, FindingsReport)>> {
+                let previous = changes::read_previous(&cfg.out);
+                let Some(h) = &history else {
+                    return Ok(None);
+                };
+                let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
+                let report =
+                    FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
+                Ok(Some((f, report)))
+            },
         )
     });
-    let findings = findings?;
+    let judged = judged?;
+    let usage_written = usage_written?;
+    let (findings, report) = match judged {
+        Some((f, r)) => (Some(f), Some(r)),
+        None => (None, None),
+    };
     if let Some(f) = &findings
         && f.before_first_snapshot > 0
     {
@@ -356,31 +365,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             f.before_first_snapshot
         ));
     }
-
-    let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
-    let (written, built) = pool.install(|| {
-        rayon::join(
-            || -> anyhow::Result<()> {
-                writer.tables(vec![
-                    ("usage", usage?),
-                    ("unmatched", tables::unmatched(stats)?),
-                ])
-            },
-            || match (&findings, &history) {
-                (Some(f), Some(h)) => {
-                    FindingsReport::build(f, h.latest(), &catalog, started, previous.as_ref())
-                        .map(Some)
-                }
-                _ => Ok(None),
-            },
-        )
-    });
-    written?;
+    writer.record(usage_written);
     let mut change_counts = None;
-    if let Some(report) = built? {
+    if let Some(report) = report {
         pool.install(|| writer.tables(report.tables))?;
-        for (rel, doc) in report.policies {
-            writer.json(&rel, doc)?;
+        for (rel, doc) in &report.policies {
+            writer.json(rel, doc)?;
         }
         writer.compact_json(changes::INDEX, &report.index)?;
         change_counts = Some(report.change_counts);
@@ -595,21 +585,21 @@ fn scan_incremental(
 }
 
 /// The findings tables, policy documents and change list of a run, built before writing.
-struct FindingsReport<'f> {
+struct FindingsReport {
     tables: Vec<(&'static str, polars::prelude::DataFrame)>,
-    policies: Vec<(String, &'f serde_json::Value)>,
+    policies: Vec<(String, serde_json::Value)>,
     index: changes::FindingsIndex,
     change_counts: serde_json::Value,
 }
 
-impl<'f> FindingsReport<'f> {
+impl FindingsReport {
     fn build(
-        f: &'f Findings,
+        f: &Findings,
         snapshot: &crate::policy::Snapshot,
         catalog: &Catalog,
         started: jiff::Timestamp,
         previous: Option<&changes::FindingsIndex>,
-    ) -> anyhow::Result<FindingsReport<'f>> {
+    ) -> anyhow::Result<FindingsReport> {
         let index = changes::FindingsIndex::of(f, snapshot, catalog, started);
         let list = changes::diff(previous, &index);
         let tables = vec![
@@ -631,7 +621,10 @@ impl<'f> FindingsReport<'f> {
         ];
         Ok(FindingsReport {
             tables,
-            policies: report_findings::policy_files(f),
+            policies: report_findings::policy_files(f)
+                .into_iter()
+                .map(|(rel, doc)| (rel, doc.clone()))
+                .collect(),
             change_counts: changes::counts(previous, &list),
             index,
         })

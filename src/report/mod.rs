@@ -118,13 +118,25 @@ impl ReportWriter {
 
     /// Writes tables in parallel; they are listed in the order given.
     pub fn tables(&mut self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<()> {
+        let written = self.write_tables(tables)?;
+        self.record(written);
+        Ok(())
+    }
+
+    /// Writes tables in parallel without listing them (so that other work can go on beside
+    /// it); returns their file names, in order, for [`ReportWriter::record`].
+    pub fn write_tables(&self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<Vec<String>> {
         use rayon::prelude::*;
         let written = tables
             .into_par_iter()
             .map(|(name, df)| self.write_table(name, df))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        self.outputs.extend(written.into_iter().flatten());
-        Ok(())
+        Ok(written.into_iter().flatten().collect())
+    }
+
+    /// Lists files written by [`ReportWriter::write_tables`].
+    pub fn record(&mut self, written: Vec<String>) {
+        self.outputs.extend(written);
     }
 
     /// Writes a table's files without listing them; returns their names.
