@@ -2,8 +2,8 @@
 //!
 //! A gateway line is one flat object of 10-30 fields, of which the analysis needs 6-8. Building
 //! a full simd-json tape for it costs most of the per-line time; this walk only finds where the
-//! top-level values are, checking the JSON grammar as it goes, and hands the values of the
-//! wanted keys to the caller. It never decides on its own that a line is malformed: anything
+//! top-level values are, checking the JSON grammar as it goes, and records where the values of
+//! the wanted keys are. It never decides on its own that a line is malformed: anything
 //! it does not handle exactly as simd-json would (a nested value, an escape in a wanted value
 //! or a `\u` escape anywhere, an exponent, a long number, a control byte, invalid UTF-8, a
 //! grammar error) returns [`Walk::Unsure`], and the caller parses that line with simd-json,
@@ -32,7 +32,7 @@ pub enum Raw<'i> {
 /// The outcome of [`walk`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Walk {
-    /// A valid flat object; every wanted value was handed out.
+    /// A valid flat object; every wanted value is in `hits`.
     Done,
     /// Parse this line with the full parser.
     Unsure,
