@@ -33,13 +33,7 @@ fn logs(format: GenFormat, lines: u64) -> Vec<u8> {
 fn scan(cfg: &ScanConfig, bytes: &[u8], format: LogFormat) -> Stats {
     let mut scanner = Scanner::new(cfg).unwrap();
     let mut stats = Stats::default();
-    let origin = Origin {
-        file: 0,
-        chunk: 0,
-        offset: 0,
-        line_base: 0,
-        format,
-    };
+    let origin = Origin::start(format);
     scanner.scan_lines(bytes, origin, &mut stats);
     stats
 }

@@ -215,6 +215,19 @@ pub struct Origin {
     pub format: LogFormat,
 }
 
+impl Origin {
+    /// The start of one in-memory input (file 0, chunk 0): for benches and tests.
+    pub fn start(format: LogFormat) -> Origin {
+        Origin {
+            file: 0,
+            chunk: 0,
+            offset: 0,
+            line_base: 0,
+            format,
+        }
+    }
+}
+
 /// Per-worker parsing state.
 #[derive(Debug)]
 pub struct Scanner<'c> {

@@ -106,13 +106,7 @@ fn scan_without_allocating(generate: GenFormat, format: LogFormat) {
     cfg.context = ContextClasses::new(dates, nets);
     let mut scanner = Scanner::new(&cfg).unwrap();
     let mut stats = Stats::default();
-    let origin = Origin {
-        file: 0,
-        chunk: 0,
-        offset: 0,
-        line_base: 0,
-        format,
-    };
+    let origin = Origin::start(format);
     // Three passes, each later in the input: every key, string and evidence slot (up to three
     // samples per row) then exists. A fourth pass is what the rest of a big log looks like.
     let pass = |k: u64| Origin {

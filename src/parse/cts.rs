@@ -23,13 +23,14 @@ pub fn for_each_trace(
         .and_then(|t| t.as_array())
         .ok_or_else(|| Malformed("expected {\"traces\": [...]}".into()))?;
     let mut n = 0;
+    let mut times = super::time::TimeCache::default();
     for (i, trace) in traces.iter().enumerate() {
         n += 1;
         if trace.as_object().is_none() {
             bad(i, Malformed("expected a trace object".into()));
             continue;
         }
-        match trace_request(trace, catalog) {
+        match trace_request(trace, catalog, &mut times) {
             Ok(req) => f(i, &req),
             Err(e) => bad(i, e),
         }

@@ -277,8 +277,8 @@ impl JsonParser {
         catalog: &Catalog,
         f: impl FnOnce(&Request<'_>) -> R,
     ) -> Result<R, Malformed> {
-        self.with_object(line, |obj, _, _, _| {
-            let req = trace_request(obj, catalog)?;
+        self.with_object(line, |obj, _, _, times| {
+            let req = trace_request(obj, catalog, times)?;
             Ok(f(&req))
         })
     }
@@ -480,6 +480,7 @@ fn gateway_request<'i>(
 pub(crate) fn trace_request<'i>(
     obj: Value<'_, 'i>,
     catalog: &Catalog,
+    times: &mut TimeCache,
 ) -> Result<Request<'i>, Malformed> {
     let name = obj
         .get("trace_name")
@@ -506,9 +507,7 @@ pub(crate) fn trace_request<'i>(
         trace_route: catalog.route_for_trace(name),
         trace: true,
         status,
-        time: obj
-            .get("time")
-            .and_then(|v| time_of(raw_of(v), &mut TimeCache::default())),
+        time: obj.get("time").and_then(|v| time_of(raw_of(v), times)),
         user,
         user_id,
         request_id,
