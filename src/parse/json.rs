@@ -775,15 +775,24 @@ mod tests {
             "[1,2]",
             "{}",
         ]);
-        let pair = (key, value, prop::sample::select(vec!["", " "]))
-            .prop_map(|(k, v, ws)| format!("\"{k}\":{ws}{v}"));
-        let object = prop::collection::vec(pair, 0..10)
-            .prop_map(|pairs| format!("{{{}}}", pairs.join(",")).into_bytes());
+        // Spaces wherever JSON allows them (gateways write none, the walk must still agree).
+        let space = || prop::sample::select(vec!["", " ", "  "]);
+        let pair = (key, space(), space(), value)
+            .prop_map(|(k, before, after, v)| format!("\"{k}\"{before}:{after}{v}"));
+        let object = prop::collection::vec((space(), pair, space()), 0..10).prop_map(|pairs| {
+            let body: Vec<String> = pairs
+                .into_iter()
+                .map(|(before, pair, after)| format!("{before}{pair}{after}"))
+                .collect();
+            format!("{{{}}}", body.join(",")).into_bytes()
+        });
         // Damage: cut the line, or put a stray byte somewhere.
-        let damage = prop::option::weighted(
-            0.3,
-            (any::<prop::sample::Index>(), any::<u8>(), any::<bool>()),
-        );
+        let stray = prop::strategy::Union::new([
+            any::<u8>().boxed(),
+            prop::sample::select(b" :,\"{}[]x0\\".to_vec()).boxed(),
+        ]);
+        let damage =
+            prop::option::weighted(0.5, (any::<prop::sample::Index>(), stray, any::<bool>()));
         (object, damage).prop_map(|(mut line, damage)| {
             if let Some((at, byte, cut)) = damage {
                 let at = at.index(line.len() + 1);
