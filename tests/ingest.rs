@@ -8,12 +8,12 @@ use permlens::aggregate::{Counters, Stats};
 use permlens::catalog::Catalog;
 use permlens::input::{self, FileReport};
 use permlens::parse::FormatChoice;
-use permlens::report::tables::{samples_text, usage_rows};
+use permlens::report::tables::usage_rows;
 use permlens::scan::ScanConfig;
 use proptest::prelude::*;
 
 /// user, route, status, error code, source, count, first, last, samples.
-type UsageCanon = (String, u16, u16, String, String, u64, i64, i64, String);
+type UsageCanon = (String, u16, u16, String, String, u64, i64, i64, Vec<String>);
 
 /// The whole result in a comparable, order-independent form.
 #[derive(Debug, PartialEq)]
@@ -30,15 +30,19 @@ fn canon(stats: &Stats) -> Canon {
         .into_iter()
         .map(|r| {
             (
-                r.user,
+                r.user.into_owned(),
                 r.route,
                 r.status,
-                r.error_code,
-                r.source,
+                r.error_code.into_owned(),
+                r.source.into_owned(),
                 r.cell.count,
                 r.cell.first_seen,
                 r.cell.last_seen,
-                samples_text(&r.cell),
+                r.cell
+                    .samples
+                    .iter()
+                    .map(|s| s.request_id.to_string())
+                    .collect(),
             )
         })
         .collect();

@@ -18,6 +18,9 @@
 mod recommend;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// For the per-row lookups of the judging loop (SipHash showed in its profile).
+use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
 use crate::aggregate::{Cell, Outcome, Stats};
@@ -183,8 +186,8 @@ const GATEWAY_ACL: [&str; 3] = ["APIG.0302", "APIG.0304", "APIG.0306"];
 /// interned user ids and borrowed codes: no allocation per usage row.
 struct Judge<'a> {
     history: &'a History,
-    depends: HashMap<(usize, u32, &'a str), bool>,
-    cache: HashMap<(usize, u32, &'a str, Option<u32>), Decision>,
+    depends: FastMap<(usize, u32, &'a str), bool>,
+    cache: FastMap<(usize, u32, &'a str, Option<u32>), Decision>,
 }
 
 impl<'a> Judge<'a> {
@@ -226,8 +229,8 @@ pub fn compute(
     let snapshot = history.latest();
     let mut judge = Judge {
         history,
-        depends: HashMap::new(),
-        cache: HashMap::new(),
+        depends: FastMap::default(),
+        cache: FastMap::default(),
     };
     let mut before_first_snapshot = 0u64;
     let mut denied: BTreeMap<DeniedKey, Cell> = BTreeMap::new();
@@ -235,7 +238,7 @@ pub fn compute(
         .map(|u| stats.users.text(u))
         .collect();
     // (user, code) -> last successful use.
-    let mut used: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut used: FastMap<(&str, &str), i64> = FastMap::default();
     let mut active: HashSet<&str> = HashSet::new();
 
     for (k, cell) in &stats.usage {
@@ -309,6 +312,8 @@ pub fn compute(
                 .or_insert_with(|| cell.clone());
         }
     }
+    // Formatting a label takes longer than judging a row: once per snapshot.
+    let labels: Vec<String> = (0..history.len()).map(|i| history.label(i)).collect();
     let denied = denied
         .into_iter()
         .map(
@@ -319,7 +324,7 @@ pub fn compute(
                 reason,
                 policy,
                 condition,
-                snapshot: history.label(at),
+                snapshot: labels[at].clone(),
                 cell,
             },
         )
@@ -470,7 +475,7 @@ pub fn compute(
 }
 
 /// For each group, the catalog codes its members used.
-fn used_by_group(snapshot: &Snapshot, used: &HashMap<(&str, &str), i64>) -> Vec<BTreeSet<String>> {
+fn used_by_group(snapshot: &Snapshot, used: &FastMap<(&str, &str), i64>) -> Vec<BTreeSet<String>> {
     snapshot
         .groups
         .iter()

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use polars::prelude::*;
 
-use super::tables::{col, datetime_column, samples_text};
+use super::tables::{col, datetime_column, samples_column};
 use crate::catalog::Catalog;
 use crate::findings::Findings;
 use crate::findings::recommend_file_stem;
@@ -17,16 +17,16 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
     DataFrame::new(
         d.len(),
         vec![
-            col("user", d.iter().map(|r| r.user.clone())),
+            col("user", d.iter().map(|r| r.user.as_str())),
             col("method", d.iter().map(|r| route(r).method.as_str())),
             col("route", d.iter().map(|r| route(r).template.as_str())),
             col("api", d.iter().map(|r| route(r).api.as_str())),
             col("permission", d.iter().map(|r| route(r).permission.as_str())),
             col("verdict", d.iter().map(|r| r.verdict.as_str())),
             col("reason", d.iter().map(|r| r.reason)),
-            col("policy", d.iter().map(|r| r.policy.clone())),
-            col("condition", d.iter().map(|r| r.condition.clone())),
-            col("snapshot", d.iter().map(|r| r.snapshot.clone())),
+            col("policy", d.iter().map(|r| r.policy.as_deref())),
+            col("condition", d.iter().map(|r| r.condition.as_deref())),
+            col("snapshot", d.iter().map(|r| r.snapshot.as_str())),
             col("count", d.iter().map(|r| r.cell.count)),
             datetime_column(
                 "first_seen",
@@ -36,10 +36,7 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
                 "last_seen",
                 d.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
-            col(
-                "sample_request_ids",
-                d.iter().map(|r| samples_text(&r.cell)),
-            ),
+            samples_column("sample_request_ids", d.iter().map(|r| &r.cell)),
         ],
     )
 }

@@ -23,21 +23,17 @@ where
     Column::new(name.into(), values.collect::<Vec<V>>())
 }
 
-/// Empty strings become nulls.
-pub fn opt(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
 /// One usage row: user x route x status (x error code x response source), contexts merged.
-/// The cell is borrowed from the aggregate unless several contexts had to be merged.
+/// Texts and the cell are borrowed from the aggregate (the cell is copied only when several
+/// contexts had to be merged).
 #[derive(Debug, Clone)]
 pub struct UsageRow<'s> {
-    pub user: String,
-    pub user_id: Option<String>,
+    pub user: Cow<'s, str>,
+    pub user_id: Option<&'s str>,
     pub route: RouteId,
     pub status: u16,
-    pub error_code: String,
-    pub source: String,
+    pub error_code: Cow<'s, str>,
+    pub source: Cow<'s, str>,
     pub cell: Cow<'s, Cell>,
 }
 
@@ -69,12 +65,12 @@ pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
                 cell.to_mut().merge_ref(other);
             }
             UsageRow {
-                user: stats.users.text(k.user),
-                user_id: stats.user_ids.get(&k.user).map(|s| s.to_string()),
+                user: String::from_utf8_lossy(stats.users.get(k.user)),
+                user_id: stats.user_ids.get(&k.user).map(|s| &**s),
                 route: k.route,
                 status: k.status,
-                error_code: stats.codes.text(k.error_code),
-                source: stats.codes.text(k.source),
+                error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),
+                source: String::from_utf8_lossy(stats.codes.get(k.source)),
                 cell,
             }
         })
@@ -92,12 +88,26 @@ fn text_ranks(strings: &crate::aggregate::Interner) -> Vec<u32> {
     ranks
 }
 
-pub fn samples_text(cell: &Cell) -> String {
-    cell.samples
-        .iter()
-        .map(|s| &*s.request_id)
-        .collect::<Vec<_>>()
-        .join(";")
+/// Empty strings become nulls, without copying.
+pub fn opt_str(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// The kept request ids of each cell, `;`-separated, as a column.
+pub fn samples_column<'c>(name: &str, cells: impl ExactSizeIterator<Item = &'c Cell>) -> Column {
+    let mut out = StringChunkedBuilder::new(name.into(), cells.len());
+    let mut text = String::new();
+    for cell in cells {
+        text.clear();
+        for (i, s) in cell.samples.iter().enumerate() {
+            if i > 0 {
+                text.push(';');
+            }
+            text.push_str(&s.request_id);
+        }
+        out.append_value(&text);
+    }
+    out.finish().into_column()
 }
 
 /// `usage`: user x route x status, catalog routes only.
@@ -108,8 +118,8 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
     DataFrame::new(
         n,
         vec![
-            col("user", rows.iter().map(|r| r.user.clone())),
-            col("user_id", rows.iter().map(|r| r.user_id.clone())),
+            col("user", rows.iter().map(|r| &*r.user)),
+            col("user_id", rows.iter().map(|r| r.user_id)),
             col("method", rows.iter().map(|r| route(r).method.as_str())),
             col("route", rows.iter().map(|r| route(r).template.as_str())),
             col("api", rows.iter().map(|r| route(r).api.as_str())),
@@ -126,11 +136,8 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
                 "outcome",
                 rows.iter().map(|r| Outcome::of_status(r.status).as_str()),
             ),
-            col("error_code", rows.iter().map(|r| opt(r.error_code.clone()))),
-            col(
-                "response_source",
-                rows.iter().map(|r| opt(r.source.clone())),
-            ),
+            col("error_code", rows.iter().map(|r| opt_str(&r.error_code))),
+            col("response_source", rows.iter().map(|r| opt_str(&r.source))),
             col("count", rows.iter().map(|r| r.cell.count)),
             datetime_column(
                 "first_seen",
@@ -140,10 +147,7 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
                 "last_seen",
                 rows.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
-            col(
-                "sample_request_ids",
-                rows.iter().map(|r| samples_text(&r.cell)),
-            ),
+            samples_column("sample_request_ids", rows.iter().map(|r| &*r.cell)),
         ],
     )
 }
