@@ -328,8 +328,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     // The report tail runs on the scan's threads, in two lanes: the usage tables are built
-    // and written while the previous run's index is read and the findings are judged and
-    // turned into tables.
+    // and written while the previous run's index is read and the findings are judged, turned
+    // into tables and written. Files are listed afterwards, in a fixed order.
     let pool = worker_pool(&cfg)?;
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     let (usage_written, judged) = pool.install(|| {
@@ -345,8 +345,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                     return Ok(None);
                 };
                 let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
-                let report =
+                let mut report =
                     FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
+                report.written = writer.write_tables(std::mem::take(&mut report.tables))?;
+                writer.write_compact_json(changes::INDEX, &report.index)?;
                 Ok(Some((f, report)))
             },
         )
@@ -368,11 +370,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     writer.record(usage_written);
     let mut change_counts = None;
     if let Some(report) = report {
-        pool.install(|| writer.tables(report.tables))?;
+        writer.record(report.written);
         for (rel, doc) in &report.policies {
             writer.json(rel, doc)?;
         }
-        writer.compact_json(changes::INDEX, &report.index)?;
+        writer.record(vec![changes::INDEX.to_owned()]);
         change_counts = Some(report.change_counts);
     }
     writer.announce("summary.json");
@@ -586,7 +588,9 @@ fn scan_incremental(
 
 /// The findings tables, policy documents and change list of a run, built before writing.
 struct FindingsReport {
+    /// Handed to the writer in the findings lane, which lists their files in `written`.
     tables: Vec<(&'static str, polars::prelude::DataFrame)>,
+    written: Vec<String>,
     policies: Vec<(String, serde_json::Value)>,
     index: changes::FindingsIndex,
     change_counts: serde_json::Value,
@@ -621,6 +625,7 @@ impl FindingsReport {
         ];
         Ok(FindingsReport {
             tables,
+            written: Vec::new(),
             policies: report_findings::policy_files(f)
                 .into_iter()
                 .map(|(rel, doc)| (rel, doc.clone()))

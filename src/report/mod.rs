@@ -115,20 +115,6 @@ impl ReportWriter {
         self.outputs.push(rel.to_owned());
     }
 
-    /// Writes a table as `<name>.parquet` and/or `<name>.csv`.
-    pub fn table(&mut self, name: &str, df: DataFrame) -> anyhow::Result<()> {
-        let written = self.write_table(name, df)?;
-        self.outputs.extend(written);
-        Ok(())
-    }
-
-    /// Writes tables in parallel; they are listed in the order given.
-    pub fn tables(&mut self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<()> {
-        let written = self.write_tables(tables)?;
-        self.record(written);
-        Ok(())
-    }
-
     /// Writes tables in parallel without listing them (so that other work can go on beside
     /// it); returns their file names, in order, for [`ReportWriter::record`].
     pub fn write_tables(&self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<Vec<String>> {
@@ -173,15 +159,19 @@ impl ReportWriter {
         Ok(written)
     }
 
-    /// Writes a document as compact JSON, for programs (the findings index).
-    pub fn compact_json(&mut self, rel: &str, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    /// Writes a document as compact JSON, for programs (the findings index), without listing
+    /// it (for [`ReportWriter::record`]).
+    pub fn write_compact_json(
+        &self,
+        rel: &str,
+        value: &impl serde::Serialize,
+    ) -> anyhow::Result<()> {
         let path = self.stage.path().join(rel);
         let file = File::create(&path).with_context(|| format!("cannot create {rel}"))?;
         let mut out = std::io::BufWriter::new(file);
         serde_json::to_writer(&mut out, value)?;
         std::io::Write::write_all(&mut out, b"\n")?;
         std::io::Write::flush(&mut out).with_context(|| format!("cannot write {rel}"))?;
-        self.outputs.push(rel.to_owned());
         Ok(())
     }
 
