@@ -77,6 +77,14 @@ pub struct Position {
     pub offset: u64,
 }
 
+impl Position {
+    /// After every position of every input.
+    pub const END: Position = Position {
+        file: u32::MAX,
+        offset: u64::MAX,
+    };
+}
+
 /// A request id kept as evidence.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Sample {
@@ -156,30 +164,54 @@ pub struct Cell {
     /// Microseconds since the epoch, UTC.
     pub first_seen: i64,
     pub last_seen: i64,
-    /// The earliest requests in input order.
+    /// The earliest requests in input order (change them only through `Cell` methods).
     pub samples: Vec<Sample>,
+    /// Where the last of `samples` is: kept in the cell, so that deciding whether a request
+    /// can still be a sample reads no heap memory (that read was a cache miss per request).
+    last_sample: Position,
     /// The client IP of the earliest request, when the log has one.
     pub source_ip: Option<(Position, IpAddr)>,
 }
 
 impl Cell {
     fn new(time: i64) -> Cell {
+        Cell::stored(0, time, time, Vec::new(), None)
+    }
+
+    /// A cell from stored parts; `samples` in input order, at most [`SAMPLES_PER_ROW`].
+    pub fn stored(
+        count: u64,
+        first_seen: i64,
+        last_seen: i64,
+        samples: Vec<Sample>,
+        source_ip: Option<(Position, IpAddr)>,
+    ) -> Cell {
+        let last_sample = samples.last().map_or(Position::END, |s| s.at);
         Cell {
-            count: 0,
-            first_seen: time,
-            last_seen: time,
-            samples: Vec::new(),
-            source_ip: None,
+            count,
+            first_seen,
+            last_seen,
+            samples,
+            last_sample,
+            source_ip,
         }
     }
 
-    fn add_sample(&mut self, sample: Sample) {
-        if self.samples.len() == SAMPLES_PER_ROW && sample >= self.samples[SAMPLES_PER_ROW - 1] {
+    /// Whether a request at `at` would be kept among `limit` samples.
+    #[inline]
+    fn keeps(&self, at: Position, limit: usize) -> bool {
+        self.samples.len() < limit || at < self.last_sample
+    }
+
+    /// Keeps `sample` if it is among the first `limit` (by position).
+    fn add_sample(&mut self, sample: Sample, limit: usize) {
+        if !self.keeps(sample.at, limit) {
             return;
         }
         let at = self.samples.binary_search(&sample).unwrap_or_else(|i| i);
         self.samples.insert(at, sample);
-        self.samples.truncate(SAMPLES_PER_ROW);
+        self.samples.truncate(limit);
+        self.last_sample = self.samples.last().map_or(Position::END, |s| s.at);
     }
 
     /// Folds another cell of the same row into this one, cloning only the samples it keeps.
@@ -188,8 +220,8 @@ impl Cell {
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
         for s in &other.samples {
-            if self.samples.len() < SAMPLES_PER_ROW || *s < self.samples[SAMPLES_PER_ROW - 1] {
-                self.add_sample(s.clone());
+            if self.keeps(s.at, SAMPLES_PER_ROW) {
+                self.add_sample(s.clone(), SAMPLES_PER_ROW);
             }
         }
         if let Some(ip) = other.source_ip
@@ -205,7 +237,7 @@ impl Cell {
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
         for s in other.samples {
-            self.add_sample(s);
+            self.add_sample(s, SAMPLES_PER_ROW);
         }
         if let Some(ip) = other.source_ip
             && self.source_ip.is_none_or(|mine| ip.0 < mine.0)
@@ -350,13 +382,14 @@ impl Stats {
         // Partitioned (hourly) rows keep one sample each: the report's earliest requests are
         // then the first of the earliest hours, and a stored row costs a third of the memory.
         let limit = if o.partition { 1 } else { SAMPLES_PER_ROW };
-        let keeps_sample = cell.samples.len() < limit || o.at < cell.samples[limit - 1].at;
-        if keeps_sample && !o.request_id.is_empty() {
-            cell.add_sample(Sample {
-                at: o.at,
-                request_id: String::from_utf8_lossy(o.request_id).into(),
-            });
-            cell.samples.truncate(limit);
+        if cell.keeps(o.at, limit) && !o.request_id.is_empty() {
+            cell.add_sample(
+                Sample {
+                    at: o.at,
+                    request_id: String::from_utf8_lossy(o.request_id).into(),
+                },
+                limit,
+            );
         }
         // The client address is part of a partitioned row's key: nothing to keep per cell.
         if !o.partition
@@ -512,5 +545,66 @@ impl Stats {
             *n <= MALFORMED_SAMPLES_PER_FILE
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(offset: u64) -> Sample {
+        Sample {
+            at: Position { file: 0, offset },
+            request_id: offset.to_string().into(),
+        }
+    }
+
+    fn offsets(cell: &Cell) -> Vec<u64> {
+        cell.samples.iter().map(|s| s.at.offset).collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever the order requests arrive in (workers take chunks in any order), a cell
+        /// keeps the earliest ones, and its cached last position is that of its last sample.
+        #[test]
+        fn cells_keep_the_earliest_samples(
+            mut seen in proptest::collection::hash_set(0u64..1000, 0..20),
+            split in 0usize..20,
+        ) {
+            let seen: Vec<u64> = seen.drain().collect();
+            for limit in [1, SAMPLES_PER_ROW] {
+                let mut cell = Cell::new(0);
+                for &o in &seen {
+                    if cell.keeps(sample(o).at, limit) {
+                        cell.add_sample(sample(o), limit);
+                    }
+                }
+                let mut want = seen.clone();
+                want.sort_unstable();
+                want.truncate(limit);
+                proptest::prop_assert_eq!(offsets(&cell), want.clone());
+                proptest::prop_assert_eq!(
+                    cell.last_sample,
+                    cell.samples.last().map_or(Position::END, |s| s.at)
+                );
+                // Two halves merged agree with one cell that saw everything.
+                let (a, b) = seen.split_at(split.min(seen.len()));
+                let half = |part: &[u64]| {
+                    let mut c = Cell::new(0);
+                    part.iter().for_each(|&o| c.add_sample(sample(o), SAMPLES_PER_ROW));
+                    c
+                };
+                let mut merged = half(a);
+                merged.merge_ref(&half(b));
+                let mut whole = seen.clone();
+                whole.sort_unstable();
+                whole.truncate(SAMPLES_PER_ROW);
+                proptest::prop_assert_eq!(offsets(&merged), whole);
+                proptest::prop_assert_eq!(
+                    merged.last_sample,
+                    merged.samples.last().map_or(Position::END, |s| s.at)
+                );
+            }
+        }
     }
 }

@@ -797,20 +797,19 @@ fn fold_entry(
             file: seq as u32,
             offset,
         };
-        let cell = Cell {
-            count: v.count,
-            first_seen: first,
-            last_seen: last,
-            samples: v
-                .samples
+        let cell = Cell::stored(
+            v.count,
+            first,
+            last,
+            v.samples
                 .iter()
                 .map(|(o, id)| Sample {
                     at: at(*o),
                     request_id: id.clone(),
                 })
                 .collect(),
-            source_ip: ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
-        };
+            ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
+        );
         stats.note_time(first);
         stats.note_time(last);
         match stats.usage.get_mut(&key) {
