@@ -1,6 +1,9 @@
-//! The positions of one byte in a line, found 16 bytes at a time (SSE2 on x86_64) and handed
+//! The positions of one byte in a line, found 64 bytes at a time (SSE2 on x86_64) and handed
 //! out in increasing order: what a tokenizer needs from `memchr` without paying a search
 //! call per short token.
+
+/// Bytes looked at per block.
+const BLOCK: usize = 64;
 
 /// Positions of `needle` in `hay`, asked for in increasing order with [`Positions::next_from`].
 #[derive(Debug)]
@@ -10,7 +13,7 @@ pub struct Positions<'a> {
     /// Start of the block `mask` describes.
     base: usize,
     /// The block's positions not handed out yet, one bit per byte.
-    mask: u32,
+    mask: u64,
     /// Start of the next block to look at.
     next: usize,
 }
@@ -33,10 +36,10 @@ impl<'a> Positions<'a> {
         loop {
             if from > self.base {
                 let skip = from - self.base;
-                self.mask = if skip >= 16 {
+                self.mask = if skip >= BLOCK {
                     0
                 } else {
-                    self.mask & (!0u32 << skip)
+                    self.mask & (!0u64 << skip)
                 };
             }
             if self.mask != 0 {
@@ -50,19 +53,21 @@ impl<'a> Positions<'a> {
             }
             self.base = start;
             self.mask = mask(&self.hay[start..], self.needle);
-            self.next = start + 16;
+            self.next = start + BLOCK;
         }
     }
 }
 
-/// One bit per byte among the first 16 of `s` that equals `needle`.
+/// One bit per byte among the first 64 of `s` that equals `needle`.
 #[inline]
-pub fn mask(s: &[u8], needle: u8) -> u32 {
-    let Some(bytes) = s.first_chunk::<16>() else {
-        return s
-            .iter()
-            .enumerate()
-            .fold(0, |m, (i, &b)| m | (u32::from(b == needle) << i));
+pub fn mask(s: &[u8], needle: u8) -> u64 {
+    let mut padded = [!needle; BLOCK];
+    let bytes: &[u8; BLOCK] = match s.first_chunk::<BLOCK>() {
+        Some(full) => full,
+        None => {
+            padded[..s.len()].copy_from_slice(s);
+            &padded
+        }
     };
     #[cfg(target_arch = "x86_64")]
     {
@@ -74,20 +79,25 @@ pub fn mask(s: &[u8], needle: u8) -> u32 {
         bytes
             .iter()
             .enumerate()
-            .fold(0, |m, (i, &b)| m | (u32::from(b == needle) << i))
+            .fold(0, |m, (i, &b)| m | (u64::from(b == needle) << i))
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 #[inline]
-fn mask_sse2(bytes: &[u8; 16], needle: u8) -> u32 {
+fn mask_sse2(bytes: &[u8; BLOCK], needle: u8) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
-    // SAFETY: reads the 16 bytes of the array, unaligned.
-    let v = unsafe { _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>()) };
-    _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(needle as i8))) as u32
+    let n = _mm_set1_epi8(needle as i8);
+    let mut m = 0u64;
+    for (k, part) in bytes.chunks_exact(16).enumerate() {
+        // SAFETY: reads the 16 bytes of a chunk of the array, unaligned.
+        let v = unsafe { _mm_loadu_si128(part.as_ptr().cast::<__m128i>()) };
+        m |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n)) as u16) << (16 * k);
+    }
+    m
 }
 
 #[cfg(test)]
@@ -99,8 +109,8 @@ mod tests {
         /// Every query gives what a plain search from that point gives.
         #[test]
         fn agrees_with_a_plain_search(
-            hay in proptest::collection::vec(prop::sample::select(vec![b' ', b'a', b'"']), 0..80),
-            steps in proptest::collection::vec(0usize..20, 0..30),
+            hay in proptest::collection::vec(prop::sample::select(vec![b' ', b'a', b'"']), 0..300),
+            steps in proptest::collection::vec(0usize..100, 0..40),
         ) {
             let mut p = Positions::new(&hay, b' ');
             let mut from = 0;
