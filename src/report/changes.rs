@@ -48,18 +48,37 @@ impl FindingsIndex {
             run_started_at: started.to_string(),
             ..FindingsIndex::default()
         };
-        for d in &f.denied {
-            let r = catalog.route(d.route);
-            let key = (
-                d.user.clone(),
-                r.method.as_str().to_owned(),
-                r.template.as_str().to_owned(),
-                r.permission.clone(),
-                d.verdict.as_str().to_owned(),
-            );
-            let text = format!("{}\t{}\t{}\t{}", key.0, key.1, key.2, key.4);
-            index.denied.insert(text, (key, d.reason.to_owned()));
-        }
+        // Collected, then built in bulk (sorted once; for equal texts the last row wins, as
+        // with inserts one by one).
+        index.denied = f
+            .denied
+            .iter()
+            .map(|d| {
+                let r = catalog.route(d.route);
+                let (method, template, verdict) =
+                    (r.method.as_str(), r.template.as_str(), d.verdict.as_str());
+                let mut text = String::with_capacity(
+                    d.user.len() + method.len() + template.len() + verdict.len() + 3,
+                );
+                for (i, part) in [d.user.as_str(), method, template, verdict]
+                    .into_iter()
+                    .enumerate()
+                {
+                    if i > 0 {
+                        text.push('\t');
+                    }
+                    text.push_str(part);
+                }
+                let key = (
+                    d.user.clone(),
+                    method.to_owned(),
+                    template.to_owned(),
+                    r.permission.clone(),
+                    verdict.to_owned(),
+                );
+                (text, (key, d.reason.to_owned()))
+            })
+            .collect();
         for u in &f.unused {
             index.unused.insert((
                 u.principal_type.to_owned(),
