@@ -168,12 +168,12 @@ impl Window {
 }
 
 /// user, route, verdict, reason, deciding policy, condition, judging snapshot.
-type DeniedKey = (
-    String,
+type DeniedKey<'a> = (
+    &'a str,
     RouteId,
     Verdict,
     &'static str,
-    Option<String>,
+    Option<&'a str>,
     Option<String>,
     usize,
 );
@@ -233,7 +233,9 @@ pub fn compute(
         cache: FastMap::default(),
     };
     let mut before_first_snapshot = 0u64;
-    let mut denied: BTreeMap<DeniedKey, Cell> = BTreeMap::new();
+    // Rows of the denied-calls table, grouped once all are known (sorting borrowed keys
+    // instead of keeping a map of owned ones: a map insert copied the key and the cell).
+    let mut denied: Vec<(DeniedKey<'_>, &Cell)> = Vec::new();
     let names: Vec<String> = (0..stats.users.len() as u32)
         .map(|u| stats.users.text(u))
         .collect();
@@ -271,7 +273,7 @@ pub fn compute(
             ip,
         );
         let deciding = d.deciding_statement();
-        let policy = deciding.map(|m| judged_by.policies[m.policy].name.clone());
+        let policy = deciding.map(|m| judged_by.policies[m.policy].name.as_str());
         let condition = deciding.and_then(|m| m.condition.clone());
         let row = match (outcome, d.outcome) {
             (Outcome::Denied, Judgement::Deny | Judgement::Undecided) => Some((
@@ -298,36 +300,34 @@ pub fn compute(
             _ => None,
         };
         if let Some((verdict, reason, policy, condition)) = row {
-            denied
-                .entry((
-                    user.to_owned(),
-                    k.route,
-                    verdict,
-                    reason,
-                    policy,
-                    condition,
-                    at,
-                ))
-                .and_modify(|c| c.merge(cell.clone()))
-                .or_insert_with(|| cell.clone());
+            denied.push((
+                (user, k.route, verdict, reason, policy, condition, at),
+                cell,
+            ));
         }
     }
     // Formatting a label takes longer than judging a row: once per snapshot.
     let labels: Vec<String> = (0..history.len()).map(|i| history.label(i)).collect();
+    denied.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let denied = denied
-        .into_iter()
-        .map(
-            |((user, route, verdict, reason, policy, condition, at), cell)| DeniedCall {
-                user,
-                route,
-                verdict,
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| {
+            let ((user, route, verdict, reason, policy, condition, at), first) = &group[0];
+            let mut cell = (*first).clone();
+            for (_, other) in &group[1..] {
+                cell.merge_ref(other);
+            }
+            DeniedCall {
+                user: (*user).to_owned(),
+                route: *route,
+                verdict: *verdict,
                 reason,
-                policy,
-                condition,
-                snapshot: labels[at].clone(),
+                policy: policy.map(str::to_owned),
+                condition: condition.clone(),
+                snapshot: labels[*at].clone(),
                 cell,
-            },
-        )
+            }
+        })
         .collect();
 
     let codes = catalog.permissions();
