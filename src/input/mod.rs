@@ -342,9 +342,14 @@ pub fn scan(
             (stats, notes, ends)
         })
         .collect();
-    let mut stats = Stats::default();
-    let mut notes = Vec::new();
-    let mut ends = Vec::new();
+    // The largest aggregate is kept as it is and the others are folded into it (merging into
+    // an empty one re-inserted every row of the first and grew its tables step by step).
+    let mut results = results;
+    let largest = (0..results.len()).max_by_key(|&i| results[i].0.usage.len());
+    let (mut stats, mut notes, mut ends) = match largest {
+        Some(i) => results.swap_remove(i),
+        None => (Stats::default(), Vec::new(), Vec::new()),
+    };
     for (s, n, e) in results {
         stats.merge(s);
         notes.extend(n);
