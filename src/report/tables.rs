@@ -43,25 +43,27 @@ pub struct UsageRow<'s> {
 pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
     let users = text_ranks(&stats.users);
     let codes = text_ranks(&stats.codes);
-    let mut entries: Vec<_> = stats.usage.iter().collect();
-    entries.sort_unstable_by_key(|(k, _)| {
-        (
-            users[k.user as usize],
-            k.route,
-            k.status,
-            codes[k.error_code as usize],
-            codes[k.source as usize],
-        )
-    });
-    entries
-        .chunk_by(|(a, _), (b, _)| {
-            (a.user, a.route, a.status, a.error_code, a.source)
-                == (b.user, b.route, b.status, b.error_code, b.source)
+    // The order (user text, route, status, error code text, source text) packed into words
+    // once per entry, so that sorting compares integers; equal words make one row.
+    let mut entries: Vec<_> = stats
+        .usage
+        .iter()
+        .map(|(k, cell)| {
+            let order = (
+                (u64::from(users[k.user as usize]) << 32) | u64::from(k.route),
+                (u64::from(k.status) << 32) | u64::from(codes[k.error_code as usize]),
+                codes[k.source as usize],
+            );
+            (order, k, cell)
         })
+        .collect();
+    entries.sort_unstable_by_key(|&(order, _, _)| order);
+    entries
+        .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
-            let (k, first) = group[0];
+            let (_, k, first) = group[0];
             let mut cell = Cow::Borrowed(first);
-            for (_, other) in &group[1..] {
+            for (_, _, other) in &group[1..] {
                 cell.to_mut().merge_ref(other);
             }
             UsageRow {
