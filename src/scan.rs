@@ -491,7 +491,7 @@ struct IpSlot {
 }
 
 impl IpCache {
-    const SLOTS: usize = 1024;
+    const SLOTS: usize = 4096;
 
     fn new() -> IpCache {
         let empty = IpSlot {
