@@ -32,76 +32,98 @@ gen cts 1GiB "$data/cts-1g.jsonl"
 [ -n "${QUICK:-}" ] || gen json 4GiB "$data/json-4g.jsonl"
 
 secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
-# The VM's wall clock varies by 10-30% between identical runs: stateless rows run REPS times
-# (default 3) and report the best and the median; baselines are the best of REPS too.
-best() { # command...
-  local i t b=""
-  for ((i = 0; i < ${REPS:-3}; i++)); do
-    t=$(secs "$@")
-    if [ -z "$b" ] || awk -v t="$t" -v b="$b" 'BEGIN {exit !(t < b)}'; then b=$t; fi
-  done
-  echo "$b"
+
+# The VM's wall clock varies by 10-30% (at times more) between identical runs, and slow phases
+# last minutes. Stateless rows therefore run REPS times (default 3) *interleaved*: each round
+# runs every row once, with its `wc -l` and `cat`/`zcat` baselines just before it, so a slow
+# phase hits all rows alike instead of one row's every run. Rows report the best and the
+# median; baselines the best.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+labels=(); files=(); argss=()
+spec() { # label file extra-args... (paths without spaces)
+  labels+=("$1"); files+=("$2"); shift 2; argss+=("$*")
 }
 
-row() { # label file extra-args...
-  local label=$1 file=$2; shift 2
-  local bytes lines wc_s base_label base_s out wall rss walls reps i
-  # A --state run changes the state it reads: run it once.
-  reps=${REPS:-3}; [[ $label == *--state* ]] && reps=1
-  bytes=$(stat -c %s "$file")
-  cat "$file" > /dev/null # warm the page cache
+once() { # index: one run of row $1 and its baselines, appended to $tmp/<index>.*
+  local i=$1 file=${files[$1]} out wall rss
+  # shellcheck disable=SC2086 # the extra arguments are space-separated words
+  out=$( { /usr/bin/time -v "$bin" analyze "$file" --progress never -o "$data/report" --user-field custom_data_log1 ${argss[$i]} > /dev/null; } 2>&1 )
+  wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}')
+  rss=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}')
+  echo "$wall" >> "$tmp/$i.wall"; echo "$rss" >> "$tmp/$i.rss"
+  secs wc -l "$file" >> "$tmp/$i.wc"
   if [[ $file == *.gz ]]; then
-    base_label=zcat; base_s=$(best sh -c "zcat '$file' > /dev/null")
-    lines=$(zcat "$file" | wc -l)
+    secs sh -c "zcat '$file' > /dev/null" >> "$tmp/$i.base"
   else
-    base_label=cat; base_s=$(best sh -c "cat '$file' > /dev/null")
-    lines=$(wc -l < "$file")
+    secs sh -c "cat '$file' > /dev/null" >> "$tmp/$i.base"
   fi
-  wc_s=$(best wc -l "$file")
-  walls=""; rss=0
-  for ((i = 0; i < reps; i++)); do
-    out=$( { /usr/bin/time -v "$bin" analyze "$file" --progress never -o "$data/report" --user-field custom_data_log1 "$@" > /dev/null; } 2>&1 )
-    wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}')
-    rss=$(echo "$out" | awk -F': ' -v r="$rss" '/Maximum resident set size/ {m=$2/1024; printf "%.0f", (m>r? m : r)}')
-    walls="$walls $wall"
-  done
-  awk -v label="$label" -v b="$bytes" -v l="$lines" -v ws="$walls" -v rss="$rss" -v wc="$wc_s" -v base="$base_s" -v bl="$base_label" 'BEGIN {
+}
+
+report() { # index: the row's line of the table
+  local i=$1 file=${files[$1]} bytes lines base_label
+  bytes=$(stat -c %s "$file")
+  if [[ $file == *.gz ]]; then base_label=zcat; lines=$(zcat "$file" | wc -l); else base_label=cat; lines=$(wc -l < "$file"); fi
+  awk -v label="${labels[$i]}" -v b="$bytes" -v l="$lines" -v bl="$base_label" \
+    -v ws="$(tr '\n' ' ' < "$tmp/$i.wall")" -v rs="$(tr '\n' ' ' < "$tmp/$i.rss")" \
+    -v wcs="$(tr '\n' ' ' < "$tmp/$i.wc")" -v bs="$(tr '\n' ' ' < "$tmp/$i.base")" 'BEGIN {
     n = split(ws, w, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (w[j] < w[i]) { t = w[i]; w[i] = w[j]; w[j] = t }
     best = w[1]; median = w[int((n + 1) / 2)]
+    m = split(rs, r, " "); rss = 0; for (i = 1; i <= m; i++) if (r[i] > rss) rss = r[i]
+    m = split(wcs, c, " "); wc = c[1]; for (i = 2; i <= m; i++) if (c[i] < wc) wc = c[i]
+    m = split(bs, a, " "); base = a[1]; for (i = 2; i <= m; i++) if (a[i] < base) base = a[i]
     printf "| %s | %.2f GB | %.2f | %.2f | %.0f | %.2f | %s | %.2f | %s %.2f | %.1fx | %.1fx |\n",
       label, b/1e9, best, median, b/1e6/best, l/1e6/best, rss, wc, bl, base, (wc>0? best/wc : 0), (base>0? best/base : 0) }'
+}
+
+interleaved() { # runs every spec'd row REPS times, round-robin, then prints them
+  local r i
+  for i in "${!files[@]}"; do cat "${files[$i]}" > /dev/null; done # warm the page cache
+  for ((r = 0; r < ${REPS:-3}; r++)); do
+    for i in "${!files[@]}"; do once "$i"; done
+  done
+  for i in "${!files[@]}"; do report "$i"; done
+  labels=(); files=(); argss=(); rm -f "$tmp"/*
+}
+
+single() { # label file extra-args...: one run (for --state rows, which change their state)
+  local label=$1 file=$2; shift 2
+  spec "$label" "$file" "$@"
+  local keep=${REPS:-3}
+  REPS=1 interleaved
+  REPS=$keep
 }
 
 {
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/model name/ {sub(/.*: /,""); print; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)"
   echo
-  echo "Stateless rows: best and median of ${REPS:-3} runs (MB/s, lines/s and ratios from the best); --state rows: one run."
+  echo "Stateless rows: best and median of ${REPS:-3} runs, interleaved round-robin across rows (MB/s, lines/s and ratios from the best); --state rows: one run."
   echo
   echo "| run | input | best wall s | median s | MB/s | M lines/s | peak RSS MiB | wc -l s | baseline s | time / wc -l | time / baseline |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee -a "$results"
 
-snap=(-p "$data/snapshot.json")
-for j in 1 2; do
-  row "json, no policies, -j$j" "$data/json-1g.jsonl" -j $j
-  row "json, policies, -j$j" "$data/json-1g.jsonl" -j $j "${snap[@]}"
-done | tee -a "$results"
+snap="-p $data/snapshot.json"
 {
-  row "apig, policies, -j2" "$data/apig-1g.log" -j 2 "${snap[@]}"
-  row "cts, policies, -j2" "$data/cts-1g.jsonl" -j 2 "${snap[@]}"
-  row "json .gz, policies, -j2" "$data/json-1g.jsonl.gz" -j 2 "${snap[@]}"
+  for j in 1 2; do
+    spec "json, no policies, -j$j" "$data/json-1g.jsonl" -j $j
+    spec "json, policies, -j$j" "$data/json-1g.jsonl" -j $j $snap
+  done
+  spec "apig, policies, -j2" "$data/apig-1g.log" -j 2 $snap
+  spec "cts, policies, -j2" "$data/cts-1g.jsonl" -j 2 $snap
+  spec "json .gz, policies, -j2" "$data/json-1g.jsonl.gz" -j 2 $snap
+  if [ -z "${QUICK:-}" ]; then
+    spec "json 4 GiB, no policies, -j2" "$data/json-4g.jsonl" -j 2
+    spec "json 4 GiB, policies, -j2" "$data/json-4g.jsonl" -j 2 $snap
+  fi
+  interleaved
   # Incremental state: a first run stores the partials; a run with nothing new only loads
   # them (its MB/s is over the file it skipped); a night with one new day of logs.
   st="$data/state"; rm -rf "$st" "$data/day"; mkdir -p "$data/day"
-  row "json, policies, --state first run, -j2" "$data/json-1g.jsonl" -j 2 "${snap[@]}" --state "$st"
-  row "json, policies, --state nothing new, -j2" "$data/json-1g.jsonl" -j 2 "${snap[@]}" --state "$st"
+  single "json, policies, --state first run, -j2" "$data/json-1g.jsonl" -j 2 $snap --state "$st"
+  single "json, policies, --state nothing new, -j2" "$data/json-1g.jsonl" -j 2 $snap --state "$st"
   "$bin" generate --format json --size 146MiB --users 300 --seed 2 --days 1 --out "$data/day/next.jsonl" 2>/dev/null
   touch -d '1 hour ago' "$data/day/next.jsonl"
-  row "json, policies, --state one new day (146 MiB) on 1 GiB stored, -j2" "$data/day/next.jsonl" -j 2 "${snap[@]}" --state "$st"
-  if [ -z "${QUICK:-}" ]; then
-    row "json 4 GiB, no policies, -j2" "$data/json-4g.jsonl" -j 2
-    row "json 4 GiB, policies, -j2" "$data/json-4g.jsonl" -j 2 "${snap[@]}"
-  fi
+  single "json, policies, --state one new day (146 MiB) on 1 GiB stored, -j2" "$data/day/next.jsonl" -j 2 $snap --state "$st"
 } | tee -a "$results"
