@@ -279,7 +279,7 @@ pub(crate) mod tests {
             .join(" ")
     }
 
-    /// The tokenizer before it found spaces 16 bytes at a time: byte by byte.
+    /// The tokenizer before it found spaces a block at a time: byte by byte.
     fn reference_tokenize(line: &[u8], spans: &mut [(u32, u32); MAX_TOKENS]) -> usize {
         let mut n = 0;
         let mut i = 0;
