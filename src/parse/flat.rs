@@ -14,6 +14,8 @@
 //! (SSE2 on x86_64) instead of by a search per string; a line with backslashes has its
 //! strings searched one by one.
 
+use super::positions::{self, BLOCK};
+
 /// A top-level value the analysis reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Raw<'i> {
@@ -174,21 +176,12 @@ impl<'i> Quotes<'i> {
     }
 }
 
-/// Bytes looked at per block.
-const BLOCK: usize = 64;
-
 /// The quotes among the first 64 bytes of `s` (one bit per byte), and whether any of those
 /// bytes is a control or non-ASCII byte.
 #[inline(always)]
 fn block(s: &[u8]) -> (u64, bool) {
-    let mut chunk = [b' '; BLOCK];
-    let bytes: &[u8; BLOCK] = match s.first_chunk::<BLOCK>() {
-        Some(full) => full,
-        None => {
-            chunk[..s.len()].copy_from_slice(s);
-            &chunk
-        }
-    };
+    let mut spare = [b' '; BLOCK];
+    let bytes = positions::block(s, &mut spare);
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: SSE2 is part of every x86_64 target.

@@ -3,7 +3,7 @@
 //! call per short token.
 
 /// Bytes looked at per block.
-const BLOCK: usize = 64;
+pub const BLOCK: usize = 64;
 
 /// Positions of `needle` in `hay`, asked for in increasing order with [`Positions::next_from`].
 #[derive(Debug)]
@@ -58,17 +58,24 @@ impl<'a> Positions<'a> {
     }
 }
 
+/// The first 64 bytes of `s`, or all of a shorter `s` copied into `spare` (filled with
+/// bytes that do not matter to the caller).
+#[inline(always)]
+pub fn block<'a>(s: &'a [u8], spare: &'a mut [u8; BLOCK]) -> &'a [u8; BLOCK] {
+    match s.first_chunk::<BLOCK>() {
+        Some(full) => full,
+        None => {
+            spare[..s.len()].copy_from_slice(s);
+            spare
+        }
+    }
+}
+
 /// One bit per byte among the first 64 of `s` that equals `needle`.
 #[inline]
 pub fn mask(s: &[u8], needle: u8) -> u64 {
-    let mut padded = [!needle; BLOCK];
-    let bytes: &[u8; BLOCK] = match s.first_chunk::<BLOCK>() {
-        Some(full) => full,
-        None => {
-            padded[..s.len()].copy_from_slice(s);
-            &padded
-        }
-    };
+    let mut spare = [!needle; BLOCK];
+    let bytes = block(s, &mut spare);
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: SSE2 is part of every x86_64 target.
