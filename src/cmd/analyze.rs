@@ -287,6 +287,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             cfg.out.display()
         ));
     }
+    // The previous run's findings index (for the changes table) is read beside the scan.
+    let previous = history.is_some().then(|| {
+        let out = cfg.out.clone();
+        std::thread::spawn(move || changes::read_previous(&out))
+    });
     let mut scan_cfg = scan_config(&cfg, catalog.clone());
     let context = match &history {
         Some(h) => {
@@ -328,8 +333,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     // The report tail runs on the scan's threads, in two lanes: the usage tables are built
-    // and written while the previous run's index is read and the findings are judged, turned
-    // into tables and written. Files are listed afterwards, in a fixed order.
+    // and written while the findings are judged, turned into tables and written. Files are
+    // listed afterwards, in a fixed order.
     let pool = worker_pool(&cfg)?;
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     let (usage_written, judged) = pool.install(|| {
@@ -340,10 +345,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
             },
             || -> anyhow::Result<Option<(Findings, FindingsReport)>> {
-                let previous = changes::read_previous(&cfg.out);
-                let Some(h) = &history else {
+                let (Some(h), Some(previous)) = (&history, previous) else {
                     return Ok(None);
                 };
+                let previous = previous
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
                 let mut report =
                     FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
