@@ -354,8 +354,21 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
                 let mut report =
                     FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
-                report.written = writer.write_tables(std::mem::take(&mut report.tables))?;
-                writer.write_compact_json(changes::INDEX, &report.index)?;
+                // The index and the policy documents are written beside the tables (the
+                // usage lane, done by then, takes one side).
+                let tables = std::mem::take(&mut report.tables);
+                let (written, documents) = rayon::join(
+                    || writer.write_tables(tables),
+                    || -> anyhow::Result<()> {
+                        writer.write_compact_json(changes::INDEX, &report.index)?;
+                        for (rel, doc) in &report.policies {
+                            writer.write_json(rel, doc)?;
+                        }
+                        Ok(())
+                    },
+                );
+                report.written = written?;
+                documents?;
                 Ok(Some((f, report)))
             },
         )
@@ -378,9 +391,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut change_counts = None;
     if let Some(report) = report {
         writer.record(report.written);
-        for (rel, doc) in &report.policies {
-            writer.json(rel, doc)?;
-        }
+        writer.record(report.policies.into_iter().map(|(rel, _)| rel).collect());
         writer.record(vec![changes::INDEX.to_owned()]);
         change_counts = Some(report.change_counts);
     }

@@ -177,6 +177,16 @@ impl ReportWriter {
 
     /// Writes a JSON document at `rel` (may contain one directory level).
     pub fn json(&mut self, rel: &str, value: &serde_json::Value) -> anyhow::Result<()> {
+        self.write_json(rel, value)?;
+        if !self.outputs.iter().any(|o| o == rel) {
+            self.outputs.push(rel.to_owned());
+        }
+        Ok(())
+    }
+
+    /// [`ReportWriter::json`] without listing the file (for [`ReportWriter::record`]), so that
+    /// documents can be written beside other work.
+    pub fn write_json(&self, rel: &str, value: &serde_json::Value) -> anyhow::Result<()> {
         let path = self.stage.path().join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -184,11 +194,7 @@ impl ReportWriter {
         }
         let mut text = serde_json::to_string_pretty(value)?;
         text.push('\n');
-        std::fs::write(&path, text).with_context(|| format!("cannot write {rel}"))?;
-        if !self.outputs.iter().any(|o| o == rel) {
-            self.outputs.push(rel.to_owned());
-        }
-        Ok(())
+        std::fs::write(&path, text).with_context(|| format!("cannot write {rel}"))
     }
 
     /// Swaps the staged report into place. Until this returns, the previous report is intact.
