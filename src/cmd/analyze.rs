@@ -624,10 +624,18 @@ impl FindingsReport {
         started: jiff::Timestamp,
         previous: Option<&changes::FindingsIndex>,
     ) -> anyhow::Result<FindingsReport> {
-        let index = changes::FindingsIndex::of(f, snapshot, catalog, started);
-        let list = changes::diff(previous, &index);
+        // The index and the largest table are built side by side: the usage lane is often
+        // done by then and its thread takes one.
+        let ((index, list), denied_calls) = rayon::join(
+            || {
+                let index = changes::FindingsIndex::of(f, snapshot, catalog, started);
+                let list = changes::diff(previous, &index);
+                (index, list)
+            },
+            || report_findings::denied_calls(f, catalog),
+        );
         let tables = vec![
-            ("denied_calls", report_findings::denied_calls(f, catalog)?),
+            ("denied_calls", denied_calls?),
             (
                 "group_permissions",
                 report_findings::group_permissions(f, snapshot)?,
