@@ -35,14 +35,10 @@ fn canon(stats: &Stats) -> Canon {
                 r.status,
                 r.error_code.into_owned(),
                 r.source.into_owned(),
-                r.cell.count,
-                r.cell.first_seen,
-                r.cell.last_seen,
-                r.cell
-                    .samples
-                    .iter()
-                    .map(|s| s.request_id.to_string())
-                    .collect(),
+                r.sum.count,
+                r.sum.first_seen,
+                r.sum.last_seen,
+                r.sum.samples().map(|s| s.request_id.to_string()).collect(),
             )
         })
         .collect();

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
-use crate::aggregate::{Cell, Outcome, Stats};
+use crate::aggregate::{Cell, Outcome, RowSum, Stats};
 use crate::catalog::{Catalog, RouteId};
 use crate::policy::{Decision, History, Outcome as Judgement, Reason, Snapshot};
 
@@ -313,10 +313,18 @@ pub fn compute(
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
             let ((user, route, verdict, reason, policy, condition, at), first) = &group[0];
-            let mut cell = (*first).clone();
+            // Added up by reference; only the kept samples are copied.
+            let mut sum = RowSum::of(first);
+            let mut source_ip = first.source_ip;
             for (_, other) in &group[1..] {
-                cell.merge_ref(other);
+                sum.add(other);
+                if let Some(ip) = other.source_ip
+                    && source_ip.is_none_or(|mine| ip.0 < mine.0)
+                {
+                    source_ip = Some(ip);
+                }
             }
+            let cell = sum.to_cell(source_ip);
             DeniedCall {
                 user: (*user).to_owned(),
                 route: *route,

@@ -36,7 +36,7 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
                 "last_seen",
                 d.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
-            samples_column("sample_request_ids", d.iter().map(|r| &r.cell)),
+            samples_column("sample_request_ids", d.iter().map(|r| &r.cell.samples)),
         ],
     )
 }

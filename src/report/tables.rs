@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
-use crate::aggregate::{Cell, Outcome, Stats};
+use crate::aggregate::{Outcome, RowSum, Sample, Stats};
 use crate::catalog::{Catalog, RouteId};
 
 /// Microseconds since the epoch -> a UTC datetime column.
@@ -24,8 +24,7 @@ where
 }
 
 /// One usage row: user x route x status (x error code x response source), contexts merged.
-/// Texts and the cell are borrowed from the aggregate (the cell is copied only when several
-/// contexts had to be merged).
+/// Texts and samples are borrowed from the aggregate.
 #[derive(Debug, Clone)]
 pub struct UsageRow<'s> {
     pub user: Cow<'s, str>,
@@ -34,7 +33,7 @@ pub struct UsageRow<'s> {
     pub status: u16,
     pub error_code: Cow<'s, str>,
     pub source: Cow<'s, str>,
-    pub cell: Cow<'s, Cell>,
+    pub sum: RowSum<'s>,
 }
 
 /// Usage rows in a stable order (user, route, status, error code, source). Rows are grouped
@@ -58,25 +57,24 @@ pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
         })
         .collect();
     entries.sort_unstable_by_key(|&(order, _, _)| order);
-    entries
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(|group| {
-            let (_, k, first) = group[0];
-            let mut cell = Cow::Borrowed(first);
-            for (_, _, other) in &group[1..] {
-                cell.to_mut().merge_ref(other);
-            }
-            UsageRow {
-                user: String::from_utf8_lossy(stats.users.get(k.user)),
-                user_id: stats.user_ids.get(&k.user).map(|s| &**s),
-                route: k.route,
-                status: k.status,
-                error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),
-                source: String::from_utf8_lossy(stats.codes.get(k.source)),
-                cell,
-            }
-        })
-        .collect()
+    let mut rows = Vec::with_capacity(entries.len());
+    rows.extend(entries.chunk_by(|a, b| a.0 == b.0).map(|group| {
+        let (_, k, first) = group[0];
+        let mut sum = RowSum::of(first);
+        for (_, _, other) in &group[1..] {
+            sum.add(other);
+        }
+        UsageRow {
+            user: String::from_utf8_lossy(stats.users.get(k.user)),
+            user_id: stats.user_ids.get(&k.user).map(|s| &**s),
+            route: k.route,
+            status: k.status,
+            error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),
+            source: String::from_utf8_lossy(stats.codes.get(k.source)),
+            sum,
+        }
+    }));
+    rows
 }
 
 /// The position of every interned string in byte order.
@@ -95,13 +93,16 @@ pub fn opt_str(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
-/// The kept request ids of each cell, `;`-separated, as a column.
-pub fn samples_column<'c>(name: &str, cells: impl ExactSizeIterator<Item = &'c Cell>) -> Column {
-    let mut out = StringChunkedBuilder::new(name.into(), cells.len());
+/// The kept request ids of each row, `;`-separated, as a column.
+pub fn samples_column<'c, S>(name: &str, rows: impl ExactSizeIterator<Item = S>) -> Column
+where
+    S: IntoIterator<Item = &'c Sample>,
+{
+    let mut out = StringChunkedBuilder::new(name.into(), rows.len());
     let mut text = String::new();
-    for cell in cells {
+    for samples in rows {
         text.clear();
-        for (i, s) in cell.samples.iter().enumerate() {
+        for (i, s) in samples.into_iter().enumerate() {
             if i > 0 {
                 text.push(';');
             }
@@ -140,16 +141,16 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
             ),
             col("error_code", rows.iter().map(|r| opt_str(&r.error_code))),
             col("response_source", rows.iter().map(|r| opt_str(&r.source))),
-            col("count", rows.iter().map(|r| r.cell.count)),
+            col("count", rows.iter().map(|r| r.sum.count)),
             datetime_column(
                 "first_seen",
-                rows.iter().map(|r| Some(r.cell.first_seen)).collect(),
+                rows.iter().map(|r| Some(r.sum.first_seen)).collect(),
             )?,
             datetime_column(
                 "last_seen",
-                rows.iter().map(|r| Some(r.cell.last_seen)).collect(),
+                rows.iter().map(|r| Some(r.sum.last_seen)).collect(),
             )?,
-            samples_column("sample_request_ids", rows.iter().map(|r| &*r.cell)),
+            samples_column("sample_request_ids", rows.iter().map(|r| r.sum.samples())),
         ],
     )
 }
