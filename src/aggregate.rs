@@ -447,9 +447,9 @@ pub struct Stats {
     pub chunk_lines: Vec<(u32, u32, u64)>,
     /// Request time range of the parsed, in-window requests.
     pub window: Option<(i64, i64)>,
-    /// Samples that merges displaced. They are freed with the aggregate, which is dropped
-    /// after the report is written: freeing them one by one while merging the workers'
-    /// aggregates held up the report by a few milliseconds.
+    /// Samples that [`Stats::merge_spare`] displaced. They are freed with the aggregate,
+    /// which is dropped after the report is written: freeing them one by one while merging
+    /// the workers' aggregates held up the report by a few milliseconds.
     pub spare: Vec<Vec<Sample>>,
 }
 
@@ -563,6 +563,19 @@ impl Stats {
 
     /// Folds `other` into `self`, re-interning its ids.
     pub fn merge(&mut self, other: Stats) {
+        self.merge_deferring(other, false);
+    }
+
+    /// [`Stats::merge`] for the workers' aggregates at the end of a scan, which the report
+    /// waits for: the samples that neither side keeps go to [`Stats::spare`] instead of being
+    /// freed now. Only for a bounded number of merges (one per worker): spare samples are
+    /// held until the aggregate is dropped.
+    pub fn merge_spare(&mut self, other: Stats) {
+        self.merge_deferring(other, true);
+    }
+
+    fn merge_deferring(&mut self, other: Stats, defer_frees: bool) {
+        let mut spare = Vec::new();
         self.counters += other.counters;
         let users: Vec<u32> = other
             .users
@@ -592,7 +605,7 @@ impl Stats {
                 ..k
             };
             match self.usage.entry(key) {
-                Entry::Occupied(mut e) => e.get_mut().merge_sparing(cell, &mut self.spare),
+                Entry::Occupied(mut e) => e.get_mut().merge_sparing(cell, &mut spare),
                 Entry::Vacant(e) => {
                     e.insert(cell);
                 }
@@ -611,7 +624,10 @@ impl Stats {
             *self.malformed_per_file.entry(f).or_insert(0) += n;
         }
         self.chunk_lines.extend(other.chunk_lines);
-        self.spare.extend(other.spare);
+        if defer_frees {
+            self.spare.append(&mut spare);
+            self.spare.extend(other.spare);
+        }
         if let Some((a, b)) = other.window {
             self.note_time(a);
             self.note_time(b);
@@ -662,6 +678,55 @@ mod tests {
 
     fn offsets(cell: &Cell) -> Vec<u64> {
         cell.samples.iter().map(|s| s.at.offset).collect()
+    }
+
+    /// An aggregate of one usage row holding samples at `offsets`.
+    fn one_row(offsets: &[u64]) -> Stats {
+        let mut stats = Stats::default();
+        let key = UsageKey {
+            user: stats.users.intern(b"alice"),
+            route: 0,
+            status: 200,
+            error_code: stats.codes.intern(b""),
+            source: stats.codes.intern(b""),
+            context: 0,
+            file: 0,
+            ip: NO_IP,
+        };
+        let mut cell = Cell::new(0);
+        for &o in offsets {
+            cell.add_sample(sample(o), SAMPLES_PER_ROW);
+        }
+        stats.usage.insert(key, cell);
+        stats
+    }
+
+    /// Regression: loading a state merges one aggregate per stored log content; holding the
+    /// samples each merge displaced would keep every stored sample in memory.
+    #[test]
+    fn only_merge_spare_holds_displaced_samples() {
+        let mut all = one_row(&[1, 2, 3]);
+        for _ in 0..100 {
+            all.merge(one_row(&[4, 5, 6]));
+        }
+        assert!(all.spare.is_empty());
+        assert_eq!(
+            offsets(&all.usage[&all.usage.keys().next().copied().unwrap()]),
+            [1, 2, 3]
+        );
+
+        let mut end_of_scan = one_row(&[4, 5, 6]);
+        end_of_scan.merge_spare(one_row(&[1, 2, 3]));
+        let cell = end_of_scan.usage.values().next().unwrap();
+        assert_eq!(offsets(cell), [1, 2, 3]);
+        let held: Vec<u64> = end_of_scan
+            .spare
+            .iter()
+            .flatten()
+            .filter(|s| !s.request_id.is_empty())
+            .map(|s| s.at.offset)
+            .collect();
+        assert_eq!(held.len(), 3, "{held:?}");
     }
 
     proptest::proptest! {

@@ -374,7 +374,7 @@ pub fn scan(
         None => (Stats::default(), Vec::new(), Vec::new()),
     };
     for (s, n, e) in results {
-        stats.merge(s);
+        stats.merge_spare(s);
         notes.extend(n);
         ends.extend(e);
     }
