@@ -680,6 +680,19 @@ mod tests {
         cell.samples.iter().map(|s| s.at.offset).collect()
     }
 
+    /// The `n` smallest of `seen`, in order.
+    fn earliest(seen: &[u64], n: usize) -> Vec<u64> {
+        let mut all = seen.to_vec();
+        all.sort_unstable();
+        all.truncate(n);
+        all
+    }
+
+    /// The cell's cached last position is that of its last sample.
+    fn last_is_cached(cell: &Cell) -> bool {
+        cell.last_sample == cell.samples.last().map_or(Position::END, |s| s.at)
+    }
+
     /// An aggregate of one usage row holding samples at `offsets`.
     fn one_row(offsets: &[u64]) -> Stats {
         let mut stats = Stats::default();
@@ -745,14 +758,8 @@ mod tests {
                         cell.add_sample(sample(o), limit);
                     }
                 }
-                let mut want = seen.clone();
-                want.sort_unstable();
-                want.truncate(limit);
-                proptest::prop_assert_eq!(offsets(&cell), want.clone());
-                proptest::prop_assert_eq!(
-                    cell.last_sample,
-                    cell.samples.last().map_or(Position::END, |s| s.at)
-                );
+                proptest::prop_assert_eq!(offsets(&cell), earliest(&seen, limit));
+                proptest::prop_assert!(last_is_cached(&cell));
                 // Two halves merged agree with one cell that saw everything.
                 let (a, b) = seen.split_at(split.min(seen.len()));
                 let half = |part: &[u64]| {
@@ -762,14 +769,9 @@ mod tests {
                 };
                 let mut merged = half(a);
                 merged.merge_ref(&half(b));
-                let mut whole = seen.clone();
-                whole.sort_unstable();
-                whole.truncate(SAMPLES_PER_ROW);
+                let whole = earliest(&seen, SAMPLES_PER_ROW);
                 proptest::prop_assert_eq!(offsets(&merged), whole.clone());
-                proptest::prop_assert_eq!(
-                    merged.last_sample,
-                    merged.samples.last().map_or(Position::END, |s| s.at)
-                );
+                proptest::prop_assert!(last_is_cached(&merged));
                 // Merging by value agrees, and every sample of the halves is either kept or
                 // handed back as spare, exactly once.
                 let mut spare = Vec::new();
