@@ -344,7 +344,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
                 let unmatched = tables::unmatched(stats)?;
                 writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
             },
-            || -> anyhow::Result<Option<(Findings, FindingsReport, Option<changes::FindingsIndex>)>> {
+            || -> anyhow::Result<Option<Judged>> {
                 let (Some(h), Some(previous)) = (&history, previous) else {
                     return Ok(None);
                 };
@@ -605,6 +605,10 @@ fn scan_incremental(
         earlier: loaded.earlier,
     })
 }
+
+/// What the findings lane hands back: the findings, their report, and the previous run's
+/// index (kept to be freed after the commit).
+type Judged = (Findings, FindingsReport, Option<changes::FindingsIndex>);
 
 /// The findings tables, policy documents and change list of a run, built before writing.
 struct FindingsReport {
