@@ -234,21 +234,22 @@ impl Cell {
         out
     }
 
-    /// Folds another cell of the same row into this one, cloning only the samples it keeps.
-    pub fn merge_ref(&mut self, other: &Cell) {
+    /// Adds another cell's counts, time range and client address (all but the samples).
+    fn fold_counts(&mut self, other: &Cell) {
         self.count += other.count;
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
+        self.source_ip = earlier_ip(self.source_ip, other.source_ip);
+    }
+
+    /// Folds another cell of the same row into this one, cloning only the samples it keeps.
+    pub fn merge_ref(&mut self, other: &Cell) {
+        self.fold_counts(other);
         for s in &other.samples {
             if !self.keeps(s.at, SAMPLES_PER_ROW) {
                 break;
             }
             self.add_sample(s.clone(), SAMPLES_PER_ROW);
-        }
-        if let Some(ip) = other.source_ip
-            && self.source_ip.is_none_or(|mine| ip.0 < mine.0)
-        {
-            self.source_ip = Some(ip);
         }
     }
 
@@ -260,9 +261,7 @@ impl Cell {
     /// [`Cell::merge`], leaving the samples neither cell keeps in `spare` instead of freeing
     /// them, so that the caller decides when their memory is released.
     pub fn merge_sparing(&mut self, mut other: Cell, spare: &mut Vec<Vec<Sample>>) {
-        self.count += other.count;
-        self.first_seen = self.first_seen.min(other.first_seen);
-        self.last_seen = self.last_seen.max(other.last_seen);
+        self.fold_counts(&other);
         let mut theirs = std::mem::take(&mut other.samples);
         // Both lists are in input order: once one of `other`'s is not kept, no later one is.
         // A kept sample trades places with the one it displaces.
@@ -276,11 +275,6 @@ impl Cell {
             }
         }
         spare.push(theirs);
-        if let Some(ip) = other.source_ip
-            && self.source_ip.is_none_or(|mine| ip.0 < mine.0)
-        {
-            self.source_ip = Some(ip);
-        }
     }
 }
 
@@ -294,6 +288,19 @@ pub struct RowSum<'a> {
     pub last_seen: i64,
     /// The earliest samples in input order; `None`s only at the end.
     samples: [Option<&'a Sample>; SAMPLES_PER_ROW],
+    /// The client address of the earliest request that had one.
+    pub source_ip: Option<(Position, IpAddr)>,
+}
+
+/// The earlier of two (position, client address) pairs.
+fn earlier_ip(
+    a: Option<(Position, IpAddr)>,
+    b: Option<(Position, IpAddr)>,
+) -> Option<(Position, IpAddr)> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if y.0 < x.0 { y } else { x }),
+        (x, y) => x.or(y),
+    }
 }
 
 impl<'a> RowSum<'a> {
@@ -303,6 +310,7 @@ impl<'a> RowSum<'a> {
             first_seen: cell.first_seen,
             last_seen: cell.last_seen,
             samples: [None; SAMPLES_PER_ROW],
+            source_ip: None,
         };
         sum.add(cell);
         sum
@@ -312,6 +320,7 @@ impl<'a> RowSum<'a> {
         self.count += cell.count;
         self.first_seen = self.first_seen.min(cell.first_seen);
         self.last_seen = self.last_seen.max(cell.last_seen);
+        self.source_ip = earlier_ip(self.source_ip, cell.source_ip);
         for s in &cell.samples {
             // The first slot that is empty or holds a later sample takes it; the rest shift.
             let Some(at) = self
@@ -331,14 +340,14 @@ impl<'a> RowSum<'a> {
         self.samples.iter().map_while(|s| *s)
     }
 
-    /// An owned cell with these counts and samples (and `source_ip`).
-    pub fn to_cell(&self, source_ip: Option<(Position, IpAddr)>) -> Cell {
+    /// An owned cell with these counts, samples and client address.
+    pub fn to_cell(&self) -> Cell {
         Cell::stored(
             self.count,
             self.first_seen,
             self.last_seen,
             self.samples().cloned().collect(),
-            source_ip,
+            self.source_ip,
         )
     }
 }
@@ -712,6 +721,29 @@ mod tests {
         }
         stats.usage.insert(key, cell);
         stats
+    }
+
+    #[test]
+    fn the_earlier_client_address_wins_and_ties_keep_the_first() {
+        let at = |offset| Position { file: 0, offset };
+        let ip = |last: u8| IpAddr::from([10, 0, 0, last]);
+        let (a, b) = (Some((at(5), ip(1))), Some((at(3), ip(2))));
+        assert_eq!(earlier_ip(a, b), b);
+        assert_eq!(earlier_ip(b, a), b);
+        assert_eq!(earlier_ip(None, a), a);
+        assert_eq!(earlier_ip(a, None), a);
+        assert_eq!(earlier_ip(a, Some((at(5), ip(9)))), a);
+        // Row sums and merged cells agree.
+        let mut x = Cell::new(0);
+        x.source_ip = a;
+        let mut y = Cell::new(0);
+        y.source_ip = b;
+        let mut sum = RowSum::of(&x);
+        sum.add(&y);
+        let summed = sum.to_cell();
+        x.merge_ref(&y);
+        assert_eq!(summed.source_ip, x.source_ip);
+        assert_eq!(x.source_ip, b);
     }
 
     /// Regression: loading a state merges one aggregate per stored log content; holding the

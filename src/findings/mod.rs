@@ -315,16 +315,10 @@ pub fn compute(
             let ((user, route, verdict, reason, policy, condition, at), first) = &group[0];
             // Added up by reference; only the kept samples are copied.
             let mut sum = RowSum::of(first);
-            let mut source_ip = first.source_ip;
             for (_, other) in &group[1..] {
                 sum.add(other);
-                if let Some(ip) = other.source_ip
-                    && source_ip.is_none_or(|mine| ip.0 < mine.0)
-                {
-                    source_ip = Some(ip);
-                }
             }
-            let cell = sum.to_cell(source_ip);
+            let cell = sum.to_cell();
             DeniedCall {
                 user: (*user).to_owned(),
                 route: *route,
