@@ -9,10 +9,10 @@
 //! grammar error) returns [`Walk::Unsure`], and the caller parses that line with simd-json,
 //! which then accepts it or says why not. A property test checks that both paths agree.
 //!
-//! Speed: in a line without backslashes (one memchr pass tells) quotes alternate between
-//! opening and closing, so strings are delimited by the quotes found 64 bytes at a time
-//! (SSE2 on x86_64) instead of by a search per string; a line with backslashes has its
-//! strings searched one by one.
+//! Speed: in a line without backslashes quotes alternate between opening and closing, so
+//! strings are delimited by the quotes found 64 bytes at a time (SSE2 on x86_64) instead of
+//! by a search per string. The same blocks tell whether the line has a backslash; one that
+//! has is walked again from its start with its strings searched one by one.
 
 use super::positions::{self, BLOCK};
 
@@ -82,13 +82,16 @@ pub fn walk<const N: usize>(
     if u32::try_from(line.len()).is_err() {
         return Walk::Unsure;
     }
-    if memchr::memchr(b'\\', line).is_some() {
-        if !plain_text(line) {
-            return Walk::Unsure;
+    let mut slot_of = slot_of;
+    let mut quotes = Quotes::new(line);
+    match walk_with(line, &mut slot_of, hits, &mut quotes) {
+        Walk::Unsure if quotes.backslash => {
+            // Quotes only delimit strings without escapes: start again, searching each one.
+            *hits = [None; N];
+            walk_with(line, slot_of, hits, Searched)
         }
-        return walk_with(line, slot_of, hits, Searched);
+        done => done,
     }
-    walk_with(line, slot_of, hits, Quotes::new(line))
 }
 
 /// How the walk finds the end of a string whose opening quote the cursor just ate: its raw
@@ -107,7 +110,7 @@ impl<'i> Strings<'i> for Searched {
     }
 }
 
-impl<'i> Strings<'i> for Quotes<'i> {
+impl<'i> Strings<'i> for &mut Quotes<'i> {
     /// With no backslash in the line, the quote after an opening one closes the string.
     #[inline(always)]
     fn string(&mut self, c: &mut Cursor<'i>) -> Option<(&'i [u8], bool)> {
@@ -127,9 +130,11 @@ fn plain_text(line: &[u8]) -> bool {
     !line.iter().any(|&b| b < 0x20) && std::str::from_utf8(line).is_ok()
 }
 
-/// The quotes of a line without backslashes, found 64 bytes at a time as the walk needs
-/// them. Strings lie between quotes, so every byte of every string is in a block looked at
-/// here: a block with a control or non-ASCII byte has the whole line checked once.
+/// The quotes of a line, found 64 bytes at a time as the walk needs them, as long as the
+/// line has no backslash. Strings lie between quotes, so every byte of every string is in a
+/// block looked at here: a block with a backslash, a control or a non-ASCII byte has the
+/// whole line checked once. A backslash anywhere stops the quotes (`backslash` tells why):
+/// a quote may then be escaped.
 struct Quotes<'i> {
     line: &'i [u8],
     /// Start of the block `mask` describes.
@@ -139,6 +144,8 @@ struct Quotes<'i> {
     /// Start of the next block to look at.
     next: usize,
     checked: bool,
+    /// The line has a backslash and plain text: walk it with [`Searched`] instead.
+    backslash: bool,
 }
 
 impl<'i> Quotes<'i> {
@@ -149,6 +156,7 @@ impl<'i> Quotes<'i> {
             mask: 0,
             next: 0,
             checked: false,
+            backslash: false,
         }
     }
 
@@ -164,6 +172,10 @@ impl<'i> Quotes<'i> {
                 if !plain_text(self.line) {
                     return None;
                 }
+                if memchr::memchr(b'\\', self.line).is_some() {
+                    self.backslash = true;
+                    return None;
+                }
                 self.checked = true;
             }
             self.base = self.next;
@@ -177,7 +189,7 @@ impl<'i> Quotes<'i> {
 }
 
 /// The quotes among the first 64 bytes of `s` (one bit per byte), and whether any of those
-/// bytes is a control or non-ASCII byte.
+/// bytes is a backslash, a control or a non-ASCII byte.
 #[inline(always)]
 fn block(s: &[u8]) -> (u64, bool) {
     let mut spare = [b' '; BLOCK];
@@ -193,7 +205,7 @@ fn block(s: &[u8]) -> (u64, bool) {
         let mut unusual = false;
         for (i, &b) in bytes.iter().enumerate() {
             quotes |= u64::from(b == b'"') << i;
-            unusual |= !(0x20..0x80).contains(&b);
+            unusual |= !(0x20..0x80).contains(&b) || b == b'\\';
         }
         (quotes, unusual)
     }
@@ -208,6 +220,7 @@ fn block_sse2(bytes: &[u8; BLOCK]) -> (u64, bool) {
         _mm_sub_epi8,
     };
     let quote = _mm_set1_epi8(b'"' as i8);
+    let backslash = _mm_set1_epi8(b'\\' as i8);
     let space = _mm_set1_epi8(0x20);
     let mut quotes = 0u64;
     let mut odd = _mm_set1_epi8(0);
@@ -217,6 +230,7 @@ fn block_sse2(bytes: &[u8; BLOCK]) -> (u64, bool) {
         quotes |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u16) << (16 * k);
         // The top bit of b | (b - 0x20) is set for control and non-ASCII bytes.
         odd = _mm_or_si128(odd, _mm_or_si128(v, _mm_sub_epi8(v, space)));
+        odd = _mm_or_si128(odd, _mm_cmpeq_epi8(v, backslash));
     }
     (quotes, _mm_movemask_epi8(odd) != 0)
 }
