@@ -16,6 +16,10 @@ use crate::catalog::RouteId;
 
 /// How many request ids are kept as evidence per aggregate row.
 pub const SAMPLES_PER_ROW: usize = 3;
+
+/// Samples an hourly row of a partitioned scan (`--state`) keeps: its first request.
+pub const SAMPLES_PER_HOURLY_ROW: usize = 1;
+
 /// How many malformed lines are kept per file, with their line numbers.
 pub const MALFORMED_SAMPLES_PER_FILE: usize = 5;
 /// Unmatched path shapes kept per worker; beyond this they are counted under one shape.
@@ -167,6 +171,19 @@ pub struct UsageKey {
 /// The `ip` of a usage key when requests are not partitioned by client IP.
 pub const NO_IP: u32 = u32::MAX;
 
+impl UsageKey {
+    /// How many samples the row keeps: partitioned (hourly) rows keep one each, so that the
+    /// report's earliest requests are the first of the earliest hours and a stored row costs
+    /// a third of the memory; other rows keep [`SAMPLES_PER_ROW`].
+    pub fn samples_kept(&self) -> usize {
+        if self.ip == NO_IP {
+            SAMPLES_PER_ROW
+        } else {
+            SAMPLES_PER_HOURLY_ROW
+        }
+    }
+}
+
 /// Counts and evidence for one usage row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cell {
@@ -255,22 +272,23 @@ impl Cell {
 
     /// Folds another cell of the same row into this one.
     pub fn merge(&mut self, other: Cell) {
-        self.merge_sparing(other, &mut Vec::new());
+        self.merge_sparing(other, SAMPLES_PER_ROW, &mut Vec::new());
     }
 
-    /// [`Cell::merge`], leaving the samples neither cell keeps in `spare` instead of freeing
-    /// them, so that the caller decides when their memory is released.
-    pub fn merge_sparing(&mut self, mut other: Cell, spare: &mut Vec<Vec<Sample>>) {
+    /// [`Cell::merge`] for a row that keeps `limit` samples, leaving the samples neither
+    /// cell keeps in `spare` instead of freeing them, so that the caller decides when their
+    /// memory is released.
+    pub fn merge_sparing(&mut self, mut other: Cell, limit: usize, spare: &mut Vec<Vec<Sample>>) {
         self.fold_counts(&other);
         let mut theirs = std::mem::take(&mut other.samples);
         // Both lists are in input order: once one of `other`'s is not kept, no later one is.
         // A kept sample trades places with the one it displaces.
         for slot in &mut theirs {
-            if !self.keeps(slot.at, SAMPLES_PER_ROW) {
+            if !self.keeps(slot.at, limit) {
                 break;
             }
             let sample = std::mem::replace(slot, Sample::empty());
-            if let Some(out) = self.insert_sample(sample, SAMPLES_PER_ROW) {
+            if let Some(out) = self.insert_sample(sample, limit) {
                 *slot = out;
             }
         }
@@ -488,9 +506,7 @@ impl Stats {
         cell.count += 1;
         cell.first_seen = cell.first_seen.min(o.time);
         cell.last_seen = cell.last_seen.max(o.time);
-        // Partitioned (hourly) rows keep one sample each: the report's earliest requests are
-        // then the first of the earliest hours, and a stored row costs a third of the memory.
-        let limit = if o.partition { 1 } else { SAMPLES_PER_ROW };
+        let limit = key.samples_kept();
         if cell.keeps(o.at, limit) && !o.request_id.is_empty() {
             cell.add_sample(
                 Sample {
@@ -614,7 +630,12 @@ impl Stats {
                 ..k
             };
             match self.usage.entry(key) {
-                Entry::Occupied(mut e) => e.get_mut().merge_sparing(cell, &mut spare),
+                // Regression: this merge kept up to three samples of an hourly row, so which
+                // rows had more than one depended on how the workers split the input.
+                Entry::Occupied(mut e) => {
+                    let limit = e.key().samples_kept();
+                    e.get_mut().merge_sparing(cell, limit, &mut spare)
+                }
                 Entry::Vacant(e) => {
                     e.insert(cell);
                 }
@@ -808,7 +829,7 @@ mod tests {
                 // handed back as spare, exactly once.
                 let mut spare = Vec::new();
                 let mut moved = half(a);
-                moved.merge_sparing(half(b), &mut spare);
+                moved.merge_sparing(half(b), SAMPLES_PER_ROW, &mut spare);
                 proptest::prop_assert_eq!(offsets(&moved), whole);
                 proptest::prop_assert_eq!(moved.last_sample, merged.last_sample);
                 let mut all: Vec<u64> = offsets(&moved);

@@ -26,7 +26,7 @@ use anyhow::Context;
 use foldhash::HashMap;
 use polars::prelude::*;
 
-use crate::aggregate::{Interner, NO_IP, SAMPLES_PER_ROW, Stats};
+use crate::aggregate::{Interner, NO_IP, SAMPLES_PER_HOURLY_ROW, Stats};
 use crate::catalog::Catalog;
 use crate::report::tables::{col, datetime_column};
 
@@ -71,7 +71,9 @@ impl Value {
         self.samples.extend(o.samples);
         self.samples.sort();
         self.samples.dedup();
-        self.samples.truncate(SAMPLES_PER_ROW);
+        // Rows are hourly: like a scan, a merge keeps the hour's first request (a resumed
+        // file's new lines in a stored hour must not add samples a one-shot run lacks).
+        self.samples.truncate(SAMPLES_PER_HOURLY_ROW);
     }
 }
 
@@ -575,7 +577,7 @@ mod tests {
     }
 
     #[test]
-    fn merging_sums_keeps_the_earliest_samples_and_reinterns() {
+    fn merging_sums_keeps_the_first_sample_and_reinterns() {
         let mut a = Rows::default();
         row(&mut a, 1, 2, &[(30, "c"), (40, "d")]);
         let mut b = Rows::default();
@@ -586,7 +588,8 @@ mod tests {
         assert_eq!(a.len(), 2);
         let v = a.map.values().find(|v| v.count == 7).unwrap();
         let ids: Vec<&str> = v.samples.iter().map(|s| &*s.1).collect();
-        assert_eq!(ids, ["a", "b", "c"]);
+        // Rows are hourly and keep the hour's first request, as a scan does.
+        assert_eq!(ids, ["a"]);
         assert_eq!(a.hours(), Some((1, 2)));
         assert_eq!(a.prune_before(2), 7);
         assert_eq!(a.len(), 1);
