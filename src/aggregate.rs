@@ -245,6 +245,10 @@ impl Cell {
         } else {
             None
         };
+        // A first insert would allocate room for four; a row never holds more than `limit`
+        // (one per hourly row of a `--state` run, where that was 40 MB per 400k rows).
+        self.samples
+            .reserve_exact(limit.saturating_sub(self.samples.len()));
         let at = self.samples.binary_search(&sample).unwrap_or_else(|i| i);
         self.samples.insert(at, sample);
         self.last_sample = self.samples.last().map_or(Position::END, |s| s.at);
@@ -765,6 +769,20 @@ mod tests {
         x.merge_ref(&y);
         assert_eq!(summed.source_ip, x.source_ip);
         assert_eq!(x.source_ip, b);
+    }
+
+    /// Regression: a first sample allocated room for four, so every hourly row of a
+    /// `--state` run (one sample each) held a buffer four times what it kept.
+    #[test]
+    fn sample_buffers_hold_no_more_than_the_row_keeps() {
+        for limit in [1, SAMPLES_PER_ROW] {
+            let mut cell = Cell::new(0);
+            for o in [9, 3, 7, 1, 5, 2] {
+                cell.add_sample(sample(o), limit);
+                assert!(cell.samples.capacity() <= limit, "limit {limit}");
+            }
+            assert_eq!(offsets(&cell), earliest(&[9, 3, 7, 1, 5, 2], limit));
+        }
     }
 
     /// Regression: loading a state merges one aggregate per stored log content; holding the
