@@ -482,6 +482,9 @@ pub struct Stats {
     /// which is dropped after the report is written: freeing them one by one while merging
     /// the workers' aggregates held up the report by a few milliseconds.
     pub spare: Vec<Vec<Sample>>,
+    /// Partitioned scans (`--state`): the other workers' rows, each with the interners its
+    /// keys refer to, kept apart instead of merged (see [`Stats::merge_apart`]).
+    pub parts: Vec<Stats>,
 }
 
 impl Stats {
@@ -590,6 +593,34 @@ impl Stats {
         }
     }
 
+    /// [`Stats::merge_spare`] for the workers of a partitioned scan: everything but the rows
+    /// is merged, and `other`'s rows (with its interners) become one of [`Stats::parts`].
+    /// The hourly rows are split by file next, which adds up equal keys anyway; merging a
+    /// million of them first held the largest worker's table, one twice its size and the
+    /// other workers' at once.
+    pub fn merge_apart(&mut self, mut other: Stats) {
+        self.counters += std::mem::take(&mut other.counters);
+        self.malformed.append(&mut other.malformed);
+        for (f, n) in std::mem::take(&mut other.malformed_per_file) {
+            *self.malformed_per_file.entry(f).or_insert(0) += n;
+        }
+        self.chunk_lines.append(&mut other.chunk_lines);
+        if let Some((a, b)) = other.window.take() {
+            self.note_time(a);
+            self.note_time(b);
+        }
+        self.spare.append(&mut other.spare);
+        self.parts.append(&mut other.parts);
+        self.parts.push(other);
+    }
+
+    /// Folds [`Stats::parts`] into the rows, for readers of `usage` and `unmatched`.
+    pub fn merge_parts(&mut self) {
+        for part in std::mem::take(&mut self.parts) {
+            self.merge(part);
+        }
+    }
+
     /// Folds `other` into `self`, re-interning its ids.
     pub fn merge(&mut self, other: Stats) {
         self.merge_deferring(other, false);
@@ -603,7 +634,10 @@ impl Stats {
         self.merge_deferring(other, true);
     }
 
-    fn merge_deferring(&mut self, other: Stats, defer_frees: bool) {
+    fn merge_deferring(&mut self, mut other: Stats, defer_frees: bool) {
+        for part in std::mem::take(&mut other.parts) {
+            self.merge_deferring(part, defer_frees);
+        }
         let mut spare = Vec::new();
         self.counters += other.counters;
         let users: Vec<u32> = other

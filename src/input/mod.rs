@@ -374,7 +374,11 @@ pub fn scan(
         None => (Stats::default(), Vec::new(), Vec::new()),
     };
     for (s, n, e) in results {
-        stats.merge_spare(s);
+        if cfg.partition {
+            stats.merge_apart(s);
+        } else {
+            stats.merge_spare(s);
+        }
         notes.extend(n);
         ends.extend(e);
     }

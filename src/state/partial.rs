@@ -241,52 +241,79 @@ impl Rows {
 /// (its samples move, and its memory goes as the rows are built). Each string is interned
 /// once per file (ids are mapped through tables), not once per row.
 pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+    let mut parts = std::mem::take(&mut stats.parts);
+    parts.push(stats);
+    // Each file's table is sized once, for every row of every part: growing it by doubling
+    // would hold the old table and one twice its size beside the parts' tables.
+    let mut per_file: BTreeMap<u32, usize> = BTreeMap::new();
+    for part in &parts {
+        let files = part.usage.keys().map(|k| k.file);
+        for file in files.chain(part.unmatched.keys().map(|k| k.file)) {
+            *per_file.entry(file).or_default() += 1;
+        }
+    }
+    let mut out: BTreeMap<u32, Rows> = BTreeMap::new();
+    for (file, n) in per_file {
+        out.entry(file).or_default().map.reserve(n);
+    }
+    // One part after the other (each worker's rows of a partitioned scan), the smallest
+    // first, each freed once its rows are in: equal keys of two parts add up in
+    // [`Rows::insert`].
+    parts.sort_by_key(|p| p.usage.len());
+    for part in parts {
+        add_part(part, catalog, &mut out);
+    }
+    out
+}
+
+/// Adds the rows of one aggregate (without parts) to `out`, by file.
+fn add_part(mut stats: Stats, catalog: &Catalog, out: &mut BTreeMap<u32, Rows>) {
     let usage = std::mem::take(&mut stats.usage);
     let unmatched = std::mem::take(&mut stats.unmatched);
     let stats = &stats;
-    struct Out {
-        rows: Rows,
+    /// Per file: the ids in its rows of this aggregate's strings, interned once each.
+    struct Ids {
         users: Vec<Option<u32>>,
         codes: Vec<Option<u32>>,
         routes: Vec<Option<(u32, u32)>>,
         empty: u32,
     }
-    let mut out: BTreeMap<u32, Out> = BTreeMap::new();
-    let new_out = || {
-        let mut rows = Rows::default();
-        let empty = rows.empty_id();
-        Out {
-            rows,
+    let mut ids: BTreeMap<u32, Ids> = BTreeMap::new();
+    fn target<'a>(
+        out: &'a mut BTreeMap<u32, Rows>,
+        ids: &'a mut BTreeMap<u32, Ids>,
+        file: u32,
+        stats: &Stats,
+        catalog: &Catalog,
+    ) -> (&'a mut Rows, &'a mut Ids) {
+        let rows = out.entry(file).or_default();
+        let ids = ids.entry(file).or_insert_with(|| Ids {
             users: vec![None; stats.users.len()],
             codes: vec![None; stats.codes.len()],
             routes: vec![None; catalog.routes().len()],
-            empty,
-        }
-    };
+            empty: rows.empty_id(),
+        });
+        (rows, ids)
+    }
     fn cached(slot: &mut Option<u32>, rows: &mut Rows, bytes: &[u8]) -> u32 {
         *slot.get_or_insert_with(|| rows.intern(bytes))
     }
     for (k, cell) in usage {
-        let o = out.entry(k.file).or_insert_with(new_out);
+        let (rows, o) = target(out, &mut ids, k.file, stats, catalog);
         let route = catalog.route(k.route);
-        let (method, target) = *o.routes[usize::from(k.route)].get_or_insert_with(|| {
+        let (method, route_id) = *o.routes[usize::from(k.route)].get_or_insert_with(|| {
             (
-                o.rows.intern(route.method.as_str().as_bytes()),
-                o.rows.intern(route.template.as_str().as_bytes()),
+                rows.intern(route.method.as_str().as_bytes()),
+                rows.intern(route.template.as_str().as_bytes()),
             )
         });
-        let user = cached(
-            &mut o.users[k.user as usize],
-            &mut o.rows,
-            stats.users.get(k.user),
-        );
-        let mut code =
-            |id: u32| cached(&mut o.codes[id as usize], &mut o.rows, stats.codes.get(id));
+        let user = cached(&mut o.users[k.user as usize], rows, stats.users.get(k.user));
+        let mut code = |id: u32| cached(&mut o.codes[id as usize], rows, stats.codes.get(id));
         let key = Key {
             unmatched: false,
             user,
             method,
-            target,
+            target: route_id,
             status: k.status,
             error_code: code(k.error_code),
             source: code(k.source),
@@ -294,7 +321,7 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
             hour: k.context,
         };
         let user_id = match stats.user_ids.get(&k.user) {
-            Some(id) => o.rows.intern(id.as_bytes()),
+            Some(id) => rows.intern(id.as_bytes()),
             None => o.empty,
         };
         let value = Value {
@@ -308,20 +335,20 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
                 .map(|s| (s.at.offset, s.request_id))
                 .collect(),
         };
-        o.rows.insert(key, value);
+        rows.insert(key, value);
     }
     for (k, n) in unmatched {
-        let o = out.entry(k.file).or_insert_with(new_out);
+        let (rows, o) = target(out, &mut ids, k.file, stats, catalog);
         let empty = o.empty;
         let key = Key {
             unmatched: true,
             user: empty,
             method: cached(
                 &mut o.codes[k.method as usize],
-                &mut o.rows,
+                rows,
                 stats.codes.get(k.method),
             ),
-            target: o.rows.intern(stats.shapes.get(k.shape)),
+            target: rows.intern(stats.shapes.get(k.shape)),
             status: 0,
             error_code: empty,
             source: empty,
@@ -335,9 +362,8 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
             last_seen: None,
             samples: Vec::new(),
         };
-        o.rows.insert(key, value);
+        rows.insert(key, value);
     }
-    out.into_iter().map(|(f, o)| (f, o.rows)).collect()
 }
 
 fn joined<T: ToString>(items: impl Iterator<Item = T>) -> String {
