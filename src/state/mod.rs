@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::aggregate::{Cell, Position, Sample, Stats, UnmatchedKey, UsageKey};
+use crate::aggregate::{Cell, Interner, Position, Sample, Stats, UnmatchedKey, UsageKey};
 use crate::catalog::{Catalog, RouteId};
 use crate::findings::EarlierUses;
 use crate::input::{Compression, InputFile, TAIL, content_hash};
@@ -660,12 +660,18 @@ impl State {
         let parts: Vec<anyhow::Result<Loaded>> = jobs
             .into_par_iter()
             .map(|(seq, id, rows, path)| {
-                let rows = match (rows, path) {
-                    (Some(rows), _) => rows,
-                    (None, Some(path)) => partial::read(&path)?,
-                    (None, None) => Rows::default(),
-                };
-                fold_entry(&rows, seq, &id, &dir, catalog, since, until, context)
+                let path = if rows.is_some() { None } else { path };
+                fold_entry(
+                    rows,
+                    path.as_deref(),
+                    seq,
+                    &id,
+                    &dir,
+                    catalog,
+                    since,
+                    until,
+                    context,
+                )
             })
             .collect();
         let mut all = Loaded::default();
@@ -682,10 +688,13 @@ impl State {
     }
 }
 
-/// Folds one entry's rows into a new aggregate (see [`State::load`]).
+/// Folds one entry's rows into a new aggregate (see [`State::load`]): the rows this run
+/// produced, or those of its partial, folded as they are read (one row group at a time),
+/// so that loading holds the aggregate of the window, not every stored row of the entry.
 #[allow(clippy::too_many_arguments)]
 fn fold_entry(
-    rows: &Rows,
+    rows: Option<Rows>,
+    path: Option<&Path>,
     seq: u64,
     id: &str,
     dir: &Path,
@@ -705,119 +714,137 @@ fn fold_entry(
             .or_default()
             .insert(r.template.as_str().as_bytes(), i as RouteId);
     }
-    let route_of = |rows: &Rows, k: &partial::Key| {
+    let route_of = |strings: &Interner, k: &partial::Key| {
         routes
-            .get(rows.strings.get(k.method))
-            .and_then(|m| m.get(rows.strings.get(k.target)))
+            .get(strings.get(k.method))
+            .and_then(|m| m.get(strings.get(k.target)))
             .copied()
     };
-    // Ids of this entry's strings in `stats`, and parsed IPs, resolved once each.
-    let n = rows.strings.len();
-    let mut user_ids: Vec<Option<u32>> = vec![None; n];
-    let mut code_ids: Vec<Option<u32>> = vec![None; n];
-    let mut ips: Vec<Option<Option<std::net::IpAddr>>> = vec![None; n];
-    for (k, v) in &rows.map {
-        let start = i64::from(k.hour) * HOUR;
-        if since.is_some_and(|s| start < s) {
-            // Before the window: only remembered as the last use of a permission.
-            if !k.unmatched
-                && (200..400).contains(&k.status)
-                && let (Some(route), Some(last)) = (route_of(rows, k), v.last_seen)
-            {
-                let code = catalog.route(route).permission.clone();
-                let e = earlier
-                    .entry((rows.text(k.user).into_owned(), code))
-                    .or_insert(last);
-                *e = (*e).max(last);
+    // Ids of this entry's strings in `stats`, and parsed IPs, resolved once each (the
+    // entry's strings are interned as its rows are read: the tables grow with them).
+    let mut user_ids: Vec<Option<u32>> = Vec::new();
+    let mut code_ids: Vec<Option<u32>> = Vec::new();
+    let mut ips: Vec<Option<Option<std::net::IpAddr>>> = Vec::new();
+    let mut fold =
+        |strings: &Interner, k: &partial::Key, v: &partial::Value| -> anyhow::Result<()> {
+            for table in [&mut user_ids, &mut code_ids] {
+                table.resize(strings.len(), None);
             }
-            continue;
-        }
-        if until.is_some_and(|u| start + HOUR > u) {
-            continue;
-        }
-        let mut code = |id: u32| {
-            *code_ids[id as usize].get_or_insert_with(|| stats.codes.intern(rows.strings.get(id)))
-        };
-        if k.unmatched {
-            let method = code(k.method);
-            let shape = stats.shapes.intern(rows.strings.get(k.target));
-            stats.counters.unmatched_requests += v.count;
-            *stats
-                .unmatched
-                .entry(UnmatchedKey {
-                    method,
-                    shape,
-                    file: 0,
-                    hour: 0,
-                })
-                .or_insert(0) += v.count;
-            continue;
-        }
-        let Some(route) = route_of(rows, k) else {
-            // The config fingerprint makes this impossible short of a hand-edited state.
-            bail!(
-                "state {}: entry {} names route {} {} that the catalog does not have",
-                dir.display(),
-                id,
-                rows.text(k.method),
-                rows.text(k.target)
+            ips.resize(strings.len(), None);
+            let start = i64::from(k.hour) * HOUR;
+            if since.is_some_and(|s| start < s) {
+                // Before the window: only remembered as the last use of a permission.
+                if !k.unmatched
+                    && (200..400).contains(&k.status)
+                    && let (Some(route), Some(last)) = (route_of(strings, k), v.last_seen)
+                {
+                    let code = catalog.route(route).permission.clone();
+                    let e = earlier
+                        .entry((
+                            String::from_utf8_lossy(strings.get(k.user)).into_owned(),
+                            code,
+                        ))
+                        .or_insert(last);
+                    *e = (*e).max(last);
+                }
+                return Ok(());
+            }
+            if until.is_some_and(|u| start + HOUR > u) {
+                return Ok(());
+            }
+            let mut code = |id: u32| {
+                *code_ids[id as usize].get_or_insert_with(|| stats.codes.intern(strings.get(id)))
+            };
+            if k.unmatched {
+                let method = code(k.method);
+                let shape = stats.shapes.intern(strings.get(k.target));
+                stats.counters.unmatched_requests += v.count;
+                *stats
+                    .unmatched
+                    .entry(UnmatchedKey {
+                        method,
+                        shape,
+                        file: 0,
+                        hour: 0,
+                    })
+                    .or_insert(0) += v.count;
+                return Ok(());
+            }
+            let Some(route) = route_of(strings, k) else {
+                // The config fingerprint makes this impossible short of a hand-edited state.
+                bail!(
+                    "state {}: entry {} names route {} {} that the catalog does not have",
+                    dir.display(),
+                    id,
+                    String::from_utf8_lossy(strings.get(k.method)),
+                    String::from_utf8_lossy(strings.get(k.target))
+                );
+            };
+            let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
+                return Ok(());
+            };
+            let error_code = code(k.error_code);
+            let source = code(k.source);
+            let ip = *ips[k.source_ip as usize]
+                .get_or_insert_with(|| crate::scan::parse_ip(strings.get(k.source_ip)));
+            let class = context.class(first, ip);
+            if context.class(last, ip) != class {
+                straddling += v.count;
+            }
+            stats.counters.bss_requests += v.count;
+            let user = *user_ids[k.user as usize]
+                .get_or_insert_with(|| stats.users.intern(strings.get(k.user)));
+            let user_id = strings.get(v.user_id);
+            if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
+                stats
+                    .user_ids
+                    .insert(user, String::from_utf8_lossy(user_id).into());
+            }
+            let key = UsageKey {
+                user,
+                route,
+                status: k.status,
+                error_code,
+                source,
+                context: class,
+                file: 0,
+                ip: crate::aggregate::NO_IP,
+            };
+            let at = |offset: u64| Position {
+                file: seq as u32,
+                offset,
+            };
+            let cell = Cell::stored(
+                v.count,
+                first,
+                last,
+                v.samples
+                    .iter()
+                    .map(|(o, id)| Sample {
+                        at: at(*o),
+                        request_id: id.clone(),
+                    })
+                    .collect(),
+                ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
             );
+            stats.note_time(first);
+            stats.note_time(last);
+            match stats.usage.get_mut(&key) {
+                Some(c) => c.merge(cell),
+                None => {
+                    stats.usage.insert(key, cell);
+                }
+            }
+            Ok(())
         };
-        let (Some(first), Some(last)) = (v.first_seen, v.last_seen) else {
-            continue;
-        };
-        let error_code = code(k.error_code);
-        let source = code(k.source);
-        let ip = *ips[k.source_ip as usize]
-            .get_or_insert_with(|| crate::scan::parse_ip(rows.strings.get(k.source_ip)));
-        let class = context.class(first, ip);
-        if context.class(last, ip) != class {
-            straddling += v.count;
-        }
-        stats.counters.bss_requests += v.count;
-        let user = *user_ids[k.user as usize]
-            .get_or_insert_with(|| stats.users.intern(rows.strings.get(k.user)));
-        let user_id = rows.strings.get(v.user_id);
-        if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
-            stats
-                .user_ids
-                .insert(user, String::from_utf8_lossy(user_id).into());
-        }
-        let key = UsageKey {
-            user,
-            route,
-            status: k.status,
-            error_code,
-            source,
-            context: class,
-            file: 0,
-            ip: crate::aggregate::NO_IP,
-        };
-        let at = |offset: u64| Position {
-            file: seq as u32,
-            offset,
-        };
-        let cell = Cell::stored(
-            v.count,
-            first,
-            last,
-            v.samples
-                .iter()
-                .map(|(o, id)| Sample {
-                    at: at(*o),
-                    request_id: id.clone(),
-                })
-                .collect(),
-            ip.map(|ip| (at(v.samples.first().map_or(0, |s| s.0)), ip)),
-        );
-        stats.note_time(first);
-        stats.note_time(last);
-        match stats.usage.get_mut(&key) {
-            Some(c) => c.merge(cell),
-            None => {
-                stats.usage.insert(key, cell);
+    match (rows, path) {
+        (Some(rows), _) => {
+            for (k, v) in &rows.map {
+                fold(&rows.strings, k, v)?;
             }
         }
+        (None, Some(path)) => partial::read_each(path, |strings, k, v| fold(strings, k, &v))?,
+        (None, None) => {}
     }
     Ok(Loaded {
         stats,

@@ -464,6 +464,37 @@ pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
 
 /// Reads a partial back. Any deviation from the schema is an error naming the file.
 pub fn read(path: &Path) -> anyhow::Result<Rows> {
+    let mut map: HashMap<Key, Value> = HashMap::default();
+    let strings = read_into(path, |_, key, value| {
+        match map.get_mut(&key) {
+            Some(v) => v.merge(value),
+            None => {
+                map.insert(key, value);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Rows {
+        strings,
+        map,
+        empty: None,
+    })
+}
+
+/// Hands each row of a partial to `f` as it is read (one row group decoded at a time), with
+/// the strings its ids refer to so far.
+pub fn read_each(
+    path: &Path,
+    mut f: impl FnMut(&Interner, &Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    read_into(path, |strings, key, value| f(strings, &key, value)).map(drop)
+}
+
+/// Reads a partial row by row into `f`; returns the strings the rows' ids refer to.
+fn read_into(
+    path: &Path,
+    mut f: impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<Interner> {
     let bad = |what: &str| {
         anyhow::anyhow!(
             "state partial {}: {what} (expected the permlens partial schema; the state directory is damaged)",
@@ -478,8 +509,7 @@ pub fn read(path: &Path) -> anyhow::Result<Rows> {
         .map_err(unreadable)?
         .clone();
     let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
-    let mut rows = Rows::default();
-    rows.map.reserve(groups.iter().sum());
+    let mut strings = Interner::default();
     // One row group at a time, each folded into the rows before the next is decoded: a whole
     // table decoded at once (in parallel, as polars does for files of several groups) held
     // it beside the rows at up to twice its size. A file without groups still has its
@@ -491,24 +521,26 @@ pub fn read(path: &Path) -> anyhow::Result<Rows> {
             .with_slice((!groups.is_empty()).then_some((first_row, n)));
         reader.set_metadata(metadata.clone());
         let df = reader.finish().map_err(unreadable)?;
-        add_rows(&df, first_row, &mut rows, &bad)?;
+        add_rows(&df, first_row, &mut strings, &mut f, &bad)?;
         first_row += n;
     }
-    Ok(rows)
+    Ok(strings)
 }
 
-/// Adds the rows of `df` (rows `first_row..` of a partial) to `rows`; `bad` words an error.
+/// Hands the rows of `df` (rows `first_row..` of a partial) to `f`, their strings interned
+/// in `strings`; `bad` words an error.
 fn add_rows(
     df: &DataFrame,
     first_row: usize,
-    rows: &mut Rows,
+    strings: &mut Interner,
+    f: &mut dyn FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<()> {
     let column = |name: &str| {
         df.column(name)
             .map_err(|_| bad(&format!("no column {name}")))
     };
-    let strings = |name: &str| -> anyhow::Result<StringChunked> {
+    let text_column = |name: &str| -> anyhow::Result<StringChunked> {
         let c = column(name)?;
         Ok(c.str()
             .map_err(|_| bad(&format!("column {name} is not text")))?
@@ -523,16 +555,20 @@ fn add_rows(
             .clone())
     };
     let (kind, user, user_id, method) = (
-        strings("kind")?,
-        strings("user")?,
-        strings("user_id")?,
-        strings("method")?,
+        text_column("kind")?,
+        text_column("user")?,
+        text_column("user_id")?,
+        text_column("method")?,
     );
-    let (route, shape, status) = (strings("route")?, strings("path_shape")?, ints("status")?);
+    let (route, shape, status) = (
+        text_column("route")?,
+        text_column("path_shape")?,
+        ints("status")?,
+    );
     let (error_code, source, source_ip) = (
-        strings("error_code")?,
-        strings("response_source")?,
-        strings("source_ip")?,
+        text_column("error_code")?,
+        text_column("response_source")?,
+        text_column("source_ip")?,
     );
     let (hour, count, first, last) = (
         ints("hour")?,
@@ -540,7 +576,10 @@ fn add_rows(
         ints("first_seen")?,
         ints("last_seen")?,
     );
-    let (offsets, ids) = (strings("sample_offsets")?, strings("sample_request_ids")?);
+    let (offsets, ids) = (
+        text_column("sample_offsets")?,
+        text_column("sample_request_ids")?,
+    );
     let mut kind = kind.iter();
     let mut text = [
         user.iter(),
@@ -587,7 +626,7 @@ fn add_rows(
         let Some(h) = hour else {
             return Err(bad(&format!("row {i}: no hour")));
         };
-        let mut s = |v: Option<&str>| rows.strings.intern(v.unwrap_or_default().as_bytes());
+        let mut s = |v: Option<&str>| strings.intern(v.unwrap_or_default().as_bytes());
         let key = Key {
             unmatched,
             user: s(user),
@@ -614,7 +653,7 @@ fn add_rows(
             last_seen,
             samples,
         };
-        rows.insert(key, value);
+        f(strings, key, value)?;
     }
     Ok(())
 }
