@@ -818,8 +818,11 @@ fn fold_entry(
                 v.count,
                 first,
                 last,
+                // An hourly row's evidence is its first request; states written before that
+                // rule held by every merge may have kept up to three.
                 v.samples
                     .iter()
+                    .take(crate::aggregate::SAMPLES_PER_HOURLY_ROW)
                     .map(|(o, id)| Sample {
                         at: at(*o),
                         request_id: id.clone(),
@@ -1049,4 +1052,57 @@ pub fn crash_point(point: &str) {
 /// Splits the scan's rows by file and hands each file's to [`State::record`].
 pub fn rows_by_file(stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     partial::split_by_file(stats, catalog)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::ContextClasses;
+
+    /// Regression: merges kept up to three samples of an hourly row before the one-sample
+    /// rule held everywhere; a state written then reports the hour's first request only.
+    #[test]
+    fn a_stored_hourly_row_gives_its_first_request_as_evidence() {
+        let mut rows = Rows::default();
+        let empty = rows.empty_id();
+        let key = partial::Key {
+            unmatched: false,
+            user: rows.intern(b"alice"),
+            method: rows.intern(b"GET"),
+            target: rows.intern(b"/v2/orders/customer-orders"),
+            status: 200,
+            error_code: empty,
+            source: empty,
+            source_ip: rows.intern(b"10.0.0.1"),
+            hour: 490_000,
+        };
+        let value = partial::Value {
+            user_id: empty,
+            count: 3,
+            first_seen: Some(490_000 * HOUR + 1),
+            last_seen: Some(490_000 * HOUR + 3),
+            samples: vec![(10, "a".into()), (20, "b".into()), (30, "c".into())],
+        };
+        rows.map.insert(key, value);
+        let catalog = Catalog::embedded();
+        let context = ContextClasses::default();
+        let dir = Path::new("state");
+        let loaded = fold_entry(
+            Some(rows),
+            None,
+            0,
+            "e",
+            dir,
+            &catalog,
+            None,
+            None,
+            &context,
+        )
+        .unwrap();
+        let cells: Vec<&Cell> = loaded.stats.usage.values().collect();
+        assert_eq!(cells.len(), 1);
+        assert_eq!(cells[0].count, 3);
+        let ids: Vec<&str> = cells[0].samples.iter().map(|s| &*s.request_id).collect();
+        assert_eq!(ids, ["a"]);
+    }
 }
