@@ -464,21 +464,12 @@ pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
 
 /// Reads a partial back. Any deviation from the schema is an error naming the file.
 pub fn read(path: &Path) -> anyhow::Result<Rows> {
-    let mut map: HashMap<Key, Value> = HashMap::default();
-    let strings = read_into(path, |_, key, value| {
-        match map.get_mut(&key) {
-            Some(v) => v.merge(value),
-            None => {
-                map.insert(key, value);
-            }
-        }
+    let mut rows = Rows::default();
+    rows.strings = read_into(path, |_, key, value| {
+        rows.insert(key, value);
         Ok(())
     })?;
-    Ok(Rows {
-        strings,
-        map,
-        empty: None,
-    })
+    Ok(rows)
 }
 
 /// Hands each row of a partial to `f` as it is read (one row group decoded at a time), with
