@@ -75,14 +75,13 @@ impl Hit {
 /// a value of a lower or equal rank.
 pub fn walk<const N: usize>(
     line: &[u8],
-    slot_of: impl FnMut(&[u8]) -> Option<(usize, u8)>,
+    mut slot_of: impl FnMut(&[u8]) -> Option<(usize, u8)>,
     hits: &mut [Option<Hit>; N],
 ) -> Walk {
     // Positions are kept as u32.
     if u32::try_from(line.len()).is_err() {
         return Walk::Unsure;
     }
-    let mut slot_of = slot_of;
     let mut quotes = Quotes::new(line);
     match walk_with(line, &mut slot_of, hits, &mut quotes) {
         Walk::Unsure if quotes.backslash => {
