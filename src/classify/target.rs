@@ -11,6 +11,8 @@
 //!   (`/a//../b` is `/a/b`), and `..` above the root stays at the root;
 //! - finally empty segments are dropped, so repeated and trailing slashes are tolerated.
 
+use crate::parse::positions;
+
 /// Reusable buffers for normalising request targets; keep one per thread.
 #[derive(Debug, Default, Clone)]
 pub struct Scratch {
@@ -52,29 +54,39 @@ impl Scratch {
             path = rest;
         }
         let path = path.strip_prefix(b"/").unwrap_or(path);
-        // Paths are short: one pass over the bytes finds the segments up to the query or
-        // fragment, and whether any needs decoding, at less cost than a memchr call each.
+        // One pass, 64 bytes at a time, finds the segments up to the query or fragment and
+        // whether any needs decoding, at less cost than a memchr call each.
         let mut start = 0usize;
         let mut end = path.len();
-        for (i, &b) in path.iter().enumerate() {
-            match b {
-                b'/' => {
-                    self.plain_segment(path, start, i, &mut info);
-                    start = i + 1;
-                }
-                b'?' | b'#' => {
-                    end = i;
-                    break;
-                }
-                b'%' => {
+        let mut base = 0usize;
+        while base < path.len() {
+            let [slashes, query, fragment, escape] =
+                positions::masks(&path[base..], [b'/', b'?', b'#', b'%']);
+            let stops = query | fragment | escape;
+            let before = match stops {
+                0 => !0,
+                _ => (1u64 << stops.trailing_zeros()) - 1,
+            };
+            let mut ends = slashes & before;
+            while ends != 0 {
+                let i = base + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                self.plain_segment(path, start, i, &mut info);
+                start = i + 1;
+            }
+            if stops != 0 {
+                let i = base + stops.trailing_zeros() as usize;
+                if path[i] == b'%' {
                     let end = memchr::memchr2(b'?', b'#', &path[i..]).map_or(path.len(), |j| i + j);
                     self.segs.clear();
                     info.dot_segments = false;
                     self.decoded_segments(&path[..end], &mut info);
                     return info;
                 }
-                _ => {}
+                end = i;
+                break;
             }
+            base += positions::BLOCK;
         }
         self.plain_segment(path, start, end, &mut info);
         self.buf.extend_from_slice(&path[..end]);

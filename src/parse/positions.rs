@@ -90,6 +90,35 @@ pub fn mask(s: &[u8], needle: u8) -> u64 {
     }
 }
 
+/// [`mask`] for several needles at once: one bit per byte among the first 64 of `s`, per
+/// needle.
+#[inline]
+pub fn masks<const K: usize>(s: &[u8], needles: [u8; K]) -> [u64; K] {
+    let mut spare = [0u8; BLOCK];
+    let bytes = block(s, &mut spare);
+    // Bytes past the end of a short `s` are whatever `spare` holds: their bits are cleared.
+    let within = if s.len() >= BLOCK {
+        !0
+    } else {
+        (1u64 << s.len()) - 1
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE2 is part of every x86_64 target.
+        needles.map(|n| unsafe { mask_sse2(bytes, n) } & within)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        needles.map(|n| {
+            bytes
+                .iter()
+                .enumerate()
+                .fold(0, |m, (i, &b)| m | (u64::from(b == n) << i))
+                & within
+        })
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
 #[inline]
@@ -113,6 +142,22 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Each needle's mask has the bits of its bytes among the first 64, and no others.
+        #[test]
+        fn masks_mark_each_needle(
+            hay in proptest::collection::vec(prop::sample::select(vec![0, b'/', b'?', b'a']), 0..100),
+        ) {
+            let got = masks(&hay, [b'/', b'?', 0]);
+            for (k, needle) in [b'/', b'?', 0].into_iter().enumerate() {
+                let want = hay
+                    .iter()
+                    .take(BLOCK)
+                    .enumerate()
+                    .fold(0u64, |m, (i, &b)| m | (u64::from(b == needle) << i));
+                prop_assert_eq!(got[k], want);
+            }
+        }
+
         /// Every query gives what a plain search from that point gives.
         #[test]
         fn agrees_with_a_plain_search(
