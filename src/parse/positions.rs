@@ -91,7 +91,9 @@ pub fn mask(s: &[u8], needle: u8) -> u64 {
 }
 
 /// [`mask`] for several needles at once: one bit per byte among the first 64 of `s`, per
-/// needle.
+/// needle. [`mask`] stays separate: padding a short tail with a byte that is not its needle
+/// spares the tokenizers' hot loop the clearing of bits past the end (0.4% of an API
+/// Gateway run's instructions when it called this).
 #[inline]
 pub fn masks<const K: usize>(s: &[u8], needles: [u8; K]) -> [u64; K] {
     let mut spare = [0u8; BLOCK];
