@@ -436,8 +436,7 @@ fn to_frame(rows: &Rows, r: &[(&Key, &Value)]) -> PolarsResult<DataFrame> {
 pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
     let mut r: Vec<(&Key, &Value)> = rows.map.iter().collect();
     r.sort_unstable_by_key(|(k, _)| (k.hour, **k));
-    let mut file =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = crate::report::create_buffered(path, &path.display().to_string())?;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let frame =
         |group| anyhow::Context::context(to_frame(rows, group), "cannot build a partial table");
@@ -457,7 +456,9 @@ pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
     }
     writer.finish().map_err(failed)?;
     drop(writer);
-    file.sync_all()
+    file.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|f| f.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
