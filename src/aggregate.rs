@@ -455,6 +455,24 @@ pub struct Observation<'a> {
     pub partition: bool,
 }
 
+/// Keeps `first` as `user`'s id unless the map holds one of an earlier request.
+pub fn keep_earlier_id(
+    ids: &mut HashMap<u32, (Position, Box<str>)>,
+    user: u32,
+    first: (Position, Box<str>),
+) {
+    match ids.entry(user) {
+        Entry::Occupied(mut e) => {
+            if first.0 < e.get().0 {
+                e.insert(first);
+            }
+        }
+        Entry::Vacant(e) => {
+            e.insert(first);
+        }
+    }
+}
+
 /// Hours since the epoch of a time in microseconds (0 before 1970).
 pub fn hour_of(micros: i64) -> u32 {
     (micros.max(0) / 3_600_000_000) as u32
@@ -465,8 +483,10 @@ pub fn hour_of(micros: i64) -> u32 {
 pub struct Stats {
     pub counters: Counters,
     pub users: Interner,
-    /// First user id seen per user (by interned user id), for reports.
-    pub user_ids: HashMap<u32, Box<str>>,
+    /// Per user (by interned user name): the user id of the user's earliest request that
+    /// carries one, and where that request is. Earliest in input order, not in the order a
+    /// worker saw it, so that the id a report shows does not depend on the thread count.
+    pub user_ids: HashMap<u32, (Position, Box<str>)>,
     pub codes: Interner,
     pub shapes: Interner,
     pub usage: HashMap<UsageKey, Cell>,
@@ -491,9 +511,9 @@ impl Stats {
     /// Adds one catalog request. Allocates only for a new key or a kept sample.
     pub fn observe(&mut self, o: &Observation<'_>) {
         let user = self.users.intern(o.user);
-        if !o.user_id.is_empty() && !self.user_ids.contains_key(&user) {
+        if !o.user_id.is_empty() && self.user_ids.get(&user).is_none_or(|(at, _)| o.at < *at) {
             self.user_ids
-                .insert(user, String::from_utf8_lossy(o.user_id).into());
+                .insert(user, (o.at, String::from_utf8_lossy(o.user_id).into()));
         }
         let key = UsageKey {
             user,
@@ -652,8 +672,8 @@ impl Stats {
             .iter()
             .map(|s| self.codes.intern(s))
             .collect();
-        for (u, id) in other.user_ids {
-            self.user_ids.entry(users[u as usize]).or_insert(id);
+        for (u, first) in other.user_ids {
+            keep_earlier_id(&mut self.user_ids, users[u as usize], first);
         }
         for (k, cell) in other.usage {
             let key = UsageKey {

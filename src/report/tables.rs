@@ -66,7 +66,7 @@ pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
         }
         UsageRow {
             user: String::from_utf8_lossy(stats.users.get(k.user)),
-            user_id: stats.user_ids.get(&k.user).map(|s| &**s),
+            user_id: stats.user_ids.get(&k.user).map(|(_, id)| &**id),
             route: k.route,
             status: k.status,
             error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),

@@ -795,10 +795,15 @@ fn fold_entry(
             let user = *user_ids[k.user as usize]
                 .get_or_insert_with(|| stats.users.intern(strings.get(k.user)));
             let user_id = strings.get(v.user_id);
-            if !user_id.is_empty() && !stats.user_ids.contains_key(&user) {
-                stats
-                    .user_ids
-                    .insert(user, String::from_utf8_lossy(user_id).into());
+            if !user_id.is_empty() {
+                // Entries are folded in order and a partial's rows in hour order: the first
+                // row with an id is the earliest (offsets of different runs do not compare).
+                let first = Position {
+                    file: seq as u32,
+                    offset: 0,
+                };
+                let id = String::from_utf8_lossy(user_id).into();
+                crate::aggregate::keep_earlier_id(&mut stats.user_ids, user, (first, id));
             }
             let key = UsageKey {
                 user,

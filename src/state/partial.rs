@@ -26,7 +26,7 @@ use anyhow::Context;
 use foldhash::HashMap;
 use polars::prelude::*;
 
-use crate::aggregate::{Interner, NO_IP, SAMPLES_PER_HOURLY_ROW, Stats};
+use crate::aggregate::{Interner, NO_IP, Position, SAMPLES_PER_HOURLY_ROW, Stats};
 use crate::catalog::Catalog;
 use crate::report::tables::{col, datetime_column};
 
@@ -243,6 +243,21 @@ impl Rows {
 pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     let mut parts = std::mem::take(&mut stats.parts);
     parts.push(stats);
+    // Every row of a user gets the id of the user's earliest request, over all parts: each
+    // part only knows the earliest among the requests its worker read.
+    let mut first_ids: HashMap<&[u8], (Position, &str)> = HashMap::default();
+    for part in &parts {
+        for (&u, (at, id)) in &part.user_ids {
+            let e = first_ids.entry(part.users.get(u)).or_insert((*at, id));
+            if *at < e.0 {
+                *e = (*at, id);
+            }
+        }
+    }
+    let first_ids: HashMap<Box<[u8]>, Box<str>> = first_ids
+        .into_iter()
+        .map(|(user, (_, id))| (user.into(), id.into()))
+        .collect();
     // Each file's table is sized once, for every row of every part: growing it by doubling
     // would hold the old table and one twice its size beside the parts' tables.
     let mut per_file: BTreeMap<u32, usize> = BTreeMap::new();
@@ -261,16 +276,25 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
     // [`Rows::insert`].
     parts.sort_by_key(|p| p.usage.len());
     for part in parts {
-        add_part(part, catalog, &mut out);
+        add_part(part, catalog, &first_ids, &mut out);
     }
     out
 }
 
 /// Adds the rows of one aggregate (without parts) to `out`, by file.
-fn add_part(mut stats: Stats, catalog: &Catalog, out: &mut BTreeMap<u32, Rows>) {
+fn add_part(
+    mut stats: Stats,
+    catalog: &Catalog,
+    first_ids: &HashMap<Box<[u8]>, Box<str>>,
+    out: &mut BTreeMap<u32, Rows>,
+) {
     let usage = std::mem::take(&mut stats.usage);
     let unmatched = std::mem::take(&mut stats.unmatched);
     let stats = &stats;
+    // The ids of this part's users, looked up once each.
+    let user_ids: Vec<Option<&str>> = (0..stats.users.len() as u32)
+        .map(|u| first_ids.get(stats.users.get(u)).map(|id| &**id))
+        .collect();
     /// Per file: the ids in its rows of this aggregate's strings, interned once each.
     struct Ids {
         users: Vec<Option<u32>>,
@@ -320,7 +344,7 @@ fn add_part(mut stats: Stats, catalog: &Catalog, out: &mut BTreeMap<u32, Rows>) 
             source_ip: if k.ip == NO_IP { o.empty } else { code(k.ip) },
             hour: k.context,
         };
-        let user_id = match stats.user_ids.get(&k.user) {
+        let user_id = match user_ids[k.user as usize] {
             Some(id) => rows.intern(id.as_bytes()),
             None => o.empty,
         };
