@@ -266,6 +266,14 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let clock = Instant::now();
     crate::log::set_quiet(args.quiet);
     let cfg = AnalyzeConfig::from_args(args, started)?;
+    if let Some(n) = cfg.threads {
+        // `-j` caps the threads at work, polars' own (which encode the Parquet tables)
+        // included: polars sizes its pool from POLARS_MAX_THREADS when first used, which
+        // is later than this.
+        // SAFETY: no other thread runs yet (the first are the scan's), so nothing reads the
+        // environment while it changes.
+        unsafe { std::env::set_var("POLARS_MAX_THREADS", n.to_string()) };
+    }
     let catalog = Catalog::load_or_embedded(cfg.catalog.as_deref())?;
     let history = if cfg.policies.is_empty() {
         None
@@ -287,11 +295,6 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             cfg.out.display()
         ));
     }
-    // The previous run's findings index (for the changes table) is read beside the scan.
-    let previous = history.is_some().then(|| {
-        let out = cfg.out.clone();
-        std::thread::spawn(move || changes::read_previous(&out))
-    });
     let mut scan_cfg = scan_config(&cfg, catalog.clone());
     let context = match &history {
         Some(h) => {
@@ -335,23 +338,31 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // The report tail runs on the scan's threads, in two lanes: the usage tables are built
     // and written while the findings are judged, turned into tables and written. Files are
     // listed afterwards, in a fixed order.
+    // The previous run's findings index (for the changes table) is read first in the usage
+    // lane and handed over to the findings lane, which needs it once the findings are
+    // judged. (Read by a thread of its own beside the scan, it took a core more than `-j`.)
     let pool = worker_pool(&cfg)?;
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
+    let (previous_tx, previous_rx) = std::sync::mpsc::channel();
     let (usage_written, judged) = pool.install(|| {
         rayon::join(
             || -> anyhow::Result<Vec<String>> {
+                if history.is_some() {
+                    // The findings lane holds the receiver until it has the index.
+                    let _ = previous_tx.send(changes::read_previous(&cfg.out));
+                }
                 let usage = tables::usage(stats, &catalog)?;
                 let unmatched = tables::unmatched(stats)?;
                 writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
             },
             || -> anyhow::Result<Option<Judged>> {
-                let (Some(h), Some(previous)) = (&history, previous) else {
+                let previous_rx = previous_rx;
+                let Some(h) = &history else {
                     return Ok(None);
                 };
-                let previous = previous
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
+                // Sent before anything in the usage lane can fail or panic.
+                let previous = previous_rx.recv().ok().flatten();
                 let mut report =
                     FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
                 // The index and the policy documents are written beside the tables (the
