@@ -274,6 +274,17 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         // environment while it changes.
         unsafe { std::env::set_var("POLARS_MAX_THREADS", n.to_string()) };
     }
+    // The whole run is one job of the worker pool: sniffing, the scan, loading the state and
+    // the report all share its `-j` threads.
+    worker_pool(&cfg)?.install(|| analyze(cfg, started, clock))
+}
+
+/// [`run`], on the worker pool.
+fn analyze(
+    cfg: AnalyzeConfig,
+    started: jiff::Timestamp,
+    clock: Instant,
+) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(cfg.catalog.as_deref())?;
     let history = if cfg.policies.is_empty() {
         None
@@ -341,49 +352,46 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // The previous run's findings index (for the changes table) is read first in the usage
     // lane and handed over to the findings lane, which needs it once the findings are
     // judged. (Read by a thread of its own beside the scan, it took a core more than `-j`.)
-    let pool = worker_pool(&cfg)?;
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     let (previous_tx, previous_rx) = std::sync::mpsc::channel();
-    let (usage_written, judged) = pool.install(|| {
-        rayon::join(
-            || -> anyhow::Result<Vec<String>> {
-                if history.is_some() {
-                    // The findings lane holds the receiver until it has the index.
-                    let _ = previous_tx.send(changes::read_previous(&cfg.out));
-                }
-                let usage = tables::usage(stats, &catalog)?;
-                let unmatched = tables::unmatched(stats)?;
-                writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
-            },
-            || -> anyhow::Result<Option<Judged>> {
-                let previous_rx = previous_rx;
-                let Some(h) = &history else {
-                    return Ok(None);
-                };
-                let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
-                // Sent before anything in the usage lane can fail or panic.
-                let previous = previous_rx.recv().ok().flatten();
-                let mut report =
-                    FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
-                // The index and the policy documents are written beside the tables (the
-                // usage lane, done by then, takes one side).
-                let tables = std::mem::take(&mut report.tables);
-                let (written, documents) = rayon::join(
-                    || writer.write_tables(tables),
-                    || -> anyhow::Result<()> {
-                        writer.write_compact_json(changes::INDEX, &report.index)?;
-                        for (rel, doc) in &report.policies {
-                            writer.write_json(rel, doc)?;
-                        }
-                        Ok(())
-                    },
-                );
-                report.written = written?;
-                documents?;
-                Ok(Some((f, report, previous)))
-            },
-        )
-    });
+    let (usage_written, judged) = rayon::join(
+        || -> anyhow::Result<Vec<String>> {
+            if history.is_some() {
+                // The findings lane holds the receiver until it has the index.
+                let _ = previous_tx.send(changes::read_previous(&cfg.out));
+            }
+            let usage = tables::usage(stats, &catalog)?;
+            let unmatched = tables::unmatched(stats)?;
+            writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
+        },
+        || -> anyhow::Result<Option<Judged>> {
+            let previous_rx = previous_rx;
+            let Some(h) = &history else {
+                return Ok(None);
+            };
+            let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
+            // Sent before anything in the usage lane can fail or panic.
+            let previous = previous_rx.recv().ok().flatten();
+            let mut report =
+                FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
+            // The index and the policy documents are written beside the tables (the
+            // usage lane, done by then, takes one side).
+            let tables = std::mem::take(&mut report.tables);
+            let (written, documents) = rayon::join(
+                || writer.write_tables(tables),
+                || -> anyhow::Result<()> {
+                    writer.write_compact_json(changes::INDEX, &report.index)?;
+                    for (rel, doc) in &report.policies {
+                        writer.write_json(rel, doc)?;
+                    }
+                    Ok(())
+                },
+            );
+            report.written = written?;
+            documents?;
+            Ok(Some((f, report, previous)))
+        },
+    );
     let judged = judged?;
     let usage_written = usage_written?;
     // The report's documents and the previous index are freed with the aggregates, after
@@ -604,8 +612,7 @@ fn scan_incremental(
     )?;
     crate::state::crash_point("before-commit");
     state.commit(Some(&run_started), &mut counts)?;
-    let loaded =
-        worker_pool(cfg)?.install(|| state.load(catalog, cfg.since, cfg.until, context))?;
+    let loaded = state.load(catalog, cfg.since, cfg.until, context)?;
     Ok(Scanned {
         stats: loaded.stats,
         counters,
@@ -755,8 +762,7 @@ fn scan_all(
     };
     let bar = progress::bar(total, mode);
     let tick = |n: u64| bar.inc(n);
-    let pool = worker_pool(cfg)?;
-    let result = pool.install(|| input::scan(files, scan_cfg, &tick));
+    let result = input::scan(files, scan_cfg, &tick);
     bar.finish_and_clear();
     Ok(result)
 }
