@@ -270,8 +270,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         // `-j` caps the threads at work, polars' own (which encode the Parquet tables)
         // included: polars sizes its pool from POLARS_MAX_THREADS when first used, which
         // is later than this.
-        // SAFETY: no other thread runs yet (the first are the scan's), so nothing reads the
-        // environment while it changes.
+        // SAFETY: no other thread runs yet (the first are the worker pool's, started just
+        // below), so nothing reads the environment while it changes.
         unsafe { std::env::set_var("POLARS_MAX_THREADS", n.to_string()) };
     }
     // The whole run is one job of the worker pool: sniffing, the scan, loading the state and
