@@ -20,21 +20,90 @@ use crate::policy::Snapshot;
 /// The index file in a report directory.
 pub const INDEX: &str = "findings_index.json";
 
-/// A denial, as compared between runs: user, method, route, permission, verdict.
+/// A denial as indexes before 2026-11-28 kept it: user, method, route, permission, verdict.
 type DenialKey = (String, String, String, String, String);
 
 /// The keys of one run's findings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingsIndex {
     pub run_started_at: String,
-    /// Denials with their reason.
-    pub denied: BTreeMap<String, (DenialKey, String)>,
+    /// Denials, one row each: `user\tMETHOD\ttemplate\tverdict\tpermission\treason`. Runs
+    /// compare the first four fields ([`denial_key`]); rows are sorted by them, one a key.
+    /// One string a row: the index of a 1 GiB log holds ~8k denials, and seven strings a
+    /// row made building, writing and reading it back a tenth of the report's work.
+    #[serde(deserialize_with = "denied_rows")]
+    pub denied: Vec<String>,
     /// (principal type, principal, permission).
     pub unused: BTreeSet<(String, String, String)>,
     /// (group, permission) used in the window.
     pub used: BTreeSet<(String, String)>,
     /// Over-privileged group -> unused permissions.
     pub over_privileged: BTreeMap<String, u32>,
+}
+
+/// A denial row of the index (see [`FindingsIndex::denied`]).
+pub fn denial_row(
+    user: &str,
+    method: &str,
+    template: &str,
+    verdict: &str,
+    permission: &str,
+    reason: &str,
+) -> String {
+    let parts = [user, method, template, verdict, permission, reason];
+    let mut row = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for (i, part) in parts.into_iter().enumerate() {
+        if i > 0 {
+            row.push('\t');
+        }
+        row.push_str(part);
+    }
+    row
+}
+
+/// What runs compare of a denial row: user, method, template and verdict.
+pub fn denial_key(row: &str) -> &str {
+    match memchr::memchr_iter(b'\t', row.as_bytes()).nth(3) {
+        Some(at) => &row[..at],
+        None => row,
+    }
+}
+
+/// Sorts denial rows by key and keeps one row a key: the last one given.
+fn sort_denials(rows: &mut Vec<String>) {
+    // Each key's length found once, not per comparison.
+    let mut keyed: Vec<(usize, String)> = rows
+        .drain(..)
+        .rev()
+        .map(|row| (denial_key(&row).len(), row))
+        .collect();
+    // Stable: among equal keys the last row given comes first, and dedup keeps the first.
+    keyed.sort_by(|(a, x), (b, y)| x[..*a].cmp(&y[..*b]));
+    keyed.dedup_by(|(a, x), (b, y)| x[..*a] == y[..*b]);
+    rows.extend(keyed.into_iter().map(|(_, row)| row));
+}
+
+/// Reads `denied` as rows, or as the map of indexes written before 2026-11-28 (text key ->
+/// (user, method, route, permission, verdict), reason), so that the first run of this version
+/// still reports what changed.
+fn denied_rows<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Denied {
+        Rows(Vec<String>),
+        Keyed(BTreeMap<String, (DenialKey, String)>),
+    }
+    let mut rows = match Denied::deserialize(d)? {
+        Denied::Rows(rows) => rows,
+        Denied::Keyed(map) => map
+            .into_values()
+            .map(|((user, method, template, permission, verdict), reason)| {
+                denial_row(&user, &method, &template, &verdict, &permission, &reason)
+            })
+            .collect(),
+    };
+    sort_denials(&mut rows);
+    Ok(rows)
 }
 
 impl FindingsIndex {
@@ -48,37 +117,23 @@ impl FindingsIndex {
             run_started_at: started.to_string(),
             ..FindingsIndex::default()
         };
-        // Collected, then built in bulk (sorted once; for equal texts the last row wins, as
-        // with inserts one by one).
         index.denied = f
             .denied
             .iter()
             .map(|d| {
                 let r = catalog.route(d.route);
-                let (method, template, verdict) =
-                    (r.method.as_str(), r.template.as_str(), d.verdict.as_str());
-                let mut text = String::with_capacity(
-                    d.user.len() + method.len() + template.len() + verdict.len() + 3,
-                );
-                for (i, part) in [d.user.as_str(), method, template, verdict]
-                    .into_iter()
-                    .enumerate()
-                {
-                    if i > 0 {
-                        text.push('\t');
-                    }
-                    text.push_str(part);
-                }
-                let key = (
-                    d.user.clone(),
-                    method.to_owned(),
-                    template.to_owned(),
-                    r.permission.clone(),
-                    verdict.to_owned(),
-                );
-                (text, (key, d.reason.to_owned()))
+                denial_row(
+                    &d.user,
+                    r.method.as_str(),
+                    r.template.as_str(),
+                    d.verdict.as_str(),
+                    &r.permission,
+                    d.reason,
+                )
             })
             .collect();
+        // For rows of equal keys the last wins, as when the index was a map.
+        sort_denials(&mut index.denied);
         for u in &f.unused {
             index.unused.insert((
                 u.principal_type.to_owned(),
@@ -148,26 +203,43 @@ pub fn diff(previous: Option<&FindingsIndex>, now: &FindingsIndex) -> Vec<Change
         return Vec::new();
     };
     let mut out = Vec::new();
-    let denial = |change, (k, reason): &(DenialKey, String), detail: String| Change {
-        change,
-        subject_type: "user".into(),
-        subject: k.0.clone(),
-        permission: Some(k.3.clone()),
-        route: Some(format!("{} {}", k.1, k.2)),
-        detail: format!("{} ({reason}){detail}", k.4),
-    };
-    for (key, d) in &now.denied {
-        if !prev.denied.contains_key(key) {
-            out.push(denial("newly_denied", d, String::new()));
+    let denial = |change, row: &str, detail: &str| {
+        let mut f = row.splitn(6, '\t');
+        let mut next = || f.next().unwrap_or_default();
+        let (user, method, template, verdict, permission, reason) =
+            (next(), next(), next(), next(), next(), next());
+        Change {
+            change,
+            subject_type: "user".into(),
+            subject: user.to_owned(),
+            permission: Some(permission.to_owned()),
+            route: Some(format!("{method} {template}")),
+            detail: format!("{verdict} ({reason}){detail}"),
         }
-    }
-    for (key, d) in &prev.denied {
-        if !now.denied.contains_key(key) {
-            out.push(denial(
+    };
+    // Both lists are sorted by key: one pass over the two.
+    let (mut now_rows, mut prev_rows) =
+        (now.denied.iter().peekable(), prev.denied.iter().peekable());
+    loop {
+        let order = match (now_rows.peek(), prev_rows.peek()) {
+            (Some(a), Some(b)) => denial_key(a).cmp(denial_key(b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => break,
+        };
+        match order {
+            std::cmp::Ordering::Less => {
+                out.push(denial("newly_denied", now_rows.next().expect("peeked"), ""));
+            }
+            std::cmp::Ordering::Greater => out.push(denial(
                 "denial_resolved",
-                d,
-                "; no such row among the denied calls of this run".into(),
-            ));
+                prev_rows.next().expect("peeked"),
+                "; no such row among the denied calls of this run",
+            )),
+            std::cmp::Ordering::Equal => {
+                now_rows.next();
+                prev_rows.next();
+            }
         }
     }
     for u in now.unused.difference(&prev.unused) {
@@ -255,17 +327,14 @@ mod tests {
             run_started_at: "2026-11-27T02:00:00Z".into(),
             ..FindingsIndex::default()
         };
-        let k = (
-            "alice".to_owned(),
-            "GET".to_owned(),
-            "/v2/x".to_owned(),
-            "bss:order:view".to_owned(),
-            "confirmed".to_owned(),
-        );
-        i.denied.insert(
-            "alice\tGET\t/v2/x\tconfirmed".into(),
-            (k, "not_granted".into()),
-        );
+        i.denied.push(denial_row(
+            "alice",
+            "GET",
+            "/v2/x",
+            "confirmed",
+            "bss:order:view",
+            "not_granted",
+        ));
         i.unused
             .insert(("group".into(), "Ops".into(), "bss:bill:view".into()));
         i.used.insert(("Ops".into(), "bss:order:view".into()));
@@ -289,17 +358,14 @@ mod tests {
             .insert(("user".into(), "bob".into(), "bss:order:update".into()));
         after.used.insert(("Ops".into(), "bss:bill:view".into()));
         after.over_privileged.insert("Dev".into(), 2);
-        let k = (
-            "bob".to_owned(),
-            "POST".to_owned(),
-            "/v2/y".to_owned(),
-            "bss:order:update".to_owned(),
-            "observed_only".to_owned(),
-        );
-        after.denied.insert(
-            "bob\tPOST\t/v2/y\tobserved_only".into(),
-            (k, "gateway_acl".into()),
-        );
+        after.denied.push(denial_row(
+            "bob",
+            "POST",
+            "/v2/y",
+            "observed_only",
+            "bss:order:update",
+            "gateway_acl",
+        ));
         let list = diff(Some(&before), &after);
         let kinds: Vec<&str> = list.iter().map(|c| c.change).collect();
         assert_eq!(kinds, KINDS.to_vec());
@@ -311,5 +377,49 @@ mod tests {
         // The index survives a JSON round trip (it is read back by the next run).
         let text = serde_json::to_string(&after).unwrap();
         assert_eq!(serde_json::from_str::<FindingsIndex>(&text).unwrap(), after);
+    }
+
+    /// An index written before denials were one row each is read as the same index, so
+    /// the first run after an upgrade still reports what changed.
+    #[test]
+    fn an_index_of_the_previous_format_reads_the_same() {
+        let old = r#"{"run_started_at":"2026-11-27T02:00:00Z","denied":{
+            "bob\tPOST\t/v2/y\tobserved_only":[["bob","POST","/v2/y","bss:order:update","observed_only"],"gateway_acl"],
+            "alice\tGET\t/v2/x\tconfirmed":[["alice","GET","/v2/x","bss:order:view","confirmed"],"not_granted"]},
+            "unused":[["group","Ops","bss:bill:view"]],"used":[["Ops","bss:order:view"]],
+            "over_privileged":{"Ops":1}}"#;
+        let mut want = index();
+        want.denied.push(denial_row(
+            "bob",
+            "POST",
+            "/v2/y",
+            "observed_only",
+            "bss:order:update",
+            "gateway_acl",
+        ));
+        assert_eq!(serde_json::from_str::<FindingsIndex>(old).unwrap(), want);
+    }
+
+    /// Rows of one key keep the last one given; rows come out sorted by key, whatever order
+    /// the file has them in.
+    #[test]
+    fn one_row_a_key_the_last_wins() {
+        let mut rows = vec![
+            denial_row("b", "GET", "/x", "confirmed", "p", "first"),
+            denial_row("a", "GET", "/x", "confirmed", "p", "only"),
+            denial_row("b", "GET", "/x", "confirmed", "p", "last"),
+        ];
+        sort_denials(&mut rows);
+        assert_eq!(
+            rows,
+            [
+                denial_row("a", "GET", "/x", "confirmed", "p", "only"),
+                denial_row("b", "GET", "/x", "confirmed", "p", "last"),
+            ]
+        );
+        assert_eq!(denial_key(&rows[1]), "b\tGET\t/x\tconfirmed");
+        let text = r#"{"run_started_at":"t","denied":["z\tGET\t/x\tconfirmed\tp\tr","a\tGET\t/x\tconfirmed\tp\tr"],"unused":[],"used":[],"over_privileged":{}}"#;
+        let read: FindingsIndex = serde_json::from_str(text).unwrap();
+        assert!(read.denied[0].starts_with("a\t"));
     }
 }
