@@ -56,9 +56,53 @@ pub fn denial_row(
         if i > 0 {
             row.push('\t');
         }
-        row.push_str(part);
+        push_field(&mut row, part);
     }
     row
+}
+
+/// Appends a field of a row: a tab or a backslash in it (a user name from a log may hold
+/// one) is written `\t` or `\\`, so that tabs only ever separate fields.
+fn push_field(row: &mut String, field: &str) {
+    if !field.contains(['\t', '\\']) {
+        row.push_str(field);
+        return;
+    }
+    for c in field.chars() {
+        match c {
+            '\t' => row.push_str("\\t"),
+            '\\' => row.push_str("\\\\"),
+            c => row.push(c),
+        }
+    }
+}
+
+/// The fields of a denial row, unescaped: user, method, template, verdict, permission,
+/// reason (empty when the row has fewer).
+fn denial_fields(row: &str) -> [std::borrow::Cow<'_, str>; 6] {
+    let mut parts = row.splitn(6, '\t');
+    std::array::from_fn(|_| {
+        let part = parts.next().unwrap_or_default();
+        if !part.contains('\\') {
+            return std::borrow::Cow::Borrowed(part);
+        }
+        let mut out = String::with_capacity(part.len());
+        let mut chars = part.chars();
+        while let Some(c) = chars.next() {
+            match (c, chars.clone().next()) {
+                ('\\', Some('t')) => {
+                    out.push('\t');
+                    chars.next();
+                }
+                ('\\', Some('\\')) => {
+                    out.push('\\');
+                    chars.next();
+                }
+                (c, _) => out.push(c),
+            }
+        }
+        std::borrow::Cow::Owned(out)
+    })
 }
 
 /// What runs compare of a denial row: user, method, template and verdict.
@@ -204,15 +248,12 @@ pub fn diff(previous: Option<&FindingsIndex>, now: &FindingsIndex) -> Vec<Change
     };
     let mut out = Vec::new();
     let denial = |change, row: &str, detail: &str| {
-        let mut f = row.splitn(6, '\t');
-        let mut next = || f.next().unwrap_or_default();
-        let (user, method, template, verdict, permission, reason) =
-            (next(), next(), next(), next(), next(), next());
+        let [user, method, template, verdict, permission, reason] = denial_fields(row);
         Change {
             change,
             subject_type: "user".into(),
-            subject: user.to_owned(),
-            permission: Some(permission.to_owned()),
+            subject: user.into_owned(),
+            permission: Some(permission.into_owned()),
             route: Some(format!("{method} {template}")),
             detail: format!("{verdict} ({reason}){detail}"),
         }
@@ -398,6 +439,29 @@ mod tests {
             "gateway_acl",
         ));
         assert_eq!(serde_json::from_str::<FindingsIndex>(old).unwrap(), want);
+    }
+
+    /// A tab or a backslash in a user name neither splits its row nor shows in `changes`.
+    #[test]
+    fn tabs_and_backslashes_in_names_stay_in_their_field() {
+        let name = "ali\tce\\x\\t";
+        let row = denial_row(name, "GET", "/v2/x", "confirmed", "bss:order:view", "r");
+        assert_eq!(
+            denial_key(&row),
+            "ali\\tce\\\\x\\\\t\tGET\t/v2/x\tconfirmed"
+        );
+        let [user, .., permission, reason] = denial_fields(&row);
+        assert_eq!(
+            (&*user, &*permission, &*reason),
+            (name, "bss:order:view", "r")
+        );
+        let now = FindingsIndex {
+            denied: vec![row],
+            ..FindingsIndex::default()
+        };
+        let list = diff(Some(&FindingsIndex::default()), &now);
+        assert_eq!(list[0].subject, name);
+        assert_eq!(list[0].route.as_deref(), Some("GET /v2/x"));
     }
 
     /// Rows of one key keep the last one given; rows come out sorted by key, whatever order
