@@ -241,11 +241,13 @@ pub fn compute(
         .collect();
     // (user, code) -> last successful use.
     let mut used: FastMap<(&str, &str), i64> = FastMap::default();
-    let mut active: HashSet<&str> = HashSet::new();
+    // Users with a request in the window, by interned id; their names are collected once at
+    // the end (a set of names took a SipHash of the name per row).
+    let mut active_ids = vec![false; names.len()];
 
     for (k, cell) in &stats.usage {
         let user = names[k.user as usize].as_str();
-        active.insert(user);
+        active_ids[k.user as usize] = true;
         let route = catalog.route(k.route);
         let outcome = Outcome::of_status(k.status);
         if !matches!(outcome, Outcome::Allowed | Outcome::Denied) {
@@ -306,6 +308,11 @@ pub fn compute(
             ));
         }
     }
+    let active: HashSet<&str> = names
+        .iter()
+        .zip(&active_ids)
+        .filter_map(|(name, &on)| on.then_some(name.as_str()))
+        .collect();
     // Formatting a label takes longer than judging a row: once per snapshot.
     let labels: Vec<String> = (0..history.len()).map(|i| history.label(i)).collect();
     denied.sort_unstable_by(|a, b| a.0.cmp(&b.0));
