@@ -383,6 +383,18 @@ mod tests {
         i
     }
 
+    /// The denial the later run of the tests adds.
+    fn bob_denial() -> String {
+        denial_row(
+            "bob",
+            "POST",
+            "/v2/y",
+            "observed_only",
+            "bss:order:update",
+            "gateway_acl",
+        )
+    }
+
     #[test]
     fn no_previous_run_means_no_changes() {
         assert!(diff(None, &index()).is_empty());
@@ -399,14 +411,7 @@ mod tests {
             .insert(("user".into(), "bob".into(), "bss:order:update".into()));
         after.used.insert(("Ops".into(), "bss:bill:view".into()));
         after.over_privileged.insert("Dev".into(), 2);
-        after.denied.push(denial_row(
-            "bob",
-            "POST",
-            "/v2/y",
-            "observed_only",
-            "bss:order:update",
-            "gateway_acl",
-        ));
+        after.denied.push(bob_denial());
         let list = diff(Some(&before), &after);
         let kinds: Vec<&str> = list.iter().map(|c| c.change).collect();
         assert_eq!(kinds, KINDS.to_vec());
@@ -430,14 +435,7 @@ mod tests {
             "unused":[["group","Ops","bss:bill:view"]],"used":[["Ops","bss:order:view"]],
             "over_privileged":{"Ops":1}}"#;
         let mut want = index();
-        want.denied.push(denial_row(
-            "bob",
-            "POST",
-            "/v2/y",
-            "observed_only",
-            "bss:order:update",
-            "gateway_acl",
-        ));
+        want.denied.push(bob_denial());
         assert_eq!(serde_json::from_str::<FindingsIndex>(old).unwrap(), want);
     }
 
