@@ -72,8 +72,29 @@ report() { # index: the row's line of the table
     m = split(rs, r, " "); rss = 0; for (i = 1; i <= m; i++) if (r[i] > rss) rss = r[i]
     m = split(wcs, c, " "); wc = c[1]; for (i = 2; i <= m; i++) if (c[i] < wc) wc = c[i]
     m = split(bs, a, " "); base = a[1]; for (i = 2; i <= m; i++) if (a[i] < base) base = a[i]
-    printf "| %s | %.2f GB | %.2f | %.2f | %.0f | %.2f | %s | %.2f | %s %.2f | %.1fx | %.1fx |\n",
-      label, b/1e9, best, median, b/1e6/best, l/1e6/best, rss, wc, bl, base, (wc>0? best/wc : 0), (base>0? best/base : 0) }'
+    # Each round times `wc -l` right after the run: the median of the per-round ratios
+    # compares runs made seconds apart, which the ratio of two bests need not.
+    n = split(ws, w, " "); split(wcs, c, " ")
+    for (i = 1; i <= n; i++) q[i] = (c[i] > 0 ? w[i] / c[i] : 0)
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
+    printf "| %s | %.2f GB | %.2f | %.2f | %.0f | %.2f | %s | %.2f | %s %.2f | %.1fx | %.1fx | %.1fx |\n",
+      label, b/1e9, best, median, b/1e6/best, l/1e6/best, rss, wc, bl, base, (wc>0? best/wc : 0), (base>0? best/base : 0), q[int((n + 1) / 2)] }'
+}
+
+scaling() { # the 1 -> 2 thread speed-up of rows labelled "<what>, -j1" and "<what>, -j2"
+  local i k
+  for i in "${!labels[@]}"; do
+    [[ ${labels[$i]} == *", -j1" ]] || continue
+    for k in "${!labels[@]}"; do
+      [[ ${labels[$k]} == "${labels[$i]%, -j1}, -j2" ]] || continue
+      # Rows of one round run seconds apart: the median of the per-round ratios.
+      paste -d' ' "$tmp/$i.wall" "$tmp/$k.wall" | awk -v what="${labels[$i]%, -j1}" '
+        { r[NR] = ($2 > 0 ? $1 / $2 : 0) }
+        END {
+          for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+          printf "%s: 1 -> 2 threads %.2fx (median of %d rounds; range %.2f-%.2fx)\n", what, r[int((NR + 1) / 2)], NR, r[1], r[NR] }'
+    done
+  done
 }
 
 interleaved() { # runs every spec'd row REPS times, round-robin, then prints them
@@ -83,6 +104,8 @@ interleaved() { # runs every spec'd row REPS times, round-robin, then prints the
     for i in "${!files[@]}"; do once "$i"; done
   done
   for i in "${!files[@]}"; do report "$i"; done
+  local s; s=$(scaling)
+  [ -z "$s" ] || speedups+="$s"$'\n'
   labels=(); files=(); argss=(); rm -f "$tmp"/*
 }
 
@@ -98,13 +121,14 @@ single() { # label file extra-args...: one run (for --state rows, which change t
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/model name/ {sub(/.*: /,""); print; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)"
   echo
-  echo "Stateless rows: best and median of ${REPS:-3} runs, interleaved round-robin across rows (MB/s, lines/s and ratios from the best); --state rows: one run."
+  echo "Stateless rows: best and median of ${REPS:-3} runs, interleaved round-robin across rows (MB/s, lines/s and the first two ratios from the best; the last, the median over the rounds of each run's time over the \`wc -l\` timed right after it); --state rows: one run. Thread speed-ups: median over the rounds of the -j1 run's time over the -j2 run's of the same round."
   echo
-  echo "| run | input | best wall s | median s | MB/s | M lines/s | peak RSS MiB | wc -l s | baseline s | time / wc -l | time / baseline |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| run | input | best wall s | median s | MB/s | M lines/s | peak RSS MiB | wc -l s | baseline s | time / wc -l | time / baseline | per round: time / wc -l |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 } | tee -a "$results"
 
 snap="-p $data/snapshot.json"
+speedups=""
 {
   for j in 1 2; do
     spec "json, no policies, -j$j" "$data/json-1g.jsonl" -j $j
@@ -126,4 +150,6 @@ snap="-p $data/snapshot.json"
   "$bin" generate --format json --size 146MiB --users 300 --seed 2 --days 1 --out "$data/day/next.jsonl" 2>/dev/null
   touch -d '1 hour ago' "$data/day/next.jsonl"
   single "json, policies, --state one new day (146 MiB) on 1 GiB stored, -j2" "$data/day/next.jsonl" -j 2 $snap --state "$st"
+  # After the table, which they would split.
+  [ -z "$speedups" ] || { echo; printf '%s' "$speedups" | sed 's/^/- /'; }
 } | tee -a "$results"
