@@ -456,10 +456,10 @@ pub struct Observation<'a> {
 }
 
 /// Keeps `first` as `user`'s id unless the map holds one of an earlier request.
-pub fn keep_earlier_id(
-    ids: &mut HashMap<u32, (Position, Box<str>)>,
-    user: u32,
-    first: (Position, Box<str>),
+pub fn keep_earlier_id<K: std::hash::Hash + Eq, V>(
+    ids: &mut HashMap<K, (Position, V)>,
+    user: K,
+    first: (Position, V),
 ) {
     match ids.entry(user) {
         Entry::Occupied(mut e) => {

@@ -248,10 +248,7 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
     let mut first_ids: HashMap<&[u8], (Position, &str)> = HashMap::default();
     for part in &parts {
         for (&u, (at, id)) in &part.user_ids {
-            let e = first_ids.entry(part.users.get(u)).or_insert((*at, id));
-            if *at < e.0 {
-                *e = (*at, id);
-            }
+            crate::aggregate::keep_earlier_id(&mut first_ids, part.users.get(u), (*at, &**id));
         }
     }
     let first_ids: HashMap<Box<[u8]>, Box<str>> = first_ids
