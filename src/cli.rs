@@ -151,7 +151,7 @@ pub struct AnalyzeArgs {
     /// Only requests before this time (RFC 3339 or YYYY-MM-DD)
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Threads at work at once, the report's Parquet encoding included (default: all cores)
+    /// Threads at work at once: the scan, the report and its CSV writing (default: all cores)
     #[arg(short = 'j', long, value_name = "N")]
     pub threads: Option<usize>,
     /// Progress bar on stderr: auto (only on a terminal), always or never

@@ -267,9 +267,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     crate::log::set_quiet(args.quiet);
     let cfg = AnalyzeConfig::from_args(args, started)?;
     if let Some(n) = cfg.threads {
-        // `-j` caps the threads at work, polars' own (which encode the Parquet tables)
-        // included: polars sizes its pool from POLARS_MAX_THREADS when first used, which
-        // is later than this.
+        // `-j` caps the threads at work, polars' own included: Parquet tables are encoded
+        // on the lanes' threads, but the CSV writer splits its rows over polars' pool,
+        // which polars sizes from POLARS_MAX_THREADS when first used (later than this).
         // SAFETY: no other thread runs yet (the first are the worker pool's, started just
         // below), so nothing reads the environment while it changes.
         unsafe { std::env::set_var("POLARS_MAX_THREADS", n.to_string()) };

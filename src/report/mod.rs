@@ -146,8 +146,12 @@ impl ReportWriter {
         if self.formats.parquet {
             let rel = format!("{name}.parquet");
             let mut file = create_buffered(&self.stage.path().join(&rel), &rel)?;
+            // Columns are encoded on this thread: the report's lanes already keep the `-j`
+            // threads busy, and polars' parallel encoding ran on a pool of its own, so `-j1`
+            // had a second thread at work (the report took as long either way).
             ParquetWriter::new(&mut file)
                 .with_compression(ParquetCompression::Zstd(Some(zstd_level())))
+                .set_parallel(false)
                 .finish(&mut df)
                 .map_err(|e| anyhow::anyhow!("cannot write {rel}: {e}"))?;
             file.flush()
