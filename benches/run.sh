@@ -51,6 +51,13 @@ once() { # index: one run of row $1 and its baselines, appended to $tmp/<index>.
   wall=$(echo "$out" | awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}')
   rss=$(echo "$out" | awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2/1024}')
   echo "$wall" >> "$tmp/$i.wall"; echo "$rss" >> "$tmp/$i.rss"
+  if [[ ${labels[$i]} == *", -j1" ]]; then
+    # What the machine itself gives this job on two cores: two one-thread runs at once
+    # (each with its own report directory), timed together.
+    # shellcheck disable=SC2086
+    secs sh -c "'$bin' analyze '$file' --progress never -o '$data/pair-a' --user-field custom_data_log1 ${argss[$i]} > /dev/null &
+      '$bin' analyze '$file' --progress never -o '$data/pair-b' --user-field custom_data_log1 ${argss[$i]} > /dev/null; wait" >> "$tmp/$i.pair"
+  fi
   secs wc -l "$file" >> "$tmp/$i.wc"
   if [[ $file == *.gz ]]; then
     secs sh -c "zcat '$file' > /dev/null" >> "$tmp/$i.base"
@@ -88,11 +95,16 @@ scaling() { # the 1 -> 2 thread speed-up of rows labelled "<what>, -j1" and "<wh
     for k in "${!labels[@]}"; do
       [[ ${labels[$k]} == "${labels[$i]%, -j1}, -j2" ]] || continue
       # Rows of one round run seconds apart: the median of the per-round ratios.
-      paste -d' ' "$tmp/$i.wall" "$tmp/$k.wall" | awk -v what="${labels[$i]%, -j1}" '
-        { r[NR] = ($2 > 0 ? $1 / $2 : 0) }
+      # The machine's own figure: one -j1 run's time, twice, over the time of two at once.
+      paste -d' ' "$tmp/$i.wall" "$tmp/$k.wall" "$tmp/$i.pair" | awk -v what="${labels[$i]%, -j1}" '
+        { r[NR] = ($2 > 0 ? $1 / $2 : 0); m[NR] = ($3 > 0 ? 2 * $1 / $3 : 0) }
         END {
-          for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
-          printf "%s: 1 -> 2 threads %.2fx (median of %d rounds; range %.2f-%.2fx)\n", what, r[int((NR + 1) / 2)], NR, r[1], r[NR] }'
+          for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) {
+            if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+            if (m[j] < m[i]) { t = m[i]; m[i] = m[j]; m[j] = t }
+          }
+          h = int((NR + 1) / 2)
+          printf "%s: 1 -> 2 threads %.2fx (median of %d rounds; range %.2f-%.2fx); the machine, two -j1 runs at once against one: %.2fx (range %.2f-%.2fx)\n", what, r[h], NR, r[1], r[NR], m[h], m[1], m[NR] }'
     done
   done
 }
@@ -121,7 +133,7 @@ single() { # label file extra-args...: one run (for --state rows, which change t
   echo
   echo "## $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/model name/ {sub(/.*: /,""); print; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)"
   echo
-  echo "Stateless rows: best and median of ${REPS:-3} runs, interleaved round-robin across rows (MB/s, lines/s and the first two ratios from the best; the last, the median over the rounds of each run's time over the \`wc -l\` timed right after it); --state rows: one run. Thread speed-ups: median over the rounds of the -j1 run's time over the -j2 run's of the same round."
+  echo "Stateless rows: best and median of ${REPS:-3} runs, interleaved round-robin across rows (MB/s, lines/s and the first two ratios from the best; the last, the median over the rounds of each run's time over the \`wc -l\` timed right after it); --state rows: one run. Thread speed-ups: median over the rounds of the -j1 run's time over the -j2 run's of the same round, beside what the machine gives the same job on two cores: each round also runs two -j1 runs at once, and 2 x (one -j1 run) / (the two at once) is about the most that threading the job can give."
   echo
   echo "| run | input | best wall s | median s | MB/s | M lines/s | peak RSS MiB | wc -l s | baseline s | time / wc -l | time / baseline | per round: time / wc -l |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
