@@ -582,6 +582,31 @@ fn changes_report_what_moved_since_the_previous_run() {
 }
 
 #[test]
+fn a_damaged_findings_index_is_named_and_the_run_goes_on() {
+    let (dir, logs, snap) = small_case(
+        &[line("2026-11-26T14:00:00Z", "bob", 403, "r2")],
+        OLD_SNAPSHOT,
+    );
+    let out = dir.path().join("report");
+    analyze(&logs, &snap, &out, &[]).assert().success();
+    std::fs::write(out.join("findings_index.json"), "{\"denials\": [1, 2").unwrap();
+    // The index is read beside the scan; its warning still names the file, and the run
+    // reports no changes rather than failing.
+    analyze(&logs, &snap, &out, &[]).assert().success().stderr(
+        predicate::str::contains("findings_index.json")
+            .and(predicate::str::contains("not a findings index")),
+    );
+    let s = summary(&out);
+    assert_eq!(s["changes"]["previous_run"], serde_json::Value::Null, "{s}");
+    // The run wrote a sound index again, which the next run reads.
+    analyze(&logs, &snap, &out, &[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("not a findings index").not());
+    assert!(summary(&out)["changes"]["previous_run"].is_string());
+}
+
+#[test]
 fn a_line_still_being_written_is_counted_once_it_is_complete() {
     let fx = fixture("512KiB");
     let logs = fx.root.join("logs");

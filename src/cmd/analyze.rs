@@ -331,14 +331,38 @@ fn analyze(
         );
     }
     let scan_clock = Instant::now();
-    let scanned = match &cfg.state {
-        None => {
-            scan_cfg.context = context;
-            scan_once(&cfg, files, &scan_cfg)?
+    // The previous run's findings index (for the changes table) is read beside the scan, as
+    // a job of the same pool: on two threads one reads it while the other starts scanning
+    // (the workers pull chunks from a shared counter, so the scan evens out), instead of
+    // spending ~6 ms of the report's tail on it. Its warning, if any, waits for the scan.
+    let (scanned, previous) = rayon::join(
+        || -> anyhow::Result<(Scanned, f64)> {
+            let scanned = match &cfg.state {
+                None => {
+                    scan_cfg.context = context;
+                    scan_once(&cfg, files, &scan_cfg)?
+                }
+                Some(dir) => {
+                    scan_incremental(&cfg, dir, files, scan_cfg, &catalog, &context, started)?
+                }
+            };
+            Ok((scanned, scan_clock.elapsed().as_secs_f64()))
+        },
+        || {
+            history
+                .as_ref()
+                .and_then(|_| changes::read_previous(&cfg.out))
+        },
+    );
+    let (scanned, scan_s) = scanned?;
+    let previous = match previous {
+        Some(Ok(index)) => Some(index),
+        Some(Err(warning)) => {
+            crate::log::warn(&warning);
+            None
         }
-        Some(dir) => scan_incremental(&cfg, dir, files, scan_cfg, &catalog, &context, started)?,
+        None => None,
     };
-    let scan_s = scan_clock.elapsed().as_secs_f64();
     let stats = &scanned.stats;
     if scanned.straddling > 0 {
         crate::log::warn(&format!(
@@ -349,29 +373,18 @@ fn analyze(
     // The report tail runs on the scan's threads, in two lanes: the usage tables are built
     // and written while the findings are judged, turned into tables and written. Files are
     // listed afterwards, in a fixed order.
-    // The previous run's findings index (for the changes table) is read first in the usage
-    // lane and handed over to the findings lane, which needs it once the findings are
-    // judged. (Read by a thread of its own beside the scan, it took a core more than `-j`.)
     let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
-    let (previous_tx, previous_rx) = std::sync::mpsc::channel();
     let (usage_written, judged) = rayon::join(
         || -> anyhow::Result<Vec<String>> {
-            if history.is_some() {
-                // The findings lane holds the receiver until it has the index.
-                let _ = previous_tx.send(changes::read_previous(&cfg.out));
-            }
             let usage = tables::usage(stats, &catalog)?;
             let unmatched = tables::unmatched(stats)?;
             writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
         },
         || -> anyhow::Result<Option<Judged>> {
-            let previous_rx = previous_rx;
             let Some(h) = &history else {
                 return Ok(None);
             };
             let f = compute_findings(&cfg, stats, &catalog, h, &scanned.earlier)?;
-            // Sent before anything in the usage lane can fail or panic.
-            let previous = previous_rx.recv().ok().flatten();
             let mut report =
                 FindingsReport::build(&f, h.latest(), &catalog, started, previous.as_ref())?;
             // The index and the policy documents are written beside the tables (the
@@ -389,16 +402,16 @@ fn analyze(
             );
             report.written = written?;
             documents?;
-            Ok(Some((f, report, previous)))
+            Ok(Some((f, report)))
         },
     );
     let judged = judged?;
     let usage_written = usage_written?;
     // The report's documents and the previous index are freed with the aggregates, after
     // the report is committed (freeing their strings took 2-5 ms).
-    let (findings, mut report, previous) = match judged {
-        Some((f, r, p)) => (Some(f), Some(r), p),
-        None => (None, None, None),
+    let (findings, mut report) = match judged {
+        Some((f, r)) => (Some(f), Some(r)),
+        None => (None, None),
     };
     if let Some(f) = &findings
         && f.before_first_snapshot > 0
@@ -624,9 +637,8 @@ fn scan_incremental(
     })
 }
 
-/// What the findings lane hands back: the findings, their report, and the previous run's
-/// index (kept to be freed after the commit).
-type Judged = (Findings, FindingsReport, Option<changes::FindingsIndex>);
+/// What the findings lane hands back: the findings and their report.
+type Judged = (Findings, FindingsReport);
 
 /// The findings tables, policy documents and change list of a run, built before writing.
 struct FindingsReport {

@@ -225,20 +225,17 @@ pub const KINDS: [&str; 6] = [
     "no_longer_over_privileged",
 ];
 
-/// The index in the report directory a run is about to replace, if any.
-pub fn read_previous(out: &Path) -> Option<FindingsIndex> {
+/// The index in the report directory a run is about to replace: `None` when there is none,
+/// or the warning to give when the file is not an index (changes are then not reported).
+pub fn read_previous(out: &Path) -> Option<Result<FindingsIndex, String>> {
     let path = out.join(INDEX);
     let text = std::fs::read_to_string(&path).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(index) => Some(index),
-        Err(e) => {
-            crate::log::warn(&format!(
-                "{}: not a findings index ({e}); changes are not reported this run",
-                path.display()
-            ));
-            None
-        }
-    }
+    Some(serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{}: not a findings index ({e}); changes are not reported this run",
+            path.display()
+        )
+    }))
 }
 
 /// What changed from `previous` to `now`; nothing without a previous run.
