@@ -60,6 +60,7 @@ enum Kind {
 
 impl Hit {
     /// The value, from the line the walk read.
+    #[inline(always)]
     pub fn value<'i>(&self, line: &'i [u8]) -> Raw<'i> {
         let text = &line[self.start as usize..self.end as usize];
         match self.kind {
@@ -191,23 +192,24 @@ impl<'i> Quotes<'i> {
 /// bytes is a backslash, a control or a non-ASCII byte.
 #[inline(always)]
 fn block(s: &[u8]) -> (u64, bool) {
-    let mut spare = [b' '; BLOCK];
-    let bytes = positions::block(s, &mut spare);
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of every x86_64 target.
-        unsafe { block_sse2(bytes) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut quotes = 0u64;
-        let mut unusual = false;
-        for (i, &b) in bytes.iter().enumerate() {
-            quotes |= u64::from(b == b'"') << i;
-            unusual |= !(0x20..0x80).contains(&b) || b == b'\\';
+    // A short tail is padded with spaces: neither quotes nor unusual.
+    positions::with_block(s, b' ', |bytes| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of every x86_64 target.
+            unsafe { block_sse2(bytes) }
         }
-        (quotes, unusual)
-    }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut quotes = 0u64;
+            let mut unusual = false;
+            for (i, &b) in bytes.iter().enumerate() {
+                quotes |= u64::from(b == b'"') << i;
+                unusual |= !(0x20..0x80).contains(&b) || b == b'\\';
+            }
+            (quotes, unusual)
+        }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -428,6 +430,7 @@ impl<'i> Cursor<'i> {
 
 /// The value of a number [`Cursor::number`] accepted: integers exactly, fractions as the
 /// nearest `f64`.
+#[inline(never)]
 fn number_value(text: &[u8]) -> Raw<'_> {
     let (negative, digits) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),

@@ -58,15 +58,17 @@ impl<'a> Positions<'a> {
     }
 }
 
-/// The first 64 bytes of `s`, or all of a shorter `s` copied into `spare` (filled with
-/// bytes that do not matter to the caller).
+/// `f` of the first 64 bytes of `s`, or of all of a shorter `s` padded with `fill`. The
+/// padded copy is made only for a short tail: filling a spare block before every block
+/// looked at cost 4 instructions a block (1.2% of the JSON walk).
 #[inline(always)]
-pub fn block<'a>(s: &'a [u8], spare: &'a mut [u8; BLOCK]) -> &'a [u8; BLOCK] {
+pub fn with_block<R>(s: &[u8], fill: u8, f: impl FnOnce(&[u8; BLOCK]) -> R) -> R {
     match s.first_chunk::<BLOCK>() {
-        Some(full) => full,
+        Some(full) => f(full),
         None => {
+            let mut spare = [fill; BLOCK];
             spare[..s.len()].copy_from_slice(s);
-            spare
+            f(&spare)
         }
     }
 }
@@ -74,20 +76,20 @@ pub fn block<'a>(s: &'a [u8], spare: &'a mut [u8; BLOCK]) -> &'a [u8; BLOCK] {
 /// One bit per byte among the first 64 of `s` that equals `needle`.
 #[inline]
 pub fn mask(s: &[u8], needle: u8) -> u64 {
-    let mut spare = [!needle; BLOCK];
-    let bytes = block(s, &mut spare);
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of every x86_64 target.
-        unsafe { mask_sse2(bytes, needle) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        bytes
-            .iter()
-            .enumerate()
-            .fold(0, |m, (i, &b)| m | (u64::from(b == needle) << i))
-    }
+    with_block(s, !needle, |bytes| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of every x86_64 target.
+            unsafe { mask_sse2(bytes, needle) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            bytes
+                .iter()
+                .enumerate()
+                .fold(0, |m, (i, &b)| m | (u64::from(b == needle) << i))
+        }
+    })
 }
 
 /// [`mask`] for several needles at once: one bit per byte among the first 64 of `s`, per
@@ -96,29 +98,29 @@ pub fn mask(s: &[u8], needle: u8) -> u64 {
 /// Gateway run's instructions when it called this).
 #[inline]
 pub fn masks<const K: usize>(s: &[u8], needles: [u8; K]) -> [u64; K] {
-    let mut spare = [0u8; BLOCK];
-    let bytes = block(s, &mut spare);
-    // Bytes past the end of a short `s` are whatever `spare` holds: their bits are cleared.
+    // Bytes past the end of a short `s` are padding: their bits are cleared.
     let within = if s.len() >= BLOCK {
         !0
     } else {
         (1u64 << s.len()) - 1
     };
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of every x86_64 target.
-        needles.map(|n| unsafe { mask_sse2(bytes, n) } & within)
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        needles.map(|n| {
-            bytes
-                .iter()
-                .enumerate()
-                .fold(0, |m, (i, &b)| m | (u64::from(b == n) << i))
-                & within
-        })
-    }
+    with_block(s, 0, |bytes| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: SSE2 is part of every x86_64 target.
+            needles.map(|n| unsafe { mask_sse2(bytes, n) } & within)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            needles.map(|n| {
+                bytes
+                    .iter()
+                    .enumerate()
+                    .fold(0, |m, (i, &b)| m | (u64::from(b == n) << i))
+                    & within
+            })
+        }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
