@@ -5,6 +5,7 @@
 //! [`cmd::run`].
 
 pub mod aggregate;
+pub mod bytes;
 pub mod catalog;
 pub mod classify;
 pub mod cli;

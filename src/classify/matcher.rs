@@ -91,7 +91,10 @@ impl Matcher {
         let seg = req.segment(i);
         // Nodes have a handful of literal children: a length-first linear scan beats a
         // binary search of memcmp calls.
-        if let Some(&(_, child)) = n.literals.iter().find(|(key, _)| same_segment(key, seg))
+        if let Some(&(_, child)) = n
+            .literals
+            .iter()
+            .find(|(key, _)| crate::bytes::same(key, seg))
             && let Some(found) = self.walk(child as usize, i + 1, m, req)
         {
             return Some(found);
@@ -103,27 +106,6 @@ impl Matcher {
         }
         // `i < req.len()` here, so `**` has at least one segment to match.
         n.glob[m]
-    }
-}
-
-/// `key == seg`, without the `memcmp` call a slice comparison makes: siblings of the same
-/// length (`v2`, `v3`, `v4`) are told apart by a load or two, and so are most matches (the
-/// catalog's segments are at most 16 bytes but a few). A call per literal tried took about
-/// a fifth of route matching.
-#[inline(always)]
-fn same_segment(key: &[u8], seg: &[u8]) -> bool {
-    let n = key.len();
-    if n != seg.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));
-    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
-    match n {
-        0 => true,
-        1..=3 => key[0] == seg[0] && key[n / 2] == seg[n / 2] && key[n - 1] == seg[n - 1],
-        4..=7 => half(key, 0) == half(seg, 0) && half(key, n - 4) == half(seg, n - 4),
-        8..=16 => word(key, 0) == word(seg, 0) && word(key, n - 8) == word(seg, n - 8),
-        _ => key == seg,
     }
 }
 
@@ -262,25 +244,6 @@ mod tests {
                 let got = catalog.classify(m.as_str().as_bytes(), target.as_bytes(), &mut s).route;
                 prop_assert_eq!(got, linear_scan(&catalog, m, &s), "target {}", target);
             }
-        }
-
-        /// Equal segments, and segments one byte apart at any position, of every length
-        /// the comparison treats its own way.
-        #[test]
-        fn segment_comparison_agrees_with_slice_equality(
-            key in prop::collection::vec(any::<u8>(), 0..24),
-            at in any::<prop::sample::Index>(),
-            byte in any::<u8>(),
-            other in prop::collection::vec(any::<u8>(), 0..24),
-        ) {
-            prop_assert!(super::same_segment(&key, &key));
-            let mut near = key.clone();
-            if !near.is_empty() {
-                let i = at.index(near.len());
-                near[i] = byte;
-            }
-            prop_assert_eq!(super::same_segment(&key, &near), key == near);
-            prop_assert_eq!(super::same_segment(&key, &other), key == other);
         }
 
         #[test]

@@ -84,18 +84,19 @@ impl TimeCache {
         let mut rest = &s[seconds_at + 2..];
         let mut micros = 0i64;
         if rfc3339 && let Some(fraction) = rest.strip_prefix(b".") {
-            let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+            // One pass: count the digits, keeping the first six. Truncated to microseconds,
+            // as jiff's `as_microsecond` does for times after 1970.
+            let mut digits = 0;
+            while let Some(d) = fraction.get(digits).filter(|d| d.is_ascii_digit()) {
+                if digits < 6 {
+                    micros = micros * 10 + i64::from(d - b'0');
+                }
+                digits += 1;
+            }
             if digits == 0 || digits > 9 {
                 return None;
             }
-            // Truncated to microseconds, as jiff's `as_microsecond` does for times after 1970.
-            for i in 0..6 {
-                micros = micros * 10
-                    + fraction
-                        .get(i)
-                        .filter(|_| i < digits)
-                        .map_or(0, |d| i64::from(d - b'0'));
-            }
+            micros *= [100_000, 10_000, 1_000, 100, 10, 1][digits.min(6) - 1];
             rest = &fraction[digits..];
         }
         let zone_ok = if rfc3339 {
@@ -118,8 +119,8 @@ impl TimeCache {
         let same = self.minute.is_some()
             && self.seconds_at == seconds_at
             && self.key_len == key_len
-            && self.key[..seconds_at] == s[..seconds_at]
-            && self.key[seconds_at..key_len] == *rest;
+            && crate::bytes::same(&self.key[..seconds_at], &s[..seconds_at])
+            && crate::bytes::same(&self.key[seconds_at..key_len], rest);
         if !same {
             // The minute itself, through jiff: the same text with 00 seconds.
             let mut text = [0u8; 32];
