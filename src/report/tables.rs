@@ -118,41 +118,50 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
     let rows = usage_rows(stats);
     let route = |r: &UsageRow| catalog.route(r.route);
     let n = rows.len();
-    DataFrame::new(
-        n,
-        vec![
-            col("user", rows.iter().map(|r| &*r.user)),
-            col("user_id", rows.iter().map(|r| r.user_id)),
-            col("method", rows.iter().map(|r| route(r).method.as_str())),
-            col("route", rows.iter().map(|r| route(r).template.as_str())),
-            col("api", rows.iter().map(|r| route(r).api.as_str())),
-            col(
-                "permission",
-                rows.iter().map(|r| route(r).permission.as_str()),
-            ),
-            col(
-                "status",
-                rows.iter()
-                    .map(|r| (r.status != 0).then_some(i32::from(r.status))),
-            ),
-            col(
-                "outcome",
-                rows.iter().map(|r| Outcome::of_status(r.status).as_str()),
-            ),
-            col("error_code", rows.iter().map(|r| opt_str(&r.error_code))),
-            col("response_source", rows.iter().map(|r| opt_str(&r.source))),
-            col("count", rows.iter().map(|r| r.sum.count)),
-            datetime_column(
-                "first_seen",
-                rows.iter().map(|r| Some(r.sum.first_seen)).collect(),
-            )?,
-            datetime_column(
-                "last_seen",
-                rows.iter().map(|r| Some(r.sum.last_seen)).collect(),
-            )?,
-            samples_column("sample_request_ids", rows.iter().map(|r| r.sum.samples())),
-        ],
-    )
+    // Columns are built in two halves at once: without a snapshot this table is all the
+    // report's work after the scan, and the other thread would wait.
+    let (mut columns, rest) = rayon::join(
+        || {
+            vec![
+                col("user", rows.iter().map(|r| &*r.user)),
+                col("user_id", rows.iter().map(|r| r.user_id)),
+                col("method", rows.iter().map(|r| route(r).method.as_str())),
+                col("route", rows.iter().map(|r| route(r).template.as_str())),
+                col("api", rows.iter().map(|r| route(r).api.as_str())),
+                col(
+                    "permission",
+                    rows.iter().map(|r| route(r).permission.as_str()),
+                ),
+                col(
+                    "status",
+                    rows.iter()
+                        .map(|r| (r.status != 0).then_some(i32::from(r.status))),
+                ),
+                col(
+                    "outcome",
+                    rows.iter().map(|r| Outcome::of_status(r.status).as_str()),
+                ),
+            ]
+        },
+        || -> PolarsResult<Vec<Column>> {
+            Ok(vec![
+                col("error_code", rows.iter().map(|r| opt_str(&r.error_code))),
+                col("response_source", rows.iter().map(|r| opt_str(&r.source))),
+                col("count", rows.iter().map(|r| r.sum.count)),
+                datetime_column(
+                    "first_seen",
+                    rows.iter().map(|r| Some(r.sum.first_seen)).collect(),
+                )?,
+                datetime_column(
+                    "last_seen",
+                    rows.iter().map(|r| Some(r.sum.last_seen)).collect(),
+                )?,
+                samples_column("sample_request_ids", rows.iter().map(|r| r.sum.samples())),
+            ])
+        },
+    );
+    columns.extend(rest?);
+    DataFrame::new(n, columns)
 }
 
 /// `unmatched`: method x path shape of requests to the service that match no route.
