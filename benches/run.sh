@@ -26,9 +26,10 @@ results=benches/RESULTS.md
 # maps 2 MiB per page fault, while a file written in small appends (a live log, or this
 # script's generator) stays in 4 KiB folios, mapped 64 KiB per fault: measured, 0.10-0.13 s
 # more system time per GiB and ~0.1 s more wall time at -j2. `wc -l` and `cat` read with
-# read(2) and do not care. So every input is first put in one known state, the one of a log
-# read from disk (written back, dropped from the cache, read again), and one extra row measures
-# a copy written in 4 KiB appends.
+# read(2), which copies a small folio at a higher cost too (`wc -l` 0.17-0.20 s against
+# 0.14-0.15 s). So every input is first put in one known state, the one of a log read from
+# disk (written back, dropped from the cache, read again), and one extra row measures a copy
+# written in 4 KiB appends.
 settle() { # file
   sync "$1"
   dd if="$1" iflag=nocache count=0 status=none
