@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 use crate::aggregate::{Outcome, RowSum, Sample, Stats};
 use crate::catalog::{Catalog, RouteId};
@@ -56,25 +57,27 @@ pub fn usage_rows(stats: &Stats) -> Vec<UsageRow<'_>> {
             (order, k, cell)
         })
         .collect();
-    entries.sort_unstable_by_key(|&(order, _, _)| order);
-    let mut rows = Vec::with_capacity(entries.len());
-    rows.extend(entries.chunk_by(|a, b| a.0 == b.0).map(|group| {
-        let (_, k, first) = group[0];
-        let mut sum = RowSum::of(first);
-        for (_, _, other) in &group[1..] {
-            sum.add(other);
-        }
-        UsageRow {
-            user: String::from_utf8_lossy(stats.users.get(k.user)),
-            user_id: stats.user_ids.get(&k.user).map(|(_, id)| &**id),
-            route: k.route,
-            status: k.status,
-            error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),
-            source: String::from_utf8_lossy(stats.codes.get(k.source)),
-            sum,
-        }
-    }));
-    rows
+    // On the pool's threads: without a snapshot this is the report's work after the scan.
+    entries.par_sort_unstable_by_key(|&(order, _, _)| order);
+    entries
+        .par_chunk_by(|a, b| a.0 == b.0)
+        .map(|group| {
+            let (_, k, first) = group[0];
+            let mut sum = RowSum::of(first);
+            for (_, _, other) in &group[1..] {
+                sum.add(other);
+            }
+            UsageRow {
+                user: String::from_utf8_lossy(stats.users.get(k.user)),
+                user_id: stats.user_ids.get(&k.user).map(|(_, id)| &**id),
+                route: k.route,
+                status: k.status,
+                error_code: String::from_utf8_lossy(stats.codes.get(k.error_code)),
+                source: String::from_utf8_lossy(stats.codes.get(k.source)),
+                sum,
+            }
+        })
+        .collect()
 }
 
 /// The position of every interned string in byte order.
