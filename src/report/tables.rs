@@ -188,6 +188,108 @@ pub fn unmatched(stats: &Stats) -> PolarsResult<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::{Observation, Position};
+    use proptest::prelude::*;
+
+    /// (user, route, status, error code, source, context, time) of one request.
+    type Req = (u8, u16, u16, u8, u8, u32, i64);
+
+    /// (user, route, status, error code, source): a row's key, as text.
+    type Key = (String, u16, u16, String, String);
+
+    const USERS: [&str; 5] = ["zoe", "ann", "Bob", "", "\u{e9}va"];
+    const CODES: [&str; 4] = ["", "CBC.0151", "APIG.0302", "BSS.403"];
+    const SOURCES: [&str; 3] = ["", "local", "remote"];
+    const STATUSES: [u16; 4] = [200, 403, 0, 500];
+
+    fn key_of(&(user, route, status, code, source, _, _): &Req) -> Key {
+        (
+            USERS[usize::from(user)].to_owned(),
+            route,
+            STATUSES[usize::from(status)],
+            CODES[usize::from(code)].to_owned(),
+            SOURCES[usize::from(source)].to_owned(),
+        )
+    }
+
+    fn stats_of(reqs: &[Req]) -> Stats {
+        let mut stats = Stats::default();
+        for (i, r) in reqs.iter().enumerate() {
+            let (user, route, status, code, source) = key_of(r);
+            let id = format!("r{i}");
+            stats.observe(&Observation {
+                user: user.as_bytes(),
+                user_id: b"",
+                route,
+                status,
+                error_code: code.as_bytes(),
+                source: source.as_bytes(),
+                context: r.5,
+                time: r.6,
+                request_id: id.as_bytes(),
+                source_ip: None,
+                source_ip_raw: b"",
+                at: Position {
+                    file: 0,
+                    offset: i as u64 * 100,
+                },
+                partition: false,
+            });
+        }
+        stats
+    }
+
+    /// A row as its key, count, first and last time, and sample ids.
+    fn flat(rows: Vec<UsageRow<'_>>) -> Vec<(Key, u64, i64, i64, Vec<String>)> {
+        rows.into_iter()
+            .map(|r| {
+                let key = (
+                    r.user.into_owned(),
+                    r.route,
+                    r.status,
+                    r.error_code.into_owned(),
+                    r.source.into_owned(),
+                );
+                let samples = r.sum.samples().map(|s| s.request_id.to_string()).collect();
+                (key, r.sum.count, r.sum.first_seen, r.sum.last_seen, samples)
+            })
+            .collect()
+    }
+
+    /// The plain definition: one row per key, context classes merged, in the order of the
+    /// key's texts and numbers.
+    fn reference(reqs: &[Req]) -> Vec<(Key, u64, i64, i64)> {
+        let mut rows: std::collections::BTreeMap<Key, (u64, i64, i64)> = Default::default();
+        for r in reqs {
+            let row = rows.entry(key_of(r)).or_insert((0, i64::MAX, i64::MIN));
+            row.0 += 1;
+            row.1 = row.1.min(r.6);
+            row.2 = row.2.max(r.6);
+        }
+        rows.into_iter()
+            .map(|(k, (n, a, b))| (k, n, a, b))
+            .collect()
+    }
+
+    proptest! {
+        /// Rows sorted and grouped on four threads are the plain definition's, in its order,
+        /// and the same as on one thread (samples included).
+        #[test]
+        fn usage_rows_on_many_threads_are_the_plain_grouping(
+            reqs in prop::collection::vec(
+                (0u8..5, 0u16..5, 0u16..4, 0u8..4, 0u8..3, 0u32..3, 0i64..1000),
+                0..300,
+            )
+        ) {
+            let stats = stats_of(&reqs);
+            let pool = |n| rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap();
+            let four = pool(4).install(|| flat(usage_rows(&stats)));
+            let one = pool(1).install(|| flat(usage_rows(&stats)));
+            prop_assert_eq!(&four, &one);
+            let got: Vec<_> = four.into_iter().map(|(k, n, a, b, _)| (k, n, a, b)).collect();
+            prop_assert_eq!(got, reference(&reqs));
+        }
+    }
 
     #[test]
     fn datetimes_are_utc() {
