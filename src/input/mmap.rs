@@ -201,6 +201,32 @@ mod tests {
         assert_eq!(buf.len(), 4096);
     }
 
+    /// The same over a mapping that read its file from disk with the huge-page advice, so
+    /// that on kernels that cache it in 2 MiB folios the lost pages were mapped 2 MiB at a
+    /// time, and the guard's 4 KiB zero page lands inside one.
+    #[test]
+    fn truncation_under_a_mapping_read_from_disk_does_not_crash() {
+        use std::os::fd::AsRawFd;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        let len = 8 << 20;
+        f.write_all(&vec![b'x'; len]).unwrap();
+        f.as_file().sync_all().unwrap();
+        // SAFETY: an advisory call on an open descriptor; written back above, so the dropped
+        // pages are read from disk again through the mapping.
+        unsafe { libc::posix_fadvise(f.as_file().as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        let file = File::open(f.path()).unwrap();
+        let map = GuardedMap::new(&file, 0, len).unwrap();
+        let whole: u64 = map.bytes().iter().map(|&b| u64::from(b)).sum();
+        assert_eq!(whole, u64::from(b'x') * len as u64);
+        f.as_file().set_len(3 << 20).unwrap();
+        let sum: u64 = map.bytes().iter().map(|&b| u64::from(b)).sum();
+        assert!(map.faulted(), "reading past the new end must be caught");
+        assert!(sum < whole, "the lost pages read as zeros");
+        let mut buf = Vec::new();
+        read_range(&file, 0, len, &mut buf).unwrap();
+        assert_eq!(buf.len(), 3 << 20);
+    }
+
     #[test]
     fn slots_are_released() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
