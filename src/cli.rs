@@ -36,6 +36,36 @@ pub enum Command {
     /// Work with `analyze --state` directories: merge shards, show what one holds
     #[command(subcommand)]
     State(StateCommand),
+    /// Show how permlens reads log files: detected format and layout (and why), compression,
+    /// fields found and used, the first requests as read and the first errors (from a sample)
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Log files to look at (the first 4 MiB of a line log; a CTS document whole)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
+    /// Requests and errors shown per file
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub records: usize,
+    /// As for analyze: auto, json, apig or cts
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub log_format: String,
+    /// As for analyze: JSON field override NAME=dotted.path (repeatable)
+    #[arg(long = "field", value_name = "NAME=PATH")]
+    pub fields: Vec<String>,
+    /// As for analyze: the field that carries the caller's IAM user name
+    #[arg(long, value_name = "NAME")]
+    pub user_field: Option<String>,
+    /// As for analyze: the zone of times written without one, e.g. +08:00
+    #[arg(long, value_name = "OFFSET")]
+    pub timezone: Option<String>,
+    #[command(flatten)]
+    pub catalog: CatalogOpt,
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,9 +170,14 @@ pub struct AnalyzeArgs {
     /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
     #[arg(long = "field", value_name = "NAME=PATH")]
     pub fields: Vec<String>,
-    /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1
+    /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1 (also
+    /// read from JSON records, such as LTS-structured API Gateway logs, unless --field user=)
     #[arg(long, value_name = "NAME")]
     pub user_field: Option<String>,
+    /// Zone of times written without one (LTS-structured API Gateway records), e.g. +08:00;
+    /// without it such times are not read (never guessed)
+    #[arg(long, value_name = "OFFSET")]
+    pub timezone: Option<String>,
     #[command(flatten)]
     pub catalog: CatalogOpt,
     /// Only requests at or after this time (RFC 3339 or YYYY-MM-DD)

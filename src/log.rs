@@ -48,10 +48,21 @@ pub fn error(message: &str) {
     emit("error", message);
 }
 
+/// Every warning of this run, in order, for `summary.json` (quiet runs keep them too).
+static WARNINGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 pub fn warn(message: &str) {
+    if let Ok(mut w) = WARNINGS.lock() {
+        w.push(message.to_owned());
+    }
     if !is_quiet() {
         emit("warning", message);
     }
+}
+
+/// The warnings given so far.
+pub fn warnings() -> Vec<String> {
+    WARNINGS.lock().map(|w| w.clone()).unwrap_or_default()
 }
 
 /// Progress events (what was read, skipped, written).

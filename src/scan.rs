@@ -105,6 +105,7 @@ impl Prefilter {
                 None => pass_all = true,
             }
             traces.extend(r.trace_names.iter().cloned());
+            traces.extend(r.console_trace_names.iter().cloned());
         }
         for host in catalog.hosts() {
             paths.push(host.to_ascii_lowercase());
@@ -225,6 +226,8 @@ pub struct ScanConfig {
     pub until: Option<i64>,
     pub fields: FieldMap,
     pub user_field: Option<String>,
+    /// The zone of times written without one (`--timezone`), seconds east of UTC.
+    pub timezone: Option<i32>,
     pub context: ContextClasses,
     /// Bytes of a plain file per unit of parallel work.
     pub chunk_size: u64,
@@ -243,6 +246,7 @@ impl ScanConfig {
             until: None,
             fields: FieldMap::default(),
             user_field: None,
+            timezone: None,
             context: ContextClasses::default(),
             chunk_size: crate::input::CHUNK_SIZE,
             partition: false,
@@ -312,8 +316,8 @@ impl<'c> Scanner<'c> {
         }
         Ok(Scanner {
             cfg,
-            json: JsonParser::new(&cfg.fields),
-            apig: ApigParser::new(cfg.user_field.as_deref())?,
+            json: JsonParser::new(&cfg.fields).with_zone(cfg.timezone),
+            apig: ApigParser::new(cfg.user_field.as_deref())?.with_zone(cfg.timezone),
             scratch: Scratch::new(),
             bufs: Buffers {
                 shape: Vec::with_capacity(256),
@@ -593,7 +597,7 @@ fn record(
     stats: &mut Stats,
 ) -> Result<(), Malformed> {
     let Some(time) = req.time else {
-        return Err(Malformed("no request time (expected RFC 3339, dd/Mon/yyyy:HH:MM:SS +zzzz, or epoch seconds/milliseconds)".into()));
+        return Err(Malformed(no_time(req.time_text)));
     };
     let c = &mut stats.counters;
     c.parsed += 1;
@@ -657,6 +661,24 @@ fn record(
         partition: cfg.partition,
     });
     Ok(())
+}
+
+/// Why a request has no time, naming `--timezone` when the time only lacks its zone.
+#[cold]
+fn no_time(text: &[u8]) -> String {
+    if text.is_empty() {
+        "no request time (expected RFC 3339, dd/Mon/yyyy:HH:MM:SS +zzzz, or epoch seconds/milliseconds)".into()
+    } else if crate::parse::time::is_zoneless(text) {
+        format!(
+            "time {:?} has no zone: name the zone the log writes times in with --timezone (e.g. --timezone +08:00)",
+            String::from_utf8_lossy(text)
+        )
+    } else {
+        format!(
+            "time {:?} is not a time (expected RFC 3339, dd/Mon/yyyy:HH:MM:SS +zzzz, or epoch seconds/milliseconds)",
+            String::from_utf8_lossy(text)
+        )
+    }
 }
 
 /// A request that matched no route but was sent to the catalog's host, or shares a route's

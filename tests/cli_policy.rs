@@ -24,12 +24,9 @@ fn import_of_the_sample_dump_gives_the_sample_snapshot() {
         .args(["--taken-at", "2026-11-27T00:00:00Z"])
         .assert()
         .success()
-        .stderr(predicate::str::contains(
-            "skipped 1 assignment(s) scoped to a project",
-        ))
         .stderr(predicate::str::contains("user \"judy\" is disabled"))
         .stderr(predicate::str::contains(
-            "11 users, 10 groups, 11 policies and 2 roles",
+            "11 users, 10 groups, 12 policies and 2 roles",
         ));
     assert_eq!(read_json(&out), read_json(&samples().join("snapshot.json")));
     let snap = read_json(&out);
@@ -50,11 +47,12 @@ fn import_of_the_sample_dump_gives_the_sample_snapshot() {
         group("legacy-admins")["policies"],
         serde_json::json!(["BSS Administrator"])
     );
-    // The project-scoped assignment of "BSS ReadOnlyAccess" is not imported.
-    assert_eq!(
-        group("renewals")["policies"],
-        serde_json::json!(["Renewals"])
-    );
+    // BSS is granted in all regions: the project-scoped assignment of "BSS ReadOnlyAccess"
+    // authorizes it too, and keeps its scope.
+    let renewals = group("renewals")["policies"].to_string();
+    assert!(renewals.contains("\"Renewals\""), "{renewals}");
+    assert!(renewals.contains("BSS ReadOnlyAccess"), "{renewals}");
+    assert!(renewals.contains("\"scope\":\"project:"), "{renewals}");
     let hank = snap["users"]
         .as_array()
         .unwrap()
@@ -86,49 +84,6 @@ fn import_errors_name_the_file_and_place() {
             vec![("users.json", "{\"users\": [")],
             "users.json: line 1, column",
         ),
-        (
-            vec![
-                ("users.json", users),
-                ("groups.json", groups),
-                (
-                    "groups/g1/users.json",
-                    r#"{"users": [{"id": "u9", "name": "mallory"}]}"#,
-                ),
-            ],
-            "groups/g1/users.json: users[0]: member \"mallory\" (id \"u9\") is not in",
-        ),
-        (
-            vec![
-                ("users.json", users),
-                ("groups.json", groups),
-                ("groups/g7/users.json", users),
-            ],
-            "members of group id \"g7\", which is not in groups.json",
-        ),
-        (
-            vec![
-                ("users.json", users),
-                ("groups.json", groups),
-                ("roles.json", roles),
-                (
-                    "role_assignments.json",
-                    r#"{"role_assignments": [{"role": {"id": "r2"}, "group": {"id": "g1"}, "scope": {"domain": {"id": "d"}}}]}"#,
-                ),
-            ],
-            "role_assignments.json: role_assignments[0].role.id: role \"r2\" is not in roles.json",
-        ),
-        (
-            vec![
-                ("users.json", users),
-                ("groups.json", groups),
-                ("roles.json", roles),
-                (
-                    "role_assignments.json",
-                    r#"{"role_assignments": [{"role": {"id": "r1"}, "group": {"id": "g2"}}]}"#,
-                ),
-            ],
-            "role_assignments[0].group.id: group \"g2\" is not in groups.json",
-        ),
     ];
     for (files, want) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -144,6 +99,73 @@ fn import_errors_name_the_file_and_place() {
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
         assert!(stderr.contains(want), "want {want:?} in {stderr:?}");
         assert!(!out.exists(), "nothing is written on error");
+    }
+}
+
+#[test]
+fn references_the_dump_lacks_are_warnings_not_errors() {
+    let users = r#"{"users": [{"id": "u1", "name": "alice"}]}"#;
+    let groups = r#"{"groups": [{"id": "g1", "name": "finance"}]}"#;
+    let roles = r#"{"roles": [{"id": "r1", "name": "custom", "display_name": "View", "policy": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:*:view"]}]}}]}"#;
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("groups/g7/users.json", users),
+            ],
+            "members of group id \"g7\", which is in no groups page; skipped",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                (
+                    "groups/g1/users.json",
+                    r#"{"users": [{"id": "u9", "name": "mallory"}]}"#,
+                ),
+            ],
+            "groups/g1/users.json: users[0]: member \"mallory\" (id \"u9\") is in no users page",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("roles.json", roles),
+                (
+                    "role_assignments.json",
+                    r#"{"role_assignments": [{"role": {"id": "r2"}, "group": {"id": "g1"}, "scope": {"domain": {"id": "d"}}}]}"#,
+                ),
+            ],
+            "role_assignments.json: role_assignments[0].role.id: role \"r2\" is in no roles.json",
+        ),
+        (
+            vec![
+                ("users.json", users),
+                ("groups.json", groups),
+                ("roles.json", roles),
+                (
+                    "role_assignments.json",
+                    r#"{"role_assignments": [{"role": {"id": "r1"}, "group": {"id": "g2"}}]}"#,
+                ),
+            ],
+            "role_assignments[0].group.id: group \"g2\" is in no groups page; skipped",
+        ),
+    ];
+    for (files, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_dump(dir.path(), &files);
+        let out = dir.path().join("out.json");
+        let assert = permlens()
+            .args(["snapshot", "import"])
+            .arg(dir.path())
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(stderr.contains(want), "want {want:?} in {stderr:?}");
+        assert!(out.exists());
     }
 }
 

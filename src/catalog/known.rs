@@ -1,6 +1,19 @@
 //! What `catalog import` knows about services beyond the provider's table: the hosts that
 //! serve them and the Cloud Trace Service operation names of their APIs. The table text has
 //! neither, so they live here, next to the importer that adds them.
+//!
+//! API trace names come from the provider's CTS table for BSS ("Operations recorded by CTS",
+//! API side): every name there that is a catalog API is mapped; `listEnterpriseSubCustomers`,
+//! `createSubCustomerV2`, `transferEnterpriseMultiAccount` and
+//! `retrieveEnterpriseMultiAccount` are APIs the table does not list, so they stay unlisted.
+//!
+//! Console trace names come from the Billing Center's CTS table: operations made in the
+//! console, recorded under names of their own. Those that perform a catalog API's operation
+//! are mapped to that API (an inference from the operation, not a documented mapping):
+//! renewal, payment and unsubscription. `changeResource` (changing specifications),
+//! `changeBillingMode` (pay-per-use to yearly/monthly, the opposite of `to-on-demand`),
+//! `accountTopUp` and `createInvoiceNew` (requesting an invoice, not querying the list) have
+//! no catalog API doing the same, so they stay unlisted.
 
 use super::Method;
 
@@ -9,6 +22,8 @@ pub(super) struct KnownService {
     pub hosts: &'static [&'static str],
     /// (method, path template as written in the table, CTS trace name).
     pub trace_names: &'static [(Method, &'static str, &'static str)],
+    /// (method, path template, console operation name): see the module's header.
+    pub console_trace_names: &'static [(Method, &'static str, &'static str)],
 }
 
 pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
@@ -59,6 +74,28 @@ pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
             Method::Post,
             "/v2/bills/customer-bills/res-records/query",
             "queryResRecordsDetail",
+        ),
+        (
+            Method::Post,
+            "/v2/enterprises/enterprise-projects/authority",
+            "openEnterpriseProjectAuth",
+        ),
+    ],
+    console_trace_names: &[
+        (
+            Method::Post,
+            "/v2/orders/subscriptions/resources/renew",
+            "renewResource",
+        ),
+        (
+            Method::Post,
+            "/v3/orders/customer-orders/pay",
+            "payOrder",
+        ),
+        (
+            Method::Post,
+            "/v2/orders/subscriptions/resources/unsubscribe",
+            "unsubscribeResource",
         ),
     ],
 }];

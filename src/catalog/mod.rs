@@ -58,6 +58,10 @@ pub struct RouteFile {
     /// Cloud Trace Service operation names recorded for this API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace_names: Vec<String>,
+    /// Operation names the Billing Center console records in CTS for the same operation
+    /// (console use, not an API call: mapped to this route's permission by inference).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub console_trace_names: Vec<String>,
 }
 
 /// A validated route.
@@ -71,6 +75,7 @@ pub struct Route {
     pub permission: String,
     pub permission_description: String,
     pub trace_names: Vec<String>,
+    pub console_trace_names: Vec<String>,
 }
 
 /// Why a catalog could not be loaded. Every variant names the file and the place.
@@ -113,6 +118,7 @@ pub struct Catalog {
     permissions: Vec<String>,
     matcher: Matcher,
     by_trace_name: HashMap<String, RouteId>,
+    by_console_trace_name: HashMap<String, RouteId>,
 }
 
 impl Catalog {
@@ -194,6 +200,7 @@ impl Catalog {
         }
         let mut routes: Vec<Route> = Vec::with_capacity(file.routes.len());
         let mut by_trace_name = HashMap::new();
+        let mut by_console_trace_name: HashMap<String, RouteId> = HashMap::new();
         for (i, r) in file.routes.into_iter().enumerate() {
             let at = |field: &str| format!("routes[{i}].{field}");
             for (field, value) in [("scenario", &r.scenario), ("api", &r.api)] {
@@ -231,18 +238,31 @@ impl Catalog {
                     ));
                 }
             }
-            for (k, name) in r.trace_names.iter().enumerate() {
-                if name.is_empty() {
-                    return Err(invalid(
-                        format!("routes[{i}].trace_names[{k}]"),
-                        "expected a non-empty trace name".into(),
-                    ));
-                }
-                if let Some(j) = by_trace_name.insert(name.clone(), i as RouteId) {
-                    return Err(invalid(
-                        format!("routes[{i}].trace_names[{k}]"),
-                        format!("trace name {name:?} is already used by routes[{j}]"),
-                    ));
+            // API and console names share one namespace: a trace name stands for one route.
+            for (list, names) in [
+                ("trace_names", &r.trace_names),
+                ("console_trace_names", &r.console_trace_names),
+            ] {
+                for (k, name) in names.iter().enumerate() {
+                    let at = format!("routes[{i}].{list}[{k}]");
+                    if name.is_empty() {
+                        return Err(invalid(at, "expected a non-empty trace name".into()));
+                    }
+                    if let Some(j) = by_trace_name
+                        .get(name)
+                        .or_else(|| by_console_trace_name.get(name))
+                    {
+                        return Err(invalid(
+                            at,
+                            format!("trace name {name:?} is already used by routes[{j}]"),
+                        ));
+                    }
+                    let map = if list == "trace_names" {
+                        &mut by_trace_name
+                    } else {
+                        &mut by_console_trace_name
+                    };
+                    map.insert(name.clone(), i as RouteId);
                 }
             }
             routes.push(Route {
@@ -254,6 +274,7 @@ impl Catalog {
                 permission: r.permission,
                 permission_description: r.permission_description,
                 trace_names: r.trace_names,
+                console_trace_names: r.console_trace_names,
             });
         }
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
@@ -266,6 +287,7 @@ impl Catalog {
             permissions: permissions.into_iter().collect(),
             matcher,
             by_trace_name,
+            by_console_trace_name,
         })
     }
 
@@ -300,6 +322,12 @@ impl Catalog {
         self.by_trace_name.get(trace_name).copied()
     }
 
+    /// The route a Billing Center console operation name stands for (case-sensitive): the
+    /// API that performs the same operation.
+    pub fn route_for_console_trace(&self, trace_name: &str) -> Option<RouteId> {
+        self.by_console_trace_name.get(trace_name).copied()
+    }
+
     /// Classifies one request. Allocation-free once `scratch` has grown to the longest target.
     pub fn classify(&self, method: &[u8], target: &[u8], scratch: &mut Scratch) -> Classified {
         let normalized = scratch.normalize(target);
@@ -324,6 +352,7 @@ impl Catalog {
                     permission: r.permission.clone(),
                     permission_description: r.permission_description.clone(),
                     trace_names: r.trace_names.clone(),
+                    console_trace_names: r.console_trace_names.clone(),
                 })
                 .collect(),
         }
@@ -382,6 +411,7 @@ mod tests {
             permission: "bss:order:view".into(),
             permission_description: String::new(),
             trace_names: vec![],
+            console_trace_names: vec![],
         }
     }
 

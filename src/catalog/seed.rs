@@ -54,6 +54,12 @@ pub fn import(text: &str, origin: &str, opts: &ImportOptions) -> Result<CatalogF
                 .filter(|(m, path, _)| m.as_str() == r.method && *path == r.path)
                 .map(|(_, _, name)| (*name).to_owned())
                 .collect();
+            r.console_trace_names = known
+                .console_trace_names
+                .iter()
+                .filter(|(m, path, _)| m.as_str() == r.method && *path == r.path)
+                .map(|(_, _, name)| (*name).to_owned())
+                .collect();
         }
     }
     Ok(CatalogFile {
@@ -202,6 +208,7 @@ fn route_from_row(
         permission: row[4].clone(),
         permission_description: row[5].clone(),
         trace_names: Vec::new(),
+        console_trace_names: Vec::new(),
     })
 }
 

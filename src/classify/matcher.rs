@@ -160,6 +160,7 @@ mod tests {
                 permission: "bss:x:view".into(),
                 permission_description: String::new(),
                 trace_names: vec![],
+                console_trace_names: vec![],
             })
             .collect();
         Catalog::from_file(

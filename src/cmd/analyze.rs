@@ -40,6 +40,8 @@ pub struct AnalyzeConfig {
     pub fields: FieldMap,
     pub field_specs: Vec<String>,
     pub user_field: Option<String>,
+    /// `--timezone`: seconds east of UTC of times written without a zone.
+    pub timezone: Option<i32>,
     pub catalog: Option<PathBuf>,
     /// Window bounds, microseconds since the epoch.
     pub since: Option<i64>,
@@ -146,7 +148,22 @@ impl AnalyzeConfig {
         }
         if let Some(uf) = &a.user_field {
             crate::parse::apig::ApigParser::new(Some(uf)).map_err(anyhow::Error::msg)?;
+            // LTS-structured API Gateway records carry the same field names as JSON keys.
+            if !a.fields.iter().any(|f| f.trim_start().starts_with("user=")) {
+                fields.set_user_key(uf);
+            }
         }
+        let timezone = a
+            .timezone
+            .as_deref()
+            .map(|z| {
+                crate::parse::time::parse_offset(z).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--timezone: expected a UTC offset such as +08:00, -0500 or Z, got {z:?}"
+                    )
+                })
+            })
+            .transpose()?;
         let mut since = time_option("--since", &a.since)?;
         let mut until = time_option("--until", &a.until)?;
         if a.state.is_some() {
@@ -228,6 +245,7 @@ impl AnalyzeConfig {
             fields,
             field_specs: a.fields,
             user_field: a.user_field,
+            timezone,
             catalog: a.catalog.catalog,
             since,
             until,
@@ -329,6 +347,20 @@ fn analyze(
         crate::log::warn(
             "API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown",
         );
+    }
+    if let Some(uf) = &cfg.user_field {
+        for f in &files {
+            let lacks = crate::parse::apig::Layout::ALL
+                .iter()
+                .find(|l| l.as_str() == f.layout)
+                .is_some_and(|l| !l.has(uf));
+            if lacks {
+                crate::log::warn(&format!(
+                    "{}: --user-field {uf}: the {} layout this file is in has no such field; its callers are read as unknown (name a field it has, e.g. app_id)",
+                    f.name, f.layout
+                ));
+            }
+        }
     }
     let scan_clock = Instant::now();
     // The previous run's findings index (for the changes table) is read beside the scan, as
@@ -544,6 +576,7 @@ fn scan_incremental(
                     let report = FileReport {
                         name: f.name.clone(),
                         format: f.format.as_ref().ok().copied(),
+                        layout: f.layout,
                         compression: f.compression.as_str(),
                         skipped: Some(why),
                         ..FileReport::default()
@@ -757,6 +790,7 @@ fn scan_config(cfg: &AnalyzeConfig, catalog: Catalog) -> ScanConfig {
     s.until = cfg.until;
     s.fields = cfg.fields.clone();
     s.user_field = cfg.user_field.clone();
+    s.timezone = cfg.timezone;
     s
 }
 
@@ -804,6 +838,22 @@ fn check_inputs(
             crate::log::error(e);
         }
         bail!("{}", errors[errors.len() - 1]);
+    }
+    // A file from which nothing could be read is named, whatever the other files gave.
+    for r in reports {
+        if r.new_lines > 0 && r.malformed >= r.new_lines && r.warnings.is_empty() {
+            let prefix = format!("{}:", r.name);
+            let first = malformed
+                .iter()
+                .find_map(|m| m.strip_prefix(&prefix))
+                .unwrap_or_default();
+            crate::log::warn(&format!(
+                "{}: no request could be read from its {} lines (read as {}); the first: line{first}",
+                r.name,
+                r.new_lines,
+                if r.layout.is_empty() { r.format.map_or("?", |f| f.as_str()) } else { r.layout },
+            ));
+        }
     }
     let read = reports.iter().filter(|r| r.skipped.is_none()).count();
     // With --state, a night with nothing new is fine; new lines with no request in them are
@@ -872,6 +922,12 @@ fn summary(
     let reports = &scanned.reports;
     let window = scanned.stats.window;
     let read = reports.iter().filter(|r| r.skipped.is_none());
+    let mut warnings = crate::log::warnings();
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "started_at": started.to_string(),
@@ -893,10 +949,11 @@ fn summary(
             "dot_segment_requests": c.dot_segments,
             "percent_encoded_requests": c.percent_decoded,
             "malformed_samples": scanned.malformed,
-            "warnings": reports.iter().flat_map(|r| &r.warnings).collect::<Vec<_>>(),
+            "warnings": warnings,
             "per_file": reports.iter().map(|r| json!({
                 "file": r.name,
                 "format": r.format.map(|f| f.as_str()),
+                "layout": (!r.layout.is_empty()).then_some(r.layout),
                 "compression": r.compression,
                 "bytes": r.bytes,
                 "lines": r.lines,

@@ -97,6 +97,7 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
         "sub_scenario",
         "permission_description",
         "trace_names",
+        "console_trace_names",
     ])?;
     for r in catalog.routes() {
         w.write_record([
@@ -108,6 +109,7 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
             &r.sub_scenario,
             &r.permission_description,
             &r.trace_names.join(";"),
+            &r.console_trace_names.join(";"),
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

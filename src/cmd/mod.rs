@@ -6,6 +6,7 @@ mod catalog;
 mod classify;
 mod explain;
 mod generate;
+mod inspect;
 mod snapshot;
 mod state;
 
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Snapshot(cmd) => snapshot::run(cmd),
         Command::Generate(args) => generate::run(args),
         Command::State(cmd) => state::run(cmd),
+        Command::Inspect(args) => inspect::run(args),
     }
 }

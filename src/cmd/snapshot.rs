@@ -26,11 +26,13 @@ fn run_import(args: SnapshotImportArgs) -> anyhow::Result<ExitCode> {
     let imported = import::import(&args.raw, taken_at)?;
     let json = format!("{}\n", serde_json::to_string_pretty(&imported.snapshot)?);
     let out = args.out.display().to_string();
-    // The import must produce a snapshot that loads: validate before writing.
-    let snapshot = Snapshot::from_json(&json, &out)?;
+    // The import must produce a snapshot that loads: validate before writing. What is wrong
+    // with a policy is told of the input file it came from, not of the output.
+    let snapshot = Snapshot::from_json(&json, &out)
+        .map_err(|e| anyhow::anyhow!(imported.locate(&out, &e.to_string())))?;
     write_atomic(&args.out, json.as_bytes())?;
     for w in imported.warnings.iter().chain(&snapshot.warnings) {
-        eprintln!("permlens: warning: {w}");
+        eprintln!("permlens: warning: {}", imported.locate(&out, w));
     }
     eprintln!("permlens: {}", describe(&snapshot, &out));
     Ok(ExitCode::Success)

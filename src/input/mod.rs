@@ -61,6 +61,8 @@ pub struct InputFile {
     pub compression: Compression,
     /// The format, or why none could be decided (an error for this file).
     pub format: Result<LogFormat, String>,
+    /// The variant of the format detection saw (`apig-joined-53`, `cts-list-traces`, ...).
+    pub layout: &'static str,
     /// Modified in the last [`LIVE_WINDOW`] seconds: maybe still being written.
     pub live: bool,
     /// Content offset to read from: content before it was counted by an earlier run
@@ -108,6 +110,8 @@ pub fn content_hash(bytes: &[u8]) -> u128 {
 pub struct FileReport {
     pub name: String,
     pub format: Option<LogFormat>,
+    /// The variant of the format the file was read as.
+    pub layout: &'static str,
     pub compression: &'static str,
     pub bytes: u64,
     pub lines: u64,
@@ -140,6 +144,15 @@ pub fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Sen
     })
 }
 
+/// The compression of a file and up to `n` bytes of its (decompressed) content.
+pub fn head_of(path: &std::path::Path, n: usize) -> io::Result<(Compression, Vec<u8>)> {
+    let mut file = File::open(path)?;
+    let magic = read_head(&mut file, 4)?;
+    let compression = Compression::of(&magic);
+    let mut reader = open_decoder(File::open(path)?, compression)?;
+    Ok((compression, read_head(&mut *reader, n)?))
+}
+
 /// Reads up to `n` bytes, stopping early (not failing) on a decoding error.
 fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
@@ -167,7 +180,7 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
         .map(|path| {
             let name = path.display().to_string();
             let mut live = false;
-            let result = (|| -> Result<(u64, Compression, Result<LogFormat, String>), String> {
+            let result = (|| -> Result<(u64, Compression, Result<parse::Detected, String>), String> {
                 let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
                 let md = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
                 let len = md.len();
@@ -177,24 +190,21 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                 let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
                 let mut reader = open_decoder(file, compression).map_err(|e| format!("cannot decompress: {e}"))?;
                 let head = read_head(&mut *reader, SNIFF).map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
-                let format = if head.trim_ascii().is_empty() {
-                    Ok(LogFormat::Json)
-                } else {
-                    match choice {
-                        FormatChoice::Forced(LogFormat::Cts) | FormatChoice::Forced(LogFormat::CtsDocument) => {
-                            Ok(if parse::detect(&head) == Some(LogFormat::CtsDocument) { LogFormat::CtsDocument } else { LogFormat::Cts })
-                        }
-                        FormatChoice::Forced(f) => Ok(f),
-                        FormatChoice::Auto => parse::detect(&head).ok_or_else(|| {
-                            "matches no known log format: expected JSON lines, API Gateway access log lines (54 or 23 fields) or CTS traces".to_owned()
-                        }),
-                    }
+                let detected = parse::detect(&head);
+                let format = match (choice, detected) {
+                    (_, Ok(d)) if d.layout == "empty" => Ok(d),
+                    (FormatChoice::Auto, d) => d,
+                    (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), Ok(d)) if matches!(d.format, LogFormat::Cts | LogFormat::CtsDocument) => Ok(d),
+                    (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), _) => Ok(parse::Detected { format: LogFormat::Cts, layout: "cts-lines", why: "--log-format cts".into() }),
+                    (FormatChoice::Forced(f), Ok(d)) if d.format == f => Ok(parse::Detected { why: format!("--log-format {f}; {}", d.why), ..d }),
+                    (FormatChoice::Forced(f), _) => Ok(parse::Detected { format: f, layout: match f { LogFormat::Apig => "apig", _ => "json-lines" }, why: format!("--log-format {f}") }),
                 };
                 Ok((len, compression, format))
             })();
             match result {
-                Ok((len, compression, format)) => InputFile { path: path.clone(), name, len, compression, format, live, start: 0, line_base: 0, expect_tail: None },
-                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), live, start: 0, line_base: 0, expect_tail: None },
+                Ok((len, compression, Ok(d))) => InputFile { path: path.clone(), name, len, compression, format: Ok(d.format), layout: d.layout, live, start: 0, line_base: 0, expect_tail: None },
+                Ok((len, compression, Err(e))) => InputFile { path: path.clone(), name, len, compression, format: Err(e), layout: "", live, start: 0, line_base: 0, expect_tail: None },
+                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), layout: "", live, start: 0, line_base: 0, expect_tail: None },
             }
         })
         .collect()
@@ -388,6 +398,7 @@ pub fn scan(
         .map(|f| FileReport {
             name: f.name.clone(),
             format: f.format.as_ref().ok().copied(),
+            layout: f.layout,
             compression: f.compression.as_str(),
             bytes: match f.compression {
                 Compression::None => f.len.saturating_sub(f.start),
@@ -804,6 +815,7 @@ fn scan_document(
     let result = crate::parse::cts::for_each_trace(
         &mut doc,
         &cfg.catalog,
+        cfg.timezone,
         |i, req| {
             let origin = Origin {
                 file,
@@ -832,7 +844,9 @@ fn scan_document(
         Err(m) => {
             stats.counters.lines += 1;
             stats.malformed(file, 0, 0, || m.0.clone());
-            Some(Note::error(file, format!("{}: {}", f.name, m.0)))
+            // Counted as malformed and named: the other files' requests still make a report
+            // (and a run with nothing else to read stops at "no request could be read").
+            Some(Note::warning(file, format!("{}: read as a CTS document: {}", f.name, m.0)))
         }
     }
 }
@@ -848,6 +862,7 @@ mod tests {
             len,
             compression,
             format: Ok(format),
+            layout: "",
             live: false,
             start,
             line_base: 0,

@@ -1,9 +1,16 @@
 //! Huawei API Gateway access logs: one request per line, space-separated fields in a fixed
-//! order; 54 fields, or 23 on older gateways (the same order without `scheme`, ending at
-//! `region_id`). Empty values are `-`. A field starting with `"` runs to the next `"` and one
-//! starting with `[` to the next `]`; `time_local` may be two tokens (`dd/Mon/yyyy:HH:MM:SS`
-//! and `+zzzz`). The quoting is undocumented, so anything else that does not give 54 or 23
-//! fields is a malformed line, counted and sampled.
+//! order. Three layouts exist and every line is read by its own field count:
+//!
+//! - **joined** (53 fields): what the gateway really writes. Its log format puts
+//!   `$scheme://$host` in one token, so the documented `scheme` and `host` are one field (the
+//!   provider's own example line in the LTS "APIG" structuring template is such a line);
+//! - **split** (54 fields): the documented field list, `scheme` and `host` apart;
+//! - **legacy** (23 fields): older gateways, no `scheme`, ending at `region_id`.
+//!
+//! Empty values are `-`. A field starting with `"` runs to the next `"` and one starting with
+//! `[` to the next `]`; `time_local` may be two tokens (`dd/Mon/yyyy:HH:MM:SS` and `+zzzz`).
+//! The quoting is undocumented, so anything that does not give one of the three layouts is a
+//! malformed line, counted and sampled.
 
 use super::positions::Positions;
 use super::time::TimeCache;
@@ -74,14 +81,69 @@ fn idx54(name: &str) -> Option<usize> {
     FIELDS_54.iter().position(|f| *f == name)
 }
 
-/// Index of a field in the 23-field layout (no `scheme`, nothing after `region_id`).
-fn idx23(name: &str) -> Option<usize> {
-    let i = idx54(name)?;
-    match i {
-        8 => None,
-        0..=7 => Some(i),
-        9..=23 => Some(i - 1),
-        _ => None,
+/// `scheme` and `host` in the 54-field layout; the joined layout writes them as one token.
+const SCHEME: usize = 8;
+const HOST: usize = 9;
+
+/// The three layouts of an API Gateway access-log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// 53 fields, `scheme://host` one token: what the gateway writes.
+    Joined,
+    /// 54 fields, as the documented field list reads.
+    Split,
+    /// 23 fields (older gateways): no `scheme`, nothing after `region_id`.
+    Legacy,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 3] = [Layout::Joined, Layout::Split, Layout::Legacy];
+
+    /// The layout a line of `fields` fields is in.
+    pub fn of_count(fields: usize) -> Option<Layout> {
+        match fields {
+            53 => Some(Layout::Joined),
+            54 => Some(Layout::Split),
+            23 => Some(Layout::Legacy),
+            _ => None,
+        }
+    }
+
+    pub fn fields(self) -> usize {
+        match self {
+            Layout::Joined => 53,
+            Layout::Split => 54,
+            Layout::Legacy => 23,
+        }
+    }
+
+    /// The name `summary.json` and `inspect` give the layout.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Joined => "apig-joined-53",
+            Layout::Split => "apig-split-54",
+            Layout::Legacy => "apig-legacy-23",
+        }
+    }
+
+    /// Where a field of the 54-field layout is in this layout: `None` when the layout does not
+    /// have it. In the joined layout `scheme` and `host` both point at the joined token.
+    pub fn position(self, i54: usize) -> Option<usize> {
+        match self {
+            Layout::Split => Some(i54),
+            Layout::Joined => Some(if i54 <= SCHEME { i54 } else { i54 - 1 }),
+            Layout::Legacy => match i54 {
+                SCHEME => None,
+                0..SCHEME => Some(i54),
+                HOST..=23 => Some(i54 - 1),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether this layout has the field named `name`.
+    pub fn has(self, name: &str) -> bool {
+        idx54(name).and_then(|i| self.position(i)).is_some()
     }
 }
 
@@ -148,50 +210,106 @@ fn tokenize(line: &[u8], spans: &mut [(u32, u32); MAX_TOKENS]) -> usize {
     n
 }
 
-/// Cheap check used by format detection.
-pub fn looks_like_apig(line: &[u8]) -> bool {
+/// The layout a tokenized line is in, told by its field count and checked by content: the
+/// method is a word, and the scheme token is `scheme://host` (joined) or a bare scheme
+/// (split). `Err` says why the line is none of them.
+fn layout_of(line: &[u8], spans: &[(u32, u32); MAX_TOKENS], n: usize) -> Result<Layout, String> {
+    let token = |i: usize| {
+        let (s, e) = spans[i];
+        &line[s as usize..e as usize]
+    };
+    let layout = Layout::of_count(n).ok_or_else(|| {
+        format!(
+            "expected 53 (scheme://host joined), 54 or 23 space-separated fields, got {}",
+            n.min(MAX_TOKENS)
+        )
+    })?;
+    let method = token(7);
+    if method.is_empty() || !method.iter().all(u8::is_ascii_alphabetic) {
+        return Err(format!(
+            "field 8 (request_method) {:?} is not an HTTP method",
+            String::from_utf8_lossy(method)
+        ));
+    }
+    let scheme_like = |t: &[u8]| t == b"-" || (!t.is_empty() && t.iter().all(u8::is_ascii_alphabetic));
+    match layout {
+        Layout::Joined => {
+            let t = token(SCHEME);
+            if t != b"-" && memchr::memmem::find(t, b"://").is_none() {
+                return Err(format!(
+                    "53 fields, but field 9 {:?} is not scheme://host",
+                    String::from_utf8_lossy(t)
+                ));
+            }
+        }
+        Layout::Split => {
+            let t = token(SCHEME);
+            if !scheme_like(t) {
+                return Err(format!(
+                    "54 fields, but field 9 (scheme) {:?} is not a scheme",
+                    String::from_utf8_lossy(t)
+                ));
+            }
+        }
+        Layout::Legacy => {}
+    }
+    Ok(layout)
+}
+
+/// Format detection: the layout of a line, if it is an API Gateway access-log line.
+pub fn line_layout(line: &[u8]) -> Option<Layout> {
     let line = line.trim_ascii();
     let mut spans = [(0u32, 0u32); MAX_TOKENS];
     let n = tokenize(line, &mut spans);
-    if n != 54 && n != 23 {
-        return false;
-    }
-    let (s, e) = spans[7];
-    let method = &line[s as usize..e as usize];
-    !method.is_empty() && method.iter().all(u8::is_ascii_alphabetic)
+    layout_of(line, &spans, n).ok()
+}
+
+/// How many fields a line splits into (for messages).
+pub fn count_fields(line: &[u8]) -> usize {
+    let mut spans = [(0u32, 0u32); MAX_TOKENS];
+    tokenize(line.trim_ascii(), &mut spans)
+}
+
+/// Cheap check used by format detection.
+pub fn looks_like_apig(line: &[u8]) -> bool {
+    line_layout(line).is_some()
 }
 
 /// A reusable APIG line parser.
 #[derive(Debug, Clone)]
 pub struct ApigParser {
-    user54: Option<usize>,
-    user23: Option<usize>,
+    /// The `--user-field`, as an index in the 54-field layout.
+    user: Option<usize>,
     spans: [(u32, u32); MAX_TOKENS],
     times: TimeCache,
 }
 
+/// `--user-field`'s check: a field of some layout, or why not.
+pub fn check_user_field(name: &str) -> Result<usize, String> {
+    idx54(name).ok_or_else(|| {
+        format!(
+            "--user-field {name:?}: not an API Gateway log field, expected one of {}",
+            FIELDS_54.join(", ")
+        )
+    })
+}
+
 impl ApigParser {
     /// `user_field` names the field that carries the caller's IAM user name
-    /// (`custom_data_log1`, `app_id`, ...).
+    /// (`custom_data_log1`, `app_id`, ...). `zone` reads times written without a zone.
     pub fn new(user_field: Option<&str>) -> Result<ApigParser, String> {
-        let (user54, user23) = match user_field {
-            Some(name) => {
-                let i54 = idx54(name).ok_or_else(|| {
-                    format!(
-                        "--user-field {name:?}: not an API Gateway log field, expected one of {}",
-                        FIELDS_54.join(", ")
-                    )
-                })?;
-                (Some(i54), idx23(name))
-            }
-            None => (None, None),
-        };
+        let user = user_field.map(check_user_field).transpose()?;
         Ok(ApigParser {
-            user54,
-            user23,
+            user,
             spans: [(0, 0); MAX_TOKENS],
             times: TimeCache::default(),
         })
+    }
+
+    /// Times written without a zone are read in this one (`--timezone`).
+    pub fn with_zone(mut self, zone: Option<i32>) -> ApigParser {
+        self.times = TimeCache::with_zone(zone);
+        self
     }
 
     /// Parses one line and hands the request to `f`.
@@ -202,27 +320,25 @@ impl ApigParser {
     ) -> Result<R, Malformed> {
         let line = line.trim_ascii();
         let n = tokenize(line, &mut self.spans);
-        let wide = match n {
-            54 => true,
-            23 => false,
-            n => {
-                return Err(Malformed(format!(
-                    "expected 54 or 23 space-separated fields, got {}",
-                    n.min(MAX_TOKENS)
-                )));
-            }
-        };
+        let layout = layout_of(line, &self.spans, n).map_err(Malformed)?;
         let spans = &self.spans;
-        let field = |i: usize| -> &[u8] {
+        let token = |i: usize| -> &[u8] {
             let (s, e) = spans[i];
             match &line[s as usize..e as usize] {
                 b"-" => b"",
                 v => v,
             }
         };
-        // Positions after `request_method` shift by one in the 23-field layout.
-        let at = |i54: usize| if wide || i54 < 8 { i54 } else { i54 - 1 };
-        let status_raw = field(at(12));
+        // A field by its 54-layout index; empty when the layout does not have it.
+        let field = |i54: usize| -> &[u8] { layout.position(i54).map_or(&b""[..], token) };
+        let host = match layout {
+            Layout::Joined => {
+                let joined = token(SCHEME);
+                memchr::memmem::find(joined, b"://").map_or(joined, |p| &joined[p + 3..])
+            }
+            _ => field(HOST),
+        };
+        let status_raw = field(12);
         let status = if status_raw.is_empty() {
             0
         } else {
@@ -234,24 +350,27 @@ impl ApigParser {
             })?
         };
         let time_raw = field(5);
-        let user = match if wide { self.user54 } else { self.user23 } {
+        let user = match self.user {
+            Some(HOST) => host,
             Some(i) => field(i),
             None => b"",
         };
         let req = Request {
             method: field(7),
-            target: field(at(10)),
+            target: field(10),
             trace_route: None,
             trace: false,
             status,
             time: self.times.parse(time_raw),
+            time_text: time_raw,
             user,
             user_id: b"",
             request_id: field(1),
             source_ip: field(0),
-            error_code: if wide { field(52) } else { b"" },
-            host: field(at(9)),
-            response_source: if wide { field(48) } else { b"" },
+            error_code: field(52),
+            host,
+            response_source: field(48),
+            console: false,
         };
         if req.method.is_empty() || req.target.is_empty() {
             return Err(Malformed("no request_method or router_uri".into()));
@@ -453,7 +572,7 @@ pub(crate) mod tests {
     fn wrong_field_counts_are_malformed() {
         let mut p = ApigParser::new(None).unwrap();
         let err = p.parse(b"1.2.3.4 - GET /x 200", |_| ()).unwrap_err();
-        assert!(err.0.contains("expected 54 or 23"), "{err:?}");
+        assert!(err.0.contains("expected 53"), "{err:?}");
         assert!(
             ApigParser::new(Some("nope"))
                 .unwrap_err()

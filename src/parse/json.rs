@@ -108,6 +108,33 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
     ),
 ];
 
+/// Which key of a record feeds each field (`inspect`): per `--field` name, the first alias
+/// present among `keys` (or the `--field` path, or `--user-field`'s key), if any.
+pub fn field_sources(keys: &[String], map: &FieldMap) -> Vec<(&'static str, Option<String>)> {
+    FIELDS
+        .iter()
+        .enumerate()
+        .map(|(i, (field, name, aliases))| {
+            if let Some(path) = &map.overrides[i] {
+                return (*name, Some(path.join(".")));
+            }
+            if *field == Field::User
+                && let Some(key) = &map.user_key
+            {
+                let key = String::from_utf8_lossy(key).into_owned();
+                if keys.contains(&key) {
+                    return (*name, Some(key));
+                }
+            }
+            let found = aliases
+                .iter()
+                .find(|a| keys.iter().any(|k| k == *a))
+                .map(|a| (*a).to_owned());
+            (*name, found)
+        })
+        .collect()
+}
+
 /// The names `--field` accepts.
 pub fn field_names() -> Vec<&'static str> {
     FIELDS.iter().map(|f| f.1).collect()
@@ -117,6 +144,10 @@ pub fn field_names() -> Vec<&'static str> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldMap {
     overrides: [Option<Vec<String>>; FIELD_COUNT],
+    /// A top-level key that is the user before the user aliases (`--user-field` read from
+    /// JSON records, such as LTS-structured API Gateway logs). Unlike an override it keeps
+    /// the fast path, and records without it fall back to the aliases.
+    user_key: Option<Box<[u8]>>,
 }
 
 impl FieldMap {
@@ -142,6 +173,28 @@ impl FieldMap {
         }
         self.overrides[i] = Some(parts);
         Ok(())
+    }
+
+    /// Reads the user from the top-level key `key` instead of the user aliases.
+    pub fn set_user_key(&mut self, key: &str) {
+        self.user_key = Some(key.as_bytes().into());
+    }
+
+    /// Which field slot a top-level key feeds, and its rank, unless `--field` overrides that
+    /// field.
+    #[inline]
+    fn slot(&self, key: &[u8]) -> Option<(usize, u8)> {
+        if let Some(user) = &self.user_key {
+            if key == &**user {
+                return Some((Field::User as usize, 0));
+            }
+            // The named key wins; a record without it still has the usual user aliases.
+            let (field, rank) = alias_of(key)?;
+            let rank = if field == Field::User { rank + 1 } else { rank };
+            return Some((field as usize, rank));
+        }
+        let (field, rank) = alias_of(key)?;
+        Some((field as usize, rank))
     }
 }
 
@@ -201,8 +254,7 @@ fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
 
 /// Which field slot a top-level key feeds, unless `--field` overrides that field.
 fn alias_slot(key: &[u8], map: &FieldMap) -> Option<(usize, u8)> {
-    let (field, rank) = alias_of(key)?;
-    let slot = field as usize;
+    let (slot, rank) = map.slot(key)?;
     map.overrides[slot].is_none().then_some((slot, rank))
 }
 
@@ -237,6 +289,12 @@ impl JsonParser {
         }
     }
 
+    /// Times written without a zone are read in this one (`--timezone`).
+    pub fn with_zone(mut self, zone: Option<i32>) -> JsonParser {
+        self.times = TimeCache::with_zone(zone);
+        self
+    }
+
     /// Parses a gateway JSON line and hands the request to `f`.
     ///
     /// A flat line is read by [`flat::walk`], which only locates the wanted fields; lines it
@@ -248,7 +306,8 @@ impl JsonParser {
     ) -> Result<R, Malformed> {
         if !self.has_overrides {
             let mut hits = [None; FIELD_COUNT];
-            let slot_of = |key: &[u8]| alias_of(key).map(|(field, rank)| (field as usize, rank));
+            let fields = &self.fields;
+            let slot_of = |key: &[u8]| fields.slot(key);
             if flat::walk(line, slot_of, &mut hits) == Walk::Done {
                 let get = |field: Field| hits[field as usize].map(|h| h.value(line));
                 return gateway_request(get, &mut self.times).map(|req| f(&req));
@@ -458,13 +517,15 @@ fn gateway_request<'i>(
     if let Some(id) = get(Field::UserId).and_then(text_of) {
         user_id = id;
     }
+    let time_raw = get(Field::Time);
     Ok(Request {
         method,
         target,
         trace_route: None,
         trace: false,
         status,
-        time: get(Field::Time).and_then(|v| time_of(v, times)),
+        time: time_raw.and_then(|v| time_of(v, times)),
+        time_text: time_raw.and_then(text_of).unwrap_or_default(),
         user,
         user_id,
         request_id: text(Field::RequestId),
@@ -472,11 +533,19 @@ fn gateway_request<'i>(
         error_code: text(Field::ErrorCode),
         host: text(Field::Host),
         response_source: text(Field::ResponseSource),
+        console: false,
     })
 }
 
-/// A CTS trace: `trace_name` names the API; `code` is the status (a string); the caller is
-/// `user.name`; `time` is milliseconds since the epoch (`record_time` is when CTS stored it).
+/// A CTS trace: `trace_name` names the API (the catalog maps API and console operation
+/// names to routes); the caller is `user.name`; `time` is milliseconds since the epoch, or
+/// the older string form (`2016/12/08 11:07:28 GMT+08:00`; `record_time` is when CTS stored
+/// the trace, not when the call was made).
+///
+/// The status is `code`, a number or a string. Older traces have no `code`: then
+/// `trace_rating` `normal` is read as a success (200), and `warning`/`incident` (the
+/// operation failed, for a reason the trace does not say) as no status, which counts the
+/// request but never makes a permission used or a call denied.
 pub(crate) fn trace_request<'i>(
     obj: Value<'_, 'i>,
     catalog: &Catalog,
@@ -486,53 +555,195 @@ pub(crate) fn trace_request<'i>(
         .get("trace_name")
         .and_then(|v| v.into_string())
         .ok_or_else(|| Malformed("no trace_name in CTS trace".into()))?;
-    let status = match obj.get("code") {
-        Some(v) => status_of(raw_of(v))
-            .ok_or_else(|| Malformed("code is not an HTTP status code".into()))?,
-        None => 0,
+    let code = obj.get("code").map(raw_of).filter(|v| match v {
+        Raw::Str(s) => !s.trim_ascii().is_empty(),
+        Raw::Other => false,
+        _ => true,
+    });
+    let status = match code {
+        Some(v) => status_of(v).ok_or_else(|| {
+            Malformed(format!("code {} is not an HTTP status code", show(v)))
+        })?,
+        None => match obj.get("trace_rating").and_then(|v| v.into_string()) {
+            Some(r) if r.eq_ignore_ascii_case("normal") => 200,
+            _ => 0,
+        },
     };
-    let (user, user_id) = obj
+    let (mut user, mut user_id) = obj
         .get("user")
         .map(|v| user_of(raw_of(v)))
         .unwrap_or_default();
+    // OBS trace files write the user as a JSON-encoded string.
+    if user.first() == Some(&b'{') {
+        let text = user;
+        user = top_level_string(text, b"name").unwrap_or_default();
+        user_id = top_level_string(text, b"id").unwrap_or_default();
+    }
     let request_id = obj
         .get("request_id")
         .and_then(bytes_of)
         .filter(|s| !s.is_empty())
         .or_else(|| obj.get("trace_id").and_then(bytes_of))
         .unwrap_or_default();
+    let time_raw = obj.get("time").map(raw_of);
+    let (route, console) = match catalog.route_for_trace(name) {
+        Some(r) => (Some(r), false),
+        None => (catalog.route_for_console_trace(name), true),
+    };
+    let console = console && route.is_some();
     Ok(Request {
         method: b"",
         target: b"",
-        trace_route: catalog.route_for_trace(name),
+        trace_route: route,
         trace: true,
         status,
-        time: obj.get("time").and_then(|v| time_of(raw_of(v), times)),
+        time: time_raw.and_then(|v| time_of(v, times)),
+        time_text: time_raw.and_then(text_of).unwrap_or_default(),
         user,
         user_id,
         request_id,
         source_ip: obj.get("source_ip").and_then(bytes_of).unwrap_or_default(),
-        error_code: b"",
+        error_code: trace_error_code(obj),
         host: b"",
-        response_source: b"",
+        response_source: if console { b"console" } else { b"" },
+        console,
     })
 }
 
-/// Format detection: is this line a JSON object, and is it a CTS trace?
+/// The string value of `key` at the top level of the JSON object `text` (no escapes in it),
+/// without building a tape: a trace's `user` written as a JSON string.
+fn top_level_string<'i>(text: &'i [u8], key: &[u8]) -> Option<&'i [u8]> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    // The string that ended last at depth 1, if it was a key awaiting its value.
+    let mut last_key: Option<&[u8]> = None;
+    let mut expect_key = false;
+    while i < text.len() {
+        match text[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = text[i] == b'{' && depth == 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' if depth == 1 => expect_key = true,
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < text.len() && text[j] != b'"' {
+                    if text[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                let s = &text[start..j.min(text.len())];
+                if depth == 1 {
+                    if expect_key {
+                        last_key = Some(s);
+                        expect_key = false;
+                    } else if last_key == Some(key) {
+                        return (!s.contains(&b'\\')).then_some(s);
+                    } else {
+                        last_key = None;
+                    }
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A value as the user wrote it, for messages.
+fn show(v: Raw<'_>) -> String {
+    match v {
+        Raw::Str(s) => format!("{:?}", String::from_utf8_lossy(s)),
+        Raw::UInt(n) => n.to_string(),
+        Raw::Float(f) => f.to_string(),
+        Raw::User(..) => "an object".into(),
+        Raw::Other => "a non-scalar value".into(),
+    }
+}
+
+/// The service's error code of a failed call, when the trace's response body names one
+/// (`{"error_code": "CBC.0151", ...}` as a string or an object).
+fn trace_error_code<'i>(obj: Value<'_, 'i>) -> &'i [u8] {
+    let Some(resp) = obj.get("response") else {
+        return b"";
+    };
+    if resp.as_object().is_some() {
+        return ["error_code", "code"]
+            .iter()
+            .filter_map(|k| resp.get(*k).and_then(bytes_of))
+            .find(|c| c.contains(&b'.'))
+            .unwrap_or_default();
+    }
+    let Some(text) = bytes_of(resp) else {
+        return b"";
+    };
+    // The body as a JSON string: find `"error_code"` and the string after its colon.
+    let Some(k) = memchr::memmem::find(text, b"\"error_code\"") else {
+        return b"";
+    };
+    let rest = &text[k + 12..];
+    let rest = rest.trim_ascii_start();
+    let Some(rest) = rest.strip_prefix(b":") else {
+        return b"";
+    };
+    let rest = rest.trim_ascii_start();
+    let Some(rest) = rest.strip_prefix(b"\"") else {
+        return b"";
+    };
+    let end = memchr::memchr(b'"', rest).unwrap_or(0);
+    let code = &rest[..end];
+    if code.len() <= 32 && code.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_') {
+        code
+    } else {
+        b""
+    }
+}
+
+/// What a complete JSON value on one line is, for format detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probed {
+    /// A CTS trace (it has `trace_name`).
+    Trace,
+    /// A CTS ListTraces response (an object with a `traces` array), whatever its key order.
+    TraceList,
+    /// A JSON array; `traces`: some element is a CTS trace.
+    Array { traces: bool },
+    /// Another JSON object, with its first keys (for messages).
+    Object(Vec<String>),
+}
+
+/// Format detection: what a line holds, if it is one JSON value.
 #[derive(Debug, Default)]
 pub struct JsonProbe {
     buf: Vec<u8>,
 }
 
 impl JsonProbe {
-    /// `Some(true)`: a CTS trace; `Some(false)`: another JSON object; `None`: not JSON.
-    pub fn probe(&mut self, line: &[u8]) -> Option<bool> {
+    /// `None`: the line is not one complete JSON value.
+    pub fn probe(&mut self, line: &[u8]) -> Option<Probed> {
         self.buf.clear();
         self.buf.extend_from_slice(line);
         let tape = simd_json::to_tape(&mut self.buf).ok()?;
         let v = tape.as_value();
-        v.as_object()?;
-        Some(v.get("trace_name").is_some())
+        if let Some(items) = v.as_array() {
+            let traces = items.iter().any(|t| t.get("trace_name").is_some());
+            return Some(Probed::Array { traces });
+        }
+        let o = v.as_object()?;
+        if v.get("trace_name").is_some() {
+            return Some(Probed::Trace);
+        }
+        if v.get("traces").is_some_and(|t| t.as_array().is_some()) {
+            return Some(Probed::TraceList);
+        }
+        Some(Probed::Object(
+            o.iter().take(12).map(|(k, _)| k.to_string()).collect(),
+        ))
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Request<'a> {
     pub status: u16,
     /// Microseconds since the epoch, UTC.
     pub time: Option<i64>,
+    /// The time as written (for saying why it could not be read).
+    pub time_text: &'a [u8],
     pub user: &'a [u8],
     pub user_id: &'a [u8],
     pub request_id: &'a [u8],
@@ -87,8 +89,11 @@ pub struct Request<'a> {
     /// `APIG.0302`, `CBC.0151`, ...
     pub error_code: &'a [u8],
     pub host: &'a [u8],
-    /// API Gateway `response_source`: `local` (the gateway answered) or `remote`.
+    /// API Gateway `response_source`: `local` (the gateway answered) or `remote`; for CTS
+    /// traces of Billing Center console operations, `console`.
     pub response_source: &'a [u8],
+    /// A CTS trace of a console operation, mapped to the API doing the same thing.
+    pub console: bool,
 }
 
 /// Why a line could not be read.
@@ -112,38 +117,138 @@ pub fn split_request_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((method, target))
 }
 
-/// Decides the format of a file from its first bytes. `None`: no known format.
-pub fn detect(head: &[u8]) -> Option<LogFormat> {
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let first = text.iter().position(|b| !b.is_ascii_whitespace())?;
-    let text = &text[first..];
-    if text[0] == b'{' {
-        // A single document `{"traces": [...]}` (possibly pretty-printed).
-        let after_brace = text[1..].trim_ascii_start();
-        if after_brace.starts_with(b"\"traces\"") {
-            return Some(LogFormat::CtsDocument);
+/// What format detection decided for a file, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    pub format: LogFormat,
+    /// Which variant of the format (`json-lines`, `apig-joined-53`, `cts-document`, ...).
+    pub layout: &'static str,
+    /// Why, in a few words (for `inspect`).
+    pub why: String,
+}
+
+impl Detected {
+    fn new(format: LogFormat, layout: &'static str, why: impl Into<String>) -> Detected {
+        Detected {
+            format,
+            layout,
+            why: why.into(),
         }
-        let mut parser = json::JsonProbe::default();
-        for line in text
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.trim_ascii().is_empty())
-            .take(8)
-        {
-            match parser.probe(line) {
-                Some(true) => return Some(LogFormat::Cts),
-                Some(false) => return Some(LogFormat::Json),
-                None => continue,
-            }
-        }
-        return None;
     }
-    let good = text
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.trim_ascii().is_empty())
-        .take(8)
-        .filter(|l| apig::looks_like_apig(l))
-        .count();
-    (good > 0).then_some(LogFormat::Apig)
+}
+
+/// How many non-blank lines detection looks at.
+const PROBE_LINES: usize = 8;
+
+/// Decides the format of a file from its first bytes, or says what the file looks like.
+pub fn detect(head: &[u8]) -> Result<Detected, String> {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Ok(Detected::new(LogFormat::Json, "empty", "no content"));
+    };
+    let text = &text[first..];
+    let lines = || {
+        text.split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.trim_ascii().is_empty())
+            .take(PROBE_LINES)
+    };
+    if matches!(text[0], b'{' | b'[') {
+        let mut probe = json::JsonProbe::default();
+        let firsts: Vec<Option<json::Probed>> = lines().map(|l| probe.probe(l)).collect();
+        match firsts.first().cloned().flatten() {
+            Some(json::Probed::Trace) => {
+                return Ok(Detected::new(
+                    LogFormat::Cts,
+                    "cts-lines",
+                    "one JSON object per line with trace_name: CTS traces",
+                ));
+            }
+            Some(json::Probed::TraceList) => {
+                return Ok(Detected::new(
+                    LogFormat::CtsDocument,
+                    "cts-list-traces",
+                    "a JSON object with a traces array on one line: a CTS ListTraces response",
+                ));
+            }
+            Some(json::Probed::Array { traces: true }) => {
+                return Ok(Detected::new(
+                    LogFormat::CtsDocument,
+                    "cts-array",
+                    "a JSON array of objects with trace_name: CTS traces (as delivered to OBS)",
+                ));
+            }
+            Some(json::Probed::Array { traces: false }) => {
+                return Err(
+                    "a JSON array whose elements are not CTS traces (no trace_name): expected JSON lines (one object per line), CTS traces or an API Gateway log".into(),
+                );
+            }
+            Some(json::Probed::Object(_)) => {
+                return Ok(Detected::new(
+                    LogFormat::Json,
+                    "json-lines",
+                    "one JSON object per line: gateway JSON lines",
+                ));
+            }
+            None => {}
+        }
+        // Not one value per line: a pretty-printed document. A CTS document is told by its
+        // keys, wherever they are (the server writes meta_data first).
+        let has = |key: &[u8]| memchr::memmem::find(text, key).is_some();
+        if text[0] == b'{' && has(b"\"traces\"") {
+            return Ok(Detected::new(
+                LogFormat::CtsDocument,
+                "cts-list-traces",
+                "a pretty-printed JSON object with a traces key: a CTS ListTraces response",
+            ));
+        }
+        if has(b"\"trace_name\"") {
+            return Ok(Detected::new(
+                LogFormat::CtsDocument,
+                if text[0] == b'[' { "cts-array" } else { "cts-trace" },
+                "a pretty-printed JSON document with trace_name: CTS traces",
+            ));
+        }
+        if firsts.iter().skip(1).any(Option::is_some) {
+            return Ok(Detected::new(
+                LogFormat::Json,
+                "json-lines",
+                "JSON objects per line (the first line is not one)",
+            ));
+        }
+        return Err(
+            "a JSON document that is neither JSON lines (one object per line) nor a CTS document (no traces or trace_name key)".into(),
+        );
+    }
+    let mut counts = [0usize; 3];
+    let mut fields_seen = Vec::new();
+    for line in lines() {
+        match apig::line_layout(line) {
+            Some(l) => counts[apig::Layout::ALL.iter().position(|x| *x == l).unwrap_or(0)] += 1,
+            None => fields_seen.push(apig::count_fields(line)),
+        }
+    }
+    let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    if counts[best] == 0 {
+        let seen: Vec<String> = fields_seen.iter().take(3).map(|n| n.to_string()).collect();
+        return Err(format!(
+            "matches no known log format: not JSON, and not API Gateway access-log lines (53, 54 or 23 space-separated fields; the first lines have {})",
+            seen.join(", ")
+        ));
+    }
+    let layout = apig::Layout::ALL[best];
+    let why = format!(
+        "{} of the first {} lines have {} space-separated fields{}: an API Gateway access log",
+        counts[best],
+        counts.iter().sum::<usize>() + fields_seen.len(),
+        layout.fields(),
+        match layout {
+            apig::Layout::Joined => " (scheme://host in one token)",
+            apig::Layout::Split => " (scheme and host apart)",
+            apig::Layout::Legacy => " (the older layout, no scheme)",
+        }
+    );
+    Ok(Detected::new(LogFormat::Apig, layout.as_str(), why))
 }
 
 #[cfg(test)]
@@ -168,22 +273,44 @@ mod tests {
         assert_eq!(split_request_line(b"GET"), None);
     }
 
+    fn format(head: &[u8]) -> Option<(LogFormat, &'static str)> {
+        detect(head).ok().map(|d| (d.format, d.layout))
+    }
+
     #[test]
     fn detects_formats() {
         assert_eq!(
-            detect(b"{\"method\":\"GET\",\"uri\":\"/x\"}\n"),
-            Some(LogFormat::Json)
+            format(b"{\"method\":\"GET\",\"uri\":\"/x\"}\n"),
+            Some((LogFormat::Json, "json-lines"))
         );
         assert_eq!(
-            detect(b"{\"trace_name\":\"renewResources\",\"code\":\"200\"}\n"),
-            Some(LogFormat::Cts)
+            format(b"{\"trace_name\":\"renewResources\",\"code\":\"200\"}\n"),
+            Some((LogFormat::Cts, "cts-lines"))
         );
         assert_eq!(
-            detect(b"{\n  \"traces\": [\n"),
-            Some(LogFormat::CtsDocument)
+            format(b"{\n  \"traces\": [\n"),
+            Some((LogFormat::CtsDocument, "cts-list-traces"))
         );
-        assert_eq!(detect(b"hello world\n"), None);
-        assert_eq!(detect(b""), None);
-        assert_eq!(detect(b"{not json at all\n"), None);
+        // The server's key order, pretty and compact.
+        assert_eq!(
+            format(b"{\n  \"meta_data\": {\"count\": 1, \"marker\": null},\n  \"traces\": [\n"),
+            Some((LogFormat::CtsDocument, "cts-list-traces"))
+        );
+        assert_eq!(
+            format(b"{\"meta_data\":{\"count\":1},\"traces\":[{\"trace_name\":\"x\"}]}"),
+            Some((LogFormat::CtsDocument, "cts-list-traces"))
+        );
+        assert_eq!(
+            format(b"[{\"trace_name\":\"x\"}]"),
+            Some((LogFormat::CtsDocument, "cts-array"))
+        );
+        assert_eq!(
+            format(b"[\n  {\n    \"trace_name\": \"x\",\n"),
+            Some((LogFormat::CtsDocument, "cts-array"))
+        );
+        assert!(detect(b"[{\"a\":1}]").unwrap_err().contains("not CTS traces"));
+        assert!(detect(b"hello world\n").unwrap_err().contains("matches no known log format"));
+        assert_eq!(format(b""), Some((LogFormat::Json, "empty")));
+        assert!(detect(b"{not json at all\n").is_err());
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! RFC 3339 (`2026-11-27T10:00:00.123+08:00`, also with a space for `T`), the nginx/APIG
 //! `dd/Mon/yyyy:HH:MM:SS +zzzz` (optionally in brackets), and epoch numbers: seconds,
-//! milliseconds or microseconds, told apart by magnitude.
+//! milliseconds or microseconds, told apart by magnitude; the older CTS string form
+//! (`2016/12/08 11:07:28 GMT+08:00`).
+//!
+//! A time written without a zone (LTS's structured API Gateway records write `time_local` as
+//! `27/Jan/2022:15:56:44`) is never guessed: it is read only in the zone the user names
+//! (`--timezone`), and otherwise it is no time at all, which the caller reports as such.
 
 use jiff::Timestamp;
 use jiff::fmt::strtime;
@@ -29,7 +34,79 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
             .ok()
             .map(|t| t.as_microsecond());
     }
+    // CTS traces of older services: `2016/12/08 11:07:28 GMT+08:00`.
+    if s.as_bytes().get(4) == Some(&b'/') {
+        let (civil, zone) = s.split_once(" GMT").or_else(|| s.split_once(" UTC"))?;
+        let offset = if zone.is_empty() { 0 } else { parse_offset(zone)? };
+        return civil_in(civil, &["%Y/%m/%d %H:%M:%S"], offset);
+    }
     s.parse::<Timestamp>().ok().map(|t| t.as_microsecond())
+}
+
+/// [`parse_time`], and a time written without a zone read in `zone` (seconds east of UTC).
+pub fn parse_time_in(s: &[u8], zone: Option<i32>) -> Option<i64> {
+    parse_time(s).or_else(|| zone.and_then(|z| zoneless(s, z)))
+}
+
+/// Whether `s` is a time that only lacks its zone (so the message can name `--timezone`).
+pub fn is_zoneless(s: &[u8]) -> bool {
+    parse_time(s).is_none() && zoneless(s, 0).is_some()
+}
+
+/// A time without a zone, read at `offset` seconds east of UTC.
+fn zoneless(s: &[u8], offset: i32) -> Option<i64> {
+    let s = std::str::from_utf8(s)
+        .ok()?
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    civil_in(
+        s,
+        &[
+            "%d/%b/%Y:%H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y/%m/%d %H:%M:%S",
+        ],
+        offset,
+    )
+}
+
+/// A civil time in one of `layouts`, at `offset` seconds east of UTC.
+fn civil_in(s: &str, layouts: &[&str], offset: i32) -> Option<i64> {
+    let offset = jiff::tz::Offset::from_seconds(offset).ok()?;
+    layouts.iter().find_map(|layout| {
+        let civil = strtime::parse(layout, s).ok()?.to_datetime().ok()?;
+        let t = offset.to_timestamp(civil).ok()?;
+        Some(t.as_microsecond())
+    })
+}
+
+/// `+08:00`, `+0800`, `+8`, `-05:30`, `Z`, `UTC` -> seconds east of UTC.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if matches!(s, "Z" | "z" | "UTC" | "GMT" | "+00:00" | "-00:00") {
+        return Some(0);
+    }
+    let sign = match s.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let rest = &s[1..];
+    let (h, m) = match rest.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if rest.len() == 4 => rest.split_at(2),
+        None => (rest, "0"),
+    };
+    if h.is_empty() || h.len() > 2 || m.len() > 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 18 || m > 59 {
+        return None;
+    }
+    Some(sign * (h * 3600 + m * 60))
 }
 
 /// [`parse_time`] for a log's lines in order: consecutive lines share their minute, so the
@@ -46,11 +123,21 @@ pub struct TimeCache {
     seconds_at: usize,
     /// The minute's time, in microseconds; `None` before the first use.
     minute: Option<i64>,
+    /// The zone of times written without one (`--timezone`), seconds east of UTC.
+    zone: Option<i32>,
 }
 
 impl TimeCache {
+    /// A cache that reads times written without a zone in `zone`.
+    pub fn with_zone(zone: Option<i32>) -> TimeCache {
+        TimeCache {
+            zone,
+            ..TimeCache::default()
+        }
+    }
+
     pub fn parse(&mut self, s: &[u8]) -> Option<i64> {
-        self.fast(s).or_else(|| parse_time(s))
+        self.fast(s).or_else(|| parse_time_in(s, self.zone))
     }
 
     fn fast(&mut self, s: &[u8]) -> Option<i64> {
@@ -220,5 +307,38 @@ mod tests {
             assert_eq!(parse_time(bad.as_bytes()), None, "{bad}");
         }
         assert_eq!(format_micros(T), "2025-11-27T10:00:00Z");
+    }
+
+    #[test]
+    fn reads_cts_string_times() {
+        assert_eq!(parse_time(b"2025/11/27 18:00:00 GMT+08:00"), Some(T));
+        assert_eq!(parse_time(b"2025/11/27 10:00:00 GMT"), Some(T));
+        assert_eq!(parse_time(b"2025/11/27 13:00:00 GMT+0300"), Some(T));
+        assert_eq!(parse_time(b"2025/11/27 10:00:00"), None);
+    }
+
+    #[test]
+    fn zoneless_times_need_a_zone() {
+        for s in ["27/Nov/2025:18:00:00", "2025-11-27T18:00:00", "2025-11-27 18:00:00.000"] {
+            assert_eq!(parse_time(s.as_bytes()), None, "{s}");
+            assert!(is_zoneless(s.as_bytes()), "{s}");
+            assert_eq!(parse_time_in(s.as_bytes(), Some(8 * 3600)), Some(T), "{s}");
+            let mut cache = TimeCache::with_zone(Some(8 * 3600));
+            assert_eq!(cache.parse(s.as_bytes()), Some(T), "{s}");
+            assert_eq!(TimeCache::default().parse(s.as_bytes()), None, "{s}");
+        }
+        // A time with its own zone is never moved by the default zone.
+        assert_eq!(parse_time_in(b"2025-11-27T10:00:00Z", Some(3600)), Some(T));
+        assert!(!is_zoneless(b"yesterday"));
+    }
+
+    #[test]
+    fn offsets() {
+        for (s, want) in [("+08:00", 28800), ("+0800", 28800), ("+8", 28800), ("-05:30", -19800), ("Z", 0), ("UTC", 0)] {
+            assert_eq!(parse_offset(s), Some(want), "{s}");
+        }
+        for bad in ["", "8", "+25:00", "+08:99", "Asia/Shanghai", "+0a"] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
     }
 }

@@ -1,20 +1,40 @@
 //! `permlens snapshot import`: raw IAM API responses -> permlens snapshot JSON.
 //!
-//! An exporter's dump is a directory whose file names say what each file is:
+//! An exporter's dump is one or more directories whose file names say what each file is:
 //!
 //! | file | API response |
 //! |---|---|
 //! | `users.json` | KeystoneListUsers `{"users":[...]}` |
 //! | `groups.json` | KeystoneListGroups `{"groups":[...]}` |
 //! | `groups/<group_id>/users.json` | the group's members, same shape as `users.json` |
+//! | `groups/<group_id>/roles.json` | the group's permissions (KeystoneListDomainPermissionsForGroup, the project and inherited variants): `{"roles":[...]}` |
 //! | `role_assignments.json` | ListRoleAssignments `{"role_assignments":[...]}` |
 //! | `roles.json` | KeystoneListPermissions `{"roles":[...]}` (system roles and policies) |
 //! | `custom_policies.json` | ListCustomPolicies `{"roles":[...]}` |
 //!
-//! Other files are ignored with a warning. Policies are named by their `display_name` (what
-//! the console shows, e.g. "BSS Administrator"). BSS is a global service, so only
-//! assignments scoped to the whole account (`scope.domain`) can authorize it; assignments to
-//! a project or enterprise project are skipped with a warning.
+//! **Pages.** List APIs answer in pages (role assignments at most 50 a page). Each page is
+//! its own file, named after its kind with a page number: `role_assignments.2.json`,
+//! `role_assignments-2.json`, `role_assignments_page2.json`, `users.page-3.json`; several dump
+//! directories may be given too. Pages are merged and de-duplicated by id (assignments by
+//! subject, role and scope); the same id with other content is kept once and warned about.
+//!
+//! A `roles` response whose `links.self` names a group (`.../groups/<id>/roles...`) is that
+//! group's permission listing, wherever it lies: never the role catalogue. Its roles are
+//! attached to the group (with the scope its link names) and their documents used where the
+//! catalogue lacks them.
+//!
+//! **Scope.** BSS is a project-level service granted in all regions: assignments to the
+//! account (`scope.domain`), to all projects (`is_inherited`) and to a project all authorize
+//! its calls; each keeps its scope in the snapshot (`{"name", "scope"}`). An enterprise
+//! project scope is kept too; the analysis holds such a grant under a condition no log can
+//! decide.
+//!
+//! **Nothing stops an import but a file that cannot be read or parsed**: roles are copied as
+//! the provider wrote them (any service's actions), an assignment naming a role, group or user
+//! the dump lacks is skipped with a warning, and a policy action permlens cannot read is left
+//! out with a warning naming the input file and its JSON path. Other files are ignored with a
+//! warning. Policies are named by their `display_name` (what the console shows, e.g. "BSS
+//! Administrator").
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -45,7 +65,7 @@ pub enum ImportError {
         msg: String,
     },
     #[error(
-        "no users.json among the inputs: expected an IAM dump directory (users.json, groups.json, groups/<id>/users.json, role_assignments.json, roles.json, custom_policies.json)"
+        "no users.json among the inputs: expected an IAM dump directory (users.json, groups.json, groups/<id>/users.json, role_assignments.json, roles.json, custom_policies.json; pages as users.2.json ...)"
     )]
     NoUsers,
 }
@@ -55,67 +75,58 @@ pub enum ImportError {
 pub struct Imported {
     pub snapshot: Value,
     pub warnings: Vec<String>,
+    /// Per policy of the snapshot, in order: the input file and JSON path it came from.
+    pub sources: Vec<(String, String)>,
+}
+
+impl Imported {
+    /// Rewrites a message about the built snapshot (`OUT: policies[k].document...`) to name
+    /// the input file and JSON path the policy came from.
+    pub fn locate(&self, out: &str, message: &str) -> String {
+        let prefix = format!("{out}: policies[");
+        let Some(rest) = message.strip_prefix(&prefix) else {
+            return message.to_owned();
+        };
+        let Some((k, rest)) = rest.split_once(']') else {
+            return message.to_owned();
+        };
+        let Some((file, at)) = k.parse::<usize>().ok().and_then(|k| self.sources.get(k)) else {
+            return message.to_owned();
+        };
+        let rest = rest.strip_prefix(".document").unwrap_or(rest);
+        format!("{file}: {at}{rest}")
+    }
 }
 
 #[derive(Debug, Deserialize)]
 struct UsersFile {
-    users: Vec<RawUser>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawUser {
-    id: String,
-    name: String,
-    #[serde(default)]
-    enabled: Option<bool>,
+    users: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 struct GroupsFile {
-    groups: Vec<RawGroup>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawGroup {
-    id: String,
-    name: String,
+    groups: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 struct AssignmentsFile {
-    role_assignments: Vec<RawAssignment>,
+    role_assignments: AssignmentList,
 }
 
+/// The provider's documentation shows `role_assignments` as one object in an example; the
+/// API and SDKs return a list. Both are read.
 #[derive(Debug, Deserialize)]
-struct IdRef {
-    id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawAssignment {
-    role: IdRef,
-    #[serde(default)]
-    user: Option<IdRef>,
-    #[serde(default)]
-    group: Option<IdRef>,
-    #[serde(default)]
-    agency: Option<IdRef>,
-    #[serde(default)]
-    scope: Option<Value>,
+#[serde(untagged)]
+enum AssignmentList {
+    Many(Vec<Value>),
+    One(Value),
 }
 
 #[derive(Debug, Deserialize)]
 struct RolesFile {
-    roles: Vec<RawRole>,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawRole {
-    id: String,
-    name: String,
+    roles: Vec<Value>,
     #[serde(default)]
-    display_name: Option<String>,
-    policy: Value,
+    links: Option<Value>,
 }
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {
@@ -132,13 +143,48 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError
     })
 }
 
+/// What a dump file holds, by its name (see the module's header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Users,
+    Groups,
+    Assignments,
+    Roles,
+}
+
+/// `users.json`, `users.2.json`, `users-2.json`, `users_page2.json`, `users.page-3.json` ->
+/// (users, page). Pages are numbered; anything else is not a dump file.
+fn kind_of(file_name: &str) -> Option<Kind> {
+    let stem = file_name.strip_suffix(".json")?;
+    for (base, kind) in [
+        ("role_assignments", Kind::Assignments),
+        ("custom_policies", Kind::Roles),
+        ("users", Kind::Users),
+        ("groups", Kind::Groups),
+        ("roles", Kind::Roles),
+    ] {
+        let Some(rest) = stem.strip_prefix(base) else {
+            continue;
+        };
+        if rest.is_empty() {
+            return Some(kind);
+        }
+        let rest = rest.strip_prefix(['.', '-', '_'])?;
+        let rest = rest.strip_prefix("page").unwrap_or(rest);
+        let rest = rest.strip_prefix(['.', '-', '_']).unwrap_or(rest);
+        return (!rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())).then_some(kind);
+    }
+    None
+}
+
 /// The files of a dump, by role.
 #[derive(Debug, Default)]
 struct Dump {
-    users: Option<PathBuf>,
-    groups: Option<PathBuf>,
+    users: Vec<PathBuf>,
+    groups: Vec<PathBuf>,
     members: Vec<(String, PathBuf)>,
-    assignments: Option<PathBuf>,
+    group_roles: Vec<(String, PathBuf)>,
+    assignments: Vec<PathBuf>,
     roles: Vec<PathBuf>,
 }
 
@@ -173,20 +219,22 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, Impor
         let parent = f
             .parent()
             .and_then(|p| p.file_name())
-            .and_then(|n| n.to_str());
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         let grandparent = f
             .parent()
             .and_then(Path::parent)
             .and_then(|p| p.file_name())
             .and_then(|n| n.to_str());
-        match (name, grandparent) {
-            ("users.json", Some("groups")) => dump
-                .members
-                .push((parent.unwrap_or_default().to_owned(), f)),
-            ("users.json", _) => dump.users = Some(f),
-            ("groups.json", _) => dump.groups = Some(f),
-            ("role_assignments.json", _) => dump.assignments = Some(f),
-            ("roles.json" | "custom_policies.json", _) => dump.roles.push(f),
+        let in_group = grandparent == Some("groups");
+        match (kind_of(name), in_group) {
+            (Some(Kind::Users), true) => dump.members.push((parent, f)),
+            (Some(Kind::Roles), true) => dump.group_roles.push((parent, f)),
+            (Some(Kind::Users), false) => dump.users.push(f),
+            (Some(Kind::Groups), false) => dump.groups.push(f),
+            (Some(Kind::Assignments), false) => dump.assignments.push(f),
+            (Some(Kind::Roles), false) => dump.roles.push(f),
             _ => warnings.push(format!(
                 "ignored {}: not a file of an IAM dump",
                 f.display()
@@ -194,6 +242,112 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, Impor
         }
     }
     Ok(dump)
+}
+
+/// Records of several pages merged by id: the first of an id is kept; the same id with
+/// other content is warned about.
+struct Merged {
+    items: Vec<(Value, String, String)>, // (record, file, JSON path)
+    by_id: HashMap<String, usize>,
+}
+
+impl Merged {
+    fn new() -> Merged {
+        Merged {
+            items: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        v: Value,
+        id: String,
+        file: &str,
+        at: String,
+        what: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        match self.by_id.get(&id) {
+            Some(&k) => {
+                let (first, first_file, first_at) = &self.items[k];
+                if *first != v {
+                    warnings.push(format!(
+                        "{file}: {at}: {what} id {id:?} is also in {first_file} ({first_at}) with other content; the first is kept"
+                    ));
+                }
+            }
+            None => {
+                self.by_id.insert(id, self.items.len());
+                self.items.push((v, file.to_owned(), at));
+            }
+        }
+    }
+}
+
+/// A required string field of a record, or an error naming the input file and path.
+fn string_field(v: &Value, key: &str, file: &str, at: &str) -> Result<String, ImportError> {
+    match v.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(other) => Err(ImportError::Invalid {
+            path: file.to_owned(),
+            at: format!("{at}.{key}"),
+            msg: format!("expected a non-empty string, got {other}"),
+        }),
+        None => Err(ImportError::Invalid {
+            path: file.to_owned(),
+            at: at.to_owned(),
+            msg: format!("expected a \"{key}\" field"),
+        }),
+    }
+}
+
+/// The id of `v[key]` (`{"id": ...}`), if present.
+fn ref_id<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key)?.get("id")?.as_str()
+}
+
+/// The scope of an assignment, as the snapshot writes it.
+fn scope_of(a: &Value) -> String {
+    let inherited = a.get("is_inherited").and_then(Value::as_bool).unwrap_or(false)
+        || a.get("inherited_to_projects").and_then(Value::as_bool).unwrap_or(false);
+    let scope = a.get("scope");
+    if let Some(ep) = scope.and_then(|s| ref_id(s, "enterprise_project")) {
+        return format!("enterprise_project:{ep}");
+    }
+    if inherited {
+        return "all_projects".into();
+    }
+    if let Some(p) = scope.and_then(|s| ref_id(s, "project")) {
+        return format!("project:{p}");
+    }
+    "domain".into()
+}
+
+/// The scope a per-group permission listing names in its `links.self`.
+fn listing_scope(links: Option<&Value>) -> String {
+    let link = links
+        .and_then(|l| l.get("self"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if link.contains("inherited_to_projects") {
+        return "all_projects".into();
+    }
+    if let Some(rest) = link.split("/projects/").nth(1) {
+        let id = rest.split('/').next().unwrap_or_default();
+        if !id.is_empty() {
+            return format!("project:{id}");
+        }
+    }
+    "domain".into()
+}
+
+/// The group id a `roles` response's `links.self` names (`.../groups/<id>/roles...`).
+fn listing_group(links: Option<&Value>) -> Option<String> {
+    let link = links?.get("self")?.as_str()?;
+    let rest = link.split("/groups/").nth(1)?;
+    let (id, after) = rest.split_once('/')?;
+    after.starts_with("roles").then(|| id.to_owned())
 }
 
 /// Builds a permlens snapshot from raw IAM API responses. `taken_at` defaults to the newest
@@ -204,168 +358,260 @@ pub fn import(
 ) -> Result<Imported, ImportError> {
     let mut warnings = Vec::new();
     let dump = collect(inputs, &mut warnings)?;
-    let users_path = dump.users.clone().ok_or(ImportError::NoUsers)?;
-    let users: UsersFile = read_json(&users_path)?;
-    let user_name: HashMap<&str, &str> = users
-        .users
-        .iter()
-        .map(|u| (u.id.as_str(), u.name.as_str()))
-        .collect();
+    if dump.users.is_empty() {
+        return Err(ImportError::NoUsers);
+    }
 
-    let groups: Vec<RawGroup> = match &dump.groups {
-        Some(p) => read_json::<GroupsFile>(p)?.groups,
-        None => Vec::new(),
-    };
-    let group_index: HashMap<&str, usize> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (g.id.as_str(), i))
-        .collect();
-    let mut members: Vec<Vec<String>> = vec![Vec::new(); groups.len()];
+    // Users, from every page.
+    let mut users = Merged::new();
+    for path in &dump.users {
+        let file = path.display().to_string();
+        for (i, u) in read_json::<UsersFile>(path)?.users.into_iter().enumerate() {
+            let at = format!("users[{i}]");
+            let id = string_field(&u, "id", &file, &at)?;
+            string_field(&u, "name", &file, &at)?;
+            users.add(u, id, &file, at, "user", &mut warnings);
+        }
+    }
+    // Groups, from every page.
+    let mut groups = Merged::new();
+    for path in &dump.groups {
+        let file = path.display().to_string();
+        for (i, g) in read_json::<GroupsFile>(path)?.groups.into_iter().enumerate() {
+            let at = format!("groups[{i}]");
+            let id = string_field(&g, "id", &file, &at)?;
+            string_field(&g, "name", &file, &at)?;
+            groups.add(g, id, &file, at, "group", &mut warnings);
+        }
+    }
+    // Members: a member missing from users.json (a page not exported) is added from the
+    // member listing, which has the same shape.
+    let mut members: Vec<Vec<String>> = vec![Vec::new(); groups.items.len()];
     for (gid, path) in &dump.members {
-        let name = path.display().to_string();
-        let Some(&g) = group_index.get(gid.as_str()) else {
-            return Err(ImportError::Invalid {
-                path: name,
-                at: "$".into(),
-                msg: format!("members of group id {gid:?}, which is not in groups.json"),
-            });
+        let file = path.display().to_string();
+        let Some(&g) = groups.by_id.get(gid.as_str()) else {
+            warnings.push(format!(
+                "{file}: members of group id {gid:?}, which is in no groups page; skipped"
+            ));
+            continue;
         };
-        let file: UsersFile = read_json(path)?;
-        for (i, m) in file.users.iter().enumerate() {
-            if !user_name.contains_key(m.id.as_str()) {
-                return Err(ImportError::Invalid {
-                    path: name,
-                    at: format!("users[{i}]"),
-                    msg: format!(
-                        "member {:?} (id {:?}) is not in {}",
-                        m.name,
-                        m.id,
-                        users_path.display()
-                    ),
-                });
+        for (i, m) in read_json::<UsersFile>(path)?.users.into_iter().enumerate() {
+            let at = format!("users[{i}]");
+            let id = string_field(&m, "id", &file, &at)?;
+            let name = string_field(&m, "name", &file, &at)?;
+            if !users.by_id.contains_key(&id) {
+                warnings.push(format!(
+                    "{file}: {at}: member {name:?} (id {id:?}) is in no users page; added from the group's member list"
+                ));
+                users.add(m, id.clone(), &file, at, "user", &mut warnings);
             }
-            members[g].push(m.name.clone());
+            let name = users.items[users.by_id[&id]].0["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if !members[g].contains(&name) {
+                members[g].push(name);
+            }
         }
     }
 
-    // Roles and policies, named by display name; a clash gets the id appended.
-    let mut roles: Vec<(String, String, Value)> = Vec::new(); // (id, name, policy document)
-    let mut seen_names: HashMap<String, usize> = HashMap::new();
-    for path in &dump.roles {
-        let file: RolesFile = read_json(path)?;
-        for (i, r) in file.roles.into_iter().enumerate() {
-            let display = r
-                .display_name
-                .filter(|d| !d.trim().is_empty())
-                .unwrap_or(r.name);
-            let name = if seen_names.contains_key(&display) {
-                format!("{display} [{}]", r.id)
-            } else {
-                display
-            };
-            if !r.policy.is_object() {
-                return Err(ImportError::Invalid {
-                    path: path.display().to_string(),
-                    at: format!("roles[{i}].policy"),
-                    msg: "expected a policy document object".into(),
-                });
-            }
-            seen_names.insert(name.clone(), roles.len());
-            roles.push((r.id, name, r.policy));
+    // Roles and policies, from every page of the catalogue and the custom policies. A
+    // `roles` response that names a group in its link is that group's listing.
+    let mut roles = Merged::new();
+    let mut listings: Vec<(String, PathBuf, RolesFile)> = Vec::new();
+    for path in dump.roles.clone() {
+        let file: RolesFile = read_json(&path)?;
+        if let Some(gid) = listing_group(file.links.as_ref()) {
+            listings.push((gid, path, file));
+            continue;
         }
+        add_roles(&mut roles, file.roles, &path, &mut warnings)?;
     }
-    let role_by_id: HashMap<&str, usize> = roles
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.0.as_str(), i))
-        .collect();
-
-    let mut group_policies: Vec<Vec<String>> = vec![Vec::new(); groups.len()];
-    let mut user_policies: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(path) = &dump.assignments {
+    for (gid, path) in dump.group_roles.clone() {
+        let file: RolesFile = read_json(&path)?;
+        listings.push((gid, path, file));
+    }
+    // A listing's roles are documents too, used where the catalogue lacks them.
+    let mut listed: Vec<(String, String, String, String)> = Vec::new(); // (group, role, scope, file)
+    for (gid, path, file) in listings {
+        let scope = listing_scope(file.links.as_ref());
         let name = path.display().to_string();
-        let file: AssignmentsFile = read_json(path)?;
-        let (mut project_scoped, mut agencies) = (0usize, 0usize);
-        for (i, a) in file.role_assignments.iter().enumerate() {
+        for (i, r) in file.roles.iter().enumerate() {
+            let id = string_field(r, "id", &name, &format!("roles[{i}]"))?;
+            listed.push((gid.clone(), id, scope.clone(), name.clone()));
+        }
+        let mut quiet = Vec::new();
+        add_roles(&mut roles, file.roles, &path, &mut quiet)?;
+    }
+
+    // Names: display names, a clash getting the id appended.
+    let mut role_names: Vec<String> = Vec::with_capacity(roles.items.len());
+    let mut taken: HashMap<String, usize> = HashMap::new();
+    for (r, _, _) in &roles.items {
+        let id = r["id"].as_str().unwrap_or_default();
+        let display = r
+            .get("display_name")
+            .and_then(Value::as_str)
+            .filter(|d| !d.trim().is_empty())
+            .or_else(|| r.get("name").and_then(Value::as_str))
+            .unwrap_or(id)
+            .to_owned();
+        let name = if taken.contains_key(&display) {
+            format!("{display} [{id}]")
+        } else {
+            display
+        };
+        taken.insert(name.clone(), role_names.len());
+        role_names.push(name);
+    }
+
+    // Assignments, from every page, de-duplicated by subject, role and scope.
+    let mut group_policies: Vec<Vec<(String, String)>> = vec![Vec::new(); groups.items.len()];
+    let mut user_policies: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut unknown_roles: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut agencies = 0usize;
+    let attach = |list: &mut Vec<(String, String)>, policy: &str, scope: &str| {
+        let grant = (policy.to_owned(), scope.to_owned());
+        if !list.contains(&grant) {
+            list.push(grant);
+        }
+    };
+    for (gid, role, scope, file) in &listed {
+        let Some(&g) = groups.by_id.get(gid.as_str()) else {
+            warnings.push(format!(
+                "{file}: permissions of group id {gid:?}, which is in no groups page; skipped"
+            ));
+            continue;
+        };
+        let r = roles.by_id[role.as_str()];
+        attach(&mut group_policies[g], &role_names[r], scope);
+    }
+    if dump.assignments.is_empty() && listed.is_empty() {
+        warnings.push(
+            "no role_assignments.json: no policy is attached to any group or user".into(),
+        );
+    }
+    for path in &dump.assignments {
+        let file = path.display().to_string();
+        let list = match read_json::<AssignmentsFile>(path)?.role_assignments {
+            AssignmentList::Many(v) => v,
+            AssignmentList::One(v) => vec![v],
+        };
+        for (i, a) in list.iter().enumerate() {
             let at = format!("role_assignments[{i}]");
-            let Some(&r) = role_by_id.get(a.role.id.as_str()) else {
-                return Err(ImportError::Invalid {
-                    path: name,
-                    at: format!("{at}.role.id"),
-                    msg: format!(
-                        "role {:?} is not in roles.json or custom_policies.json",
-                        a.role.id
-                    ),
-                });
-            };
-            let domain_scoped = a.scope.as_ref().is_none_or(|s| s.get("domain").is_some());
-            if !domain_scoped {
-                project_scoped += 1;
+            let Some(role_id) = ref_id(a, "role").or_else(|| a.get("role_id").and_then(Value::as_str))
+            else {
+                warnings.push(format!("{file}: {at}: no role.id; skipped"));
                 continue;
-            }
-            let policy = roles[r].1.clone();
-            if let Some(g) = &a.group {
-                let Some(&gi) = group_index.get(g.id.as_str()) else {
-                    return Err(ImportError::Invalid {
-                        path: name,
-                        at: format!("{at}.group.id"),
-                        msg: format!("group {:?} is not in groups.json", g.id),
-                    });
-                };
-                if !group_policies[gi].contains(&policy) {
-                    group_policies[gi].push(policy);
+            };
+            let Some(&r) = roles.by_id.get(role_id) else {
+                let e = unknown_roles
+                    .entry(role_id.to_owned())
+                    .or_insert_with(|| (format!("{file}: {at}.role.id"), 0));
+                e.1 += 1;
+                continue;
+            };
+            let scope = scope_of(a);
+            let policy = &role_names[r];
+            if let Some(g) = ref_id(a, "group") {
+                match groups.by_id.get(g) {
+                    Some(&gi) => attach(&mut group_policies[gi], policy, &scope),
+                    None => warnings.push(format!(
+                        "{file}: {at}.group.id: group {g:?} is in no groups page; skipped"
+                    )),
                 }
-            } else if let Some(u) = &a.user {
-                let Some(un) = user_name.get(u.id.as_str()) else {
-                    return Err(ImportError::Invalid {
-                        path: name,
-                        at: format!("{at}.user.id"),
-                        msg: format!("user {:?} is not in users.json", u.id),
-                    });
-                };
-                let list = user_policies.entry((*un).to_owned()).or_default();
-                if !list.contains(&policy) {
-                    list.push(policy);
+            } else if let Some(u) = ref_id(a, "user") {
+                match users.by_id.get(u) {
+                    Some(&ui) => {
+                        let name = users.items[ui].0["name"].as_str().unwrap_or_default();
+                        attach(user_policies.entry(name.to_owned()).or_default(), policy, &scope);
+                    }
+                    None => warnings.push(format!(
+                        "{file}: {at}.user.id: user {u:?} is in no users page; skipped"
+                    )),
                 }
-            } else if a.agency.is_some() {
+            } else if ref_id(a, "agency").is_some() {
                 agencies += 1;
+            } else {
+                warnings.push(format!("{file}: {at}: no group, user or agency; skipped"));
             }
         }
-        if project_scoped > 0 {
-            warnings.push(format!(
-                "{name}: skipped {project_scoped} assignment(s) scoped to a project: BSS is a global service, only account-wide assignments authorize it"
-            ));
-        }
-        if agencies > 0 {
-            warnings.push(format!(
-                "{name}: skipped {agencies} assignment(s) to agencies: permlens analyses users"
-            ));
-        }
-    } else {
-        warnings
-            .push("no role_assignments.json: no policy is attached to any group or user".into());
+    }
+    for (id, (first, n)) in &unknown_roles {
+        warnings.push(format!(
+            "{first}: role {id:?} is in no roles.json or custom_policies.json page; {n} assignment(s) skipped"
+        ));
+    }
+    if agencies > 0 {
+        warnings.push(format!(
+            "skipped {agencies} assignment(s) to agencies: permlens analyses users"
+        ));
     }
 
     let taken_at = match taken_at {
         Some(t) => t,
         None => newest_mtime(&dump).unwrap_or_else(jiff::Timestamp::now),
     };
+    // A grant to the whole account is written as the policy's name, as before scopes existed.
+    let grants = |list: &[(String, String)]| -> Vec<Value> {
+        list.iter()
+            .map(|(p, scope)| {
+                if scope == "domain" {
+                    json!(p)
+                } else {
+                    json!({"name": p, "scope": scope})
+                }
+            })
+            .collect()
+    };
     let snapshot = json!({
         "taken_at": taken_at.to_string(),
-        "users": users.users.iter().map(|u| {
-            let mut v = json!({"name": u.name, "id": u.id, "enabled": u.enabled.unwrap_or(true)});
-            if let Some(p) = user_policies.get(&u.name) {
-                v["policies"] = json!(p);
+        "users": users.items.iter().map(|(u, _, _)| {
+            let name = u["name"].as_str().unwrap_or_default();
+            let mut v = json!({"name": name, "id": u["id"], "enabled": u.get("enabled").and_then(Value::as_bool).unwrap_or(true)});
+            if let Some(p) = user_policies.get(name) {
+                v["policies"] = json!(grants(p));
             }
             v
         }).collect::<Vec<_>>(),
-        "groups": groups.iter().enumerate().map(|(i, g)| json!({
-            "name": g.name, "id": g.id, "members": members[i], "policies": group_policies[i],
+        "groups": groups.items.iter().enumerate().map(|(i, (g, _, _))| json!({
+            "name": g["name"], "id": g["id"], "members": members[i], "policies": grants(&group_policies[i]),
         })).collect::<Vec<_>>(),
-        "policies": roles.iter().map(|(id, name, doc)| json!({"name": name, "id": id, "document": doc})).collect::<Vec<_>>(),
+        "policies": roles.items.iter().enumerate().map(|(i, (r, _, _))| json!({"name": role_names[i], "id": r["id"], "document": r["policy"]})).collect::<Vec<_>>(),
     });
-    Ok(Imported { snapshot, warnings })
+    let sources = roles
+        .items
+        .iter()
+        .map(|(_, file, at)| (file.clone(), format!("{at}.policy")))
+        .collect();
+    Ok(Imported {
+        snapshot,
+        warnings,
+        sources,
+    })
+}
+
+/// Adds the roles of one `roles` response, checking what the snapshot needs of each.
+fn add_roles(
+    roles: &mut Merged,
+    list: Vec<Value>,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<(), ImportError> {
+    let file = path.display().to_string();
+    for (i, r) in list.into_iter().enumerate() {
+        let at = format!("roles[{i}]");
+        let id = string_field(&r, "id", &file, &at)?;
+        if !r.get("policy").is_some_and(Value::is_object) {
+            return Err(ImportError::Invalid {
+                path: file,
+                at: format!("{at}.policy"),
+                msg: "expected a policy document object".into(),
+            });
+        }
+        roles.add(r, id, &file, at, "role", warnings);
+    }
+    Ok(())
 }
 
 fn newest_mtime(dump: &Dump) -> Option<jiff::Timestamp> {
@@ -380,4 +626,50 @@ fn newest_mtime(dump: &Dump) -> Option<jiff::Timestamp> {
         .filter_map(|p| std::fs::metadata(p).ok()?.modified().ok())
         .max()
         .and_then(|t| jiff::Timestamp::try_from(t).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_file_names() {
+        for (name, kind) in [
+            ("users.json", Some(Kind::Users)),
+            ("users.2.json", Some(Kind::Users)),
+            ("role_assignments-3.json", Some(Kind::Assignments)),
+            ("role_assignments_page12.json", Some(Kind::Assignments)),
+            ("roles.page-2.json", Some(Kind::Roles)),
+            ("custom_policies.json", Some(Kind::Roles)),
+            ("groups.json", Some(Kind::Groups)),
+            ("users.backup.json", None),
+            ("usersx.json", None),
+            ("notes.json", None),
+        ] {
+            assert_eq!(kind_of(name), kind, "{name}");
+        }
+    }
+
+    #[test]
+    fn scopes() {
+        let a = |v: Value| scope_of(&v);
+        assert_eq!(a(json!({"scope": {"domain": {"id": "d"}}})), "domain");
+        assert_eq!(a(json!({"scope": {"project": {"id": "p1"}}})), "project:p1");
+        assert_eq!(
+            a(json!({"scope": {"domain": {"id": "d"}}, "is_inherited": true})),
+            "all_projects"
+        );
+        assert_eq!(
+            a(json!({"scope": {"enterprise_project": {"id": "ep"}}})),
+            "enterprise_project:ep"
+        );
+        let links = json!({"self": "https://iam/v3/projects/p9/groups/g1/roles"});
+        assert_eq!(listing_scope(Some(&links)), "project:p9");
+        assert_eq!(listing_group(Some(&links)).as_deref(), Some("g1"));
+        let catalogue = json!({"self": "https://iam/v3/roles"});
+        assert_eq!(listing_group(Some(&catalogue)), None);
+        let inherited = json!({"self": "https://iam/v3/OS-INHERIT/domains/d/groups/g2/roles/inherited_to_projects"});
+        assert_eq!(listing_scope(Some(&inherited)), "all_projects");
+        assert_eq!(listing_group(Some(&inherited)).as_deref(), Some("g2"));
+    }
 }

@@ -23,8 +23,15 @@ pub struct ActionPattern {
 pub struct BadPattern(pub String);
 
 impl ActionPattern {
+    /// Also the provider's short forms: `*` (every action of every service) and `svc:*`
+    /// (every action of one service), read as `*:*:*` and `svc:*:*`.
     pub fn parse(raw: &str) -> Result<ActionPattern, BadPattern> {
-        let parts: Vec<&str> = raw.split(':').collect();
+        let mut parts: Vec<&str> = raw.split(':').collect();
+        match parts.as_slice() {
+            ["*"] => parts = vec!["*", "*", "*"],
+            [service, "*"] if !service.is_empty() => parts.push("*"),
+            _ => {}
+        }
         if parts.len() != 3
             || parts
                 .iter()
@@ -143,8 +150,10 @@ mod tests {
         ("bss:ORDER:View", "bss:order:view", true),
         ("bss:billdetail:view", "bss:billDetail:view", true),
         ("BSS:order:view", "bss:order:view", false),
-        // `*` stays inside its segment.
-        ("bss:*", "bss:order:view", false),
+        // `*` stays inside its segment; the provider's short forms `svc:*` and `*`.
+        ("bss:*", "bss:order:view", true),
+        ("*", "bss:order:view", true),
+        ("identity:*", "bss:order:view", false),
         ("bss:order*", "bss:order:view", false),
         ("bss:contract:*", "bss:order:view", false),
     ];
@@ -163,7 +172,9 @@ mod tests {
     fn rejects_malformed_actions() {
         for bad in [
             "bss",
-            "bss:*",
+            "bss:order",
+            ":*",
+            "identity:assume role",
             "bss::view",
             "a:b:c:d",
             "",

@@ -126,7 +126,11 @@ impl Snapshot {
             column: e.column(),
             msg: e.to_string(),
         })?;
-        Loader { origin }.snapshot(&value)
+        Loader {
+            origin,
+            notes: std::cell::RefCell::new(Vec::new()),
+        }
+        .snapshot(&value)
     }
 
     /// The user with this exact (case-sensitive) name.
@@ -141,7 +145,49 @@ impl Snapshot {
 
 struct Loader<'a> {
     origin: &'a str,
+    /// Warnings found while loading policies (unreadable actions).
+    notes: std::cell::RefCell<Vec<String>>,
 }
+
+/// Where a policy is attached, as the IAM role assignment says. BSS is a project-level service
+/// granted in all regions, so the account, all projects and a single project all authorize
+/// its calls; an enterprise project cannot be told from a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    Domain,
+    AllProjects,
+    Project(String),
+    EnterpriseProject(String),
+}
+
+impl Scope {
+    fn parse(s: &str) -> Option<Scope> {
+        let s = s.trim();
+        let (kind, id) = s.split_once(':').map_or((s, ""), |(k, v)| (k, v.trim()));
+        Some(match kind {
+            "" | "domain" | "account" => Scope::Domain,
+            "all_projects" | "inherited" => Scope::AllProjects,
+            "project" if !id.is_empty() => Scope::Project(id.to_owned()),
+            "enterprise_project" if !id.is_empty() => Scope::EnterpriseProject(id.to_owned()),
+            _ => return None,
+        })
+    }
+
+    /// How a grant with this scope is named: the policy's name, with the scope unless it is
+    /// the whole account.
+    fn label(&self, policy: &str) -> String {
+        match self {
+            Scope::Domain => policy.to_owned(),
+            Scope::AllProjects => format!("{policy} [all projects]"),
+            Scope::Project(p) => format!("{policy} [project {p}]"),
+            Scope::EnterpriseProject(e) => format!("{policy} [enterprise project {e}]"),
+        }
+    }
+}
+
+/// The condition key an enterprise-project grant is held under: no log line carries it, so
+/// the grant is an Allow whose condition is undecided.
+pub const ENTERPRISE_PROJECT_KEY: &str = "g:EnterpriseProjectId";
 
 type Obj = Map<String, Value>;
 
@@ -299,7 +345,7 @@ impl Loader<'_> {
             if !enabled {
                 warnings.push(format!("{}: {at}: user {name:?} is disabled", self.origin));
             }
-            let policies = self.attachments(o, &at, &policy_by_name)?;
+            let policies = self.attachments(o, &at, &mut policy_by_name, &mut policies)?;
             users.push(User {
                 name,
                 id,
@@ -344,7 +390,7 @@ impl Loader<'_> {
                     self.origin
                 ));
             }
-            let policies = self.attachments(o, &at, &policy_by_name)?;
+            let policies = self.attachments(o, &at, &mut policy_by_name, &mut policies)?;
             groups.push(Group {
                 name,
                 members,
@@ -352,6 +398,7 @@ impl Loader<'_> {
             });
         }
 
+        warnings.extend(self.notes.borrow_mut().drain(..));
         Ok(Snapshot {
             origin: self.origin.to_owned(),
             taken_at,
@@ -364,20 +411,84 @@ impl Loader<'_> {
         })
     }
 
+    /// The policies attached to a user or group: names, or `{"name", "scope"}` objects. A
+    /// grant scoped to other than the whole account is a policy of its own, named with its
+    /// scope (so `granted_by` and `explain` show it); an enterprise-project grant's Allows
+    /// hold under a condition no log line can decide.
     fn attachments(
         &self,
         o: &Obj,
         at: &str,
-        by_name: &HashMap<String, usize>,
+        by_name: &mut HashMap<String, usize>,
+        policies: &mut Vec<Policy>,
     ) -> Result<Vec<usize>, SnapshotError> {
         let mut out = Vec::new();
-        for (name, item_at) in self.string_list(o, "policies", at)? {
-            let p = *by_name.get(&name).ok_or_else(|| {
+        let Some(list) = o.get("policies") else {
+            return Ok(out);
+        };
+        let list_at = format!("{at}.policies");
+        for (i, item) in self.array(list, &list_at)?.iter().enumerate() {
+            let item_at = format!("{list_at}[{i}]");
+            let (name, scope) = match item {
+                Value::String(s) => (s.clone(), Scope::Domain),
+                Value::Object(a) => {
+                    let name = self.name(a, &item_at)?;
+                    let scope = match a.get("scope") {
+                        None | Some(Value::Null) => Scope::Domain,
+                        Some(Value::String(s)) => Scope::parse(s).ok_or_else(|| {
+                            self.err(
+                                &format!("{item_at}.scope"),
+                                format!("expected domain, all_projects, project:<id> or enterprise_project:<id>, got {s:?}"),
+                            )
+                        })?,
+                        Some(v) => {
+                            return Err(self.err(
+                                &format!("{item_at}.scope"),
+                                format!("expected a string, got {}", kind(v)),
+                            ));
+                        }
+                    };
+                    (name, scope)
+                }
+                v => {
+                    return Err(self.err(
+                        &item_at,
+                        format!("expected a policy name or {{\"name\", \"scope\"}}, got {}", kind(v)),
+                    ));
+                }
+            };
+            let base = *by_name.get(&name).ok_or_else(|| {
                 self.err(
                     &item_at,
                     format!("attached policy {name:?} is not in \"policies\""),
                 )
             })?;
+            let p = if scope == Scope::Domain {
+                base
+            } else {
+                let label = scope.label(&name);
+                match by_name.get(&label) {
+                    Some(&p) => p,
+                    None => {
+                        let mut scoped = policies[base].clone();
+                        scoped.name = label.clone();
+                        if let Scope::EnterpriseProject(ep) = &scope {
+                            let held = Condition::new(
+                                "StringEquals",
+                                ENTERPRISE_PROJECT_KEY,
+                                vec![ep.clone()],
+                            )
+                            .map_err(|m| self.err(&item_at, m))?;
+                            for st in &mut scoped.statements {
+                                st.conditions.push(held.clone());
+                            }
+                        }
+                        policies.push(scoped);
+                        by_name.insert(label, policies.len() - 1);
+                        policies.len() - 1
+                    }
+                }
+            };
             if !out.contains(&p) {
                 out.push(p);
             }
@@ -403,12 +514,28 @@ impl Loader<'_> {
             }
         };
         let st_at = format!("{at}.Statement");
-        let statements = self
-            .array(self.required(doc, "Statement", at)?, &st_at)?
-            .iter()
-            .enumerate()
-            .map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]")))
-            .collect::<Result<_, _>>()?;
+        let statements = if kind == PolicyKind::Role {
+            // Roles never authorize these APIs: they are kept as the provider wrote them
+            // (any service's actions, `identity:assume role`, ...); what can be read of
+            // them only explains `role_only` and `replace_role`.
+            doc.get("Statement")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .enumerate()
+                        .filter_map(|(i, s)| {
+                            self.statement(s, &format!("{st_at}[{i}]"), false).ok()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            self.array(self.required(doc, "Statement", at)?, &st_at)?
+                .iter()
+                .enumerate()
+                .map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]"), true))
+                .collect::<Result<_, _>>()?
+        };
         Ok(Policy {
             name,
             kind,
@@ -416,7 +543,8 @@ impl Loader<'_> {
         })
     }
 
-    fn statement(&self, v: &Value, at: &str) -> Result<Statement, SnapshotError> {
+    /// `warn`: note unreadable actions (policies); roles drop them quietly.
+    fn statement(&self, v: &Value, at: &str, warn: bool) -> Result<Statement, SnapshotError> {
         let o = self.object(v, at)?;
         let effect = match o.get("Effect") {
             Some(Value::String(e)) if e == "Allow" => Effect::Allow,
@@ -463,12 +591,20 @@ impl Loader<'_> {
                 ));
             }
         };
-        let actions = raw_actions
-            .into_iter()
-            .map(|(s, item_at)| {
-                ActionPattern::parse(s).map_err(|e| self.err(&item_at, e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // An action that is not `service:resourceType:action` (another service's own form)
+        // cannot be a BSS permission: the policy is kept, the action is left out and named.
+        let mut actions = Vec::with_capacity(raw_actions.len());
+        for (s, item_at) in raw_actions {
+            match ActionPattern::parse(s) {
+                Ok(p) => actions.push(p),
+                Err(e) if warn => self.notes.borrow_mut().push(format!(
+                    "{}: {item_at}: {e}; it is left out (it cannot match a {} permission)",
+                    self.origin,
+                    if s.starts_with("bss:") { "well-formed bss" } else { "BSS" }
+                )),
+                Err(_) => {}
+            }
+        }
         let mut conditions = Vec::new();
         if let Some(c) = o.get("Condition") {
             let c_at = format!("{at}.Condition");

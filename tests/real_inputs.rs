@@ -1,0 +1,347 @@
+//! The provider's real input shapes, end to end through the binary: API Gateway lines in the
+//! joined (53), split (54) and legacy (23) layouts and as LTS JSON records, CTS traces as the
+//! ListTraces API and OBS deliver them, and a complete, paged IAM dump. The fixtures in
+//! `tests/data/real/` are built from the provider's documented shapes; `apig-joined.log`
+//! starts with the provider's own example line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{permlens, root};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn data(name: &str) -> PathBuf {
+    root().join("tests/data/real").join(name)
+}
+
+/// Runs `analyze` over `logs` with `extra` options; returns (exit code, summary, stderr).
+fn analyze(logs: &[PathBuf], extra: &[&str], out: &Path) -> (i32, Option<Value>, String) {
+    let output = permlens()
+        .arg("analyze")
+        .args(logs)
+        .args(["--progress", "never", "-o"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .map(|s| serde_json::from_str(&s).unwrap());
+    (
+        output.status.code().unwrap_or(-1),
+        summary,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn usage_csv(out: &Path) -> String {
+    std::fs::read_to_string(out.join("usage.csv")).unwrap()
+}
+
+#[test]
+fn the_providers_example_line_and_every_layout_are_read() {
+    for (file, layout, bss) in [
+        ("apig-joined.log", "apig-joined-53", 3),
+        ("apig-split.log", "apig-split-54", 3),
+        ("apig-legacy.log", "apig-legacy-23", 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        let user_field = if layout.ends_with("23") {
+            "app_id"
+        } else {
+            "custom_data_log1"
+        };
+        let (code, summary, stderr) = analyze(
+            &[data(file)],
+            &["--user-field", user_field, "--format", "csv"],
+            &out,
+        );
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let s = summary.unwrap();
+        assert_eq!(s["inputs"]["malformed"], 0, "{file}: {s}");
+        assert_eq!(s["inputs"]["bss_requests"], bss, "{file}");
+        assert_eq!(s["inputs"]["per_file"][0]["layout"], layout, "{file}");
+        assert_eq!(s["inputs"]["per_file"][0]["format"], "apig", "{file}");
+        let usage = usage_csv(&out);
+        if layout.ends_with("23") {
+            assert!(usage.contains("app-alice"), "{usage}");
+        } else {
+            assert!(usage.contains("alice") && usage.contains("bob"), "{usage}");
+            // The gateway's own denial keeps its code and source.
+            assert!(usage.contains("APIG.0302") && usage.contains("local"), "{usage}");
+        }
+    }
+}
+
+#[test]
+fn the_joined_line_reads_its_fields_in_place() {
+    let out = permlens()
+        .args(["inspect", "--format", "json", "--user-field", "custom_data_log1"])
+        .arg(data("apig-joined.log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &v[0];
+    assert_eq!(f["layout"], "apig-joined-53");
+    let first = &f["requests"][0];
+    // The provider's example: GET /api/echo 200 at 27/Jan/2022:15:56:44 +0800.
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["target"], "/api/echo");
+    assert_eq!(first["status"], 200);
+    assert_eq!(first["time"], "2022-01-27T07:56:44Z");
+    let renew = &f["requests"][2];
+    assert_eq!(renew["user"], "bob");
+    assert_eq!(renew["permission"], "bss:renewal:update");
+}
+
+#[test]
+fn a_user_field_the_layout_lacks_is_named_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, summary, stderr) = analyze(
+        &[data("apig-legacy.log")],
+        &["--user-field", "custom_data_log1"],
+        &dir.path().join("r"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("apig-legacy.log: --user-field custom_data_log1: the apig-legacy-23 layout"),
+        "{stderr}"
+    );
+    let warnings = summary.unwrap()["inputs"]["warnings"].to_string();
+    assert!(warnings.contains("apig-legacy-23"), "{warnings}");
+}
+
+#[test]
+fn zoneless_lts_records_need_a_timezone_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = analyze(
+        &[data("apig-lts.jsonl")],
+        &["--user-field", "custom_data_log1"],
+        &dir.path().join("a"),
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--timezone"), "{stderr}");
+
+    let out = dir.path().join("b");
+    let (code, summary, stderr) = analyze(
+        &[data("apig-lts.jsonl")],
+        &["--user-field", "custom_data_log1", "--timezone", "+08:00", "--format", "csv"],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["bss_requests"], 2);
+    assert_eq!(s["window"]["first"], "2022-01-27T07:56:44Z");
+    let usage = usage_csv(&out);
+    assert!(usage.contains("alice") && usage.contains("bob"), "{usage}");
+
+    let bad = permlens()
+        .args(["analyze", "--timezone", "Asia/Shanghai", "-o"])
+        .arg(dir.path().join("c"))
+        .arg(data("apig-lts.jsonl"))
+        .assert()
+        .code(2);
+    bad.stderr(predicate::str::contains("--timezone: expected a UTC offset"));
+}
+
+#[test]
+fn cts_documents_in_every_shape_are_read() {
+    for (file, layout, traces) in [
+        ("cts-list-traces.json", "cts-list-traces", 6),
+        ("cts-list-traces-pretty.json", "cts-list-traces", 6),
+        ("cts-list-traces.json.gz", "cts-list-traces", 6),
+        ("cts-list-traces.json.zst", "cts-list-traces", 6),
+        (
+            "obs_CloudTrace_cn-north-4_2025-11-27T10-05-00Z_21d36ced8c8af71e.json.gz",
+            "cts-array",
+            2,
+        ),
+        ("cts-old.json", "cts-list-traces", 2),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        let (code, summary, stderr) = analyze(&[data(file)], &["--format", "csv"], &out);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let s = summary.unwrap();
+        assert_eq!(s["inputs"]["per_file"][0]["layout"], layout, "{file}");
+        assert_eq!(s["inputs"]["malformed"], 0, "{file}: {s}");
+        assert_eq!(s["inputs"]["lines"], traces, "{file}: {s}");
+        let usage = usage_csv(&out);
+        match file {
+            "cts-old.json" => {
+                // No code: trace_rating normal is a success, warning no status.
+                assert!(usage.contains("erin"), "{usage}");
+                assert!(usage.contains(",allowed,"), "{usage}");
+                assert!(usage.contains(",other,"), "{usage}");
+                assert_eq!(s["window"]["first"], "2025-11-27T10:00:00Z");
+            }
+            f if f.starts_with("obs_") => {
+                // The user written as a JSON string is read by name.
+                assert!(usage.contains("alice") && usage.contains("bob"), "{usage}");
+                assert!(!usage.contains("domain"), "{usage}");
+            }
+            _ => {
+                assert!(
+                    usage.contains("bss:enterpriseProjectFunction:update"),
+                    "openEnterpriseProjectAuth: {usage}"
+                );
+                assert!(usage.contains("CBC.0151"), "{usage}");
+                // Console operations are mapped and marked.
+                let console: Vec<&str> =
+                    usage.lines().filter(|l| l.contains("console")).collect();
+                assert_eq!(console.len(), 2, "{usage}");
+                assert!(console.iter().any(|l| l.contains("bss:renewal:update")));
+                assert!(console.iter().any(|l| l.contains("bss:order:pay")));
+                // listEnterpriseSubCustomers is an unlisted API.
+                assert_eq!(s["inputs"]["bss_requests"], 5, "{s}");
+                assert_eq!(s["inputs"]["unlisted_requests"], 1, "{s}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_json_document_without_traces_is_named_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = analyze(&[data("not-traces.json")], &[], &dir.path().join("r"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not-traces.json"), "{stderr}");
+    // With a readable file beside it the run goes on, and the file is named.
+    let out = dir.path().join("s");
+    let (code, summary, stderr) = analyze(
+        &[data("not-traces.json"), data("cts-list-traces.json")],
+        &[],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("not-traces.json"), "{stderr}");
+    let w = summary.unwrap()["inputs"]["warnings"].to_string();
+    assert!(w.contains("not-traces.json"), "{w}");
+}
+
+#[test]
+fn inspect_explains_an_unreadable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("weird.log");
+    std::fs::write(&f, "hello there\nthis is not a log\n").unwrap();
+    permlens()
+        .arg("inspect")
+        .arg(&f)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("matches no known log format"));
+    permlens()
+        .arg("inspect")
+        .arg(data("cts-list-traces.json"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("cts-list-traces"))
+        .stdout(predicate::str::contains("bss:enterpriseProjectFunction:update"))
+        .stdout(predicate::str::contains("[console]"));
+}
+
+/// Imports the dump; returns the snapshot path and the stderr.
+fn import_dump(dir: &Path) -> (PathBuf, String) {
+    let snap = dir.join("snapshot.json");
+    let out = permlens()
+        .args(["snapshot", "import"])
+        .arg(data("iam-dump"))
+        .args(["--taken-at", "2025-11-01T00:00:00Z", "--out"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (snap, stderr)
+}
+
+#[test]
+fn a_complete_paged_iam_dump_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (snap, stderr) = import_dump(dir.path());
+    // The unknown role id is named once, with where it was met.
+    assert!(stderr.contains("\"r-gone\""), "{stderr}");
+    assert!(stderr.contains("role_assignments.2.json"), "{stderr}");
+    // A member missing from the users pages is added from the member list.
+    assert!(stderr.contains("\"zed\""), "{stderr}");
+    // The unreadable action of a custom policy is named by input file and JSON path.
+    assert!(
+        stderr.contains("custom_policies.json: roles[0].policy.Statement[1].Action[0]"),
+        "{stderr}"
+    );
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&snap).unwrap()).unwrap();
+    let users: Vec<&str> = s["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["alice", "bob", "carol", "dave", "zed"]);
+    let group = |n: &str| {
+        s["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    let finance = group("finance");
+    assert_eq!(finance["policies"][0], "BSS ReadOnlyAccess");
+    assert_eq!(finance["policies"][1]["scope"], "project:p1");
+    assert_eq!(finance["policies"].as_array().unwrap().len(), 2, "de-duplicated");
+    let ops = group("ops");
+    let ops_text = ops["policies"].to_string();
+    assert!(ops_text.contains("all_projects"), "{ops_text}");
+    // The group's own listing adds its project-scoped role; it is not the catalogue.
+    assert!(ops_text.contains("project:p2"), "{ops_text}");
+    assert_eq!(s["policies"].as_array().unwrap().len(), 7);
+
+    // Every scope but an enterprise project authorizes BSS calls.
+    let explain = |user: &str, method: &str, path: &str| {
+        let out = permlens()
+            .args(["explain", "-p"])
+            .arg(&snap)
+            .args(["--user", user, "--at", "2025-11-27T10:00:00Z", method, path])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let alice = explain("alice", "POST", "/v2/orders/subscriptions/resources/renew");
+    assert!(alice.contains("allow"), "{alice}");
+    assert!(alice.contains("FinanceRenew [project p1]"), "{alice}");
+    let bob = explain("bob", "POST", "/v2/orders/subscriptions/resources/renew");
+    assert!(bob.contains("allow"), "{bob}");
+    assert!(bob.contains("FinanceRenew [all projects]"), "{bob}");
+    let carol = explain("carol", "GET", "/v2/accounts/customer-accounts/balances");
+    assert!(carol.contains("undecided"), "{carol}");
+    assert!(carol.contains("enterprise project ep-7"), "{carol}");
+}
+
+#[test]
+fn a_bad_policy_document_is_named_by_its_input_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    std::fs::create_dir(&dump).unwrap();
+    std::fs::write(dump.join("users.json"), r#"{"users":[{"id":"u1","name":"alice"}]}"#).unwrap();
+    std::fs::write(
+        dump.join("custom_policies.json"),
+        r#"{"roles":[{"id":"c1","name":"x","display_name":"X","policy":{"Version":"1.1","Statement":[{"Effect":"Maybe","Action":["bss:order:view"]}]}}]}"#,
+    )
+    .unwrap();
+    permlens()
+        .args(["snapshot", "import"])
+        .arg(&dump)
+        .arg("--out")
+        .arg(dir.path().join("s.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "custom_policies.json: roles[0].policy.Statement[0].Effect",
+        ))
+        .stderr(predicate::str::contains("s.json").not());
+}
