@@ -72,9 +72,7 @@ fn write_dump(dir: &Path, files: &[(&str, &str)]) {
 
 #[test]
 fn import_errors_name_the_file_and_place() {
-    let users = r#"{"users": [{"id": "u1", "name": "alice"}]}"#;
     let groups = r#"{"groups": [{"id": "g1", "name": "finance"}]}"#;
-    let roles = r#"{"roles": [{"id": "r1", "name": "custom", "display_name": "View", "policy": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:*:view"]}]}}]}"#;
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             vec![("groups.json", groups)],

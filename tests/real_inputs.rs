@@ -71,7 +71,10 @@ fn the_providers_example_line_and_every_layout_are_read() {
         } else {
             assert!(usage.contains("alice") && usage.contains("bob"), "{usage}");
             // The gateway's own denial keeps its code and source.
-            assert!(usage.contains("APIG.0302") && usage.contains("local"), "{usage}");
+            assert!(
+                usage.contains("APIG.0302") && usage.contains("local"),
+                "{usage}"
+            );
         }
     }
 }
@@ -79,7 +82,13 @@ fn the_providers_example_line_and_every_layout_are_read() {
 #[test]
 fn the_joined_line_reads_its_fields_in_place() {
     let out = permlens()
-        .args(["inspect", "--format", "json", "--user-field", "custom_data_log1"])
+        .args([
+            "inspect",
+            "--format",
+            "json",
+            "--user-field",
+            "custom_data_log1",
+        ])
         .arg(data("apig-joined.log"))
         .output()
         .unwrap();
@@ -108,7 +117,8 @@ fn a_user_field_the_layout_lacks_is_named_per_file() {
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains("apig-legacy.log: --user-field custom_data_log1: the apig-legacy-23 layout"),
+        stderr
+            .contains("apig-legacy.log: --user-field custom_data_log1: the apig-legacy-23 layout"),
         "{stderr}"
     );
     let warnings = summary.unwrap()["inputs"]["warnings"].to_string();
@@ -129,7 +139,14 @@ fn zoneless_lts_records_need_a_timezone_and_say_so() {
     let out = dir.path().join("b");
     let (code, summary, stderr) = analyze(
         &[data("apig-lts.jsonl")],
-        &["--user-field", "custom_data_log1", "--timezone", "+08:00", "--format", "csv"],
+        &[
+            "--user-field",
+            "custom_data_log1",
+            "--timezone",
+            "+08:00",
+            "--format",
+            "csv",
+        ],
         &out,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -145,7 +162,9 @@ fn zoneless_lts_records_need_a_timezone_and_say_so() {
         .arg(data("apig-lts.jsonl"))
         .assert()
         .code(2);
-    bad.stderr(predicate::str::contains("--timezone: expected a UTC offset"));
+    bad.stderr(predicate::str::contains(
+        "--timezone: expected a UTC offset",
+    ));
 }
 
 #[test]
@@ -191,8 +210,7 @@ fn cts_documents_in_every_shape_are_read() {
                 );
                 assert!(usage.contains("CBC.0151"), "{usage}");
                 // Console operations are mapped and marked.
-                let console: Vec<&str> =
-                    usage.lines().filter(|l| l.contains("console")).collect();
+                let console: Vec<&str> = usage.lines().filter(|l| l.contains("console")).collect();
                 assert_eq!(console.len(), 2, "{usage}");
                 assert!(console.iter().any(|l| l.contains("bss:renewal:update")));
                 assert!(console.iter().any(|l| l.contains("bss:order:pay")));
@@ -207,9 +225,29 @@ fn cts_documents_in_every_shape_are_read() {
 #[test]
 fn a_json_document_without_traces_is_named_not_silent() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = analyze(&[data("not-traces.json")], &[], &dir.path().join("r"));
+    let (_, _, stderr) = analyze(&[data("not-traces.json")], &[], &dir.path().join("r"));
+    assert!(
+        stderr.contains(
+            "not-traces.json: read as JSON lines, but its first record has no HTTP method"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("keys: meta_data, items"), "{stderr}");
+    // A pretty document without traces is no JSON lines: named, and nothing to report.
+    let pretty = dir.path().join("pretty.json");
+    std::fs::write(
+        &pretty,
+        "{\n  \"meta_data\": {\"count\": 0},\n  \"traces\": {}\n}\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = analyze(&[pretty], &[], &dir.path().join("p"));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("not-traces.json"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "pretty.json: read as a CTS document: a JSON document whose traces is not an array"
+        ),
+        "{stderr}"
+    );
     // With a readable file beside it the run goes on, and the file is named.
     let out = dir.path().join("s");
     let (code, summary, stderr) = analyze(
@@ -240,7 +278,9 @@ fn inspect_explains_an_unreadable_file() {
         .assert()
         .success()
         .stdout(predicate::str::contains("cts-list-traces"))
-        .stdout(predicate::str::contains("bss:enterpriseProjectFunction:update"))
+        .stdout(predicate::str::contains(
+            "bss:enterpriseProjectFunction:update",
+        ))
         .stdout(predicate::str::contains("[console]"));
 }
 
@@ -293,7 +333,11 @@ fn a_complete_paged_iam_dump_is_imported() {
     let finance = group("finance");
     assert_eq!(finance["policies"][0], "BSS ReadOnlyAccess");
     assert_eq!(finance["policies"][1]["scope"], "project:p1");
-    assert_eq!(finance["policies"].as_array().unwrap().len(), 2, "de-duplicated");
+    assert_eq!(
+        finance["policies"].as_array().unwrap().len(),
+        2,
+        "de-duplicated"
+    );
     let ops = group("ops");
     let ops_text = ops["policies"].to_string();
     assert!(ops_text.contains("all_projects"), "{ops_text}");
@@ -327,21 +371,26 @@ fn a_bad_policy_document_is_named_by_its_input_file() {
     let dir = tempfile::tempdir().unwrap();
     let dump = dir.path().join("dump");
     std::fs::create_dir(&dump).unwrap();
-    std::fs::write(dump.join("users.json"), r#"{"users":[{"id":"u1","name":"alice"}]}"#).unwrap();
+    std::fs::write(
+        dump.join("users.json"),
+        r#"{"users":[{"id":"u1","name":"alice"}]}"#,
+    )
+    .unwrap();
     std::fs::write(
         dump.join("custom_policies.json"),
         r#"{"roles":[{"id":"c1","name":"x","display_name":"X","policy":{"Version":"1.1","Statement":[{"Effect":"Maybe","Action":["bss:order:view"]}]}}]}"#,
     )
     .unwrap();
+    let out = dir.path().join("s.json");
     permlens()
         .args(["snapshot", "import"])
         .arg(&dump)
         .arg("--out")
-        .arg(dir.path().join("s.json"))
+        .arg(&out)
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
             "custom_policies.json: roles[0].policy.Statement[0].Effect",
         ))
-        .stderr(predicate::str::contains("s.json").not());
+        .stderr(predicate::str::contains(out.display().to_string()).not());
 }

@@ -87,11 +87,7 @@ pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
             "/v2/orders/subscriptions/resources/renew",
             "renewResource",
         ),
-        (
-            Method::Post,
-            "/v3/orders/customer-orders/pay",
-            "payOrder",
-        ),
+        (Method::Post, "/v3/orders/customer-orders/pay", "payOrder"),
         (
             Method::Post,
             "/v2/orders/subscriptions/resources/unsubscribe",

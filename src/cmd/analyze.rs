@@ -348,6 +348,27 @@ fn analyze(
             "API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown",
         );
     }
+    // JSON records in which the fields of a request are not found would all be passed over
+    // as other traffic: name the file and what its records hold instead.
+    for f in &files {
+        if f.format != Ok(crate::parse::LogFormat::Json) || f.keys.is_empty() {
+            continue;
+        }
+        let found = crate::parse::json::field_sources(&f.keys, &cfg.fields);
+        let has = |name: &str| found.iter().any(|(n, k)| *n == name && k.is_some());
+        if !(has("request") || (has("method") && has("path"))) {
+            crate::log::warn(&format!(
+                "{}: read as JSON lines, but its first record has no HTTP method and request target (keys: {}): name them with --field (see permlens inspect)",
+                f.name,
+                f.keys
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
     if let Some(uf) = &cfg.user_field {
         for f in &files {
             let lacks = crate::parse::apig::Layout::ALL
@@ -851,7 +872,11 @@ fn check_inputs(
                 "{}: no request could be read from its {} lines (read as {}); the first: line{first}",
                 r.name,
                 r.new_lines,
-                if r.layout.is_empty() { r.format.map_or("?", |f| f.as_str()) } else { r.layout },
+                if r.layout.is_empty() {
+                    r.format.map_or("?", |f| f.as_str())
+                } else {
+                    r.layout
+                },
             ));
         }
     }

@@ -35,7 +35,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(uf) = &args.user_field {
         apig::check_user_field(uf).map_err(anyhow::Error::msg)?;
-        if !args.fields.iter().any(|f| f.trim_start().starts_with("user=")) {
+        if !args
+            .fields
+            .iter()
+            .any(|f| f.trim_start().starts_with("user="))
+        {
             fields.set_user_key(uf);
         }
     }
@@ -91,7 +95,12 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
     };
     let detected = match (o.choice, parse::detect(&head)) {
         (FormatChoice::Auto, d) => d,
-        (FormatChoice::Forced(f), Ok(d)) if d.format == f || matches!((f, d.format), (LogFormat::Cts, LogFormat::CtsDocument)) => Ok(d),
+        (FormatChoice::Forced(f), Ok(d))
+            if d.format == f
+                || matches!((f, d.format), (LogFormat::Cts, LogFormat::CtsDocument)) =>
+        {
+            Ok(d)
+        }
         (FormatChoice::Forced(f), _) => Ok(parse::Detected {
             format: f,
             layout: match f {
@@ -100,6 +109,7 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
                 LogFormat::Json => "json-lines",
             },
             why: format!("--log-format {f}"),
+            keys: Vec::new(),
         }),
     };
     let mut out = json!({
@@ -271,9 +281,25 @@ fn whole(path: &PathBuf, compression: Compression) -> Result<Vec<u8>, String> {
 fn trace_keys(text: &[u8]) -> Vec<String> {
     let mut keys = Vec::new();
     for key in [
-        "trace_id", "trace_name", "trace_rating", "trace_type", "code", "time", "record_time",
-        "user", "source_ip", "request_id", "service_type", "resource_type", "resource_name",
-        "request", "response", "message", "api_version", "meta_data", "traces",
+        "trace_id",
+        "trace_name",
+        "trace_rating",
+        "trace_type",
+        "code",
+        "time",
+        "record_time",
+        "user",
+        "source_ip",
+        "request_id",
+        "service_type",
+        "resource_type",
+        "resource_name",
+        "request",
+        "response",
+        "message",
+        "api_version",
+        "meta_data",
+        "traces",
     ] {
         if memchr::memmem::find(text, format!("\"{key}\"").as_bytes()).is_some() {
             keys.push(key.to_owned());
@@ -328,7 +354,10 @@ impl<'a> Sample<'a> {
         let route = if r.trace {
             r.trace_route
         } else {
-            self.o.catalog.classify(r.method, r.target, &mut self.scratch).route
+            self.o
+                .catalog
+                .classify(r.method, r.target, &mut self.scratch)
+                .route
         };
         if r.time.is_none() {
             self.malformed += 1;
@@ -341,7 +370,8 @@ impl<'a> Sample<'a> {
                 } else {
                     "no request time".to_owned()
                 };
-                self.shown_errors.push(json!({"record": record, "error": why}));
+                self.shown_errors
+                    .push(json!({"record": record, "error": why}));
             }
             return;
         }
@@ -439,13 +469,21 @@ fn render(r: &Value) -> String {
                 str_of(&q["method"]),
                 str_of(&q["target"]),
                 str_of(&q["status"]),
-                if q["user"].as_str().is_some_and(str::is_empty) { "-".into() } else { str_of(&q["user"]) },
+                if q["user"].as_str().is_some_and(str::is_empty) {
+                    "-".into()
+                } else {
+                    str_of(&q["user"])
+                },
                 str_of(&q["time"]),
                 match q["route"].as_str() {
                     Some(route) => format!("{route} ({})", str_of(&q["permission"])),
                     None => "not in the catalog".into(),
                 },
-                if q["source"].is_null() { String::new() } else { format!(" [{}]", str_of(&q["source"])) },
+                if q["source"].is_null() {
+                    String::new()
+                } else {
+                    format!(" [{}]", str_of(&q["source"]))
+                },
             ));
         }
     }

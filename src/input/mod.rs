@@ -63,6 +63,8 @@ pub struct InputFile {
     pub format: Result<LogFormat, String>,
     /// The variant of the format detection saw (`apig-joined-53`, `cts-list-traces`, ...).
     pub layout: &'static str,
+    /// For JSON lines: the top-level keys of the first record.
+    pub keys: Vec<String>,
     /// Modified in the last [`LIVE_WINDOW`] seconds: maybe still being written.
     pub live: bool,
     /// Content offset to read from: content before it was counted by an earlier run
@@ -180,31 +182,96 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
         .map(|path| {
             let name = path.display().to_string();
             let mut live = false;
-            let result = (|| -> Result<(u64, Compression, Result<parse::Detected, String>), String> {
-                let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-                let md = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
-                let len = md.len();
-                live = md.modified().ok().and_then(|m| m.elapsed().ok()).is_none_or(|age| age.as_secs() < LIVE_WINDOW);
-                let magic = read_head(&mut file, 4).map_err(|e| format!("cannot read: {e}"))?;
-                let compression = Compression::of(&magic);
-                let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-                let mut reader = open_decoder(file, compression).map_err(|e| format!("cannot decompress: {e}"))?;
-                let head = read_head(&mut *reader, SNIFF).map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
-                let detected = parse::detect(&head);
-                let format = match (choice, detected) {
-                    (_, Ok(d)) if d.layout == "empty" => Ok(d),
-                    (FormatChoice::Auto, d) => d,
-                    (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), Ok(d)) if matches!(d.format, LogFormat::Cts | LogFormat::CtsDocument) => Ok(d),
-                    (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), _) => Ok(parse::Detected { format: LogFormat::Cts, layout: "cts-lines", why: "--log-format cts".into() }),
-                    (FormatChoice::Forced(f), Ok(d)) if d.format == f => Ok(parse::Detected { why: format!("--log-format {f}; {}", d.why), ..d }),
-                    (FormatChoice::Forced(f), _) => Ok(parse::Detected { format: f, layout: match f { LogFormat::Apig => "apig", _ => "json-lines" }, why: format!("--log-format {f}") }),
-                };
-                Ok((len, compression, format))
-            })();
+            let result =
+                (|| -> Result<(u64, Compression, Result<parse::Detected, String>), String> {
+                    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+                    let md = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
+                    let len = md.len();
+                    live = md
+                        .modified()
+                        .ok()
+                        .and_then(|m| m.elapsed().ok())
+                        .is_none_or(|age| age.as_secs() < LIVE_WINDOW);
+                    let magic = read_head(&mut file, 4).map_err(|e| format!("cannot read: {e}"))?;
+                    let compression = Compression::of(&magic);
+                    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+                    let mut reader = open_decoder(file, compression)
+                        .map_err(|e| format!("cannot decompress: {e}"))?;
+                    let head = read_head(&mut *reader, SNIFF)
+                        .map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
+                    let detected = parse::detect(&head);
+                    let format = match (choice, detected) {
+                        (_, Ok(d)) if d.layout == "empty" => Ok(d),
+                        (FormatChoice::Auto, d) => d,
+                        (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), Ok(d))
+                            if matches!(d.format, LogFormat::Cts | LogFormat::CtsDocument) =>
+                        {
+                            Ok(d)
+                        }
+                        (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), _) => {
+                            Ok(parse::Detected {
+                                format: LogFormat::Cts,
+                                layout: "cts-lines",
+                                why: "--log-format cts".into(),
+                                keys: Vec::new(),
+                            })
+                        }
+                        (FormatChoice::Forced(f), Ok(d)) if d.format == f => Ok(parse::Detected {
+                            why: format!("--log-format {f}; {}", d.why),
+                            ..d
+                        }),
+                        (FormatChoice::Forced(f), _) => Ok(parse::Detected {
+                            format: f,
+                            layout: match f {
+                                LogFormat::Apig => "apig",
+                                _ => "json-lines",
+                            },
+                            why: format!("--log-format {f}"),
+                            keys: Vec::new(),
+                        }),
+                    };
+                    Ok((len, compression, format))
+                })();
             match result {
-                Ok((len, compression, Ok(d))) => InputFile { path: path.clone(), name, len, compression, format: Ok(d.format), layout: d.layout, live, start: 0, line_base: 0, expect_tail: None },
-                Ok((len, compression, Err(e))) => InputFile { path: path.clone(), name, len, compression, format: Err(e), layout: "", live, start: 0, line_base: 0, expect_tail: None },
-                Err(e) => InputFile { path: path.clone(), name, len: 0, compression: Compression::None, format: Err(e), layout: "", live, start: 0, line_base: 0, expect_tail: None },
+                Ok((len, compression, Ok(d))) => InputFile {
+                    path: path.clone(),
+                    name,
+                    len,
+                    compression,
+                    format: Ok(d.format),
+                    layout: d.layout,
+                    keys: d.keys,
+                    live,
+                    start: 0,
+                    line_base: 0,
+                    expect_tail: None,
+                },
+                Ok((len, compression, Err(e))) => InputFile {
+                    path: path.clone(),
+                    name,
+                    len,
+                    compression,
+                    format: Err(e),
+                    layout: "",
+                    keys: Vec::new(),
+                    live,
+                    start: 0,
+                    line_base: 0,
+                    expect_tail: None,
+                },
+                Err(e) => InputFile {
+                    path: path.clone(),
+                    name,
+                    len: 0,
+                    compression: Compression::None,
+                    format: Err(e),
+                    layout: "",
+                    keys: Vec::new(),
+                    live,
+                    start: 0,
+                    line_base: 0,
+                    expect_tail: None,
+                },
             }
         })
         .collect()
@@ -846,7 +913,10 @@ fn scan_document(
             stats.malformed(file, 0, 0, || m.0.clone());
             // Counted as malformed and named: the other files' requests still make a report
             // (and a run with nothing else to read stops at "no request could be read").
-            Some(Note::warning(file, format!("{}: read as a CTS document: {}", f.name, m.0)))
+            Some(Note::warning(
+                file,
+                format!("{}: read as a CTS document: {}", f.name, m.0),
+            ))
         }
     }
 }
@@ -863,6 +933,7 @@ mod tests {
             compression,
             format: Ok(format),
             layout: "",
+            keys: Vec::new(),
             live: false,
             start,
             line_base: 0,

@@ -231,7 +231,8 @@ fn layout_of(line: &[u8], spans: &[(u32, u32); MAX_TOKENS], n: usize) -> Result<
             String::from_utf8_lossy(method)
         ));
     }
-    let scheme_like = |t: &[u8]| t == b"-" || (!t.is_empty() && t.iter().all(u8::is_ascii_alphabetic));
+    let scheme_like =
+        |t: &[u8]| t == b"-" || (!t.is_empty() && t.iter().all(u8::is_ascii_alphabetic));
     match layout {
         Layout::Joined => {
             let t = token(SCHEME);

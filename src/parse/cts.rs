@@ -142,6 +142,9 @@ mod tests {
         assert_eq!(bad.len(), 2);
         let mut not_doc = b"{\"x\": 1}".to_vec();
         let err = for_each_trace(&mut not_doc, &catalog, None, |_, _| (), |_, _| ()).unwrap_err();
-        assert!(err.0.contains("without a traces array (keys: x)"), "{err:?}");
+        assert!(
+            err.0.contains("without a traces array (keys: x)"),
+            "{err:?}"
+        );
     }
 }

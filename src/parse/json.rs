@@ -561,9 +561,8 @@ pub(crate) fn trace_request<'i>(
         _ => true,
     });
     let status = match code {
-        Some(v) => status_of(v).ok_or_else(|| {
-            Malformed(format!("code {} is not an HTTP status code", show(v)))
-        })?,
+        Some(v) => status_of(v)
+            .ok_or_else(|| Malformed(format!("code {} is not an HTTP status code", show(v))))?,
         None => match obj.get("trace_rating").and_then(|v| v.into_string()) {
             Some(r) if r.eq_ignore_ascii_case("normal") => 200,
             _ => 0,
@@ -697,7 +696,11 @@ fn trace_error_code<'i>(obj: Value<'_, 'i>) -> &'i [u8] {
     };
     let end = memchr::memchr(b'"', rest).unwrap_or(0);
     let code = &rest[..end];
-    if code.len() <= 32 && code.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_') {
+    if code.len() <= 32
+        && code
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'.' || *b == b'_')
+    {
         code
     } else {
         b""
@@ -742,7 +745,7 @@ impl JsonProbe {
             return Some(Probed::TraceList);
         }
         Some(Probed::Object(
-            o.iter().take(12).map(|(k, _)| k.to_string()).collect(),
+            o.iter().take(64).map(|(k, _)| k.to_string()).collect(),
         ))
     }
 }

@@ -125,6 +125,8 @@ pub struct Detected {
     pub layout: &'static str,
     /// Why, in a few words (for `inspect`).
     pub why: String,
+    /// For JSON lines: the top-level keys of the first record.
+    pub keys: Vec<String>,
 }
 
 impl Detected {
@@ -133,6 +135,7 @@ impl Detected {
             format,
             layout,
             why: why.into(),
+            keys: Vec::new(),
         }
     }
 }
@@ -183,12 +186,15 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
                     "a JSON array whose elements are not CTS traces (no trace_name): expected JSON lines (one object per line), CTS traces or an API Gateway log".into(),
                 );
             }
-            Some(json::Probed::Object(_)) => {
-                return Ok(Detected::new(
-                    LogFormat::Json,
-                    "json-lines",
-                    "one JSON object per line: gateway JSON lines",
-                ));
+            Some(json::Probed::Object(keys)) => {
+                return Ok(Detected {
+                    keys,
+                    ..Detected::new(
+                        LogFormat::Json,
+                        "json-lines",
+                        "one JSON object per line: gateway JSON lines",
+                    )
+                });
             }
             None => {}
         }
@@ -205,7 +211,11 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
         if has(b"\"trace_name\"") {
             return Ok(Detected::new(
                 LogFormat::CtsDocument,
-                if text[0] == b'[' { "cts-array" } else { "cts-trace" },
+                if text[0] == b'[' {
+                    "cts-array"
+                } else {
+                    "cts-trace"
+                },
                 "a pretty-printed JSON document with trace_name: CTS traces",
             ));
         }
@@ -308,8 +318,16 @@ mod tests {
             format(b"[\n  {\n    \"trace_name\": \"x\",\n"),
             Some((LogFormat::CtsDocument, "cts-array"))
         );
-        assert!(detect(b"[{\"a\":1}]").unwrap_err().contains("not CTS traces"));
-        assert!(detect(b"hello world\n").unwrap_err().contains("matches no known log format"));
+        assert!(
+            detect(b"[{\"a\":1}]")
+                .unwrap_err()
+                .contains("not CTS traces")
+        );
+        assert!(
+            detect(b"hello world\n")
+                .unwrap_err()
+                .contains("matches no known log format")
+        );
         assert_eq!(format(b""), Some((LogFormat::Json, "empty")));
         assert!(detect(b"{not json at all\n").is_err());
     }

@@ -37,7 +37,11 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
     // CTS traces of older services: `2016/12/08 11:07:28 GMT+08:00`.
     if s.as_bytes().get(4) == Some(&b'/') {
         let (civil, zone) = s.split_once(" GMT").or_else(|| s.split_once(" UTC"))?;
-        let offset = if zone.is_empty() { 0 } else { parse_offset(zone)? };
+        let offset = if zone.is_empty() {
+            0
+        } else {
+            parse_offset(zone)?
+        };
         return civil_in(civil, &["%Y/%m/%d %H:%M:%S"], offset);
     }
     s.parse::<Timestamp>().ok().map(|t| t.as_microsecond())
@@ -99,7 +103,11 @@ pub fn parse_offset(s: &str) -> Option<i32> {
         None if rest.len() == 4 => rest.split_at(2),
         None => (rest, "0"),
     };
-    if h.is_empty() || h.len() > 2 || m.len() > 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
+    if h.is_empty()
+        || h.len() > 2
+        || m.len() > 2
+        || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
@@ -319,7 +327,11 @@ mod tests {
 
     #[test]
     fn zoneless_times_need_a_zone() {
-        for s in ["27/Nov/2025:18:00:00", "2025-11-27T18:00:00", "2025-11-27 18:00:00.000"] {
+        for s in [
+            "27/Nov/2025:18:00:00",
+            "2025-11-27T18:00:00",
+            "2025-11-27 18:00:00.000",
+        ] {
             assert_eq!(parse_time(s.as_bytes()), None, "{s}");
             assert!(is_zoneless(s.as_bytes()), "{s}");
             assert_eq!(parse_time_in(s.as_bytes(), Some(8 * 3600)), Some(T), "{s}");
@@ -334,7 +346,14 @@ mod tests {
 
     #[test]
     fn offsets() {
-        for (s, want) in [("+08:00", 28800), ("+0800", 28800), ("+8", 28800), ("-05:30", -19800), ("Z", 0), ("UTC", 0)] {
+        for (s, want) in [
+            ("+08:00", 28800),
+            ("+0800", 28800),
+            ("+8", 28800),
+            ("-05:30", -19800),
+            ("Z", 0),
+            ("UTC", 0),
+        ] {
             assert_eq!(parse_offset(s), Some(want), "{s}");
         }
         for bad in ["", "8", "+25:00", "+08:99", "Asia/Shanghai", "+0a"] {

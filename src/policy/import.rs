@@ -213,6 +213,25 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, Impor
             });
         }
     }
+    // Pages in page order (`users.json` is the first), whatever the names sort as.
+    files.sort_by_key(|f| {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let digits: String = name
+            .trim_end_matches(".json")
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let page = if kind_of(name).is_some() {
+            digits.parse::<u64>().unwrap_or(1)
+        } else {
+            0
+        };
+        (f.parent().map(Path::to_path_buf), page)
+    });
     let mut dump = Dump::default();
     for f in files {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -309,8 +328,13 @@ fn ref_id<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
 
 /// The scope of an assignment, as the snapshot writes it.
 fn scope_of(a: &Value) -> String {
-    let inherited = a.get("is_inherited").and_then(Value::as_bool).unwrap_or(false)
-        || a.get("inherited_to_projects").and_then(Value::as_bool).unwrap_or(false);
+    let inherited = a
+        .get("is_inherited")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        || a.get("inherited_to_projects")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let scope = a.get("scope");
     if let Some(ep) = scope.and_then(|s| ref_id(s, "enterprise_project")) {
         return format!("enterprise_project:{ep}");
@@ -377,7 +401,11 @@ pub fn import(
     let mut groups = Merged::new();
     for path in &dump.groups {
         let file = path.display().to_string();
-        for (i, g) in read_json::<GroupsFile>(path)?.groups.into_iter().enumerate() {
+        for (i, g) in read_json::<GroupsFile>(path)?
+            .groups
+            .into_iter()
+            .enumerate()
+        {
             let at = format!("groups[{i}]");
             let id = string_field(&g, "id", &file, &at)?;
             string_field(&g, "name", &file, &at)?;
@@ -487,9 +515,8 @@ pub fn import(
         attach(&mut group_policies[g], &role_names[r], scope);
     }
     if dump.assignments.is_empty() && listed.is_empty() {
-        warnings.push(
-            "no role_assignments.json: no policy is attached to any group or user".into(),
-        );
+        warnings
+            .push("no role_assignments.json: no policy is attached to any group or user".into());
     }
     for path in &dump.assignments {
         let file = path.display().to_string();
@@ -499,7 +526,8 @@ pub fn import(
         };
         for (i, a) in list.iter().enumerate() {
             let at = format!("role_assignments[{i}]");
-            let Some(role_id) = ref_id(a, "role").or_else(|| a.get("role_id").and_then(Value::as_str))
+            let Some(role_id) =
+                ref_id(a, "role").or_else(|| a.get("role_id").and_then(Value::as_str))
             else {
                 warnings.push(format!("{file}: {at}: no role.id; skipped"));
                 continue;
@@ -524,7 +552,11 @@ pub fn import(
                 match users.by_id.get(u) {
                     Some(&ui) => {
                         let name = users.items[ui].0["name"].as_str().unwrap_or_default();
-                        attach(user_policies.entry(name.to_owned()).or_default(), policy, &scope);
+                        attach(
+                            user_policies.entry(name.to_owned()).or_default(),
+                            policy,
+                            &scope,
+                        );
                     }
                     None => warnings.push(format!(
                         "{file}: {at}.user.id: user {u:?} is in no users page; skipped"

@@ -453,7 +453,10 @@ impl Loader<'_> {
                 v => {
                     return Err(self.err(
                         &item_at,
-                        format!("expected a policy name or {{\"name\", \"scope\"}}, got {}", kind(v)),
+                        format!(
+                            "expected a policy name or {{\"name\", \"scope\"}}, got {}",
+                            kind(v)
+                        ),
                     ));
                 }
             };
@@ -600,7 +603,11 @@ impl Loader<'_> {
                 Err(e) if warn => self.notes.borrow_mut().push(format!(
                     "{}: {item_at}: {e}; it is left out (it cannot match a {} permission)",
                     self.origin,
-                    if s.starts_with("bss:") { "well-formed bss" } else { "BSS" }
+                    if s.starts_with("bss:") {
+                        "well-formed bss"
+                    } else {
+                        "BSS"
+                    }
                 )),
                 Err(_) => {}
             }

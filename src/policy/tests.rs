@@ -550,7 +550,10 @@ fn scoped_grants_are_policies_of_their_own() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("groups[0].policies[0].scope: expected domain"), "{err}");
+    assert!(
+        err.contains("groups[0].policies[0].scope: expected domain"),
+        "{err}"
+    );
 }
 
 #[test]
