@@ -67,6 +67,11 @@ impl Interner {
         &self.strings[id as usize]
     }
 
+    /// The id of a string interned before, if it was.
+    pub fn find(&self, s: &[u8]) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
     pub fn len(&self) -> usize {
         self.strings.len()
     }

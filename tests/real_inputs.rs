@@ -394,3 +394,44 @@ fn a_bad_policy_document_is_named_by_its_input_file() {
         ))
         .stderr(predicate::str::contains(out.display().to_string()).not());
 }
+
+#[test]
+fn console_operations_are_judged_and_marked_in_denied_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.json");
+    // dave (the console user) holds nothing: his console renewal and payment succeeded, so
+    // the snapshot is stale for them (predicted_only), marked as console use.
+    std::fs::write(
+        &snap,
+        r#"{"taken_at": "2025-11-01T00:00:00Z",
+            "users": [{"name": "alice"}, {"name": "bob"}, {"name": "dave"}],
+            "groups": [{"name": "finance", "members": ["alice", "bob"], "policies": ["All"]}],
+            "policies": [{"name": "All", "document": {"Version": "1.1", "Statement": [
+                {"Effect": "Allow", "Action": ["bss:*:*"]}]}}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let (code, _, stderr) = analyze(
+        &[data("cts-list-traces.json")],
+        &["-p", snap.to_str().unwrap(), "--format", "csv"],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let denied = std::fs::read_to_string(out.join("denied_calls.csv")).unwrap();
+    let header: Vec<&str> = denied.lines().next().unwrap().split(',').collect();
+    let source = header.iter().position(|c| *c == "source").unwrap();
+    let dave: Vec<Vec<&str>> = denied
+        .lines()
+        .filter(|l| l.starts_with("dave,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(dave.len(), 2, "{denied}");
+    for row in &dave {
+        assert_eq!(row[source], "console", "{denied}");
+        assert!(row.contains(&"predicted_only"), "{denied}");
+    }
+    // bob's API call denied with CBC.0151 though the snapshot allows: observed_only, not console.
+    let bob = denied.lines().find(|l| l.starts_with("bob,")).unwrap();
+    assert!(bob.contains("observed_only"), "{bob}");
+    assert!(!bob.contains("console"), "{bob}");
+}

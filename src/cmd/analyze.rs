@@ -142,28 +142,12 @@ impl AnalyzeConfig {
             .log_format
             .parse()
             .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
-        let mut fields = FieldMap::default();
-        for spec in &a.fields {
-            fields.set(spec).map_err(anyhow::Error::msg)?;
-        }
-        if let Some(uf) = &a.user_field {
-            crate::parse::apig::ApigParser::new(Some(uf)).map_err(anyhow::Error::msg)?;
-            // LTS-structured API Gateway records carry the same field names as JSON keys.
-            if !a.fields.iter().any(|f| f.trim_start().starts_with("user=")) {
-                fields.set_user_key(uf);
-            }
-        }
-        let timezone = a
-            .timezone
-            .as_deref()
-            .map(|z| {
-                crate::parse::time::parse_offset(z).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "--timezone: expected a UTC offset such as +08:00, -0500 or Z, got {z:?}"
-                    )
-                })
-            })
-            .transpose()?;
+        let (fields, timezone) = crate::parse::reading_options(
+            &a.fields,
+            a.user_field.as_deref(),
+            a.timezone.as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?;
         let mut since = time_option("--since", &a.since)?;
         let mut until = time_option("--until", &a.until)?;
         if a.state.is_some() {

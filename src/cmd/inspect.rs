@@ -29,31 +29,12 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         .log_format
         .parse()
         .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
-    let mut fields = FieldMap::default();
-    for spec in &args.fields {
-        fields.set(spec).map_err(anyhow::Error::msg)?;
-    }
-    if let Some(uf) = &args.user_field {
-        apig::check_user_field(uf).map_err(anyhow::Error::msg)?;
-        if !args
-            .fields
-            .iter()
-            .any(|f| f.trim_start().starts_with("user="))
-        {
-            fields.set_user_key(uf);
-        }
-    }
-    let zone = args
-        .timezone
-        .as_deref()
-        .map(|z| {
-            parse::time::parse_offset(z).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "--timezone: expected a UTC offset such as +08:00, -0500 or Z, got {z:?}"
-                )
-            })
-        })
-        .transpose()?;
+    let (fields, zone) = parse::reading_options(
+        &args.fields,
+        args.user_field.as_deref(),
+        args.timezone.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
     let opts = Opts {
         catalog: &catalog,
         fields: &fields,

@@ -60,6 +60,9 @@ pub struct DeniedCall {
     pub condition: Option<String>,
     /// The snapshot that judged the requests (`file@taken_at`).
     pub snapshot: String,
+    /// `console`: Billing Center console operations recorded by CTS, mapped to this route by
+    /// inference; `None`: API calls.
+    pub source: Option<&'static str>,
     pub cell: Cell,
 }
 
@@ -167,7 +170,7 @@ impl Window {
     }
 }
 
-/// user, route, verdict, reason, deciding policy, condition, judging snapshot.
+/// user, route, verdict, reason, deciding policy, condition, judging snapshot, console.
 type DeniedKey<'a> = (
     &'a str,
     RouteId,
@@ -176,6 +179,7 @@ type DeniedKey<'a> = (
     Option<&'a str>,
     Option<String>,
     usize,
+    bool,
 );
 
 /// Gateway access-control codes: the gateway refused the call, not IAM.
@@ -244,6 +248,7 @@ pub fn compute(
     // Users with a request in the window, by interned id; their names are collected once at
     // the end (a set of names took a SipHash of the name per row).
     let mut active_ids = vec![false; names.len()];
+    let console = stats.codes.find(b"console");
 
     for (k, cell) in &stats.usage {
         let user = names[k.user as usize].as_str();
@@ -302,8 +307,18 @@ pub fn compute(
             _ => None,
         };
         if let Some((verdict, reason, policy, condition)) = row {
+            let via_console = console == Some(k.source);
             denied.push((
-                (user, k.route, verdict, reason, policy, condition, at),
+                (
+                    user,
+                    k.route,
+                    verdict,
+                    reason,
+                    policy,
+                    condition,
+                    at,
+                    via_console,
+                ),
                 cell,
             ));
         }
@@ -319,7 +334,8 @@ pub fn compute(
     let denied = denied
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
-            let ((user, route, verdict, reason, policy, condition, at), first) = &group[0];
+            let ((user, route, verdict, reason, policy, condition, at, via_console), first) =
+                &group[0];
             // Added up by reference; only the kept samples are copied.
             let mut sum = RowSum::of(first);
             for (_, other) in &group[1..] {
@@ -334,6 +350,7 @@ pub fn compute(
                 policy: policy.map(str::to_owned),
                 condition: condition.clone(),
                 snapshot: labels[*at].clone(),
+                source: via_console.then_some("console"),
                 cell,
             }
         })

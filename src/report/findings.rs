@@ -37,6 +37,7 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
                 d.iter().map(|r| Some(r.cell.last_seen)).collect(),
             )?,
             samples_column("sample_request_ids", d.iter().map(|r| &r.cell.samples)),
+            col("source", d.iter().map(|r| r.source)),
         ],
     )
 }
