@@ -435,3 +435,20 @@ fn console_operations_are_judged_and_marked_in_denied_calls() {
     assert!(bob.contains("observed_only"), "{bob}");
     assert!(!bob.contains("console"), "{bob}");
 }
+
+#[test]
+fn a_user_field_json_records_lack_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = analyze(
+        &[data("apig-lts.jsonl")],
+        &["--user-field", "custom_data_log9", "--timezone", "+08:00"],
+        &dir.path().join("r"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "apig-lts.jsonl: --user-field custom_data_log9: its first record has no such key"
+        ),
+        "{stderr}"
+    );
+}

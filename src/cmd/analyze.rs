@@ -340,6 +340,20 @@ fn analyze(
         }
         let found = crate::parse::json::field_sources(&f.keys, &cfg.fields);
         let has = |name: &str| found.iter().any(|(n, k)| *n == name && k.is_some());
+        if let Some(uf) = &cfg.user_field
+            && !has("user")
+        {
+            crate::log::warn(&format!(
+                "{}: --user-field {uf}: its first record has no such key and no user field (keys: {}); its callers are read as unknown",
+                f.name,
+                f.keys
+                    .iter()
+                    .take(12)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
         if !(has("request") || (has("method") && has("path"))) {
             crate::log::warn(&format!(
                 "{}: read as JSON lines, but its first record has no HTTP method and request target (keys: {}): name them with --field (see permlens inspect)",

@@ -569,6 +569,111 @@ pub(crate) mod tests {
         assert!(looks_like_apig(line.as_bytes()));
     }
 
+    /// The provider's own example line (LTS "APIG" structuring template): 53 fields,
+    /// `scheme://host` one token.
+    const PROVIDER_EXAMPLE: &str = r#"100.125.7.59 f57f6523b675504a23887d0f5c1c8ef3 f5ea2360a2fa443cac236b76f4052ad6 - - [27/Jan/2022:15:56:44 +0800] 0.113 GET http://c965898968af48248ec7fac4ec0666f4.apic.cn-north-4.huaweicloudapis.com /api/echo HTTP/1.1 200 1443 408 "APIGatewayDebugClient/1.0" "-" "100.125.2.39:443" /v2/x/fgs/functions/urn:fss:cn-north-4:106506b9a92342df9a5025fc12351cfc:function:default:apigDemo_1640743997661:latest/invocations "200" "0.010" "0.083" "0.083" cn-north-4 0.083 0 - - - 0.03000020980835 - - "-" 486 HttpEchoDemo - - - "-" "-" "-" "-" "-" "-" "-" "-" "-" "-" "remote" "0.52" "http" "id" "-" "urn:fss:cn-north-7:6650ff66e4524699bea4c96ff2f268fe:function:default:test123hxy""#;
+
+    #[test]
+    fn reads_the_providers_example_line() {
+        assert_eq!(
+            line_layout(PROVIDER_EXAMPLE.as_bytes()),
+            Some(Layout::Joined)
+        );
+        let mut p = ApigParser::new(Some("custom_data_log1")).unwrap();
+        let got = p
+            .parse(PROVIDER_EXAMPLE.as_bytes(), |r| {
+                (
+                    String::from_utf8_lossy(r.method).into_owned(),
+                    String::from_utf8_lossy(r.target).into_owned(),
+                    r.status,
+                    r.time,
+                    String::from_utf8_lossy(r.host).into_owned(),
+                    String::from_utf8_lossy(r.response_source).into_owned(),
+                    r.user.is_empty(),
+                    r.error_code.is_empty(),
+                )
+            })
+            .unwrap();
+        assert_eq!(got.0, "GET");
+        assert_eq!(got.1, "/api/echo");
+        assert_eq!(got.2, 200);
+        assert_eq!(
+            got.3,
+            super::super::time::parse_time(b"2022-01-27T07:56:44Z")
+        );
+        assert_eq!(
+            got.4,
+            "c965898968af48248ec7fac4ec0666f4.apic.cn-north-4.huaweicloudapis.com"
+        );
+        assert_eq!(got.5, "remote");
+        assert!(got.6 && got.7);
+    }
+
+    #[test]
+    fn every_layout_reads_the_same_request() {
+        let split = line54(&[
+            ("request_method", "POST"),
+            ("scheme", "https"),
+            ("host", "bss.myhuaweicloud.com"),
+            ("router_uri", "/v2/orders/customer-orders/pay"),
+            ("status", "403"),
+            ("time_local", "[27/Nov/2026:18:00:00 +0800]"),
+            ("custom_data_log3", "alice"),
+            ("response_source", "local"),
+            ("apig_err_code", "APIG.0302"),
+        ]);
+        let joined = split.replacen(
+            " https bss.myhuaweicloud.com ",
+            " https://bss.myhuaweicloud.com ",
+            1,
+        );
+        assert_eq!(line_layout(split.as_bytes()), Some(Layout::Split));
+        assert_eq!(line_layout(joined.as_bytes()), Some(Layout::Joined));
+        let mut p = ApigParser::new(Some("custom_data_log3")).unwrap();
+        let read = |p: &mut ApigParser, line: &str| {
+            p.parse(line.as_bytes(), |r| {
+                format!(
+                    "{} {} {} {:?} {} {} {} {}",
+                    String::from_utf8_lossy(r.method),
+                    String::from_utf8_lossy(r.target),
+                    r.status,
+                    r.time,
+                    String::from_utf8_lossy(r.user),
+                    String::from_utf8_lossy(r.host),
+                    String::from_utf8_lossy(r.response_source),
+                    String::from_utf8_lossy(r.error_code),
+                )
+            })
+            .unwrap()
+        };
+        assert_eq!(read(&mut p, &split), read(&mut p, &joined));
+        // 53 fields whose ninth is not scheme://host, and 54 whose ninth is not a scheme.
+        let shifted = split.replacen(
+            " https bss.myhuaweicloud.com ",
+            " bss.myhuaweicloud.com ",
+            1,
+        );
+        assert!(
+            p.parse(shifted.as_bytes(), |_| ())
+                .unwrap_err()
+                .0
+                .contains("not scheme://host")
+        );
+        let odd = split.replacen(" https ", " /x ", 1);
+        assert!(
+            p.parse(odd.as_bytes(), |_| ())
+                .unwrap_err()
+                .0
+                .contains("is not a scheme")
+        );
+        for l in Layout::ALL {
+            assert_eq!(Layout::of_count(l.fields()), Some(l));
+        }
+        assert!(Layout::Legacy.has("app_id") && !Layout::Legacy.has("custom_data_log1"));
+        assert!(!Layout::Legacy.has("scheme") && Layout::Legacy.has("region_id"));
+        assert!(Layout::Joined.has("function_urn"));
+    }
+
     #[test]
     fn wrong_field_counts_are_malformed() {
         let mut p = ApigParser::new(None).unwrap();

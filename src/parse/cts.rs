@@ -147,4 +147,67 @@ mod tests {
             "{err:?}"
         );
     }
+
+    fn names(doc: &str) -> Result<Vec<(String, bool)>, String> {
+        let catalog = Catalog::embedded();
+        let mut doc = doc.as_bytes().to_vec();
+        let mut seen = Vec::new();
+        for_each_trace(
+            &mut doc,
+            &catalog,
+            None,
+            |_, r| seen.push((String::from_utf8_lossy(r.user).into_owned(), r.console)),
+            |_, _| (),
+        )
+        .map_err(|m| m.0)?;
+        Ok(seen)
+    }
+
+    #[test]
+    fn every_document_shape() {
+        let t = |user: &str| {
+            format!(
+                r#"{{"trace_name": "renewResources", "code": 200, "time": 1796378400000, "user": {{"name": "{user}"}}}}"#
+            )
+        };
+        // The server's key order, compact.
+        let list = format!(
+            r#"{{"meta_data":{{"count":2,"marker":null}},"traces":[{},{}]}}"#,
+            t("a"),
+            t("b")
+        );
+        assert_eq!(names(&list).unwrap().len(), 2);
+        // Pages appended one per line.
+        let pages = format!("{list}\n{list}\n");
+        assert_eq!(names(&pages).unwrap().len(), 4);
+        // An array, as delivered to OBS, with the user as a JSON string.
+        let obs = r#"[{"trace_name": "payOrder", "code": "200", "time": 1796378400000, "user": "{\"domain\": {\"name\": \"acct\"}, \"name\": \"dave\", \"id\": \"u4\"}"}]"#;
+        assert_eq!(names(obs).unwrap(), [("dave".to_owned(), true)]);
+        // One pretty trace.
+        assert_eq!(names(&format!("{}\n", t("c"))).unwrap().len(), 1);
+        // Not a CTS document, saying what it was.
+        assert!(
+            names(r#"{"traces": {}}"#)
+                .unwrap_err()
+                .contains("not an array")
+        );
+        assert!(names("[1, 2]").is_ok());
+        assert!(
+            names("{\"a\": 1}\n{\"b\": 2}\n")
+                .unwrap_err()
+                .contains("without a traces array")
+        );
+        assert!(names("{not json").unwrap_err().contains("invalid JSON"));
+    }
+
+    #[test]
+    fn user_strings_are_read_at_the_top_level_only() {
+        use super::super::json::tests_top_level_string as top;
+        let text = br#"{"domain": {"name": "acct", "id": "d1"}, "name": "dave", "id": "u4"}"#;
+        assert_eq!(top(text, b"name"), Some(&b"dave"[..]));
+        assert_eq!(top(text, b"id"), Some(&b"u4"[..]));
+        assert_eq!(top(br#"{"domain": {"name": "acct"}}"#, b"name"), None);
+        assert_eq!(top(br#"{"name": "a\"b"}"#, b"name"), None);
+        assert_eq!(top(b"{\"name\": ", b"name"), None);
+    }
 }

@@ -654,6 +654,11 @@ fn top_level_string<'i>(text: &'i [u8], key: &[u8]) -> Option<&'i [u8]> {
     None
 }
 
+#[cfg(test)]
+pub(crate) fn tests_top_level_string<'i>(text: &'i [u8], key: &[u8]) -> Option<&'i [u8]> {
+    top_level_string(text, key)
+}
+
 /// A value as the user wrote it, for messages.
 fn show(v: Raw<'_>) -> String {
     match v {
