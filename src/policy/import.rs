@@ -77,24 +77,34 @@ pub struct Imported {
     pub warnings: Vec<String>,
     /// Per policy of the snapshot, in order: the input file and JSON path it came from.
     pub sources: Vec<(String, String)>,
+    /// The same for users and groups.
+    pub user_sources: Vec<(String, String)>,
+    pub group_sources: Vec<(String, String)>,
 }
 
 impl Imported {
     /// Rewrites a message about the built snapshot (`OUT: policies[k].document...`) to name
     /// the input file and JSON path the policy came from.
     pub fn locate(&self, out: &str, message: &str) -> String {
-        let prefix = format!("{out}: policies[");
-        let Some(rest) = message.strip_prefix(&prefix) else {
-            return message.to_owned();
-        };
-        let Some((k, rest)) = rest.split_once(']') else {
-            return message.to_owned();
-        };
-        let Some((file, at)) = k.parse::<usize>().ok().and_then(|k| self.sources.get(k)) else {
-            return message.to_owned();
-        };
-        let rest = rest.strip_prefix(".document").unwrap_or(rest);
-        format!("{file}: {at}{rest}")
+        for (list, sources, inner) in [
+            ("policies", &self.sources, ".document"),
+            ("users", &self.user_sources, ""),
+            ("groups", &self.group_sources, ""),
+        ] {
+            let prefix = format!("{out}: {list}[");
+            let Some(rest) = message.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((k, rest)) = rest.split_once(']') else {
+                continue;
+            };
+            let Some((file, at)) = k.parse::<usize>().ok().and_then(|k| sources.get(k)) else {
+                continue;
+            };
+            let rest = rest.strip_prefix(inner).unwrap_or(rest);
+            return format!("{file}: {at}{rest}");
+        }
+        message.to_owned()
     }
 }
 
@@ -616,10 +626,18 @@ pub fn import(
         .iter()
         .map(|(_, file, at)| (file.clone(), format!("{at}.policy")))
         .collect();
+    let placed = |m: &Merged| -> Vec<(String, String)> {
+        m.items
+            .iter()
+            .map(|(_, file, at)| (file.clone(), at.clone()))
+            .collect()
+    };
     Ok(Imported {
         snapshot,
         warnings,
         sources,
+        user_sources: placed(&users),
+        group_sources: placed(&groups),
     })
 }
 
