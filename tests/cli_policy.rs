@@ -26,7 +26,7 @@ fn import_of_the_sample_dump_gives_the_sample_snapshot() {
         .success()
         .stderr(predicate::str::contains("user \"judy\" is disabled"))
         .stderr(predicate::str::contains(
-            "11 users, 10 groups, 12 policies and 2 roles",
+            "11 users, 10 groups, 11 policies and 2 roles (1 granted with a scope)",
         ));
     assert_eq!(read_json(&out), read_json(&samples().join("snapshot.json")));
     let snap = read_json(&out);

@@ -225,14 +225,21 @@ fn cts_documents_in_every_shape_are_read() {
 #[test]
 fn a_json_document_without_traces_is_named_not_silent() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, stderr) = analyze(&[data("not-traces.json")], &[], &dir.path().join("r"));
+    // A compact ListTraces-like response without traces: named for what it lacks.
+    let (code, _, stderr) = analyze(&[data("not-traces.json")], &[], &dir.path().join("r"));
+    assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains(
-            "not-traces.json: read as JSON lines, but its first record has no HTTP method"
-        ),
+        stderr.contains("not-traces.json: read as a CTS document: a JSON document without a traces array (keys: meta_data, items)"),
         "{stderr}"
     );
-    assert!(stderr.contains("keys: meta_data, items"), "{stderr}");
+    // JSON lines whose records have no method and target: named, with their keys.
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(&other, "{\"level\":\"info\",\"msg\":\"orders synced\"}\n").unwrap();
+    let (_, _, stderr) = analyze(&[other], &[], &dir.path().join("o"));
+    assert!(
+        stderr.contains("other.jsonl: read as JSON lines, but its first record has no HTTP method and request target (keys: level, msg)"),
+        "{stderr}"
+    );
     // A pretty document without traces is no JSON lines: named, and nothing to report.
     let pretty = dir.path().join("pretty.json");
     std::fs::write(
@@ -248,11 +255,12 @@ fn a_json_document_without_traces_is_named_not_silent() {
         ),
         "{stderr}"
     );
-    // With a readable file beside it the run goes on, and the file is named.
+    // With a readable file beside it the run goes on (within --max-bad-ratio: the document
+    // counts as one malformed record), and the file is named.
     let out = dir.path().join("s");
     let (code, summary, stderr) = analyze(
         &[data("not-traces.json"), data("cts-list-traces.json")],
-        &[],
+        &["--max-bad-ratio", "0.5"],
         &out,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -451,4 +459,75 @@ fn a_user_field_json_records_lack_is_named() {
         ),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_out_path_with_missing_parents_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("reports/2026/12/06");
+    let (code, summary, stderr) = analyze(&[data("cts-list-traces.json")], &[], &out);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(summary.is_some());
+}
+
+#[test]
+fn a_damaged_cts_document_keeps_what_came_before_the_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    // A .gz cut in the middle, beside a good file: the run goes on and names it.
+    let gz = std::fs::read(data("cts-list-traces.json.gz")).unwrap();
+    let cut = dir.path().join("cut.json.gz");
+    std::fs::write(&cut, &gz[..gz.len() * 2 / 3]).unwrap();
+    let out = dir.path().join("r");
+    let (code, summary, stderr) = analyze(
+        &[cut, data("cts-old.json")],
+        &["--max-bad-ratio", "1"],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("cut.json.gz: read as a CTS document"),
+        "{stderr}"
+    );
+    assert!(summary.unwrap()["inputs"]["bss_requests"].as_u64().unwrap() >= 2);
+    // A plain document cut short: its complete traces are read and the cut is counted.
+    let text = std::fs::read_to_string(data("cts-list-traces-pretty.json")).unwrap();
+    let short = dir.path().join("short.json");
+    std::fs::write(&short, &text[..text.len() / 2]).unwrap();
+    let (code, summary, stderr) =
+        analyze(&[short], &["--max-bad-ratio", "1"], &dir.path().join("s"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("the document is cut"), "{stderr}");
+    let s = summary.unwrap();
+    assert!(s["inputs"]["parsed"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["inputs"]["malformed"], 1, "{s}");
+}
+
+#[test]
+fn dashes_in_json_records_mean_no_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("lts.jsonl");
+    std::fs::write(
+        &log,
+        r#"{"request_method":"GET","router_uri":"/v2/orders/customer-orders","status":"200","time_local":"27/Jan/2022:15:56:44","custom_data_log1":"-","apig_err_code":"-","request_id":"x"}
+"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let (code, _, stderr) = analyze(
+        &[log],
+        &[
+            "--user-field",
+            "custom_data_log1",
+            "--timezone",
+            "+08:00",
+            "--format",
+            "csv",
+        ],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let usage = usage_csv(&out);
+    let row = usage.lines().nth(1).unwrap();
+    assert!(row.starts_with("\"\",,GET"), "{usage}");
+    assert!(!usage.contains("'-"), "{usage}");
 }

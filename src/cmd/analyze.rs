@@ -298,6 +298,18 @@ fn analyze(
             crate::log::warn(&w.to_string());
         }
     }
+    // `--out reports/2026/12/06`: the parents are made, as users expect of an output path
+    // (the lock lives beside the report, so they are needed before anything is read).
+    if let Some(parent) = cfg.out.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "cannot create the parent directory {} of --out",
+                parent.display()
+            )
+        })?;
+    }
     let report_lock = RunLock::acquire(
         &lock::report_lock_path(&cfg.out),
         &format!("report directory {}", cfg.out.display()),

@@ -51,17 +51,21 @@ fn run_check(args: SnapshotCheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn describe(s: &Snapshot, name: &str) -> String {
-    let roles = s
-        .policies
-        .iter()
-        .filter(|p| p.kind == PolicyKind::Role)
-        .count();
+    // Scoped grants are the same documents attached with a scope: not counted again.
+    let own = || s.policies.iter().filter(|p| p.scoped_from.is_none());
+    let roles = own().filter(|p| p.kind == PolicyKind::Role).count();
+    let scoped = s.policies.len() - own().count();
     format!(
-        "{name}: {} users, {} groups, {} policies and {} roles{}",
+        "{name}: {} users, {} groups, {} policies and {} roles{}{}",
         s.users.len(),
         s.groups.len(),
-        s.policies.len() - roles,
+        own().count() - roles,
         roles,
+        if scoped > 0 {
+            format!(" ({scoped} granted with a scope)")
+        } else {
+            String::new()
+        },
         s.taken_at
             .map(|t| format!(", taken at {t}"))
             .unwrap_or_default()

@@ -867,12 +867,9 @@ fn scan_document(
     end: &mut StreamEnd,
 ) -> Option<Note> {
     let mut doc = Vec::new();
-    if let Err(e) = reader.read_to_end(&mut doc) {
-        return Some(Note::error(
-            file,
-            format!("{}: cannot read the whole CTS document: {e}", f.name),
-        ));
-    }
+    // A damaged stream (a truncated .gz) keeps what came before the damage: its complete
+    // traces are read, as the lines before the damage of a line log are.
+    let damaged = reader.read_to_end(&mut doc).err();
     // A document is always read whole: `end` and `tail` describe all of it.
     end.end = doc.len() as u64;
     let t = doc.len().saturating_sub(TAIL as usize);
@@ -906,16 +903,28 @@ fn scan_document(
         lines += 1;
     }
     stats.chunk_lines.push((file, 0, lines));
-    match result {
-        Ok(_) => None,
-        Err(m) => {
-            stats.counters.lines += 1;
-            stats.malformed(file, 0, 0, || m.0.clone());
+    let damage = damaged.map(|e| {
+        format!(
+            "cannot read the whole CTS document ({} data: {e}); what came before the damage was read",
+            f.compression.as_str()
+        )
+    });
+    match (result, damage) {
+        (Ok(_), None) => None,
+        (result, damage) => {
+            let what: Vec<String> = damage
+                .into_iter()
+                .chain(result.err().map(|m| {
+                    stats.counters.lines += 1;
+                    stats.malformed(file, 0, 0, || m.0.clone());
+                    m.0
+                }))
+                .collect();
             // Counted as malformed and named: the other files' requests still make a report
             // (and a run with nothing else to read stops at "no request could be read").
             Some(Note::warning(
                 file,
-                format!("{}: read as a CTS document: {}", f.name, m.0),
+                format!("{}: read as a CTS document: {}", f.name, what.join("; ")),
             ))
         }
     }

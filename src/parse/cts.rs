@@ -28,35 +28,172 @@ pub fn for_each_trace(
 ) -> Result<usize, Malformed> {
     let mut times = super::time::TimeCache::with_zone(zone);
     let mut n = 0;
-    let mut copy = doc.to_vec();
-    match simd_json::to_tape(&mut copy) {
-        Ok(tape) => {
-            let traces = traces_of(tape.as_value())?;
-            read_traces(traces, catalog, &mut times, &mut n, &mut f, &mut bad);
-            Ok(n)
-        }
-        Err(whole) => {
-            // Pages appended one after another: one complete document per line.
-            let lines: Vec<&mut [u8]> = doc
-                .split_mut(|&b| b == b'\n')
-                .filter(|l| !l.trim_ascii().is_empty())
-                .collect();
-            if lines.len() < 2 {
-                return Err(Malformed(format!("invalid JSON document: {whole}")));
+    let values = top_values(doc);
+    if values.is_empty() {
+        return Err(Malformed("an empty document".into()));
+    }
+    let several = values.len() > 1;
+    let mut errors = Vec::new();
+    for (k, &(start, end, complete)) in values.iter().enumerate() {
+        let label = if several {
+            format!("document {}: ", k + 1)
+        } else {
+            String::new()
+        };
+        let mut buf = doc[start..end].to_vec();
+        let invalid = if complete {
+            match simd_json::to_tape(&mut buf) {
+                Ok(tape) => {
+                    match traces_of(tape.as_value()) {
+                        Ok(traces) => {
+                            read_traces(traces, catalog, &mut times, &mut n, &mut f, &mut bad)
+                        }
+                        Err(m) => errors.push(format!("{label}{}", m.0)),
+                    }
+                    continue;
+                }
+                Err(e) => format!("invalid JSON ({e})"),
             }
-            for (k, line) in lines.into_iter().enumerate() {
-                let tape = simd_json::to_tape(line).map_err(|e| {
-                    Malformed(format!(
-                        "invalid JSON document (the whole file: {whole}; read as one document per line, document {}: {e})",
-                        k + 1
-                    ))
-                })?;
-                let traces = traces_of(tape.as_value())
-                    .map_err(|m| Malformed(format!("document {}: {}", k + 1, m.0)))?;
-                read_traces(traces, catalog, &mut times, &mut n, &mut f, &mut bad);
+        } else {
+            "the document is cut (it ends before its closing bracket)".to_owned()
+        };
+        // A damaged or cut document: the complete traces before the damage are read.
+        let before = n;
+        salvage(
+            &doc[start..end],
+            catalog,
+            &mut times,
+            &mut n,
+            &mut f,
+            &mut bad,
+        );
+        errors.push(format!(
+            "{label}{invalid}; {} complete trace(s) before it were read",
+            n - before
+        ));
+    }
+    if errors.is_empty() {
+        Ok(n)
+    } else {
+        Err(Malformed(errors.join("; ")))
+    }
+}
+
+/// Where the JSON value starting at `start` ends (exclusive), or `None` when the text ends
+/// first. Strings are skipped with their escapes; only brackets outside strings count.
+fn value_end(doc: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    let scalar = !matches!(doc.get(start), Some(b'{' | b'[' | b'"'));
+    if scalar {
+        let len = doc[start..]
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || matches!(b, b'{' | b'[' | b',' | b']' | b'}'))
+            .unwrap_or(doc.len() - start);
+        return Some(start + len.max(1));
+    }
+    let mut in_string = false;
+    while i < doc.len() {
+        let b = doc[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => {
+                    in_string = false;
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
             }
-            Ok(n)
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Some(i + 1);
+                    }
+                }
+                _ => {}
+            }
         }
+        i += 1;
+    }
+    None
+}
+
+/// The top-level values of a file, one after another (pages appended, pretty or compact):
+/// (start, end, complete).
+fn top_values(doc: &[u8]) -> Vec<(usize, usize, bool)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < doc.len() && (doc[i].is_ascii_whitespace() || doc[i] == b',') {
+            i += 1;
+        }
+        if i >= doc.len() {
+            return out;
+        }
+        match value_end(doc, i) {
+            Some(end) => {
+                out.push((i, end, true));
+                i = end;
+            }
+            None => {
+                out.push((i, doc.len(), false));
+                return out;
+            }
+        }
+    }
+}
+
+/// Reads the complete traces of a damaged document's trace array (the document itself when
+/// it is an array, else its `traces`), up to the first one that is cut.
+fn salvage(
+    doc: &[u8],
+    catalog: &Catalog,
+    times: &mut super::time::TimeCache,
+    n: &mut usize,
+    f: &mut impl FnMut(usize, &Request<'_>),
+    bad: &mut impl FnMut(usize, Malformed),
+) {
+    let open = if doc.first() == Some(&b'[') {
+        Some(0)
+    } else {
+        memchr::memmem::find(doc, b"\"traces\"").and_then(|k| {
+            let rest = &doc[k + 8..];
+            let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+            if rest[colon] != b':' {
+                return None;
+            }
+            let after = &rest[colon + 1..];
+            let bracket = after.iter().position(|b| !b.is_ascii_whitespace())?;
+            (after[bracket] == b'[').then_some(k + 8 + colon + 1 + bracket)
+        })
+    };
+    let Some(open) = open else { return };
+    let mut i = open + 1;
+    loop {
+        while i < doc.len() && (doc[i].is_ascii_whitespace() || doc[i] == b',') {
+            i += 1;
+        }
+        if i >= doc.len() || doc[i] != b'{' {
+            return;
+        }
+        let Some(end) = value_end(doc, i) else { return };
+        let mut buf = doc[i..end].to_vec();
+        let k = *n;
+        *n += 1;
+        match simd_json::to_tape(&mut buf) {
+            Ok(tape) => match trace_request(tape.as_value(), catalog, times) {
+                Ok(req) => f(k, &req),
+                Err(e) => bad(k, e),
+            },
+            Err(e) => bad(k, Malformed(format!("invalid JSON trace: {e}"))),
+        }
+        i = end;
     }
 }
 
@@ -197,7 +334,36 @@ mod tests {
                 .unwrap_err()
                 .contains("without a traces array")
         );
-        assert!(names("{not json").unwrap_err().contains("invalid JSON"));
+        assert!(
+            names("{not json")
+                .unwrap_err()
+                .contains("the document is cut")
+        );
+        assert!(
+            names("{\"traces\": [1 2]}")
+                .unwrap_err()
+                .contains("invalid JSON")
+        );
+        // Pretty pages appended.
+        let pretty = format!("{}\n", list.replace(",", ",\n  "));
+        assert_eq!(names(&format!("{pretty}{pretty}")).unwrap().len(), 4);
+        // A cut document: the complete traces before the cut are read, and it is named.
+        let cut = &list[..list.len() - 30];
+        let mut doc = cut.as_bytes().to_vec();
+        let mut seen = 0;
+        let err = for_each_trace(
+            &mut doc,
+            &Catalog::embedded(),
+            None,
+            |_, _| seen += 1,
+            |_, _| (),
+        )
+        .unwrap_err();
+        assert_eq!(seen, 1);
+        assert!(
+            err.0.contains("cut") && err.0.contains("1 complete trace(s)"),
+            "{err:?}"
+        );
     }
 
     #[test]

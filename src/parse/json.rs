@@ -439,6 +439,7 @@ fn time_of(v: Raw<'_>, times: &mut TimeCache) -> Option<i64> {
 /// The user may be a string or an object with a name (and id).
 fn user_of(v: Raw<'_>) -> (&[u8], &[u8]) {
     match v {
+        Raw::Str(b"-") => (b"", b""),
         Raw::Str(s) => (s, b""),
         Raw::User(name, id) => (name, id),
         _ => (b"", b""),
@@ -481,7 +482,11 @@ fn gateway_request<'i>(
     get: impl Fn(Field) -> Option<Raw<'i>>,
     times: &mut TimeCache,
 ) -> Result<Request<'i>, Malformed> {
-    let text = |f: Field| get(f).and_then(text_of).unwrap_or_default();
+    // Gateways (and LTS's structured API Gateway records) write `-` for "no value".
+    let text = |f: Field| match get(f).and_then(text_of).unwrap_or_default() {
+        b"-" => b"",
+        v => v,
+    };
 
     let mut method = text(Field::Method);
     let mut target = text(Field::Path);

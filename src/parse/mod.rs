@@ -214,8 +214,17 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
             }
             Some(json::Probed::Array { traces: false }) => {
                 return Err(
-                    "a JSON array whose elements are not CTS traces (no trace_name): expected JSON lines (one object per line), CTS traces or an API Gateway log".into(),
+                    "a JSON array whose elements are not CTS traces (no trace_name): expected JSON lines (one object per line), CTS traces or an API Gateway log; an array of gateway records can be turned into JSON lines with jq -c '.[]'".into(),
                 );
+            }
+            // A ListTraces response whose traces are missing: read as a CTS document, which
+            // then says what it lacks, rather than as one gateway line of other traffic.
+            Some(json::Probed::Object(keys)) if keys.iter().any(|k| k == "meta_data") => {
+                return Ok(Detected::new(
+                    LogFormat::CtsDocument,
+                    "cts-list-traces",
+                    "a JSON object with meta_data on one line: a CTS ListTraces response",
+                ));
             }
             Some(json::Probed::Object(keys)) => {
                 return Ok(Detected {

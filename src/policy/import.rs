@@ -336,8 +336,9 @@ fn ref_id<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
     v.get(key)?.get("id")?.as_str()
 }
 
-/// The scope of an assignment, as the snapshot writes it.
-fn scope_of(a: &Value) -> String {
+/// The scope of an assignment, as the snapshot writes it, or why it cannot be told: a scope
+/// permlens does not know is never taken for the whole account.
+fn scope_of(a: &Value) -> Result<String, String> {
     let inherited = a
         .get("is_inherited")
         .and_then(Value::as_bool)
@@ -345,35 +346,60 @@ fn scope_of(a: &Value) -> String {
         || a.get("inherited_to_projects")
             .and_then(Value::as_bool)
             .unwrap_or(false);
-    let scope = a.get("scope");
-    if let Some(ep) = scope.and_then(|s| ref_id(s, "enterprise_project")) {
-        return format!("enterprise_project:{ep}");
+    let Some(scope) = a.get("scope").filter(|s| !s.is_null()) else {
+        // No scope at all: the domain-level listing APIs answer without one.
+        return Ok(if inherited { "all_projects" } else { "domain" }.into());
+    };
+    for key in ["enterprise_project", "enterprise_projects"] {
+        if let Some(ep) = ref_id(scope, key) {
+            return Ok(format!("enterprise_project:{ep}"));
+        }
     }
     if inherited {
-        return "all_projects".into();
+        return Ok("all_projects".into());
     }
-    if let Some(p) = scope.and_then(|s| ref_id(s, "project")) {
-        return format!("project:{p}");
+    if let Some(p) = ref_id(scope, "project") {
+        return Ok(format!("project:{p}"));
     }
-    "domain".into()
+    if scope.get("domain").is_some() {
+        return Ok("domain".into());
+    }
+    Err(format!(
+        "scope {scope} is none of domain, project, enterprise_project"
+    ))
 }
 
-/// The scope a per-group permission listing names in its `links.self`.
-fn listing_scope(links: Option<&Value>) -> String {
+/// The scope a per-group permission listing names in its `links.self`, or why it cannot be
+/// told.
+fn listing_scope(links: Option<&Value>) -> Result<String, String> {
     let link = links
         .and_then(|l| l.get("self"))
         .and_then(Value::as_str)
         .unwrap_or_default();
+    let id_after = |marker: &str| {
+        link.split(marker)
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    };
     if link.contains("inherited_to_projects") {
-        return "all_projects".into();
+        return Ok("all_projects".into());
     }
-    if let Some(rest) = link.split("/projects/").nth(1) {
-        let id = rest.split('/').next().unwrap_or_default();
-        if !id.is_empty() {
-            return format!("project:{id}");
-        }
+    if let Some(ep) = id_after("/enterprise-projects/") {
+        return Ok(format!("enterprise_project:{ep}"));
     }
-    "domain".into()
+    if let Some(p) = id_after("/projects/") {
+        return Ok(format!("project:{p}"));
+    }
+    if id_after("/domains/").is_some() {
+        return Ok("domain".into());
+    }
+    Err(if link.is_empty() {
+        "no links.self to tell its scope (domain, project or inherited) by".into()
+    } else {
+        format!("links.self {link:?} names no scope permlens knows")
+    })
 }
 
 /// The group id a `roles` response's `links.self` names (`.../groups/<id>/roles...`).
@@ -472,8 +498,16 @@ pub fn import(
     // A listing's roles are documents too, used where the catalogue lacks them.
     let mut listed: Vec<(String, String, String, String)> = Vec::new(); // (group, role, scope, file)
     for (gid, path, file) in listings {
-        let scope = listing_scope(file.links.as_ref());
         let name = path.display().to_string();
+        let scope = match listing_scope(file.links.as_ref()) {
+            Ok(scope) => scope,
+            Err(why) => {
+                warnings.push(format!(
+                    "{name}: the permissions of group id {gid:?} are skipped: {why}"
+                ));
+                continue;
+            }
+        };
         for (i, r) in file.roles.iter().enumerate() {
             let id = string_field(r, "id", &name, &format!("roles[{i}]"))?;
             listed.push((gid.clone(), id, scope.clone(), name.clone()));
@@ -549,7 +583,13 @@ pub fn import(
                 e.1 += 1;
                 continue;
             };
-            let scope = scope_of(a);
+            let scope = match scope_of(a) {
+                Ok(scope) => scope,
+                Err(why) => {
+                    warnings.push(format!("{file}: {at}.scope: {why}; skipped"));
+                    continue;
+                }
+            };
             let policy = &role_names[r];
             if let Some(g) = ref_id(a, "group") {
                 match groups.by_id.get(g) {
@@ -702,7 +742,7 @@ mod tests {
 
     #[test]
     fn scopes() {
-        let a = |v: Value| scope_of(&v);
+        let a = |v: Value| scope_of(&v).unwrap();
         assert_eq!(a(json!({"scope": {"domain": {"id": "d"}}})), "domain");
         assert_eq!(a(json!({"scope": {"project": {"id": "p1"}}})), "project:p1");
         assert_eq!(
@@ -714,12 +754,25 @@ mod tests {
             "enterprise_project:ep"
         );
         let links = json!({"self": "https://iam/v3/projects/p9/groups/g1/roles"});
-        assert_eq!(listing_scope(Some(&links)), "project:p9");
+        assert_eq!(listing_scope(Some(&links)).unwrap(), "project:p9");
         assert_eq!(listing_group(Some(&links)).as_deref(), Some("g1"));
         let catalogue = json!({"self": "https://iam/v3/roles"});
         assert_eq!(listing_group(Some(&catalogue)), None);
         let inherited = json!({"self": "https://iam/v3/OS-INHERIT/domains/d/groups/g2/roles/inherited_to_projects"});
-        assert_eq!(listing_scope(Some(&inherited)), "all_projects");
+        assert_eq!(listing_scope(Some(&inherited)).unwrap(), "all_projects");
+        let ep = json!({"self": "https://iam/v3.0/OS-PERMISSION/enterprise-projects/ep7/groups/g1/roles"});
+        assert_eq!(listing_scope(Some(&ep)).unwrap(), "enterprise_project:ep7");
+        assert_eq!(listing_group(Some(&ep)).as_deref(), Some("g1"));
+        let domain = json!({"self": "https://iam/v3/domains/d1/groups/g1/roles"});
+        assert_eq!(listing_scope(Some(&domain)).unwrap(), "domain");
+        assert!(listing_scope(None).is_err());
+        assert!(listing_scope(Some(&json!({"self": "https://iam/v9/x/groups/g/roles"}))).is_err());
+        assert_eq!(
+            a(json!({"scope": {"enterprise_projects": {"id": "ep3"}}})),
+            "enterprise_project:ep3"
+        );
+        assert_eq!(a(json!({})), "domain");
+        assert!(scope_of(&json!({"scope": {"region": {"id": "r"}}})).is_err());
         assert_eq!(listing_group(Some(&inherited)).as_deref(), Some("g2"));
     }
 }

@@ -74,6 +74,9 @@ pub struct Policy {
     pub name: String,
     pub kind: PolicyKind,
     pub statements: Vec<Statement>,
+    /// A grant of another policy with a scope other than the whole account (`P [project
+    /// p1]`): the index of the policy it was made from.
+    pub scoped_from: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -475,6 +478,7 @@ impl Loader<'_> {
                     None => {
                         let mut scoped = policies[base].clone();
                         scoped.name = label.clone();
+                        scoped.scoped_from = Some(base);
                         if let Scope::EnterpriseProject(ep) = &scope {
                             let held = Condition::new(
                                 "StringEquals",
@@ -543,6 +547,7 @@ impl Loader<'_> {
             name,
             kind,
             statements,
+            scoped_from: None,
         })
     }
 
