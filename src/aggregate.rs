@@ -429,6 +429,30 @@ pub struct Counters {
     pub percent_decoded: u64,
 }
 
+impl Counters {
+    /// What was counted since `before` (a copy of these counters taken earlier).
+    pub fn since(&self, before: &Counters) -> Counters {
+        Counters {
+            lines: self.lines - before.lines,
+            blank: self.blank - before.blank,
+            prefiltered: self.prefiltered - before.prefiltered,
+            malformed: self.malformed - before.malformed,
+            parsed: self.parsed - before.parsed,
+            out_of_window: self.out_of_window - before.out_of_window,
+            bss_requests: self.bss_requests - before.bss_requests,
+            unmatched_requests: self.unmatched_requests - before.unmatched_requests,
+            unlisted_parsed: self.unlisted_parsed - before.unlisted_parsed,
+            dot_segments: self.dot_segments - before.dot_segments,
+            percent_decoded: self.percent_decoded - before.percent_decoded,
+        }
+    }
+
+    /// Every line is one of these: the counts add up when this equals `lines`.
+    pub fn accounted(&self) -> u64 {
+        self.blank + self.prefiltered + self.malformed + self.parsed
+    }
+}
+
 impl std::ops::AddAssign for Counters {
     fn add_assign(&mut self, o: Counters) {
         self.lines += o.lines;

@@ -573,17 +573,50 @@ impl IpCache {
 }
 
 /// Classifies one request and folds it into `stats`.
-/// Counts one line the prefilter skipped, classifying it by length alone.
+/// Counts one line the prefilter skipped. It is not parsed (that is the prefilter's speed),
+/// but it must look like a line of its file's format, so that garbage is malformed and
+/// `--max-bad-ratio` means what it says: a JSON line runs from `{` to `}`, an API Gateway
+/// line has the field count and shape of one of its layouts. The rest are lines not
+/// addressed to the service.
 fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
     stats.counters.lines += 1;
     if line.len() as u64 > crate::input::MAX_LINE {
         stats.malformed(origin.file, origin.chunk, index, || {
             format!("line longer than {} bytes", crate::input::MAX_LINE)
         });
-    } else if line.len() <= 8 && line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    // A byte-order mark starts a file written by some Windows tools; it is not content.
+    let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+    if line.len() <= 8 && line.iter().all(u8::is_ascii_whitespace) {
         stats.counters.blank += 1;
-    } else {
+    } else if looks_like(line, origin.format) {
         stats.counters.prefiltered += 1;
+    } else {
+        stats.malformed(origin.file, origin.chunk, index, || {
+            not_like(line, origin.format)
+        });
+    }
+}
+
+/// The cheap structural check of a skipped line (see [`skipped_line`]).
+#[inline]
+fn looks_like(line: &[u8], format: LogFormat) -> bool {
+    match format {
+        LogFormat::Json | LogFormat::Cts | LogFormat::CtsDocument => {
+            let t = line.trim_ascii();
+            t.first() == Some(&b'{') && t.last() == Some(&b'}')
+        }
+        LogFormat::Apig => crate::parse::apig::line_layout(line).is_some(),
+    }
+}
+
+/// Why a skipped line is not a line of its format.
+#[cold]
+fn not_like(line: &[u8], format: LogFormat) -> String {
+    match format {
+        LogFormat::Apig => crate::parse::apig::why_not(line),
+        _ => "not a JSON object (the line does not run from { to })".into(),
     }
 }
 

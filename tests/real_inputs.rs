@@ -531,3 +531,106 @@ fn dashes_in_json_records_mean_no_value() {
     assert!(row.starts_with("\"\",,GET"), "{usage}");
     assert!(!usage.contains("'-"), "{usage}");
 }
+
+/// Every line of every file is one of blank, parsed, malformed or not addressed to the
+/// service, in the summary and per file.
+fn assert_counts_add_up(s: &Value) {
+    let i = &s["inputs"];
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+    assert_eq!(
+        n(i, "lines"),
+        n(i, "blank") + n(i, "parsed") + n(i, "malformed") + n(i, "not_addressed_to_service"),
+        "{i}"
+    );
+    for f in i["per_file"].as_array().unwrap() {
+        assert_eq!(
+            n(f, "new_lines"),
+            n(f, "blank") + n(f, "parsed") + n(f, "malformed") + n(f, "not_addressed_to_service"),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn garbage_the_prefilter_skips_is_malformed_and_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"time":"2026-11-27T10:00:00Z","method":"GET","uri":"/v2/orders/customer-orders","status":200,"user":"alice"}"#;
+    let other = r#"{"time":"2026-11-27T10:00:00Z","method":"GET","uri":"/v1/proj/cloudservers","status":200,"user":"alice"}"#;
+    let mut lines = vec![good.to_owned(), other.to_owned(), String::new()];
+    // Half garbage: text, a BSS line cut mid-path, a line of NUL bytes.
+    lines.push("hello there, not a log line".into());
+    lines.push(r#"{"method":"GET","uri":"/v2/or"#.into());
+    lines.push("\0\0\0\0\0\0\0\0\0\0".into());
+    let log = dir.path().join("half.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let (code, _, stderr) = analyze(std::slice::from_ref(&log), &[], &dir.path().join("a"));
+    assert_eq!(code, 2, "--max-bad-ratio holds: {stderr}");
+    assert!(
+        stderr.contains("3 of 5 lines read were malformed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not a JSON object"), "{stderr}");
+    let out = dir.path().join("b");
+    let (code, summary, stderr) = analyze(&[log], &["--max-bad-ratio", "1"], &out);
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["malformed"], 3, "{s}");
+    assert_eq!(s["inputs"]["not_addressed_to_service"], 1, "{s}");
+    assert_eq!(s["inputs"]["bss_requests"], 1, "{s}");
+    assert_counts_add_up(&s);
+
+    // The same for the API Gateway layouts: a short line is no API Gateway line.
+    let apig = dir.path().join("gw.log");
+    let text = std::fs::read_to_string(data("apig-joined.log")).unwrap();
+    std::fs::write(&apig, format!("{text}garbage line\n")).unwrap();
+    let (code, summary, stderr) = analyze(
+        &[apig],
+        &["--user-field", "custom_data_log1", "--max-bad-ratio", "1"],
+        &dir.path().join("c"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["malformed"], 1, "{s}");
+    let sample = s["inputs"]["malformed_samples"].to_string();
+    assert!(
+        sample.contains("gw.log:5:") && sample.contains("expected 53"),
+        "{sample}"
+    );
+    assert_counts_add_up(&s);
+}
+
+#[test]
+fn counts_add_up_over_every_real_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = [
+        "apig-joined.log",
+        "apig-split.log",
+        "cts-list-traces.json",
+        "obs_CloudTrace_cn-north-4_2025-11-27T10-05-00Z_21d36ced8c8af71e.json.gz",
+        "cts-old.json",
+    ]
+    .iter()
+    .map(|f| data(f))
+    .collect();
+    let (code, summary, stderr) = analyze(
+        &files,
+        &["--user-field", "custom_data_log1"],
+        &dir.path().join("r"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_counts_add_up(&summary.unwrap());
+}
+
+#[test]
+fn a_file_holding_only_a_byte_order_mark_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let bom = dir.path().join("bom.jsonl");
+    std::fs::write(&bom, b"\xEF\xBB\xBF").unwrap();
+    let (code, summary, stderr) = analyze(
+        &[bom, data("cts-list-traces.json")],
+        &[],
+        &dir.path().join("r"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_counts_add_up(&summary.unwrap());
+}

@@ -901,7 +901,8 @@ fn check_inputs(
             c.malformed
         );
     }
-    let judged = c.parsed + c.malformed;
+    // Every non-blank line is judged: parsed, checked for its format's shape, or malformed.
+    let judged = c.parsed + c.malformed + c.prefiltered;
     if judged > 0 && c.malformed as f64 > cfg.max_bad_ratio * judged as f64 {
         for s in malformed.iter().take(5) {
             crate::log::warn(&format!("malformed: {s}"));
@@ -979,7 +980,8 @@ fn summary(
             "out_of_window": c.out_of_window,
             "bss_requests": c.bss_requests,
             "unmatched_requests": c.unmatched_requests,
-            "unlisted_requests": c.unlisted_parsed + c.prefiltered,
+            "unlisted_requests": c.unlisted_parsed,
+            "not_addressed_to_service": c.prefiltered,
             "prefiltered": c.prefiltered,
             "dot_segment_requests": c.dot_segments,
             "percent_encoded_requests": c.percent_decoded,
@@ -994,6 +996,10 @@ fn summary(
                 "lines": r.lines,
                 "new_lines": r.new_lines,
                 "malformed": r.malformed,
+                "blank": r.counts.blank,
+                "parsed": r.counts.parsed,
+                "not_addressed_to_service": r.counts.prefiltered,
+                "bss_requests": r.counts.bss_requests,
                 "skipped": r.skipped,
                 "warnings": r.warnings,
             })).collect::<Vec<_>>(),
@@ -1045,10 +1051,11 @@ fn print_summary(
         bytes as f64 / (1 << 20) as f64 / secs
     );
     println!(
-        "  {} BSS requests, {} unmatched calls to the service, {} other requests, {} malformed, {} out of window",
+        "  {} BSS requests, {} unmatched calls to the service, {} requests to unlisted APIs, {} lines not addressed to the service, {} malformed, {} out of window",
         c.bss_requests,
         c.unmatched_requests,
-        c.unlisted_parsed + c.prefiltered,
+        c.unlisted_parsed,
+        c.prefiltered,
         c.malformed,
         c.out_of_window
     );

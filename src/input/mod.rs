@@ -134,6 +134,8 @@ pub struct FileReport {
     pub new_lines: u64,
     /// Not read: why (with `--state`, content counted before).
     pub skipped: Option<&'static str>,
+    /// What this run counted in the file's lines.
+    pub counts: crate::aggregate::Counters,
 }
 
 pub fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
@@ -321,8 +323,14 @@ enum Task {
     Whole { file: u32 },
 }
 
-/// One worker's aggregate, notes, and how its whole-file tasks ended.
-type WorkerResult = (Stats, Vec<Note>, Vec<(u32, StreamEnd)>);
+/// One worker's aggregate, notes, how its whole-file tasks ended, and what each of its tasks
+/// counted (per file, so that every file's lines are accounted for in the summary).
+type WorkerResult = (
+    Stats,
+    Vec<Note>,
+    Vec<(u32, StreamEnd)>,
+    Vec<(u32, crate::aggregate::Counters)>,
+);
 
 /// What a whole-file task learned besides its lines.
 #[derive(Debug, Default)]
@@ -402,10 +410,15 @@ pub fn scan(
             let mut stats = Stats::default();
             let mut notes = Vec::new();
             let mut ends = Vec::new();
+            let mut counted = Vec::new();
             let mut buf = Vec::new();
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(task) = tasks.get(i) else { break };
+                let before = stats.counters;
+                let task_file = match *task {
+                    Task::Chunk { file, .. } | Task::Whole { file } => file,
+                };
                 let (bytes, note) = match *task {
                     Task::Chunk {
                         file,
@@ -437,20 +450,22 @@ pub fn scan(
                     }
                 };
                 notes.extend(note);
+                counted.push((task_file, stats.counters.since(&before)));
                 tick(bytes);
             }
-            (stats, notes, ends)
+            (stats, notes, ends, counted)
         })
         .collect();
     // The largest aggregate is kept as it is and the others are folded into it (merging into
     // an empty one re-inserted every row of the first and grew its tables step by step).
     let mut results = results;
     let largest = (0..results.len()).max_by_key(|&i| results[i].0.usage.len());
-    let (mut stats, mut notes, mut ends) = match largest {
+    let (mut stats, mut notes, mut ends, mut counted) = match largest {
         Some(i) => results.swap_remove(i),
-        None => (Stats::default(), Vec::new(), Vec::new()),
+        None => (Stats::default(), Vec::new(), Vec::new(), Vec::new()),
     };
-    for (s, n, e) in results {
+    for (s, n, e, c) in results {
+        counted.extend(c);
         if cfg.partition {
             stats.merge_apart(s);
         } else {
@@ -478,6 +493,9 @@ pub fn scan(
         .collect();
     for &(file, _, lines) in &stats.chunk_lines {
         reports[file as usize].new_lines += lines;
+    }
+    for (file, c) in counted {
+        reports[file as usize].counts += c;
     }
     for (r, f) in reports.iter_mut().zip(files) {
         r.lines = f.line_base + r.new_lines;

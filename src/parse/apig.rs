@@ -265,6 +265,14 @@ pub fn line_layout(line: &[u8]) -> Option<Layout> {
     layout_of(line, &spans, n).ok()
 }
 
+/// Why a line is not an API Gateway access-log line of any layout (for messages).
+pub fn why_not(line: &[u8]) -> String {
+    let line = line.trim_ascii();
+    let mut spans = [(0u32, 0u32); MAX_TOKENS];
+    let n = tokenize(line, &mut spans);
+    layout_of(line, &spans, n).err().unwrap_or_default()
+}
+
 /// How many fields a line splits into (for messages).
 pub fn count_fields(line: &[u8]) -> usize {
     let mut spans = [(0u32, 0u32); MAX_TOKENS];
