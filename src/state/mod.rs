@@ -99,19 +99,59 @@ pub struct Manifest {
     pub next_seq: u64,
     pub updated_at: Option<String>,
     pub entries: Vec<Entry>,
+    /// xxh3-128 of the entries as written: an entry edited, duplicated or dropped by hand or
+    /// by damage no longer matches, and the state is refused instead of giving wrong
+    /// totals. Manifests written before it existed have none and are not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Manifest {
-    /// Parses `manifest.json`; errors name the file, line and column.
+    /// Parses `manifest.json`; errors name the file, line and column, or say what does not
+    /// hold together.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Manifest> {
-        serde_json::from_str(text).map_err(|e| {
+        let m: Manifest = serde_json::from_str(text).map_err(|e| {
             anyhow::anyhow!(
                 "state {}: line {} column {}: {e} (expected a permlens state manifest)",
                 path.display(),
                 e.line(),
                 e.column()
             )
-        })
+        })?;
+        if let Some(sum) = &m.checksum
+            && *sum != m.entries_checksum()
+        {
+            bail!(
+                "state {}: its entries do not match their checksum (the manifest was edited or damaged); its counts cannot be trusted: restore it or use a new --state directory",
+                path.display()
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        let mut partials = std::collections::HashSet::new();
+        for (i, e) in m.entries.iter().enumerate() {
+            if !ids.insert(e.id.as_str())
+                || e.partial
+                    .as_ref()
+                    .is_some_and(|p| !partials.insert(p.as_str()))
+            {
+                bail!(
+                    "state {}: entries[{i}] repeats another entry's content or partial (the manifest was edited or damaged): restore it or use a new --state directory",
+                    path.display()
+                );
+            }
+        }
+        Ok(m)
+    }
+
+    fn entries_checksum(&self) -> String {
+        let text = serde_json::to_string(&self.entries).expect("entries serialise");
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    }
+
+    /// The manifest as written, its checksum set.
+    fn to_text(&mut self) -> String {
+        self.checksum = Some(self.entries_checksum());
+        serde_json::to_string_pretty(self).expect("manifest serialises")
     }
 }
 
@@ -241,6 +281,7 @@ impl State {
                 next_seq: 0,
                 updated_at: None,
                 entries: Vec::new(),
+                checksum: None,
             },
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
@@ -588,8 +629,16 @@ impl State {
             e.partial = None;
             if !rows.is_empty() {
                 self.flushes += 1;
-                let name = format!("{}.g{generation}.{}.parquet", e.id, self.flushes);
-                partial::write(&self.dir.join(PARTIALS).join(&name), rows)?;
+                // Written under a temporary name, then named after its content hash, which
+                // every read checks: a damaged partial is refused by name, never decoded.
+                let dir = self.dir.join(PARTIALS);
+                let tmp = format!("{}.g{generation}.{}.parquet.tmp", e.id, self.flushes);
+                partial::write(&dir.join(&tmp), rows)?;
+                let hash = partial::file_hash(&dir.join(&tmp))?;
+                let name = format!("{}.g{generation}.{}.h{hash}.parquet", e.id, self.flushes);
+                std::fs::rename(dir.join(&tmp), dir.join(&name)).with_context(|| {
+                    format!("cannot name the partial {}", dir.join(&name).display())
+                })?;
                 e.partial = Some(name);
             }
             if drop_rows {
@@ -620,7 +669,7 @@ impl State {
         counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
         self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
         self.manifest.updated_at = Some(now_text());
-        let text = serde_json::to_string_pretty(&self.manifest).expect("manifest serialises");
+        let text = self.manifest.to_text();
         sync_dir(&self.dir.join(PARTIALS));
         crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
         crash_point("after-manifest");

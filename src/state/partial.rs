@@ -484,6 +484,20 @@ pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The xxh3-128 of a file's bytes, in hex: the checksum a partial's name carries.
+pub fn file_hash(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
+}
+
+/// The checksum a partial's name carries (`<id>.g<gen>.<n>.h<hash>.parquet`), if any
+/// (partials written before checksums have none).
+fn named_hash(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let hash = name.rsplit('.').next()?.strip_prefix('h')?;
+    (hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+}
+
 /// Reads a partial back. Any deviation from the schema is an error naming the file.
 pub fn read(path: &Path) -> anyhow::Result<Rows> {
     let mut rows = Rows::default();
@@ -516,6 +530,28 @@ fn read_into(
     };
     let open =
         || std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()));
+    if let Some(want) = named_hash(path) {
+        let got = file_hash(path)?;
+        if got != want {
+            return Err(bad("its content does not match the checksum in its name"));
+        }
+    }
+    // The Parquet reader must not take the run down on a file damaged in a way the checksum
+    // could not see (a partial written before checksums): a panic in it is this file's error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(path, open, &bad, &mut f)
+    }))
+    .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
+}
+
+/// [`read_into`] once the file is trusted as far as it can be.
+fn decode(
+    path: &Path,
+    open: impl Fn() -> anyhow::Result<std::fs::File>,
+    bad: &impl Fn(&str) -> anyhow::Error,
+    f: &mut impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<Interner> {
+    let _ = path;
     let unreadable = |e: PolarsError| bad(&format!("not readable as Parquet ({e})"));
     let metadata = ParquetReader::new(open()?)
         .get_metadata()
@@ -534,7 +570,7 @@ fn read_into(
             .with_slice((!groups.is_empty()).then_some((first_row, n)));
         reader.set_metadata(metadata.clone());
         let df = reader.finish().map_err(unreadable)?;
-        add_rows(&df, first_row, &mut strings, &mut f, &bad)?;
+        add_rows(&df, first_row, &mut strings, f, bad)?;
         first_row += n;
     }
     Ok(strings)
