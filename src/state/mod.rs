@@ -149,7 +149,7 @@ impl Manifest {
     }
 
     /// The manifest as written, its checksum set.
-    fn to_text(&mut self) -> String {
+    fn sealed_text(&mut self) -> String {
         self.checksum = Some(self.entries_checksum());
         serde_json::to_string_pretty(self).expect("manifest serialises")
     }
@@ -669,7 +669,7 @@ impl State {
         counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
         self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
         self.manifest.updated_at = Some(now_text());
-        let text = self.manifest.to_text();
+        let text = self.manifest.sealed_text();
         sync_dir(&self.dir.join(PARTIALS));
         crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
         crash_point("after-manifest");
