@@ -576,8 +576,8 @@ impl IpCache {
 /// Counts one line the prefilter skipped. It is not parsed (that is the prefilter's speed),
 /// but it must look like a line of its file's format, so that garbage is malformed and
 /// `--max-bad-ratio` means what it says: a JSON line runs from `{` to `}`, an API Gateway
-/// line has the field count and shape of one of its layouts. The rest are lines not
-/// addressed to the service.
+/// line has at least the fields of its shortest layout. The rest are lines not addressed to
+/// the service.
 fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
     stats.counters.lines += 1;
     if line.len() as u64 > crate::input::MAX_LINE {
@@ -607,7 +607,7 @@ fn looks_like(line: &[u8], format: LogFormat) -> bool {
             let t = line.trim_ascii();
             t.first() == Some(&b'{') && t.last() == Some(&b'}')
         }
-        LogFormat::Apig => crate::parse::apig::line_layout(line).is_some(),
+        LogFormat::Apig => crate::parse::apig::plausible(line),
     }
 }
 
