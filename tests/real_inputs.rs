@@ -634,3 +634,88 @@ fn a_file_holding_only_a_byte_order_mark_is_empty() {
     assert_eq!(code, 0, "{stderr}");
     assert_counts_add_up(&summary.unwrap());
 }
+
+#[test]
+fn a_just_copied_file_without_a_final_newline_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("copied.jsonl");
+    let line = |id: &str| {
+        format!(
+            r#"{{"time":"2026-11-27T10:00:00Z","request_id":"{id}","method":"GET","uri":"/v2/orders/customer-orders","status":200,"user":"alice"}}"#
+        )
+    };
+    // Modified now (as `cp` leaves it), the last line without its newline.
+    std::fs::write(&log, format!("{}\n{}", line("a"), line("b"))).unwrap();
+    let (code, summary, stderr) = analyze(std::slice::from_ref(&log), &[], &dir.path().join("r"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary.unwrap()["inputs"]["bss_requests"], 2);
+    // With --state a later run will read it: it waits, and the wait is said.
+    let (code, summary, stderr) = analyze(
+        &[log],
+        &["--state", dir.path().join("state").to_str().unwrap()],
+        &dir.path().join("s"),
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("its last line has no newline yet"),
+        "{stderr}"
+    );
+    assert_eq!(summary.unwrap()["inputs"]["bss_requests"], 1);
+}
+
+#[test]
+fn a_report_or_state_inside_the_log_tree_is_never_read_as_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::copy(data("cts-list-traces.json"), logs.join("traces.json")).unwrap();
+    let out = logs.join("report");
+    let state = logs.join("state");
+    let state_arg = ["--state", state.to_str().unwrap()];
+    for _ in 0..2 {
+        let (code, summary, stderr) = analyze(std::slice::from_ref(&logs), &state_arg, &out);
+        assert_eq!(code, 0, "{stderr}");
+        let s = summary.unwrap();
+        assert_eq!(s["inputs"]["files"], 1, "{s}");
+    }
+    let (_, _, stderr) = analyze(&[logs], &[], &out);
+    assert!(
+        stderr.contains("a permlens report directory, not logs"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("a permlens state directory, not logs"),
+        "{stderr}"
+    );
+    assert!(out.join(".permlens-report").is_file());
+}
+
+#[test]
+fn only_a_permlens_report_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("summary.json"), "{\"mine\": true}").unwrap();
+    std::fs::write(out.join("notes.txt"), "keep me").unwrap();
+    let (code, _, stderr) = analyze(&[data("cts-list-traces.json")], &[], &out);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is not a permlens report"), "{stderr}");
+    assert!(out.join("notes.txt").is_file());
+}
+
+#[test]
+fn a_missing_input_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = permlens()
+        .args(["analyze", "/no/such/log.jsonl", "-o"])
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}

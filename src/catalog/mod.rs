@@ -81,11 +81,11 @@ pub struct Route {
 /// Why a catalog could not be loaded. Every variant names the file and the place.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("cannot read catalog {path}: {source}")]
+    #[error("cannot read catalog {path}: {cause}")]
     Read {
         path: String,
-        #[source]
-        source: std::io::Error,
+        /// Not a `source`: the message already says it, and a chain would say it twice.
+        cause: std::io::Error,
     },
     #[error("{path}: line {line}, column {column}: expected a catalog JSON object: {msg}")]
     Json {
@@ -139,9 +139,9 @@ impl Catalog {
     /// Loads and validates a catalog JSON file.
     pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| CatalogError::Read {
             path: name.clone(),
-            source,
+            cause,
         })?;
         Catalog::from_json(&text, &name)
     }

@@ -13,11 +13,11 @@ use walkdir::WalkDir;
 /// Why the inputs cannot be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoverError {
-    #[error("cannot read input {path}: {source}")]
+    #[error("cannot read input {path}: {cause}")]
     Missing {
         path: String,
-        #[source]
-        source: std::io::Error,
+        /// Not a `source`: the message already says it, and a chain would say it twice.
+        cause: std::io::Error,
     },
     #[error("input {0}: no file matches this pattern")]
     NoMatch(String),
@@ -54,7 +54,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, DiscoverError> {
                 } else {
                     return Err(DiscoverError::Missing {
                         path: input.display().to_string(),
-                        source: e,
+                        cause: e,
                     });
                 }
             }
@@ -70,6 +70,18 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, DiscoverError> {
     unique.sort();
     out.files = unique;
     Ok(out)
+}
+
+/// What permlens itself writes and must never read back as logs: a report directory, or a
+/// `--state` directory.
+fn own_directory(dir: &Path) -> Option<&'static str> {
+    if crate::report::is_report(dir) {
+        Some("report directory")
+    } else if dir.join("manifest.json").is_file() && dir.join("partials").is_dir() {
+        Some("state directory")
+    } else {
+        None
+    }
 }
 
 fn is_hidden(p: &Path) -> bool {
@@ -108,6 +120,13 @@ fn walk(dir: &Path, matcher: Option<&globset::GlobMatcher>, out: &mut Discovered
         }
         let ft = entry.file_type();
         if ft.is_dir() {
+            if let Some(what) = own_directory(entry.path()) {
+                out.warnings.push(format!(
+                    "skipped {}: a permlens {what}, not logs",
+                    entry.path().display()
+                ));
+                it.skip_current_dir();
+            }
             continue;
         }
         if !ft.is_file() {
@@ -159,6 +178,16 @@ fn glob(pattern: &str, out: &mut Discovered) -> Result<(), DiscoverError> {
                 if entry.file_type().is_dir() {
                     it.skip_current_dir();
                 }
+                continue;
+            }
+            if entry.file_type().is_dir()
+                && let Some(what) = own_directory(entry.path())
+            {
+                out.warnings.push(format!(
+                    "skipped {}: a permlens {what}, not logs",
+                    entry.path().display()
+                ));
+                it.skip_current_dir();
                 continue;
             }
             let rel = entry.path().strip_prefix(".").unwrap_or(entry.path());

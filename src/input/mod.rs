@@ -567,7 +567,7 @@ fn scan_chunk(
     if !f.live
         && let Some(map) = mmap::GuardedMap::new(&fd, map_start, len)
     {
-        let n = scan_owned(map.bytes(), rel, at_eof, false, window, scanner, stats);
+        let (n, _) = scan_owned(map.bytes(), rel, at_eof, false, window, scanner, stats);
         stats.chunk_lines.push((file, index, n));
         return map.faulted().then(|| {
             Note::error(
@@ -586,15 +586,28 @@ fn scan_chunk(
         ));
     }
     let short = buf.len() < len;
-    let n = scan_owned(buf, rel, at_eof || short, f.live, window, scanner, stats);
+    // A last line without its newline in a file still being written waits for the next run
+    // only when there is one to pick it up (`--state`); a file just copied (`cp` sets the
+    // time to now) read once is read whole.
+    let defer = f.live && scanner.config().partition;
+    let (n, deferred) = scan_owned(buf, rel, at_eof || short, defer, window, scanner, stats);
     stats.chunk_lines.push((file, index, n));
-    short.then(|| {
-        Note::warning(
+    if short {
+        return Some(Note::warning(
             file,
             format!(
                 "{}: the file shrank while it was read (now {} bytes from byte {map_start} on); counted the complete lines it still held",
                 f.name,
                 buf.len()
+            ),
+        ));
+    }
+    deferred.then(|| {
+        Note::warning(
+            file,
+            format!(
+                "{}: its last line has no newline yet and the file was modified in the last {LIVE_WINDOW}s: the line is left for the next run",
+                f.name
             ),
         )
     })
@@ -602,7 +615,8 @@ fn scan_chunk(
 
 /// Scans the lines of `bytes` (a window of the file starting at `base`) that start in
 /// `[rel.0, rel.1)`. With `live`, a last line without its newline at the end of the file is
-/// not read: it is probably still being written. Returns the number of lines.
+/// not read: it is probably still being written. Returns the number of lines, and whether
+/// such a line was left.
 #[allow(clippy::too_many_arguments)]
 fn scan_owned(
     bytes: &[u8],
@@ -612,27 +626,29 @@ fn scan_owned(
     window: Origin,
     scanner: &mut Scanner<'_>,
     stats: &mut Stats,
-) -> u64 {
+) -> (u64, bool) {
     let (start, end) = (rel.0.min(bytes.len()), rel.1.min(bytes.len()));
     let first = if start == 0 {
         0
     } else {
         match memchr::memchr(b'\n', &bytes[start - 1..]) {
             Some(i) => start + i,
-            None => return 0,
+            None => return (0, false),
         }
     };
     if first >= end {
-        return 0;
+        return (0, false);
     }
     let (mut stop, overlong) = match memchr::memchr(b'\n', &bytes[end - 1..]) {
         Some(i) => (end + i, false),
         None => (bytes.len(), !at_eof),
     };
+    let mut deferred = false;
     if live && at_eof && !overlong && stop == bytes.len() && bytes.last() != Some(&b'\n') {
+        deferred = true;
         stop = memchr::memrchr(b'\n', &bytes[first..]).map_or(first, |i| first + i);
         if stop <= first {
-            return 0;
+            return (0, true);
         }
     }
     let origin = Origin {
@@ -640,7 +656,10 @@ fn scan_owned(
         ..window
     };
     if !overlong {
-        return scanner.scan_lines(&bytes[first..stop], origin, stats);
+        return (
+            scanner.scan_lines(&bytes[first..stop], origin, stats),
+            deferred,
+        );
     }
     // The last line runs past the longest line we read: count it as malformed.
     let last_start = memchr::memrchr(b'\n', &bytes[first..stop]).map_or(first, |i| first + i + 1);
@@ -649,7 +668,7 @@ fn scan_owned(
     stats.malformed(window.file, window.chunk, n, || {
         format!("line longer than {MAX_LINE} bytes")
     });
-    n + 1
+    (n + 1, deferred)
 }
 
 /// Scans a compressed file as a stream, or a CTS document whole.

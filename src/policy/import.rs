@@ -45,11 +45,11 @@ use serde_json::{Value, json};
 /// Why a dump could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Read {
         path: String,
-        #[source]
-        source: std::io::Error,
+        /// Not a `source`: the message already says it, and a chain would say it twice.
+        cause: std::io::Error,
     },
     #[error("{path}: line {line}, column {column}: {msg}")]
     Json {
@@ -141,9 +141,9 @@ struct RolesFile {
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| ImportError::Read {
         path: name.clone(),
-        source,
+        cause,
     })?;
     serde_json::from_str(&text).map_err(|e| ImportError::Json {
         path: name,
@@ -205,7 +205,7 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, Impor
             for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
                 let entry = entry.map_err(|e| ImportError::Read {
                     path: input.display().to_string(),
-                    source: e.into(),
+                    cause: e.into(),
                 })?;
                 if entry.file_type().is_file() {
                     files.push(entry.into_path());
@@ -216,7 +216,7 @@ fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, Impor
         } else {
             return Err(ImportError::Read {
                 path: input.display().to_string(),
-                source: std::io::Error::new(
+                cause: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "no such file or directory",
                 ),

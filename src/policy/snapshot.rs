@@ -16,11 +16,11 @@ use super::pattern::ActionPattern;
 /// Why a snapshot could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("cannot read snapshot {path}: {source}")]
+    #[error("cannot read snapshot {path}: {cause}")]
     Read {
         path: String,
-        #[source]
-        source: std::io::Error,
+        /// Not a `source`: the message already says it, and a chain would say it twice.
+        cause: std::io::Error,
     },
     #[error("{path}: line {line}, column {column}: invalid JSON: {msg}")]
     Json {
@@ -115,9 +115,9 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SnapshotError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| SnapshotError::Read {
             path: name.clone(),
-            source,
+            cause,
         })?;
         Snapshot::from_json(&text, &name)
     }

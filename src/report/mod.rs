@@ -51,6 +51,25 @@ pub struct ReportWriter {
     outputs: Vec<String>,
 }
 
+/// The file every report directory holds, which only permlens writes: what tells a report
+/// from any directory that happens to hold a `summary.json`, and what keeps a report inside
+/// a log tree from being read back as logs.
+pub const MARKER: &str = ".permlens-report";
+
+/// Whether `dir` is a report permlens wrote: its marker, or (reports written before the
+/// marker) a `summary.json` that permlens wrote.
+pub fn is_report(dir: &Path) -> bool {
+    if dir.join(MARKER).is_file() {
+        return true;
+    }
+    std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| {
+            v.get("version").is_some() && v.get("inputs").is_some() && v.get("outputs").is_some()
+        })
+}
+
 /// A directory may be replaced only if it is empty or holds a permlens report.
 fn check_replaceable(out: &Path) -> anyhow::Result<()> {
     match std::fs::symlink_metadata(out) {
@@ -65,11 +84,11 @@ fn check_replaceable(out: &Path) -> anyhow::Result<()> {
         Ok(_) => {
             let mut entries =
                 std::fs::read_dir(out).with_context(|| format!("cannot read {}", out.display()))?;
-            if entries.next().is_none() || out.join("summary.json").is_file() {
+            if entries.next().is_none() || is_report(out) {
                 Ok(())
             } else {
                 bail!(
-                    "refusing to replace {}: it is not empty and holds no summary.json (not a permlens report); choose another --out",
+                    "refusing to replace {}: it is not empty and is not a permlens report (no {MARKER}, no summary.json written by permlens); choose another --out",
                     out.display()
                 )
             }
@@ -106,6 +125,11 @@ impl ReportWriter {
             .with_context(|| {
                 format!("cannot create a staging directory in {}", parent.display())
             })?;
+        std::fs::write(
+            stage.path().join(MARKER),
+            "written by permlens: this directory is a report, replaced whole by the next run\n",
+        )
+        .with_context(|| format!("cannot write {MARKER} in {}", stage.path().display()))?;
         Ok(ReportWriter {
             out: out.to_path_buf(),
             stage,

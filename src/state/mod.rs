@@ -1051,7 +1051,15 @@ fn fingerprint(f: &mut InputFile) -> std::io::Result<(Prints, Vec<u8>)> {
             let mut tail = Vec::new();
             crate::input::mmap::read_range(&fd, from, (f.len - from) as usize, &mut tail)?;
             if let Some(i) = memchr::memrchr(b'\n', &tail) {
-                f.len = from + i as u64 + 1;
+                let complete = from + i as u64 + 1;
+                if complete < f.len {
+                    crate::log::warn(&format!(
+                        "{}: its last line has no newline yet and the file was modified in the last {}s: the line is left for the next run",
+                        f.name,
+                        crate::input::LIVE_WINDOW
+                    ));
+                }
+                f.len = complete;
             }
         }
         let n = raw_head.len().min(f.len as usize);
