@@ -203,7 +203,7 @@ fn bad_options_exit_2_with_one_line() {
             &["--fail-on", "everything"],
             "--fail-on: unknown finding \"everything\"",
         ),
-        (&["--threads", "0"], "--threads: expected at least 1"),
+        (&["--threads", "0"], "--threads: expected 1 to 1024, got 0"),
         (
             &["--max-bad-ratio", "2"],
             "--max-bad-ratio: expected a ratio between 0 and 1",

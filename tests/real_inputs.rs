@@ -719,3 +719,58 @@ fn a_missing_input_names_its_cause_once() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_policy_that_denies_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.json");
+    std::fs::write(
+        &snap,
+        r#"{"users": [{"name": "bob"}],
+            "groups": [{"name": "g", "members": ["bob"], "policies": ["Allow", "pol-15", "pol-16"]}],
+            "policies": [
+              {"name": "Allow", "document": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:*:*"]}]}},
+              {"name": "pol-15", "document": {"Version": "1.1", "Statement": [{"Effect": "Deny", "Action": ["bss:renewal:update"]}]}},
+              {"name": "pol-16", "document": {"Version": "1.1", "Statement": [{"Effect": "Deny", "Action": ["bss:renewal:*"]}]}}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let (code, _, stderr) = analyze(
+        &[data("cts-list-traces.json")],
+        &["-p", snap.to_str().unwrap(), "--format", "csv"],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let denied = std::fs::read_to_string(out.join("denied_calls.csv")).unwrap();
+    let bob = denied.lines().find(|l| l.starts_with("bob,")).unwrap();
+    assert!(
+        bob.contains("explicit_deny") && bob.contains("pol-15;pol-16"),
+        "{bob}"
+    );
+}
+
+#[test]
+fn absurd_sizes_and_thread_counts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    permlens()
+        .args(["analyze", "--threads", "100000", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(data("cts-list-traces.json"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--threads: expected 1 to 1024"));
+    permlens()
+        .args([
+            "generate",
+            "--format",
+            "json",
+            "--size",
+            "99999999999999999999999",
+            "--out",
+        ])
+        .arg(dir.path().join("g.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("more than the largest size"));
+    assert!(!dir.path().join("g.jsonl").exists());
+}

@@ -104,6 +104,10 @@ fn time_option(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>
 
 const HOUR: i64 = 3_600_000_000;
 
+/// The most `-j` threads: more than any machine permlens runs on has cores, few enough that a
+/// typo (`-j 100000`) cannot start a runaway number of threads.
+const MAX_THREADS: usize = 1024;
+
 /// Hours -> whole days, rounded up.
 fn days_of(hours: i64) -> u32 {
     (hours.div_euclid(24) + i64::from(hours % 24 != 0)) as u32
@@ -204,8 +208,10 @@ impl AnalyzeConfig {
                 format_micros(u)
             );
         }
-        if a.threads == Some(0) {
-            bail!("--threads: expected at least 1, got 0");
+        if let Some(n) = a.threads
+            && !(1..=MAX_THREADS).contains(&n)
+        {
+            bail!("--threads: expected 1 to {MAX_THREADS}, got {n}");
         }
         if !(0.0..=1.0).contains(&a.max_bad_ratio) {
             bail!(

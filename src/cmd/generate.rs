@@ -31,8 +31,16 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
         "gib" => 1024.0 * 1024.0 * 1024.0,
         other => bail!("--size: unknown unit {other:?}, expected B, KB, KiB, MB, MiB, GB or GiB"),
     };
-    Ok((n * mult) as u64)
+    // A float cast saturates: an absurd size would silently become the largest file.
+    let bytes = n * mult;
+    if !bytes.is_finite() || bytes > MAX_SIZE as f64 {
+        bail!("--size: {s:?} is more than the largest size generated, 1 TiB");
+    }
+    Ok(bytes as u64)
 }
+
+/// The largest `--size` generated.
+const MAX_SIZE: u64 = 1 << 40;
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let size = parse_size(&args.size)?;
@@ -96,6 +104,8 @@ mod tests {
         assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
         assert_eq!(parse_size("1.5k").unwrap(), 1500);
         assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999999").is_err());
+        assert!(parse_size("2000GiB").is_err());
         assert!(parse_size("5 parsecs").is_err());
     }
 }

@@ -25,7 +25,7 @@ use std::net::IpAddr;
 
 use crate::aggregate::{Cell, Outcome, RowSum, Stats};
 use crate::catalog::{Catalog, RouteId};
-use crate::policy::{Decision, History, Outcome as Judgement, Reason, Snapshot};
+use crate::policy::{Decision, Effect, History, Outcome as Judgement, Reason, Snapshot, Truth};
 
 pub use recommend::{Recommendation, file_stem as recommend_file_stem};
 
@@ -176,7 +176,7 @@ type DeniedKey<'a> = (
     RouteId,
     Verdict,
     &'static str,
-    Option<&'a str>,
+    Option<std::borrow::Cow<'a, str>>,
     Option<String>,
     usize,
     bool,
@@ -280,7 +280,28 @@ pub fn compute(
             ip,
         );
         let deciding = d.deciding_statement();
-        let policy = deciding.map(|m| judged_by.policies[m.policy].name.as_str());
+        // Where several policies deny, a user fixing the denial must see all of them.
+        let denying: Vec<&str> = if d.reason == Some(Reason::ExplicitDeny) {
+            let mut names: Vec<&str> = Vec::new();
+            for m in &d.matched {
+                let name = judged_by.policies[m.policy].name.as_str();
+                if m.effect == Effect::Deny
+                    && !m.role
+                    && m.truth == Truth::Met
+                    && !names.contains(&name)
+                {
+                    names.push(name);
+                }
+            }
+            names
+        } else {
+            Vec::new()
+        };
+        let policy: Option<std::borrow::Cow<'_, str>> = if denying.len() > 1 {
+            Some(denying.join(";").into())
+        } else {
+            deciding.map(|m| judged_by.policies[m.policy].name.as_str().into())
+        };
         let condition = deciding.and_then(|m| m.condition.clone());
         let row = match (outcome, d.outcome) {
             (Outcome::Denied, Judgement::Deny | Judgement::Undecided) => Some((
@@ -347,7 +368,7 @@ pub fn compute(
                 route: *route,
                 verdict: *verdict,
                 reason,
-                policy: policy.map(str::to_owned),
+                policy: policy.as_deref().map(str::to_owned),
                 condition: condition.clone(),
                 snapshot: labels[*at].clone(),
                 source: via_console.then_some("console"),

@@ -514,12 +514,24 @@ pub fn scan(
         reports[file as usize].malformed = n;
     }
     notes.sort();
+    // One warning per file: chunks of the same file meet the same cause, and a line of it
+    // per 32 MiB chunk would bury the other warnings.
+    let mut more: Vec<u64> = vec![0; reports.len()];
     for note in notes {
         let r = &mut reports[note.file as usize];
         if note.error {
             r.error.get_or_insert(note.text);
-        } else {
+        } else if r.warnings.is_empty() {
             r.warnings.push(note.text);
+        } else {
+            more[note.file as usize] += 1;
+        }
+    }
+    for (r, n) in reports.iter_mut().zip(more) {
+        if n > 0
+            && let Some(w) = r.warnings.first_mut()
+        {
+            w.push_str(&format!(" (and {n} more warning(s) of this file like it)"));
         }
     }
     (stats, reports)
