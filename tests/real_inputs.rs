@@ -774,3 +774,24 @@ fn absurd_sizes_and_thread_counts_are_refused() {
         .stderr(predicate::str::contains("more than the largest size"));
     assert!(!dir.path().join("g.jsonl").exists());
 }
+
+#[test]
+fn a_refused_report_leaves_the_state_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let refused = dir.path().join("mine");
+    std::fs::create_dir(&refused).unwrap();
+    std::fs::write(refused.join("notes.txt"), "not a report").unwrap();
+    let state_arg = ["--state", state.to_str().unwrap()];
+    let (code, _, stderr) = analyze(&[data("cts-list-traces.json")], &state_arg, &refused);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        !state.join("manifest.json").exists(),
+        "the state did not advance"
+    );
+    // The next run reads the logs as new.
+    let out = dir.path().join("r");
+    let (code, summary, stderr) = analyze(&[data("cts-list-traces.json")], &state_arg, &out);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary.unwrap()["inputs"]["bss_requests"], 5);
+}

@@ -267,6 +267,8 @@ struct Scanned {
     straddling: u64,
     /// With `--state`: the last successful uses before the window.
     earlier: findings::EarlierUses,
+    /// With `--state`: the state made by this run, written once the report is in place.
+    pending_state: Option<State>,
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
@@ -326,6 +328,9 @@ fn analyze(
             cfg.out.display()
         ));
     }
+    // The output is checked (and staged) before anything is read: a refused or unwritable
+    // --out fails at once, not after an hour's scan.
+    let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     let mut scan_cfg = scan_config(&cfg, catalog.clone());
     let context = match &history {
         Some(h) => {
@@ -442,7 +447,6 @@ fn analyze(
     // The report tail runs on the scan's threads, in two lanes: the usage tables are built
     // and written while the findings are judged, turned into tables and written. Files are
     // listed afterwards, in a fixed order.
-    let mut writer = ReportWriter::begin(&cfg.out, cfg.formats)?;
     let (usage_written, judged) = rayon::join(
         || -> anyhow::Result<Vec<String>> {
             let usage = tables::usage(stats, &catalog)?;
@@ -520,6 +524,12 @@ fn analyze(
     }
     writer.json("summary.json", &summary)?;
     writer.commit()?;
+    let mut scanned = scanned;
+    if let Some(mut state) = scanned.pending_state.take() {
+        state.persist().context(
+            "the report is written but the state could not be: the next run reads these logs again",
+        )?;
+    }
     crate::log::info(&format!("wrote {}", cfg.out.display()));
 
     if !crate::log::is_quiet() {
@@ -563,6 +573,7 @@ fn scan_once(
         state: None,
         straddling: 0,
         earlier: Default::default(),
+        pending_state: None,
     })
 }
 
@@ -694,7 +705,9 @@ fn scan_incremental(
         &mut counts,
     )?;
     crate::state::crash_point("before-commit");
-    state.commit(Some(&run_started), &mut counts)?;
+    // The new state is made and read here, but written over the old one only once the report
+    // is in place (see `analyze`): a run whose report fails leaves the state as it was.
+    state.prepare(Some(&run_started), &mut counts)?;
     let loaded = state.load(catalog, cfg.since, cfg.until, context)?;
     Ok(Scanned {
         stats: loaded.stats,
@@ -704,6 +717,7 @@ fn scan_incremental(
         state: Some(counts),
         straddling: loaded.straddling,
         earlier: loaded.earlier,
+        pending_state: Some(state),
     })
 }
 

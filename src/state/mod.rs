@@ -659,6 +659,20 @@ impl State {
         run_started: Option<&str>,
         counts: &mut StateReport,
     ) -> anyhow::Result<()> {
+        self.prepare(run_started, counts)?;
+        self.persist()
+    }
+
+    /// The first half of [`State::commit`]: the changed partials are written (under new names,
+    /// which the manifest on disk does not name yet) and the new manifest is made in memory,
+    /// so that [`State::load`] reads the new state; nothing the previous state is made of
+    /// changes. A run that fails after this leaves the previous state as it was (the new
+    /// partials are orphans, removed at the next start).
+    pub fn prepare(
+        &mut self,
+        run_started: Option<&str>,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
         self.flush(false)?;
         self.manifest.generation += 1;
         // Entries with no rows left that no input matched this run: their files are gone.
@@ -669,6 +683,15 @@ impl State {
         counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
         self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
         self.manifest.updated_at = Some(now_text());
+        counts.entries = self.manifest.entries.len();
+        counts.dir = self.dir.display().to_string();
+        Ok(())
+    }
+
+    /// The second half of [`State::commit`]: the manifest is replaced atomically, then what
+    /// it no longer names is removed. `analyze` calls it once the report is in place, so a
+    /// run whose report fails never advances the state.
+    pub fn persist(&mut self) -> anyhow::Result<()> {
         let text = self.manifest.sealed_text();
         sync_dir(&self.dir.join(PARTIALS));
         crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
@@ -677,8 +700,6 @@ impl State {
         // The partials the new manifest no longer names (replaced, pruned, dropped).
         self.remove_orphans();
         self.dirty.clear();
-        counts.entries = self.manifest.entries.len();
-        counts.dir = self.dir.display().to_string();
         Ok(())
     }
 
