@@ -795,3 +795,27 @@ fn a_refused_report_leaves_the_state_as_it_was() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(summary.unwrap()["inputs"]["bss_requests"], 5);
 }
+
+#[test]
+fn staging_leftovers_of_a_killed_run_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let stale = dir.path().join(".permlens-stage-r-AbC123");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("usage.parquet"), "half").unwrap();
+    let other = dir.path().join(".permlens-stage-other-XyZ");
+    std::fs::create_dir(&other).unwrap();
+    let (code, _, stderr) = analyze(&[data("cts-list-traces.json")], &[], &out);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stale.exists());
+    assert!(
+        other.exists(),
+        "another report's staging is not this run's to remove"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".permlens-stage-r-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

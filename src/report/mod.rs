@@ -119,8 +119,22 @@ impl ReportWriter {
         };
         std::fs::create_dir_all(&parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
+        // Staging directories a killed run left behind for this report (the report's lock is
+        // held, so none of them is in use): removed, or they would pile up beside it.
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "report".to_owned());
+        let prefix = format!(".permlens-stage-{name}-");
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
         let stage = tempfile::Builder::new()
-            .prefix(".permlens-report-")
+            .prefix(&prefix)
             .tempdir_in(&parent)
             .with_context(|| {
                 format!("cannot create a staging directory in {}", parent.display())
@@ -244,12 +258,38 @@ impl ReportWriter {
                 format!("cannot set permissions on {}", self.stage.path().display())
             })?;
         let stage = self.stage.keep();
+        // Every file reaches the disk before the swap makes it the report.
+        sync_tree(&stage).with_context(|| format!("cannot sync {}", stage.display()))?;
         let result = swap_into_place(&stage, &self.out);
+        if result.is_ok()
+            && let Some(parent) = self.out.parent()
+            && let Ok(dir) = File::open(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            })
+        {
+            let _ = dir.sync_all();
+        }
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&stage);
         }
         result
     }
+}
+
+/// fsyncs every file below `dir`, then the directories.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            File::open(&path)?.sync_all()?;
+        }
+    }
+    File::open(dir)?.sync_all()
 }
 
 /// Renames `stage` to `out`. An existing `out` is exchanged atomically (Linux
