@@ -399,7 +399,7 @@ pub fn compute(
             unused_ratio: 0.0,
             unused_permissions: Vec::new(),
         };
-        for grant in snapshot.grants(&group.policies, codes, catalog.service()) {
+        for grant in snapshot.grants(&group.policies, codes) {
             let granted_by: Vec<String> = grant
                 .policies
                 .iter()
@@ -468,7 +468,7 @@ pub fn compute(
     }
     // Direct attachments: per user.
     for user in &snapshot.users {
-        for grant in snapshot.grants(&user.policies, codes, catalog.service()) {
+        for grant in snapshot.grants(&user.policies, codes) {
             if grant.observable
                 && !grant.denied
                 && !used.contains_key(&(user.name.as_str(), grant.permission.as_str()))

@@ -288,14 +288,9 @@ impl Snapshot {
     }
 
     /// What these fine-grained policies grant: catalog codes their Allow patterns cover,
-    /// and, as written, Allow patterns of the catalog's service that cover no catalog code
-    /// (`bss:invoice:view`, `bss:contract:*`): those are unobservable. Roles grant nothing.
-    pub fn grants(
-        &self,
-        policies: &[usize],
-        catalog_codes: &[String],
-        service: &str,
-    ) -> Vec<Grant> {
+    /// and, as written, Allow patterns that cover no catalog code (`bss:invoice:view`,
+    /// `bss:contract:*`, `ecs:*:*`): those are unobservable. Roles grant nothing.
+    pub fn grants(&self, policies: &[usize], catalog_codes: &[String]) -> Vec<Grant> {
         let mut by_code: BTreeMap<String, Grant> = BTreeMap::new();
         let mut add = |permission: &str, p: usize, observable: bool, conditional: bool| {
             let g = by_code
@@ -312,7 +307,6 @@ impl Snapshot {
             }
             g.conditional &= conditional;
         };
-        let service_probe = format!("{service}:x:x");
         for &p in policies {
             let policy = &self.policies[p];
             if policy.kind != PolicyKind::Policy {
@@ -330,13 +324,10 @@ impl Snapshot {
                         covered = true;
                         add(code, p, true, conditional);
                     }
-                    // A pattern of this service that covers no catalog code: report as written.
-                    let of_service = ActionPattern::parse(&format!(
-                        "{}:*:*",
-                        action.as_str().split(':').next().unwrap_or_default()
-                    ))
-                    .is_ok_and(|svc| svc.matches(&service_probe));
-                    if !covered && of_service {
+                    // A pattern that covers no catalog code (`bss:contract:*`, another
+                    // service's `ecs:*:*`): granted, but its use can never be observed in
+                    // these logs; reported as written.
+                    if !covered {
                         add(action.as_str(), p, false, conditional);
                     }
                 }

@@ -366,11 +366,7 @@ fn grants_expand_over_catalog_codes_and_keep_unobservable_patterns() {
     let catalog = Catalog::embedded();
     let g = |name: &str| {
         let gi = s.group_by_name(name).unwrap();
-        s.grants(
-            &s.groups[gi].policies,
-            catalog.permissions(),
-            catalog.service(),
-        )
+        s.grants(&s.groups[gi].policies, catalog.permissions())
     };
     let finance: Vec<String> = g("finance").into_iter().map(|g| g.permission).collect();
     assert_eq!(
@@ -390,13 +386,15 @@ fn grants_expand_over_catalog_codes_and_keep_unobservable_patterns() {
         .iter()
         .map(|g| (g.permission.as_str(), g.observable, g.denied))
         .collect();
-    // Roles grant nothing; other services' patterns are not this catalog's business.
+    // Roles grant nothing; a pattern that covers no catalog code, of this service or
+    // another, is granted and unobservable (contract: reported as written).
     assert_eq!(
         summary,
         [
             ("bss:contract:*", false, false),
             ("bss:invoice:view", false, false),
-            ("bss:order:view", true, true)
+            ("bss:order:view", true, true),
+            ("ecs:*:*", false, false)
         ]
     );
     let timebox = g("timebox");
