@@ -411,7 +411,7 @@ mod tests {
         let trace = |i: usize| {
             format!(
                 r#"{{"trace_id":"t{i}","trace_name":"{}","code":"200","time":1796378400000,"user":{{"name":"u{}","domain":{{"name":"acct"}}}},"request":"{}"}}"#,
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     "renewResources"
                 } else {
                     "listThings"
