@@ -819,3 +819,24 @@ fn staging_leftovers_of_a_killed_run_are_removed() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn skipped_paths_reach_the_summary_even_when_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::copy(data("cts-list-traces.json"), logs.join("t.json")).unwrap();
+    let fifo = logs.join("pipe");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    std::os::unix::fs::symlink(&logs, logs.join("loop")).unwrap();
+    let out = dir.path().join("r");
+    let (code, summary, stderr) = analyze(&[logs], &["-q"], &out);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let s = summary.unwrap();
+    let skipped = s["inputs"]["paths_skipped"].to_string();
+    assert!(skipped.contains("pipe") && skipped.contains("loop"), "{skipped}");
+    let warnings = s["inputs"]["warnings"].to_string();
+    assert!(warnings.contains("pipe"), "{warnings}");
+}

@@ -516,6 +516,9 @@ fn analyze(
         writer.outputs(),
     );
     summary["scan_s"] = json!((scan_s * 1000.0).round() / 1000.0);
+    // Paths found but not read (unreadable directories, FIFOs, symlink loops, hidden entries,
+    // permlens's own directories): named here too, so a --quiet run keeps them.
+    summary["inputs"]["paths_skipped"] = json!(discovered.warnings);
     if let Some(c) = change_counts {
         summary["changes"] = c;
     }
