@@ -287,7 +287,13 @@ fn shared_state() -> (PathBuf, &'static tempfile::TempDir) {
         common::permlens()
             .arg("analyze")
             .arg(root().join("samples/logs"))
-            .args(["--user-field", "custom_data_log1", "-q", "--progress", "never"])
+            .args([
+                "--user-field",
+                "custom_data_log1",
+                "-q",
+                "--progress",
+                "never",
+            ])
             .arg("--state")
             .arg(dir.path().join("state"))
             .arg("-o")

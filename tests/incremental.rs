@@ -1020,3 +1020,48 @@ fn a_night_where_the_only_change_is_compression_is_not_an_error() {
         "already counted (same compressed file)"
     );
 }
+
+/// A run killed at any moment without `--state` leaves the previous report or the new one,
+/// complete, never a mix; the next run removes what the killed one staged.
+#[test]
+fn killed_runs_leave_a_whole_report() {
+    let fx = fixture("2MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("day1.log"), &fx.days[0]).unwrap();
+    let out = fx.root.join("report");
+    analyze(&logs, &fx.snapshot, &out, &[]).assert().success();
+    let whole = |out: &Path| {
+        let s = summary(out);
+        for f in s["outputs"].as_array().unwrap() {
+            assert!(
+                out.join(f.as_str().unwrap()).is_file(),
+                "{f} missing in {s}"
+            );
+        }
+    };
+    let bin = assert_cmd::cargo::cargo_bin("permlens");
+    for delay_ms in [3, 20, 60, 120, 250, 400] {
+        let mut child = std::process::Command::new(&bin)
+            .arg("analyze")
+            .arg(&logs)
+            .arg("-p")
+            .arg(&fx.snapshot)
+            .args(["--format", "parquet,csv", "-q", "-o"])
+            .arg(&out)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        whole(&out);
+    }
+    analyze(&logs, &fx.snapshot, &out, &[]).assert().success();
+    whole(&out);
+    let staged: Vec<String> = std::fs::read_dir(&fx.root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".permlens-stage-"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+}

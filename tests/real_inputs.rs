@@ -836,7 +836,10 @@ fn skipped_paths_reach_the_summary_even_when_quiet() {
     assert!(stderr.is_empty(), "{stderr}");
     let s = summary.unwrap();
     let skipped = s["inputs"]["paths_skipped"].to_string();
-    assert!(skipped.contains("pipe") && skipped.contains("loop"), "{skipped}");
+    assert!(
+        skipped.contains("pipe") && skipped.contains("loop"),
+        "{skipped}"
+    );
     let warnings = s["inputs"]["warnings"].to_string();
     assert!(warnings.contains("pipe"), "{warnings}");
 }
