@@ -3,7 +3,29 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = permlens::cli::Cli::parse();
+    let cli = match permlens::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // A usage error is one line, like every other error, and names `--help`.
+            let text = e.render().to_string();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            permlens::log::error(&format!("{first} (see --help)"));
+            return permlens::ExitCode::Failure.into();
+        }
+    };
     match permlens::cmd::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {

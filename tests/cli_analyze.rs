@@ -285,3 +285,32 @@ fn stderr_lines_are_timestamped_off_a_terminal_and_quiet_keeps_only_errors() {
         .code(2)
         .stderr(predicate::str::contains("permlens: error:"));
 }
+
+#[test]
+fn usage_errors_and_an_out_of_dot_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, want) in [
+        (
+            vec!["analyze", "--threads", "x", "samples/logs"],
+            "invalid value 'x' for '--threads",
+        ),
+        (vec!["analyze", "--nope"], "unexpected argument '--nope'"),
+        (
+            vec!["analyze", "-o", ".", "logs"],
+            "--out .: the report directory is replaced whole",
+        ),
+        (
+            vec!["analyze", "-o", "..", "logs"],
+            "--out ..: the report directory is replaced whole",
+        ),
+    ] {
+        let assert = permlens()
+            .current_dir(dir.path())
+            .args(&args)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}

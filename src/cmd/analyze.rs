@@ -208,6 +208,21 @@ impl AnalyzeConfig {
                 format_micros(u)
             );
         }
+        // The report directory is replaced whole (renamed over): it cannot be the directory
+        // the run (or the user's shell) is in.
+        let cwd = std::env::current_dir().ok();
+        let out_abs = std::fs::canonicalize(&a.out).ok();
+        if a.out.file_name().is_none()
+            || out_abs
+                .as_ref()
+                .zip(cwd.as_ref())
+                .is_some_and(|(o, c)| c.starts_with(o))
+        {
+            bail!(
+                "--out {}: the report directory is replaced whole, so it cannot be the current directory or one above it; name a directory for the report (e.g. -o ./permlens-report)",
+                a.out.display()
+            );
+        }
         if let Some(n) = a.threads
             && !(1..=MAX_THREADS).contains(&n)
         {
