@@ -178,6 +178,10 @@ pub struct AnalyzeArgs {
     /// without it such times are not read (never guessed)
     #[arg(long, value_name = "OFFSET")]
     pub timezone: Option<String>,
+    /// Leading path segments to remove from request paths before they are classified (an AWS
+    /// API Gateway stage such as /prod, a gateway mount point); repeatable
+    #[arg(long = "strip-prefix", value_name = "PREFIX")]
+    pub strip_prefixes: Vec<String>,
     #[command(flatten)]
     pub catalog: CatalogOpt,
     /// Only requests at or after this time (RFC 3339 or YYYY-MM-DD)

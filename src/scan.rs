@@ -228,6 +228,9 @@ pub struct ScanConfig {
     pub user_field: Option<String>,
     /// The zone of times written without one (`--timezone`), seconds east of UTC.
     pub timezone: Option<i32>,
+    /// Leading path segments removed from request targets before classification
+    /// (`--strip-prefix`).
+    pub strip_prefixes: Vec<Box<[u8]>>,
     pub context: ContextClasses,
     /// Bytes of a plain file per unit of parallel work.
     pub chunk_size: u64,
@@ -247,6 +250,7 @@ impl ScanConfig {
             fields: FieldMap::default(),
             user_field: None,
             timezone: None,
+            strip_prefixes: Vec::new(),
             context: ContextClasses::default(),
             chunk_size: crate::input::CHUNK_SIZE,
             partition: false,
@@ -655,7 +659,8 @@ fn record(
     let route = if req.trace {
         req.trace_route
     } else {
-        let classified = cfg.catalog.classify(req.method, req.target, scratch);
+        let target = strip_prefix(req.target, &cfg.strip_prefixes);
+        let classified = cfg.catalog.classify(req.method, target, scratch);
         if classified.route.is_some() {
             c.dot_segments += u64::from(classified.normalized.dot_segments);
             c.percent_decoded += u64::from(classified.normalized.percent_decoded);
@@ -708,6 +713,20 @@ fn record(
         partition: cfg.partition,
     });
     Ok(())
+}
+
+/// The target without the first of `prefixes` it starts with (`--strip-prefix /prod`: an
+/// AWS API Gateway stage, a mount point): only a whole leading segment run is removed.
+#[inline]
+fn strip_prefix<'t>(target: &'t [u8], prefixes: &[Box<[u8]>]) -> &'t [u8] {
+    for p in prefixes {
+        if let Some(rest) = target.strip_prefix(&**p)
+            && matches!(rest.first(), Some(b'/' | b'?') | None)
+        {
+            return rest;
+        }
+    }
+    target
 }
 
 /// Why a request has no time, naming `--timezone` when the time only lacks its zone.

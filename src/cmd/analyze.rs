@@ -42,6 +42,8 @@ pub struct AnalyzeConfig {
     pub user_field: Option<String>,
     /// `--timezone`: seconds east of UTC of times written without a zone.
     pub timezone: Option<i32>,
+    /// `--strip-prefix`, as given (each checked: `/segment[/segment...]`).
+    pub strip_prefixes: Vec<String>,
     pub catalog: Option<PathBuf>,
     /// Window bounds, microseconds since the epoch.
     pub since: Option<i64>,
@@ -152,6 +154,13 @@ impl AnalyzeConfig {
             a.timezone.as_deref(),
         )
         .map_err(anyhow::Error::msg)?;
+        for p in &a.strip_prefixes {
+            if !p.starts_with('/') || p.ends_with('/') || p.len() < 2 || p.contains(['?', '#']) {
+                bail!(
+                    "--strip-prefix {p:?}: expected leading path segments such as /prod or /bss/v1 (starting with /, not ending with one)"
+                );
+            }
+        }
         let mut since = time_option("--since", &a.since)?;
         let mut until = time_option("--until", &a.until)?;
         if a.state.is_some() {
@@ -251,6 +260,7 @@ impl AnalyzeConfig {
             field_specs: a.fields,
             user_field: a.user_field,
             timezone,
+            strip_prefixes: a.strip_prefixes,
             catalog: a.catalog.catalog,
             since,
             until,
@@ -605,11 +615,20 @@ fn scan_incremental(
     context: &ContextClasses,
     started: jiff::Timestamp,
 ) -> anyhow::Result<Scanned> {
+    // Options that change what a line is read as are part of the state's identity; those
+    // added later enter it only when given, so older states stay usable.
+    let mut reading = cfg.log_format_text.clone();
+    if let Some(z) = cfg.timezone {
+        reading.push_str(&format!(";timezone={z}"));
+    }
+    for p in &cfg.strip_prefixes {
+        reading.push_str(&format!(";strip-prefix={p}"));
+    }
     let fingerprint = state::config_fingerprint(
         catalog,
         cfg.user_field.as_deref(),
         &cfg.field_specs,
-        &cfg.log_format_text,
+        &reading,
     );
     let mut state = State::open(dir, Some(&fingerprint))?;
     if let Some(holder) = &state.took_over {
@@ -860,6 +879,11 @@ fn scan_config(cfg: &AnalyzeConfig, catalog: Catalog) -> ScanConfig {
     s.fields = cfg.fields.clone();
     s.user_field = cfg.user_field.clone();
     s.timezone = cfg.timezone;
+    s.strip_prefixes = cfg
+        .strip_prefixes
+        .iter()
+        .map(|p| p.as_bytes().into())
+        .collect();
     s
 }
 

@@ -37,59 +37,47 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
     (
         Field::Method,
         "method",
-        &["method", "request_method", "http_method", "httpMethod"],
+        &["method", "request_method", "http_method", "httpMethod", "RequestMethod"],
     ),
     (
         Field::Path,
         "path",
-        &[
-            "uri",
-            "path",
-            "request_uri",
-            "url",
-            "router_uri",
-            "request_path",
-        ],
+        &["uri", "path", "request_uri", "url", "router_uri", "request_path", "RequestPath"],
     ),
-    (Field::Request, "request", &["request", "request_line"]),
+    (
+        Field::Request,
+        "request",
+        &["request", "request_line"],
+    ),
     (
         Field::Status,
         "status",
-        &["status", "status_code", "response_code", "statusCode"],
+        &["status", "status_code", "response_code", "statusCode", "DownstreamStatus"],
     ),
     (
         Field::User,
         "user",
-        &["user_name", "user", "username", "userName"],
+        &["user_name", "user", "username", "userName", "remote_user", "ClientUsername", "caller", "consumer"],
     ),
-    (Field::UserId, "user_id", &[]),
+    (
+        Field::UserId,
+        "user_id",
+        &[],
+    ),
     (
         Field::Time,
         "time",
-        &[
-            "time",
-            "timestamp",
-            "@timestamp",
-            "time_local",
-            "time_iso8601",
-            "start_time",
-        ],
+        &["StartUTC", "start_time", "started_at", "requestTimeEpoch", "time", "timestamp", "@timestamp", "time_local", "time_iso8601", "requestTime", "ts"],
     ),
     (
         Field::RequestId,
         "request_id",
-        &["request_id", "requestId", "x_request_id", "req_id"],
+        &["request_id", "requestId", "x_request_id", "req_id", "RequestId", "request_X-Request-Id"],
     ),
     (
         Field::SourceIp,
         "source_ip",
-        &[
-            "remote_addr",
-            "client_ip",
-            "source_ip",
-            "clientIp",
-            "downstream_remote_address",
-        ],
+        &["remote_addr", "client_ip", "source_ip", "clientIp", "downstream_remote_address", "ClientHost", "ip"],
     ),
     (
         Field::ErrorCode,
@@ -99,7 +87,7 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
     (
         Field::Host,
         "host",
-        &["host", "http_host", "authority", "server_name"],
+        &["host", "http_host", "authority", "server_name", "RequestHost"],
     ),
     (
         Field::ResponseSource,
@@ -208,37 +196,53 @@ fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
         b"request_method" => (Method, 1),
         b"http_method" => (Method, 2),
         b"httpMethod" => (Method, 3),
+        b"RequestMethod" => (Method, 4),
         b"uri" => (Path, 0),
         b"path" => (Path, 1),
         b"request_uri" => (Path, 2),
         b"url" => (Path, 3),
         b"router_uri" => (Path, 4),
         b"request_path" => (Path, 5),
+        b"RequestPath" => (Path, 6),
         b"request" => (Request, 0),
         b"request_line" => (Request, 1),
         b"status" => (Status, 0),
         b"status_code" => (Status, 1),
         b"response_code" => (Status, 2),
         b"statusCode" => (Status, 3),
+        b"DownstreamStatus" => (Status, 4),
         b"user_name" => (User, 0),
         b"user" => (User, 1),
         b"username" => (User, 2),
         b"userName" => (User, 3),
-        b"time" => (Time, 0),
-        b"timestamp" => (Time, 1),
-        b"@timestamp" => (Time, 2),
-        b"time_local" => (Time, 3),
-        b"time_iso8601" => (Time, 4),
-        b"start_time" => (Time, 5),
+        b"remote_user" => (User, 4),
+        b"ClientUsername" => (User, 5),
+        b"caller" => (User, 6),
+        b"consumer" => (User, 7),
+        b"StartUTC" => (Time, 0),
+        b"start_time" => (Time, 1),
+        b"started_at" => (Time, 2),
+        b"requestTimeEpoch" => (Time, 3),
+        b"time" => (Time, 4),
+        b"timestamp" => (Time, 5),
+        b"@timestamp" => (Time, 6),
+        b"time_local" => (Time, 7),
+        b"time_iso8601" => (Time, 8),
+        b"requestTime" => (Time, 9),
+        b"ts" => (Time, 10),
         b"request_id" => (RequestId, 0),
         b"requestId" => (RequestId, 1),
         b"x_request_id" => (RequestId, 2),
         b"req_id" => (RequestId, 3),
+        b"RequestId" => (RequestId, 4),
+        b"request_X-Request-Id" => (RequestId, 5),
         b"remote_addr" => (SourceIp, 0),
         b"client_ip" => (SourceIp, 1),
         b"source_ip" => (SourceIp, 2),
         b"clientIp" => (SourceIp, 3),
         b"downstream_remote_address" => (SourceIp, 4),
+        b"ClientHost" => (SourceIp, 5),
+        b"ip" => (SourceIp, 6),
         b"error_code" => (ErrorCode, 0),
         b"apig_err_code" => (ErrorCode, 1),
         b"err_code" => (ErrorCode, 2),
@@ -247,6 +251,7 @@ fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
         b"http_host" => (Host, 1),
         b"authority" => (Host, 2),
         b"server_name" => (Host, 3),
+        b"RequestHost" => (Host, 4),
         b"response_source" => (ResponseSource, 0),
         _ => return None,
     })
@@ -403,7 +408,12 @@ fn raw_of<'i>(v: Value<'_, 'i>) -> Raw<'i> {
     } else if let Some(f) = v.as_f64() {
         Raw::Float(f)
     } else if v.as_object().is_some() {
-        let name = v.get("name").and_then(bytes_of).unwrap_or_default();
+        // A user object: `{"name", "id"}` (CTS), `{"username", "id"}` (Kong, APISIX consumers).
+        let name = v
+            .get("name")
+            .or_else(|| v.get("username"))
+            .and_then(bytes_of)
+            .unwrap_or_default();
         let id = v.get("id").and_then(bytes_of).unwrap_or_default();
         Raw::User(name, id)
     } else {
@@ -429,7 +439,7 @@ fn status_of(v: Raw<'_>) -> Option<u16> {
 
 fn time_of(v: Raw<'_>, times: &mut TimeCache) -> Option<i64> {
     match v {
-        Raw::UInt(n) => epoch(n as f64),
+        Raw::UInt(n) => super::time::epoch_int(n),
         Raw::Float(f) => epoch(f),
         Raw::Str(s) => times.parse(s),
         Raw::User(..) | Raw::Other => None,
@@ -474,8 +484,65 @@ fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool
             }
         }
     }
+    // Gateways that nest the request and response (Kong, APISIX, Caddy): their fields, where
+    // no top-level key gave one. A top-level `request` object is no request line.
+    if matches!(found[Field::Request as usize], Some((_, Raw::User(..) | Raw::Other))) {
+        found[Field::Request as usize] = None;
+    }
+    for (field, paths) in NESTED {
+        let slot = *field as usize;
+        if found[slot].is_some() || fields.overrides[slot].is_some() {
+            continue;
+        }
+        for path in *paths {
+            let mut v = Some(obj);
+            for part in *path {
+                v = v.and_then(|v| v.get(*part));
+            }
+            if let Some(v) = v.map(raw_of).filter(|r| !matches!(r, Raw::Other)) {
+                found[slot] = Some((u8::MAX, v));
+                break;
+            }
+        }
+    }
     found
 }
+
+/// Where gateways that nest the request and response keep the fields, tried in order when no
+/// top-level alias gave a value: Kong's and APISIX's `request`/`response`/`consumer`,
+/// Caddy's `request`.
+const NESTED: &[(Field, &[&[&str]])] = &[
+    (Field::Method, &[&["request", "method"]]),
+    (Field::Path, &[&["request", "uri"], &["request", "url"]]),
+    (
+        Field::Status,
+        &[&["response", "status"], &["response", "status_code"]],
+    ),
+    (
+        Field::User,
+        &[
+            &["consumer", "username"],
+            &["authenticated_entity", "id"],
+            &["request", "user_id"],
+        ],
+    ),
+    (
+        Field::RequestId,
+        &[
+            &["request", "id"],
+            &["request", "headers", "x-request-id"],
+            &["request", "headers", "X-Request-Id"],
+        ],
+    ),
+    (
+        Field::SourceIp,
+        &[&["request", "client_ip"], &["request", "remote_ip"]],
+    ),
+    (
+        Field::Host,
+        &[&["request", "host"], &["request", "headers", "host"]],
+    ),
+];
 
 /// The request from its fields' values: `get(field)`.
 fn gateway_request<'i>(
@@ -849,37 +916,53 @@ mod tests {
             "request_method",
             "http_method",
             "httpMethod",
+            "RequestMethod",
             "uri",
             "path",
             "request_uri",
             "url",
             "router_uri",
             "request_path",
+            "RequestPath",
             "request",
             "request_line",
             "status",
             "status_code",
             "response_code",
             "statusCode",
+            "DownstreamStatus",
             "user_name",
             "user",
             "username",
             "userName",
+            "remote_user",
+            "ClientUsername",
+            "caller",
+            "consumer",
+            "StartUTC",
+            "start_time",
+            "started_at",
+            "requestTimeEpoch",
             "time",
             "timestamp",
             "@timestamp",
             "time_local",
             "time_iso8601",
-            "start_time",
+            "requestTime",
+            "ts",
             "request_id",
             "requestId",
             "x_request_id",
             "req_id",
+            "RequestId",
+            "request_X-Request-Id",
             "remote_addr",
             "client_ip",
             "source_ip",
             "clientIp",
             "downstream_remote_address",
+            "ClientHost",
+            "ip",
             "error_code",
             "apig_err_code",
             "err_code",
@@ -888,6 +971,7 @@ mod tests {
             "http_host",
             "authority",
             "server_name",
+            "RequestHost",
             "response_source",
         ];
         assert_eq!(listed, known.len());

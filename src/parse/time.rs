@@ -22,6 +22,9 @@ pub fn parse_time(s: &[u8]) -> Option<i64> {
     if s.is_empty() {
         return None;
     }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return epoch_int(s.parse::<u64>().ok()?);
+    }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return epoch(s.parse::<f64>().ok()?);
     }
@@ -233,7 +236,7 @@ impl TimeCache {
     }
 }
 
-/// Epoch seconds, milliseconds or microseconds, by magnitude (dates after 1973).
+/// Epoch seconds, milliseconds, microseconds or nanoseconds, by magnitude (dates after 1973).
 pub fn epoch(n: f64) -> Option<i64> {
     if !n.is_finite() || n <= 0.0 {
         return None;
@@ -242,10 +245,25 @@ pub fn epoch(n: f64) -> Option<i64> {
         n * 1e6
     } else if n < 1e14 {
         n * 1e3
-    } else {
+    } else if n < 1e17 {
         n
+    } else {
+        // Nanoseconds (Caddy's `unix_nano`).
+        n / 1e3
     };
     (micros < 4e15).then_some(micros as i64)
+}
+
+/// [`epoch`] for an integer, exactly (a float loses the last digits of nanoseconds).
+pub fn epoch_int(n: u64) -> Option<i64> {
+    let micros = match n {
+        0 => return None,
+        1..100_000_000_000 => n.checked_mul(1_000_000)?,
+        100_000_000_000..100_000_000_000_000 => n.checked_mul(1_000)?,
+        100_000_000_000_000..100_000_000_000_000_000 => n,
+        _ => n / 1_000,
+    };
+    (micros < 4_000_000_000_000_000).then_some(micros as i64)
 }
 
 /// Formats microseconds since the epoch as RFC 3339 UTC.
@@ -307,6 +325,8 @@ mod tests {
             ("1764237600000", T),
             ("1764237600000000", T),
             ("1764237600.5", T + 500_000),
+            ("1764237600000000000", T),
+            ("1764237600250000000", T + 250_000),
         ];
         for (s, want) in cases {
             assert_eq!(parse_time(s.as_bytes()), Some(*want), "{s}");
