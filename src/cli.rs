@@ -64,6 +64,9 @@ pub struct InspectArgs {
     /// As for analyze: the zone of times written without one, e.g. +08:00
     #[arg(long, value_name = "OFFSET")]
     pub timezone: Option<String>,
+    /// As for analyze: leading path segments removed before classification, e.g. /prod
+    #[arg(long = "strip-prefix", value_name = "PREFIX")]
+    pub strip_prefixes: Vec<String>,
     #[command(flatten)]
     pub catalog: CatalogOpt,
 }

@@ -718,7 +718,7 @@ fn record(
 /// The target without the first of `prefixes` it starts with (`--strip-prefix /prod`: an
 /// AWS API Gateway stage, a mount point): only a whole leading segment run is removed.
 #[inline]
-fn strip_prefix<'t>(target: &'t [u8], prefixes: &[Box<[u8]>]) -> &'t [u8] {
+pub fn strip_prefix<'t>(target: &'t [u8], prefixes: &[Box<[u8]>]) -> &'t [u8] {
     for p in prefixes {
         if let Some(rest) = target.strip_prefix(&**p)
             && matches!(rest.first(), Some(b'/' | b'?') | None)
@@ -733,7 +733,7 @@ fn strip_prefix<'t>(target: &'t [u8], prefixes: &[Box<[u8]>]) -> &'t [u8] {
 #[cold]
 fn no_time(text: &[u8]) -> String {
     if text.is_empty() {
-        "no request time (expected RFC 3339, dd/Mon/yyyy:HH:MM:SS +zzzz, or epoch seconds/milliseconds)".into()
+        "no request time (StartUTC, start_time, started_at, time, timestamp, @timestamp, time_local, requestTime, ts ...); name it with --field time=KEY".into()
     } else if crate::parse::time::is_zoneless(text) {
         format!(
             "time {:?} has no zone: name the zone the log writes times in with --timezone (e.g. --timezone +08:00)",

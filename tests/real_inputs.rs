@@ -237,7 +237,7 @@ fn a_json_document_without_traces_is_named_not_silent() {
     std::fs::write(&other, "{\"level\":\"info\",\"msg\":\"orders synced\"}\n").unwrap();
     let (_, _, stderr) = analyze(&[other], &[], &dir.path().join("o"));
     assert!(
-        stderr.contains("other.jsonl: read as JSON lines, but its first record has no HTTP method and request target (keys: level, msg)"),
+        stderr.contains("other.jsonl: read as JSON lines (json-lines), but its records have no HTTP method and request target") && stderr.contains("(keys: level, msg)"),
         "{stderr}"
     );
     // A pretty document without traces is no JSON lines: named, and nothing to report.
@@ -455,7 +455,7 @@ fn a_user_field_json_records_lack_is_named() {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains(
-            "apig-lts.jsonl: --user-field custom_data_log9: its first record has no such key"
+            "apig-lts.jsonl: read as JSON lines (apig-lts), but its first record has no custom_data_log9 (--user-field)"
         ),
         "{stderr}"
     );

@@ -370,7 +370,7 @@ fn analyze(
     for w in &discovered.warnings {
         crate::log::warn(w);
     }
-    let files = input::sniff(&discovered.files, cfg.log_format);
+    let mut files = input::sniff(&discovered.files, cfg.log_format);
     if cfg.user_field.is_none()
         && files
             .iter()
@@ -380,39 +380,9 @@ fn analyze(
             "API Gateway logs carry no IAM user name of their own (user_id is a project id): name the field that does with --user-field (e.g. custom_data_log1); until then every caller is unknown",
         );
     }
-    // JSON records in which the fields of a request are not found would all be passed over
-    // as other traffic: name the file and what its records hold instead.
-    for f in &files {
-        if f.format != Ok(crate::parse::LogFormat::Json) || f.keys.is_empty() {
-            continue;
-        }
-        let found = crate::parse::json::field_sources(&f.keys, &cfg.fields);
-        let has = |name: &str| found.iter().any(|(n, k)| *n == name && k.is_some());
-        if let Some(uf) = &cfg.user_field
-            && !has("user")
-        {
-            crate::log::warn(&format!(
-                "{}: --user-field {uf}: its first record has no such key and no user field (keys: {}); its callers are read as unknown",
-                f.name,
-                f.keys
-                    .iter()
-                    .take(12)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        if !(has("request") || (has("method") && has("path"))) {
-            crate::log::warn(&format!(
-                "{}: read as JSON lines, but its first record has no HTTP method and request target (keys: {}): name them with --field (see permlens inspect)",
-                f.name,
-                f.keys
-                    .iter()
-                    .take(12)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+    for f in &mut files {
+        if let Some(refused) = check_json_fields(f, &cfg) {
+            f.format = Err(refused);
         }
     }
     if let Some(uf) = &cfg.user_field {
@@ -913,6 +883,77 @@ fn worker_pool(cfg: &AnalyzeConfig) -> anyhow::Result<rayon::ThreadPool> {
         pool = pool.num_threads(n);
     }
     pool.build().context("cannot start the worker threads")
+}
+
+/// Names a JSON-lines file whose first record lacks what a request needs, once, before the
+/// scan: without a method and target every line would pass as other traffic, without a
+/// status no call could count as used or denied, without a caller every call would be an
+/// unknown user's, without a time every line is malformed. Each warning names the field,
+/// where permlens looked, and `--field`.
+///
+/// A file none of whose first records has a method and a target is no access log of any
+/// kind permlens reads: it is refused (the returned error), not counted as other traffic.
+fn check_json_fields(f: &input::InputFile, cfg: &AnalyzeConfig) -> Option<String> {
+    if f.format != Ok(crate::parse::LogFormat::Json) || f.keys.is_empty() {
+        return None;
+    }
+    let found = crate::parse::json::field_sources(&f.keys, &cfg.fields);
+    let has = |name: &str| found.iter().any(|(n, k)| *n == name && k.is_some());
+    let keys = f
+        .keys
+        .iter()
+        .filter(|k| !k.contains('.'))
+        .take(16)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let shape = if f.layout.is_empty() {
+        "json-lines"
+    } else {
+        f.layout
+    };
+    let templates = f
+        .keys
+        .iter()
+        .any(|k| k == "resourcePath" || k == "routeKey");
+    if !(has("request") || (has("method") && has("path"))) {
+        let what = if templates {
+            "have only a route template (resourcePath, routeKey: /{proxy+}), not the request path: log $context.path (and --strip-prefix the stage), or name the path with --field path=KEY"
+        } else {
+            "have no HTTP method and request target: name them with --field method=KEY --field path=KEY"
+        };
+        return Some(format!(
+            "{}: read as JSON lines ({shape}), but its records {what} (keys: {keys}); see permlens inspect",
+            f.name
+        ));
+    }
+    let warn = |what: &str| {
+        crate::log::warn(&format!(
+            "{}: read as JSON lines ({shape}), but its first record {what} (keys: {keys}); see permlens inspect",
+            f.name
+        ))
+    };
+    if !has("status") {
+        warn(
+            "has no status (status, status_code, response_code, statusCode, DownstreamStatus, response.status): no call can count as used or denied; name it with --field status=KEY",
+        );
+    }
+    if !has("user") {
+        match &cfg.user_field {
+            Some(uf) => warn(&format!(
+                "has no {uf} (--user-field) and no user field: its callers are read as unknown"
+            )),
+            None => warn(
+                "has no caller (user_name, user, username, remote_user, ClientUsername, caller, consumer.username ...): every caller is unknown; name it with --field user=KEY",
+            ),
+        }
+    }
+    if !has("time") {
+        warn(
+            "has no time (StartUTC, start_time, started_at, time, timestamp, @timestamp, time_local, requestTime, ts ...): its lines cannot be read; name it with --field time=KEY",
+        );
+    }
+    None
 }
 
 /// Exit-2 conditions that depend on what the scan found.

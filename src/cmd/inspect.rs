@@ -35,7 +35,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         args.timezone.as_deref(),
     )
     .map_err(anyhow::Error::msg)?;
+    let strip: Vec<Box<[u8]>> = args
+        .strip_prefixes
+        .iter()
+        .map(|p| p.as_bytes().into())
+        .collect();
     let opts = Opts {
+        strip: &strip,
         catalog: &catalog,
         fields: &fields,
         user_field: args.user_field.as_deref(),
@@ -58,6 +64,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
 }
 
 struct Opts<'a> {
+    strip: &'a [Box<[u8]>],
     catalog: &'a Catalog,
     fields: &'a FieldMap,
     user_field: Option<&'a str>,
@@ -335,9 +342,10 @@ impl<'a> Sample<'a> {
         let route = if r.trace {
             r.trace_route
         } else {
+            let target = crate::scan::strip_prefix(r.target, self.o.strip);
             self.o
                 .catalog
-                .classify(r.method, r.target, &mut self.scratch)
+                .classify(r.method, target, &mut self.scratch)
                 .route
         };
         if r.time.is_none() {

@@ -56,6 +56,8 @@ enum Kind {
     Str,
     Num,
     Other,
+    /// `null`: never kept as a value.
+    Null,
 }
 
 impl Hit {
@@ -66,7 +68,7 @@ impl Hit {
         match self.kind {
             Kind::Str => Raw::Str(text),
             Kind::Num => number_value(text),
-            Kind::Other => Raw::Other,
+            Kind::Other | Kind::Null => Raw::Other,
         }
     }
 }
@@ -283,11 +285,13 @@ fn walk_with<'i, const N: usize>(
             },
             Some(b't') if c.literal(b"true") => Kind::Other,
             Some(b'f') if c.literal(b"false") => Kind::Other,
-            Some(b'n') if c.literal(b"null") => Kind::Other,
+            // `null` is no value: the next alias may give one.
+            Some(b'n') if c.literal(b"null") => Kind::Null,
             // Nested values: left to the full parser.
             _ => return Walk::Unsure,
         };
         if let Some((slot, rank)) = want
+            && kind != Kind::Null
             && hits[slot].is_none_or(|h| rank < h.rank)
         {
             // A string's span leaves out its quotes.
@@ -486,7 +490,6 @@ mod tests {
                 ("f".into(), Raw::Float(0.5)),
                 ("neg".into(), Raw::Float(-3.0)),
                 ("t".into(), Raw::Other),
-                ("z".into(), Raw::Other),
                 ("e".into(), Raw::Str(b"")),
                 // The first of equal ranks wins.
                 ("dup".into(), Raw::UInt(1)),

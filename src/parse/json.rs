@@ -37,47 +37,95 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
     (
         Field::Method,
         "method",
-        &["method", "request_method", "http_method", "httpMethod", "RequestMethod"],
+        &[
+            "method",
+            "request_method",
+            "http_method",
+            "httpMethod",
+            "RequestMethod",
+        ],
     ),
     (
         Field::Path,
         "path",
-        &["uri", "path", "request_uri", "url", "router_uri", "request_path", "RequestPath"],
+        &[
+            "uri",
+            "path",
+            "request_uri",
+            "url",
+            "router_uri",
+            "request_path",
+            "RequestPath",
+        ],
     ),
-    (
-        Field::Request,
-        "request",
-        &["request", "request_line"],
-    ),
+    (Field::Request, "request", &["request", "request_line"]),
     (
         Field::Status,
         "status",
-        &["status", "status_code", "response_code", "statusCode", "DownstreamStatus"],
+        &[
+            "status",
+            "status_code",
+            "response_code",
+            "statusCode",
+            "DownstreamStatus",
+        ],
     ),
     (
         Field::User,
         "user",
-        &["user_name", "user", "username", "userName", "remote_user", "ClientUsername", "caller", "consumer"],
+        &[
+            "user_name",
+            "user",
+            "username",
+            "userName",
+            "remote_user",
+            "ClientUsername",
+            "caller",
+            "consumer",
+        ],
     ),
-    (
-        Field::UserId,
-        "user_id",
-        &[],
-    ),
+    (Field::UserId, "user_id", &[]),
     (
         Field::Time,
         "time",
-        &["StartUTC", "start_time", "started_at", "requestTimeEpoch", "time", "timestamp", "@timestamp", "time_local", "time_iso8601", "requestTime", "ts"],
+        &[
+            "StartUTC",
+            "start_time",
+            "started_at",
+            "requestTimeEpoch",
+            "time",
+            "timestamp",
+            "@timestamp",
+            "time_local",
+            "time_iso8601",
+            "requestTime",
+            "ts",
+        ],
     ),
     (
         Field::RequestId,
         "request_id",
-        &["request_id", "requestId", "x_request_id", "req_id", "RequestId", "request_X-Request-Id"],
+        &[
+            "request_id",
+            "requestId",
+            "x_request_id",
+            "req_id",
+            "RequestId",
+            "request_X-Request-Id",
+        ],
     ),
     (
         Field::SourceIp,
         "source_ip",
-        &["remote_addr", "client_ip", "source_ip", "clientIp", "downstream_remote_address", "ClientHost", "ip"],
+        &[
+            "remote_addr",
+            "client_ip",
+            "source_ip",
+            "clientIp",
+            "downstream_remote_address",
+            "ClientHost",
+            "ip",
+        ],
     ),
     (
         Field::ErrorCode,
@@ -87,7 +135,13 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
     (
         Field::Host,
         "host",
-        &["host", "http_host", "authority", "server_name", "RequestHost"],
+        &[
+            "host",
+            "http_host",
+            "authority",
+            "server_name",
+            "RequestHost",
+        ],
     ),
     (
         Field::ResponseSource,
@@ -117,7 +171,22 @@ pub fn field_sources(keys: &[String], map: &FieldMap) -> Vec<(&'static str, Opti
             let found = aliases
                 .iter()
                 .find(|a| keys.iter().any(|k| k == *a))
-                .map(|a| (*a).to_owned());
+                .map(|a| (*a).to_owned())
+                .or_else(|| {
+                    NESTED
+                        .iter()
+                        .filter(|(f, _)| f == field)
+                        .flat_map(|(_, paths)| paths.iter())
+                        .map(|p| p.join("."))
+                        .find(|p| keys.contains(p))
+                })
+                .or_else(|| {
+                    // Caddy's `user_id` beside a nested request (see `gateway_fields`).
+                    (*field == Field::User
+                        && keys.iter().any(|k| k == "user_id")
+                        && keys.iter().any(|k| k == "request.method"))
+                    .then(|| "user_id".to_owned())
+                });
             (*name, found)
         })
         .collect()
@@ -472,7 +541,10 @@ fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool
     let mut found: Found<'i> = [None; FIELD_COUNT];
     if let Some(o) = obj.as_object() {
         for (key, value) in o.iter() {
-            if let Some((slot, rank)) = alias_slot(key.as_bytes(), fields) {
+            // `null` is no value: the next alias may give one (as on the fast path).
+            if let Some((slot, rank)) = alias_slot(key.as_bytes(), fields)
+                && !value.is_null()
+            {
                 keep(&mut found, slot, rank, raw_of(value));
             }
         }
@@ -486,8 +558,36 @@ fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool
     }
     // Gateways that nest the request and response (Kong, APISIX, Caddy): their fields, where
     // no top-level key gave one. A top-level `request` object is no request line.
-    if matches!(found[Field::Request as usize], Some((_, Raw::User(..) | Raw::Other))) {
+    if matches!(
+        found[Field::Request as usize],
+        Some((_, Raw::User(..) | Raw::Other))
+    ) {
         found[Field::Request as usize] = None;
+    }
+    // Caddy's `ts` is when the line was written, at the end of the request: its start is
+    // `ts - duration` (both seconds).
+    if let Some((rank, ts)) = found[Field::Time as usize]
+        && alias_of(b"ts") == Some((Field::Time, rank))
+        && let Some(ts) = match ts {
+            Raw::Float(f) => Some(f),
+            Raw::UInt(n) => Some(n as f64),
+            _ => None,
+        }
+        // Seconds only: `time_format` can make `ts` milliseconds or nanoseconds.
+        && ts < 1e11
+        && let Some(d) = obj.get("duration").and_then(|d| d.as_f64())
+        && (0.0..ts).contains(&d)
+    {
+        found[Field::Time as usize] = Some((rank, Raw::Float(ts - d)));
+    }
+    // Caddy's authenticated user is a top-level `user_id` beside its nested `request`: only
+    // there is `user_id` a user (API Gateway records use it for a project id).
+    if found[Field::User as usize].is_none()
+        && fields.overrides[Field::User as usize].is_none()
+        && obj.get("request").is_some_and(|r| r.as_object().is_some())
+        && let Some(Raw::Str(u)) = obj.get("user_id").map(raw_of)
+    {
+        found[Field::User as usize] = Some((u8::MAX, Raw::Str(u)));
     }
     for (field, paths) in NESTED {
         let slot = *field as usize;
@@ -520,11 +620,7 @@ const NESTED: &[(Field, &[&[&str]])] = &[
     ),
     (
         Field::User,
-        &[
-            &["consumer", "username"],
-            &["authenticated_entity", "id"],
-            &["request", "user_id"],
-        ],
+        &[&["consumer", "username"], &["authenticated_entity", "id"]],
     ),
     (
         Field::RequestId,
@@ -571,19 +667,20 @@ fn gateway_request<'i>(
     }
     if method.is_empty() {
         return Err(Malformed(
-            "no HTTP method (method, request_method, http_method, or a request line)".into(),
+            "no HTTP method (method, request_method, http_method, httpMethod, RequestMethod, request.method, or a request line); name it with --field method=KEY".into(),
         ));
     }
     if target.is_empty() {
         return Err(Malformed(
-            "no request target (uri, path, request_uri, url, router_uri, or a request line)".into(),
+            "no request target (uri, path, request_uri, url, router_uri, RequestPath, request.uri, or a request line); name it with --field path=KEY".into(),
         ));
     }
     let status = match get(Field::Status) {
+        // `-` and empty mean no value, for the status as for every field.
+        Some(Raw::Str(b"-" | b"")) | None => 0,
         Some(v) => {
             status_of(v).ok_or_else(|| Malformed("status is not an HTTP status code".into()))?
         }
-        None => 0,
     };
     let (user, mut user_id) = get(Field::User).map(user_of).unwrap_or_default();
     if let Some(id) = get(Field::UserId).and_then(text_of) {
@@ -784,6 +881,58 @@ fn trace_error_code<'i>(obj: Value<'_, 'i>) -> &'i [u8] {
     }
 }
 
+/// Which gateway's documented JSON access-log shape a record's keys are (`summary.json` and
+/// `inspect` name it), with the keys that told. Every shape is read by the same aliases and
+/// nested fields; the name says what permlens recognised.
+pub fn shape_of(keys: &[String]) -> Option<(&'static str, &'static str)> {
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    Some(if has("RequestMethod") || has("DownstreamStatus") {
+        (
+            "traefik",
+            "RequestMethod/DownstreamStatus/StartUTC: a Traefik access log",
+        )
+    } else if has("started_at") && has("request.method") {
+        (
+            "kong",
+            "request.method/response.status/started_at: a Kong log plugin record",
+        )
+    } else if has("start_time") && has("request.method") {
+        (
+            "apisix",
+            "request.method/response.status/start_time: an APISIX logger record",
+        )
+    } else if (has("logger") || has("ts")) && has("request.method") {
+        ("caddy", "request.method/status/ts: a Caddy access log")
+    } else if has("routeKey") {
+        (
+            "aws-http",
+            "routeKey/httpMethod: an AWS API Gateway HTTP API access log",
+        )
+    } else if has("httpMethod") && (has("resourcePath") || has("requestTime")) {
+        (
+            "aws-rest",
+            "httpMethod/requestTime: an AWS API Gateway REST API access log",
+        )
+    } else if has("response_code") && has("start_time") {
+        (
+            "envoy",
+            "start_time/method/path/response_code: an Envoy (Istio) JSON access log",
+        )
+    } else if has("router_uri") && has("request_method") {
+        (
+            "apig-lts",
+            "request_method/router_uri: API Gateway records structured by LTS",
+        )
+    } else if has("request") && has("status") && (has("remote_addr") || has("time_local")) {
+        (
+            "nginx",
+            "request/status/remote_addr: an nginx escape=json access log",
+        )
+    } else {
+        return None;
+    })
+}
+
 /// What a complete JSON value on one line is, for format detection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probed {
@@ -821,9 +970,18 @@ impl JsonProbe {
         if v.get("traces").is_some_and(|t| t.as_array().is_some()) {
             return Some(Probed::TraceList);
         }
-        Some(Probed::Object(
-            o.iter().take(64).map(|(k, _)| k.to_string()).collect(),
-        ))
+        // Top-level keys, and the keys of nested objects one level down (`request.method`),
+        // which is where Kong, APISIX and Caddy keep the request.
+        let mut keys = Vec::new();
+        for (k, v) in o.iter().take(64) {
+            keys.push(k.to_string());
+            if let Some(inner) = v.as_object() {
+                for (ik, _) in inner.iter().take(32) {
+                    keys.push(format!("{k}.{ik}"));
+                }
+            }
+        }
+        Some(Probed::Object(keys))
     }
 }
 

@@ -45,6 +45,11 @@ impl fmt::Display for LogFormat {
     }
 }
 
+/// The gateway names `--log-format` accepts for JSON access logs.
+pub const PRESETS: [&str; 9] = [
+    "kong", "envoy", "istio", "nginx", "traefik", "apisix", "caddy", "aws-rest", "aws-http",
+];
+
 /// `--log-format`: decided per file, or forced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FormatChoice {
@@ -61,7 +66,15 @@ impl FromStr for FormatChoice {
             "json" => FormatChoice::Forced(LogFormat::Json),
             "apig" => FormatChoice::Forced(LogFormat::Apig),
             "cts" => FormatChoice::Forced(LogFormat::Cts),
-            _ => return Err(format!("expected auto, json, apig or cts, got {s:?}")),
+            // Gateway presets: JSON lines of that gateway's documented shape, read by the
+            // same aliases and nested fields as any JSON line.
+            s if PRESETS.contains(&s) => FormatChoice::Forced(LogFormat::Json),
+            _ => {
+                return Err(format!(
+                    "expected auto, json, apig, cts or a gateway ({}), got {s:?}",
+                    PRESETS.join(", ")
+                ));
+            }
         })
     }
 }
@@ -226,14 +239,29 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
                     "a JSON object with meta_data on one line: a CTS ListTraces response",
                 ));
             }
-            Some(json::Probed::Object(keys)) => {
+            Some(json::Probed::Object(first_keys)) => {
+                // The keys of every record probed: a file whose first line is of another
+                // kind still shows what its records hold.
+                let mut keys = first_keys;
+                for k in firsts.iter().skip(1).flatten() {
+                    if let json::Probed::Object(more) = k {
+                        for key in more {
+                            if !keys.contains(key) {
+                                keys.push(key.clone());
+                            }
+                        }
+                    }
+                }
+                let (layout, why) = match json::shape_of(&keys) {
+                    Some((shape, why)) => (shape, format!("one JSON object per line; {why}")),
+                    None => (
+                        "json-lines",
+                        "one JSON object per line: gateway JSON lines".into(),
+                    ),
+                };
                 return Ok(Detected {
                     keys,
-                    ..Detected::new(
-                        LogFormat::Json,
-                        "json-lines",
-                        "one JSON object per line: gateway JSON lines",
-                    )
+                    ..Detected::new(LogFormat::Json, layout, why)
                 });
             }
             None => {}

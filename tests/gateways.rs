@@ -1,0 +1,231 @@
+//! The gateways customers run in front of BSS, each in its documented JSON access-log shape
+//! (fixtures in `tests/data/gateways/`, built from the projects' docs and code): read with no
+//! options, or refused loudly. Each fixture holds a BSS success, a BSS denial and a call to
+//! another service.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{permlens, root};
+use serde_json::Value;
+
+fn data(name: &str) -> PathBuf {
+    root().join("tests/data/gateways").join(name)
+}
+
+fn analyze(file: &str, extra: &[&str], out: &Path) -> (i32, Option<Value>, String) {
+    let output = permlens()
+        .arg("analyze")
+        .arg(data(file))
+        .args(["--progress", "never", "--format", "csv", "-o"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.json"))
+        .ok()
+        .map(|s| serde_json::from_str(&s).unwrap());
+    (
+        output.status.code().unwrap_or(-1),
+        summary,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// usage.csv rows as (user, method, status, first_seen).
+fn usage(out: &Path) -> Vec<(String, String, String, String)> {
+    let mut r = csv::Reader::from_path(out.join("usage.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let at = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (u, m, s, t) = (at("user"), at("method"), at("status"), at("first_seen"));
+    let mut rows: Vec<_> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                rec[u].to_owned(),
+                rec[m].to_owned(),
+                rec[s].to_owned(),
+                rec[t].to_owned(),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn every_gateway_shape_is_read_with_no_options() {
+    for (file, shape, users, first) in [
+        ("kong.jsonl", "kong", true, "2025-11-27T10:00:00.000000Z"),
+        (
+            "apisix.jsonl",
+            "apisix",
+            true,
+            "2025-11-27T10:00:00.000000Z",
+        ),
+        // Caddy's ts is written at the end: the start is ts - duration.
+        ("caddy.jsonl", "caddy", true, "2025-11-27T10:00:00.000000Z"),
+        ("nginx.jsonl", "nginx", true, "2025-11-27T10:00:00.000000Z"),
+        (
+            "traefik.jsonl",
+            "traefik",
+            true,
+            "2025-11-27T10:01:00.000000Z",
+        ),
+        ("istio.jsonl", "envoy", false, "2025-11-27T10:00:00.000000Z"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        let (code, summary, stderr) = analyze(file, &[], &out);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let s = summary.unwrap();
+        assert_eq!(s["inputs"]["per_file"][0]["layout"], shape, "{file}");
+        assert_eq!(s["inputs"]["bss_requests"], 2, "{file}: {s}");
+        assert_eq!(s["inputs"]["malformed"], 0, "{file}: {s}");
+        let other = |k: &str| s["inputs"][k].as_u64().unwrap();
+        assert_eq!(
+            other("not_addressed_to_service")
+                + other("unlisted_requests")
+                + other("unmatched_requests"),
+            1,
+            "{file}: {s}"
+        );
+        let rows = usage(&out);
+        let statuses: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+        assert!(
+            statuses.contains(&"200") && statuses.contains(&"403"),
+            "{file}: {rows:?}"
+        );
+        if users {
+            let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+            assert!(
+                names.contains(&"alice") && names.contains(&"bob"),
+                "{file}: {rows:?}"
+            );
+            assert!(!stderr.contains("has no caller"), "{file}: {stderr}");
+        } else {
+            // Istio's default format has no caller: said once, with --field.
+            assert!(stderr.contains("has no caller"), "{file}: {stderr}");
+            assert!(stderr.contains("--field user=KEY"), "{file}: {stderr}");
+        }
+        let firsts: Vec<&str> = rows.iter().map(|r| r.3.as_str()).collect();
+        assert!(firsts.contains(&first), "{file}: {rows:?}");
+        // The gateway's name works as --log-format too.
+        let named = dir.path().join("n");
+        let preset = if shape == "envoy" { "istio" } else { shape };
+        let (code, _, stderr) = analyze(file, &["--log-format", preset], &named);
+        assert_eq!(code, 0, "{file} --log-format {preset}: {stderr}");
+        assert_eq!(usage(&named), rows, "{file}");
+    }
+}
+
+#[test]
+fn traefik_requests_are_placed_at_their_start() {
+    // Started 23:59:59.999Z, logged the next day: inside --until, by its start.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let (code, summary, stderr) = analyze(
+        "traefik.jsonl",
+        &[
+            "--since",
+            "2025-11-27T23:00:00Z",
+            "--until",
+            "2025-11-28T00:00:00Z",
+        ],
+        &out,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["bss_requests"], 1, "{s}");
+    assert_eq!(usage(&out)[0].0, "alice");
+}
+
+#[test]
+fn aws_route_templates_are_refused_loudly_and_stages_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = analyze("aws-rest-template.jsonl", &[], &dir.path().join("t"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("only a route template"), "{stderr}");
+    assert!(stderr.contains("$context.path"), "{stderr}");
+    // $context.path carries the stage: without --strip-prefix nothing is a BSS call.
+    let (code, summary, stderr) = analyze("aws-rest-path.jsonl", &[], &dir.path().join("p"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary.unwrap()["inputs"]["bss_requests"], 0);
+    let out = dir.path().join("s");
+    let (code, summary, stderr) =
+        analyze("aws-rest-path.jsonl", &["--strip-prefix", "/prod"], &out);
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["per_file"][0]["layout"], "aws-rest");
+    assert_eq!(s["inputs"]["bss_requests"], 2, "{s}");
+    let users: Vec<String> = usage(&out).into_iter().map(|r| r.0).collect();
+    assert!(users.contains(&"alice".to_owned()), "{users:?}");
+    // `-` (no caller) is no user named "-".
+    assert!(!users.iter().any(|u| u.contains('-')), "{users:?}");
+    let bad = permlens()
+        .args(["analyze", "--strip-prefix", "prod/", "-o"])
+        .arg(dir.path().join("b"))
+        .arg(data("aws-rest-path.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--strip-prefix \"prod/\""));
+}
+
+#[test]
+fn a_missing_status_is_named_not_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("nostatus.jsonl");
+    std::fs::write(
+        &log,
+        r#"{"time":"2025-11-27T10:00:00Z","method":"GET","uri":"/v2/orders/customer-orders","user":"alice"}
+"#,
+    )
+    .unwrap();
+    let out = permlens()
+        .args(["analyze", "--progress", "never", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(&log)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nostatus.jsonl"), "{stderr}");
+    assert!(stderr.contains("has no status"), "{stderr}");
+    assert!(stderr.contains("--field status=KEY"), "{stderr}");
+    assert_eq!(stderr.matches("has no status").count(), 1, "once: {stderr}");
+}
+
+#[test]
+fn epoch_nanoseconds_and_null_values_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("ns.jsonl");
+    std::fs::write(
+        &log,
+        concat!(
+            r#"{"ts":null,"time":"1764237600250000000","method":"GET","uri":"/v2/orders/customer-orders","status":"200","user":"alice"}"#,
+            "\n",
+            r#"{"time":1764237660000000000,"method":"GET","uri":"/v2/orders/customer-orders","status":"-","user":"-"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    let output = permlens()
+        .args(["analyze", "--progress", "never", "--format", "csv", "-o"])
+        .arg(&out)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = usage(&out);
+    assert_eq!(rows[1].3, "2025-11-27T10:00:00.250000Z", "{rows:?}");
+    // `-` for the user and the status: no user, no status.
+    assert_eq!(rows[0].0, "", "{rows:?}");
+    assert_eq!(rows[0].2, "", "{rows:?}");
+}
