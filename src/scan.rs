@@ -126,7 +126,7 @@ impl Prefilter {
     fn literals(&self, format: LogFormat) -> Option<&Literals> {
         match format {
             LogFormat::Cts | LogFormat::CtsDocument => self.traces.as_ref(),
-            LogFormat::Json | LogFormat::Apig => self.paths.as_ref(),
+            LogFormat::Json | LogFormat::JsonDocument | LogFormat::Apig => self.paths.as_ref(),
         }
     }
 
@@ -488,12 +488,38 @@ impl<'c> Scanner<'c> {
         } = self;
         let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, bufs, leads, stats);
         let result = match origin.format {
-            LogFormat::Json => json.parse(line, &mut handle),
+            LogFormat::Json | LogFormat::JsonDocument => json.parse(line, &mut handle),
             LogFormat::Apig => apig.parse(line, &mut handle),
             LogFormat::Cts | LogFormat::CtsDocument => {
                 json.parse_trace(line, &cfg.catalog, &mut handle)
             }
         };
+        if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
+            stats.malformed(origin.file, origin.chunk, index, || reason);
+        }
+    }
+
+    /// Reads one gateway record of a JSON document (an element of a batched array) and folds
+    /// it in; a record that cannot be read is malformed.
+    pub fn scan_record(
+        &mut self,
+        bytes: &[u8],
+        at: Position,
+        origin: Origin,
+        index: u64,
+        stats: &mut Stats,
+    ) {
+        stats.counters.lines += 1;
+        let Scanner {
+            cfg,
+            json,
+            scratch,
+            bufs,
+            leads,
+            ..
+        } = self;
+        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, bufs, leads, stats);
+        let result = json.parse_full(bytes, &mut handle);
         if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
@@ -621,7 +647,7 @@ fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
 #[inline]
 fn looks_like(line: &[u8], format: LogFormat) -> bool {
     match format {
-        LogFormat::Json | LogFormat::Cts | LogFormat::CtsDocument => {
+        LogFormat::Json | LogFormat::JsonDocument | LogFormat::Cts | LogFormat::CtsDocument => {
             let t = line.trim_ascii();
             t.first() == Some(&b'{') && t.last() == Some(&b'}')
         }

@@ -229,3 +229,42 @@ fn epoch_nanoseconds_and_null_values_are_read() {
     assert_eq!(rows[0].0, "", "{rows:?}");
     assert_eq!(rows[0].2, "", "{rows:?}");
 }
+
+#[test]
+fn batched_json_arrays_are_read_as_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let (code, summary, stderr) = analyze("apisix-http-logger.json", &[], &out);
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary.unwrap();
+    assert_eq!(s["inputs"]["per_file"][0]["layout"], "apisix", "{s}");
+    assert_eq!(s["inputs"]["lines"], 3, "one per record: {s}");
+    assert_eq!(s["inputs"]["bss_requests"], 2, "{s}");
+    let users: Vec<String> = usage(&out).into_iter().map(|r| r.0).collect();
+    assert!(users.contains(&"alice".to_owned()) && users.contains(&"bob".to_owned()));
+    // Pretty-printed and cut short: the complete records are read, the cut is named.
+    let text = std::fs::read_to_string(data("apisix-http-logger.json")).unwrap();
+    let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let pretty = serde_json::to_string_pretty(&first).unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &pretty[..pretty.len() - 40]).unwrap();
+    let output = permlens()
+        .args([
+            "analyze",
+            "--progress",
+            "never",
+            "--max-bad-ratio",
+            "1",
+            "-o",
+        ])
+        .arg(dir.path().join("c"))
+        .arg(&cut)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("read as a JSON document: the array is cut after 1 complete record(s)"),
+        "{stderr}"
+    );
+}

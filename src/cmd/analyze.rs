@@ -894,7 +894,11 @@ fn worker_pool(cfg: &AnalyzeConfig) -> anyhow::Result<rayon::ThreadPool> {
 /// A file none of whose first records has a method and a target is no access log of any
 /// kind permlens reads: it is refused (the returned error), not counted as other traffic.
 fn check_json_fields(f: &input::InputFile, cfg: &AnalyzeConfig) -> Option<String> {
-    if f.format != Ok(crate::parse::LogFormat::Json) || f.keys.is_empty() {
+    let json = matches!(
+        f.format,
+        Ok(crate::parse::LogFormat::Json | crate::parse::LogFormat::JsonDocument)
+    );
+    if !json || f.keys.is_empty() {
         return None;
     }
     let found = crate::parse::json::field_sources(&f.keys, &cfg.fields);

@@ -94,7 +94,7 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
             layout: match f {
                 LogFormat::Apig => "apig",
                 LogFormat::Cts | LogFormat::CtsDocument => "cts-lines",
-                LogFormat::Json => "json-lines",
+                LogFormat::Json | LogFormat::JsonDocument => "json-lines",
             },
             why: format!("--log-format {f}"),
             keys: Vec::new(),
@@ -118,6 +118,31 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
     out["why"] = json!(d.why);
     let mut sample = Sample::new(o);
     match d.format {
+        LogFormat::JsonDocument => {
+            let doc = match whole(path, compression) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    out["error"] = json!(e);
+                    return out;
+                }
+            };
+            let mut json = JsonParser::new(o.fields).with_zone(o.zone);
+            let mut errors = Vec::new();
+            let result = parse::cts::for_each_record(&doc, |i, record| {
+                let no = i as u64 + 1;
+                if let Err(m) = json.parse_full(record, |r| sample.request(no, r)) {
+                    errors.push((no, m.0));
+                }
+            });
+            for (i, e) in errors {
+                sample.error(i, &e);
+            }
+            if let Err(m) = result {
+                sample.error(0, &m.0);
+            }
+            out["fields_found"] = json!(d.keys);
+            out["records_unit"] = json!("record");
+        }
         LogFormat::CtsDocument => {
             let doc = match whole(path, compression) {
                 Ok(doc) => doc,

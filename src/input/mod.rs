@@ -356,16 +356,15 @@ fn plan(files: &[InputFile], chunk_size: u64, workers: usize) -> Vec<Task> {
     let mut left: u64 = files
         .iter()
         .filter(|f| f.format.is_ok() && f.compression == Compression::None)
-        .filter(|f| f.format != Ok(LogFormat::CtsDocument))
+        .filter(|f| !f.format.as_ref().is_ok_and(|f| f.is_document()))
         .map(|f| f.len.saturating_sub(f.start))
         .sum();
     for (i, f) in files.iter().enumerate() {
         let i = i as u32;
         match (&f.format, f.compression) {
             (Err(_), _) => {}
-            (Ok(LogFormat::CtsDocument), _) | (Ok(_), Compression::Gzip | Compression::Zstd) => {
-                tasks.push(Task::Whole { file: i })
-            }
+            (Ok(LogFormat::CtsDocument | LogFormat::JsonDocument), _)
+            | (Ok(_), Compression::Gzip | Compression::Zstd) => tasks.push(Task::Whole { file: i }),
             (Ok(_), Compression::None) => {
                 let mut start = f.start;
                 let mut index = 0;
@@ -702,7 +701,7 @@ fn scan_whole(
         Ok(r) => r,
         Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
     };
-    if format == LogFormat::CtsDocument {
+    if format.is_document() {
         return scan_document(f, file, cfg, &mut *reader, scanner, stats, end);
     }
     let keep_tail = cfg.partition;
@@ -925,27 +924,46 @@ fn scan_document(
     end.tail = Some(((doc.len() - t) as u64, content_hash(&doc[t..])));
     let mut bad = Vec::new();
     let mut lines = 0u64;
-    let result = crate::parse::cts::for_each_trace(
-        &mut doc,
-        &cfg.catalog,
-        cfg.timezone,
-        |i, req| {
+    let format = f.format.clone().unwrap_or(LogFormat::CtsDocument);
+    let result = if format == LogFormat::JsonDocument {
+        crate::parse::cts::for_each_record(&doc, |i, record| {
             let origin = Origin {
                 file,
                 chunk: 0,
                 offset: i as u64,
                 line_base: 0,
-                format: LogFormat::CtsDocument,
+                format,
             };
             let at = crate::aggregate::Position {
                 file,
                 offset: i as u64,
             };
-            scanner.record(req, at, origin, i as u64, stats);
+            scanner.scan_record(record, at, origin, i as u64, stats);
             lines += 1;
-        },
-        |i, m| bad.push((i, m)),
-    );
+        })
+    } else {
+        crate::parse::cts::for_each_trace(
+            &mut doc,
+            &cfg.catalog,
+            cfg.timezone,
+            |i, req| {
+                let origin = Origin {
+                    file,
+                    chunk: 0,
+                    offset: i as u64,
+                    line_base: 0,
+                    format: LogFormat::CtsDocument,
+                };
+                let at = crate::aggregate::Position {
+                    file,
+                    offset: i as u64,
+                };
+                scanner.record(req, at, origin, i as u64, stats);
+                lines += 1;
+            },
+            |i, m| bad.push((i, m)),
+        )
+    };
     for (i, m) in bad {
         stats.counters.lines += 1;
         stats.malformed(file, 0, i as u64, || format!("trace {i}: {}", m.0));
@@ -954,7 +972,7 @@ fn scan_document(
     stats.chunk_lines.push((file, 0, lines));
     let damage = damaged.map(|e| {
         format!(
-            "cannot read the whole CTS document ({} data: {e}); what came before the damage was read",
+            "cannot read the whole document ({} data: {e}); what came before the damage was read",
             f.compression.as_str()
         )
     });
@@ -973,7 +991,16 @@ fn scan_document(
             // (and a run with nothing else to read stops at "no request could be read").
             Some(Note::warning(
                 file,
-                format!("{}: read as a CTS document: {}", f.name, what.join("; ")),
+                format!(
+                    "{}: read as a {} document: {}",
+                    f.name,
+                    if format == LogFormat::JsonDocument {
+                        "JSON"
+                    } else {
+                        "CTS"
+                    },
+                    what.join("; ")
+                ),
             ))
         }
     }

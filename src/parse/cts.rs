@@ -99,6 +99,58 @@ pub fn for_each_trace(
 /// times a document's size (a 7 MB `.gz` of traces took 3 GB), one trace's tape a few KB.
 const LARGE: usize = 8 << 20;
 
+/// Calls `f` with the bytes of each record of a JSON document of gateway records: the
+/// elements of its top-level arrays (batched loggers), or its top-level objects. `Err` says
+/// what could not be read (a cut array, an element that is no object); the records before
+/// it were handed out.
+pub fn for_each_record(doc: &[u8], mut f: impl FnMut(usize, &[u8])) -> Result<usize, Malformed> {
+    let mut n = 0;
+    for (start, end, complete) in top_values(doc) {
+        match doc[start] {
+            b'{' if complete => {
+                f(n, &doc[start..end]);
+                n += 1;
+            }
+            b'[' => {
+                let mut i = start + 1;
+                loop {
+                    while i < end && (doc[i].is_ascii_whitespace() || doc[i] == b',') {
+                        i += 1;
+                    }
+                    match doc.get(i) {
+                        Some(b']') => break,
+                        Some(b'{') => {}
+                        None => {
+                            return Err(Malformed(format!(
+                                "the array is cut after {n} complete record(s)"
+                            )));
+                        }
+                        Some(_) => {
+                            return Err(Malformed(format!(
+                                "byte {i}: expected a record object after {n} record(s)"
+                            )));
+                        }
+                    }
+                    let Some(e) = value_end(doc, i).filter(|&e| e <= end) else {
+                        return Err(Malformed(format!(
+                            "the array is cut after {n} complete record(s)"
+                        )));
+                    };
+                    f(n, &doc[i..e]);
+                    n += 1;
+                    i = e;
+                }
+            }
+            _ => {
+                return Err(Malformed(format!(
+                    "byte {start}: expected an array of records or a record object"
+                )));
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Where the JSON value starting at `start` ends (exclusive), or `None` when the text ends
 /// first. Strings are skipped with their escapes; only brackets outside strings count.
 fn value_end(doc: &[u8], start: usize) -> Option<usize> {

@@ -933,6 +933,30 @@ pub fn shape_of(keys: &[String]) -> Option<(&'static str, &'static str)> {
     })
 }
 
+/// An object's top-level keys, and the keys of nested objects one level down
+/// (`request.method`), which is where Kong, APISIX and Caddy keep the request.
+fn object_keys(v: Value<'_, '_>) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(o) = v.as_object() {
+        for (k, v) in o.iter().take(64) {
+            keys.push(k.to_string());
+            if let Some(inner) = v.as_object() {
+                for (ik, _) in inner.iter().take(32) {
+                    keys.push(format!("{k}.{ik}"));
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// Whether a record with these keys has a method and a target, as permlens finds them.
+pub fn is_request_like(keys: &[String]) -> bool {
+    let found = field_sources(keys, &FieldMap::default());
+    let has = |name: &str| found.iter().any(|(n, k)| *n == name && k.is_some());
+    has("method") && has("path")
+}
+
 /// What a complete JSON value on one line is, for format detection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probed {
@@ -940,8 +964,8 @@ pub enum Probed {
     Trace,
     /// A CTS ListTraces response (an object with a `traces` array), whatever its key order.
     TraceList,
-    /// A JSON array; `traces`: some element is a CTS trace.
-    Array { traces: bool },
+    /// A JSON array; `traces`: some element is a CTS trace; `keys`: the first element's.
+    Array { traces: bool, keys: Vec<String> },
     /// Another JSON object, with its first keys (for messages).
     Object(Vec<String>),
 }
@@ -961,7 +985,8 @@ impl JsonProbe {
         let v = tape.as_value();
         if let Some(items) = v.as_array() {
             let traces = items.iter().any(|t| t.get("trace_name").is_some());
-            return Some(Probed::Array { traces });
+            let keys = items.iter().next().map(object_keys).unwrap_or_default();
+            return Some(Probed::Array { traces, keys });
         }
         let o = v.as_object()?;
         if v.get("trace_name").is_some() {
@@ -970,18 +995,8 @@ impl JsonProbe {
         if v.get("traces").is_some_and(|t| t.as_array().is_some()) {
             return Some(Probed::TraceList);
         }
-        // Top-level keys, and the keys of nested objects one level down (`request.method`),
-        // which is where Kong, APISIX and Caddy keep the request.
-        let mut keys = Vec::new();
-        for (k, v) in o.iter().take(64) {
-            keys.push(k.to_string());
-            if let Some(inner) = v.as_object() {
-                for (ik, _) in inner.iter().take(32) {
-                    keys.push(format!("{k}.{ik}"));
-                }
-            }
-        }
-        Some(Probed::Object(keys))
+        let _ = o;
+        Some(Probed::Object(object_keys(v)))
     }
 }
 

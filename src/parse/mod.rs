@@ -26,6 +26,9 @@ pub enum LogFormat {
     Cts,
     /// A Cloud Trace Service export: one `{"traces": [...]}` document.
     CtsDocument,
+    /// Gateway records batched in JSON arrays (APISIX's http-logger, Kong's http-log with a
+    /// batch size): read whole, each element a record.
+    JsonDocument,
 }
 
 impl LogFormat {
@@ -35,7 +38,13 @@ impl LogFormat {
             LogFormat::Apig => "apig",
             LogFormat::Cts => "cts",
             LogFormat::CtsDocument => "cts",
+            LogFormat::JsonDocument => "json",
         }
+    }
+
+    /// Read whole as a document rather than line by line.
+    pub fn is_document(self) -> bool {
+        matches!(self, LogFormat::CtsDocument | LogFormat::JsonDocument)
     }
 }
 
@@ -218,14 +227,30 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
                     "a JSON object with a traces array on one line: a CTS ListTraces response",
                 ));
             }
-            Some(json::Probed::Array { traces: true }) => {
+            Some(json::Probed::Array { traces: true, .. }) => {
                 return Ok(Detected::new(
                     LogFormat::CtsDocument,
                     "cts-array",
                     "a JSON array of objects with trace_name: CTS traces (as delivered to OBS)",
                 ));
             }
-            Some(json::Probed::Array { traces: false }) => {
+            Some(json::Probed::Array {
+                traces: false,
+                keys,
+            }) if json::is_request_like(&keys) => {
+                let (layout, why) = match json::shape_of(&keys) {
+                    Some((shape, why)) => (shape, format!("JSON arrays of gateway records; {why}")),
+                    None => (
+                        "json-array",
+                        "JSON arrays of gateway records (batched)".into(),
+                    ),
+                };
+                return Ok(Detected {
+                    keys,
+                    ..Detected::new(LogFormat::JsonDocument, layout, why)
+                });
+            }
+            Some(json::Probed::Array { traces: false, .. }) => {
                 return Err(
                     "a JSON array whose elements are not CTS traces (no trace_name): expected JSON lines (one object per line), CTS traces or an API Gateway log; an array of gateway records can be turned into JSON lines with jq -c '.[]'".into(),
                 );
@@ -285,6 +310,22 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
                     "cts-trace"
                 },
                 "a pretty-printed JSON document with trace_name: CTS traces",
+            ));
+        }
+        if text[0] == b'['
+            && [
+                &b"\"method\""[..],
+                b"\"request_method\"",
+                b"\"RequestMethod\"",
+                b"\"httpMethod\"",
+            ]
+            .iter()
+            .any(|k| has(k))
+        {
+            return Ok(Detected::new(
+                LogFormat::JsonDocument,
+                "json-array",
+                "a pretty-printed JSON array of gateway records",
             ));
         }
         if firsts.iter().skip(1).any(Option::is_some) {

@@ -33,7 +33,6 @@ use crate::catalog::{Catalog, RouteId};
 use crate::findings::EarlierUses;
 use crate::input::{Compression, InputFile, TAIL, content_hash};
 use crate::lock::RunLock;
-use crate::parse::LogFormat;
 use crate::scan::ContextClasses;
 use partial::{HOUR, Rows};
 
@@ -399,7 +398,7 @@ impl State {
             })
             .collect();
         candidates.sort_by_key(|&i| std::cmp::Reverse(entries[i].len));
-        let document = format == LogFormat::CtsDocument;
+        let document = format.is_document();
         for i in candidates {
             let e = &entries[i];
             if f.compression != Compression::None && !document {
@@ -470,7 +469,9 @@ impl State {
         let now = now_text();
         let complete = report.warnings.is_empty();
         let format = f.format.as_ref().map(|f| f.as_str()).unwrap_or("json");
-        let tail = if f.compression == Compression::None && f.format != Ok(LogFormat::CtsDocument) {
+        let tail = if f.compression == Compression::None
+            && !f.format.as_ref().is_ok_and(|f| f.is_document())
+        {
             prints.tail
         } else {
             report.tail
@@ -1066,7 +1067,7 @@ fn fingerprint(f: &mut InputFile) -> std::io::Result<(Prints, Vec<u8>)> {
         buf
     };
     let head = if f.compression == Compression::None {
-        if f.live && f.format != Ok(LogFormat::CtsDocument) {
+        if f.live && !f.format.as_ref().is_ok_and(|f| f.is_document()) {
             // Stop at the last complete line: the rest is still being written.
             let from = f.len.saturating_sub(crate::input::MAX_LINE);
             let mut tail = Vec::new();
