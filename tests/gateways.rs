@@ -268,3 +268,25 @@ fn batched_json_arrays_are_read_as_their_records() {
         "{stderr}"
     );
 }
+
+#[test]
+fn unknown_users_are_said_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap.json");
+    std::fs::write(
+        &snap,
+        r#"{"users": [{"name": "alice"}], "groups": [], "policies": []}"#,
+    )
+    .unwrap();
+    let out = permlens()
+        .args(["analyze", "--progress", "never", "-p"])
+        .arg(&snap)
+        .arg("-o")
+        .arg(dir.path().join("r"))
+        .arg(data("istio.jsonl"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("unknown users: 1 caller(s)"), "{stdout}");
+    assert!(stdout.contains("(no caller in the log)"), "{stdout}");
+}

@@ -1227,6 +1227,32 @@ fn print_summary(
                 .collect();
             println!("  most denied users: {}", top.join(", "));
         }
+        // Callers the snapshot does not know (or that the log does not name): a missing
+        // caller field or a stale snapshot, worth seeing apart from real denials.
+        let mut unknown: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for d in f.denied.iter().filter(|d| d.reason == "unknown_user") {
+            *unknown.entry(&d.user).or_insert(0) += d.cell.count;
+        }
+        if !unknown.is_empty() {
+            let requests: u64 = unknown.values().sum();
+            let names: Vec<String> = unknown
+                .keys()
+                .take(5)
+                .map(|u| {
+                    if u.is_empty() {
+                        "(no caller in the log)".to_owned()
+                    } else {
+                        (*u).to_owned()
+                    }
+                })
+                .collect();
+            println!(
+                "  unknown users: {} caller(s), {requests} request(s) not in the snapshot: {}{}",
+                unknown.len(),
+                names.join(", "),
+                if unknown.len() > 5 { ", ..." } else { "" }
+            );
+        }
         println!(
             "  unused permissions: {}, recommendations: {} (window {:.1} days)",
             f.unused.len(),
