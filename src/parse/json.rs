@@ -885,53 +885,63 @@ fn trace_error_code<'i>(obj: Value<'_, 'i>) -> &'i [u8] {
 /// `inspect` name it), with the keys that told. Every shape is read by the same aliases and
 /// nested fields; the name says what permlens recognised.
 pub fn shape_of(keys: &[String]) -> Option<(&'static str, &'static str)> {
-    let has = |k: &str| keys.iter().any(|x| x == k);
-    Some(if has("RequestMethod") || has("DownstreamStatus") {
-        (
-            "traefik",
-            "RequestMethod/DownstreamStatus/StartUTC: a Traefik access log",
-        )
-    } else if has("started_at") && has("request.method") {
-        (
-            "kong",
-            "request.method/response.status/started_at: a Kong log plugin record",
-        )
-    } else if has("start_time") && has("request.method") {
-        (
-            "apisix",
-            "request.method/response.status/start_time: an APISIX logger record",
-        )
-    } else if (has("logger") || has("ts")) && has("request.method") {
-        ("caddy", "request.method/status/ts: a Caddy access log")
-    } else if has("routeKey") {
-        (
-            "aws-http",
-            "routeKey/httpMethod: an AWS API Gateway HTTP API access log",
-        )
-    } else if has("httpMethod") && (has("resourcePath") || has("requestTime")) {
-        (
-            "aws-rest",
-            "httpMethod/requestTime: an AWS API Gateway REST API access log",
-        )
-    } else if has("response_code") && has("start_time") {
-        (
-            "envoy",
-            "start_time/method/path/response_code: an Envoy (Istio) JSON access log",
-        )
-    } else if has("router_uri") && has("request_method") {
-        (
-            "apig-lts",
-            "request_method/router_uri: API Gateway records structured by LTS",
-        )
-    } else if has("request") && has("status") && (has("remote_addr") || has("time_local")) {
-        (
-            "nginx",
-            "request/status/remote_addr: an nginx escape=json access log",
-        )
-    } else {
-        return None;
-    })
+    let has = |k: &&str| keys.iter().any(|x| x == k);
+    SHAPES
+        .iter()
+        .find(|(_, needs, _)| needs.iter().all(|any| any.iter().any(has)))
+        .map(|(name, _, why)| (*name, *why))
 }
+
+/// The gateway shapes [`shape_of`] knows, first match wins: (name, keys needed: each group
+/// any of its keys, every group), why.
+#[allow(clippy::type_complexity)]
+const SHAPES: &[(&str, &[&[&str]], &str)] = &[
+    (
+        "traefik",
+        &[&["RequestMethod", "DownstreamStatus"]],
+        "RequestMethod/DownstreamStatus/StartUTC: a Traefik access log",
+    ),
+    (
+        "kong",
+        &[&["started_at"], &["request.method"]],
+        "request.method/response.status/started_at: a Kong log plugin record",
+    ),
+    (
+        "apisix",
+        &[&["start_time"], &["request.method"]],
+        "request.method/response.status/start_time: an APISIX logger record",
+    ),
+    (
+        "caddy",
+        &[&["logger", "ts"], &["request.method"]],
+        "request.method/status/ts: a Caddy access log",
+    ),
+    (
+        "aws-http",
+        &[&["routeKey"]],
+        "routeKey/httpMethod: an AWS API Gateway HTTP API access log",
+    ),
+    (
+        "aws-rest",
+        &[&["httpMethod"], &["resourcePath", "requestTime"]],
+        "httpMethod/requestTime: an AWS API Gateway REST API access log",
+    ),
+    (
+        "envoy",
+        &[&["response_code"], &["start_time"]],
+        "start_time/method/path/response_code: an Envoy (Istio) JSON access log",
+    ),
+    (
+        "apig-lts",
+        &[&["router_uri"], &["request_method"]],
+        "request_method/router_uri: API Gateway records structured by LTS",
+    ),
+    (
+        "nginx",
+        &[&["request"], &["status"], &["remote_addr", "time_local"]],
+        "request/status/remote_addr: an nginx escape=json access log",
+    ),
+];
 
 /// An object's top-level keys, and the keys of nested objects one level down
 /// (`request.method`), which is where Kong, APISIX and Caddy keep the request.
