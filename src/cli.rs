@@ -52,7 +52,8 @@ pub struct InspectArgs {
     /// Requests and errors shown per file
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub records: usize,
-    /// As for analyze: auto, json, apig or cts
+    /// As for analyze: auto, json, apig, cts, or a gateway (kong, envoy, istio, nginx, traefik,
+    /// apisix, caddy, aws-rest, aws-http)
     #[arg(long, value_name = "FORMAT", default_value = "auto")]
     pub log_format: String,
     /// As for analyze: JSON field override NAME=dotted.path (repeatable)
@@ -166,7 +167,8 @@ pub struct AnalyzeArgs {
     /// Table formats: parquet, csv, or parquet,csv
     #[arg(long, value_name = "LIST", default_value = "parquet")]
     pub format: String,
-    /// Log format: auto (decided per file), json, apig or cts
+    /// Log format: auto (decided per file), json, apig, cts, or a gateway (kong, envoy, istio,
+    /// nginx, traefik, apisix, caddy, aws-rest, aws-http)
     #[arg(long, value_name = "FORMAT", default_value = "auto")]
     pub log_format: String,
     /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,

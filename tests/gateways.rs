@@ -290,3 +290,89 @@ fn unknown_users_are_said_on_stdout() {
     assert!(stdout.contains("unknown users: 1 caller(s)"), "{stdout}");
     assert!(stdout.contains("(no caller in the log)"), "{stdout}");
 }
+
+#[test]
+fn second_reader_findings_stay_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let run = |file: &Path, extra: &[&str], out: &str| {
+        let out = dir.path().join(out);
+        let o = permlens()
+            .args(["analyze", "--progress", "never", "--format", "csv", "-o"])
+            .arg(&out)
+            .arg(file)
+            .args(extra)
+            .output()
+            .unwrap();
+        let s: Option<Value> = std::fs::read_to_string(out.join("summary.json"))
+            .ok()
+            .map(|t| serde_json::from_str(&t).unwrap());
+        (
+            o.status.code(),
+            s,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            out,
+        )
+    };
+    // A `-` time falls back to the next alias.
+    let aws = write(
+        "aws.jsonl",
+        r#"{"requestId":"a","ip":"1.2.3.4","caller":"-","user":"alice","requestTimeEpoch":"-","requestTime":"27/Nov/2025:10:00:00 +0000","httpMethod":"GET","resourcePath":"/v2/{proxy+}","path":"/prod/v2/orders/customer-orders","status":"200"}
+"#,
+    );
+    let (code, s, stderr, _) = run(&aws, &["--strip-prefix", "/prod"], "aws");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(s.unwrap()["inputs"]["bss_requests"], 1);
+    // Without the prefix stripped, the stage is named.
+    let (_, _, stderr, _) = run(&aws, &[], "aws2");
+    assert!(stderr.contains("--strip-prefix /STAGE"), "{stderr}");
+    // nginx: the client's request_uri, not the rewritten $uri.
+    let nginx = write(
+        "nginx.jsonl",
+        r#"{"time_local":"27/Nov/2025:18:00:00 +0800","remote_addr":"1.2.3.4","remote_user":"bob","request_method":"POST","request_uri":"/v2/orders/subscriptions/resources/renew","uri":"/upstream/v2/x","status":"403"}
+"#,
+    );
+    let (code, s, stderr, _) = run(&nginx, &[], "nginx");
+    assert_eq!(code, Some(0), "{stderr}");
+    let s = s.unwrap();
+    assert_eq!(s["inputs"]["bss_requests"], 1, "{s}");
+    assert_eq!(s["inputs"]["per_file"][0]["layout"], "nginx", "{s}");
+    // Caddy in nanoseconds: the start is ts - duration too.
+    let caddy = write(
+        "caddy.jsonl",
+        r#"{"level":"info","ts":1764237600135000000,"logger":"http.log.access","request":{"method":"GET","host":"x","uri":"/v2/orders/customer-orders","client_ip":"1.2.3.4"},"user_id":"alice","duration":0.012,"status":200}
+"#,
+    );
+    let (code, _, stderr, out) = run(&caddy, &[], "caddy");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        usage(&out)[0].3.starts_with("2025-11-27T10:00:00.123"),
+        "{:?}",
+        usage(&out)
+    );
+    // A gateway named for a batched file reads its arrays.
+    let (code, s, stderr, _) = run(
+        &data("apisix-http-logger.json"),
+        &["--log-format", "apisix"],
+        "batch",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(s.unwrap()["inputs"]["bss_requests"], 2);
+    // An application's JSON log beside access logs: named, the run goes on.
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::copy(data("kong.jsonl"), logs.join("kong.jsonl")).unwrap();
+    std::fs::write(
+        logs.join("app.jsonl"),
+        "{\"level\":\"info\",\"msg\":\"hi\"}\n",
+    )
+    .unwrap();
+    let (code, s, stderr, _) = run(&logs, &[], "mix");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("app.jsonl: read as JSON lines"), "{stderr}");
+    assert_eq!(s.unwrap()["inputs"]["bss_requests"], 2);
+}

@@ -921,15 +921,19 @@ fn check_json_fields(f: &input::InputFile, cfg: &AnalyzeConfig) -> Option<String
         .iter()
         .any(|k| k == "resourcePath" || k == "routeKey");
     if !(has("request") || (has("method") && has("path"))) {
-        let what = if templates {
-            "have only a route template (resourcePath, routeKey: /{proxy+}), not the request path: log $context.path (and --strip-prefix the stage), or name the path with --field path=KEY"
-        } else {
-            "have no HTTP method and request target: name them with --field method=KEY --field path=KEY"
-        };
-        return Some(format!(
-            "{}: read as JSON lines ({shape}), but its records {what} (keys: {keys}); see permlens inspect",
+        if templates {
+            // An access log that names routes, not requests: refused, it cannot be read.
+            return Some(format!(
+                "read as JSON lines ({shape}), but its records have only a route template (resourcePath, routeKey), not the request path: log $context.path (and --strip-prefix the stage), or name the path with --field path=KEY (keys: {keys}); see permlens inspect"
+            ));
+        }
+        // Another kind of JSON log (an application's): named, its lines counted as not
+        // addressed to the service.
+        crate::log::warn(&format!(
+            "{}: read as JSON lines ({shape}), but its records have no HTTP method and request target: not an access log? name them with --field method=KEY --field path=KEY (keys: {keys}); see permlens inspect",
             f.name
         ));
+        return None;
     }
     let warn = |what: &str| {
         crate::log::warn(&format!(
@@ -976,6 +980,20 @@ fn check_inputs(
             crate::log::error(e);
         }
         bail!("{}", errors[errors.len() - 1]);
+    }
+    // AWS API Gateway paths ($context.path) start with the stage: a file of them in which no
+    // request is a BSS call most likely needs --strip-prefix.
+    for r in reports {
+        if matches!(r.layout, "aws-rest" | "aws-http")
+            && r.counts.parsed > 0
+            && r.counts.bss_requests == 0
+            && cfg.strip_prefixes.is_empty()
+        {
+            crate::log::warn(&format!(
+                "{}: none of its {} requests is a BSS call: AWS API Gateway paths ($context.path) start with the stage; name it with --strip-prefix /STAGE (e.g. --strip-prefix /prod)",
+                r.name, r.counts.parsed
+            ));
+        }
     }
     // A file from which nothing could be read is named, whatever the other files gave.
     for r in reports {

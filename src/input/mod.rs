@@ -218,10 +218,17 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                                 keys: Vec::new(),
                             })
                         }
-                        (FormatChoice::Forced(f), Ok(d)) if d.format == f => Ok(parse::Detected {
-                            why: format!("--log-format {f}; {}", d.why),
-                            ..d
-                        }),
+                        // A gateway named for JSON lines whose file holds batched arrays.
+                        (FormatChoice::Forced(f), Ok(d))
+                            if d.format == f
+                                || (f == LogFormat::Json
+                                    && d.format == LogFormat::JsonDocument) =>
+                        {
+                            Ok(parse::Detected {
+                                why: format!("--log-format {f}; {}", d.why),
+                                ..d
+                            })
+                        }
                         (FormatChoice::Forced(f), _) => Ok(parse::Detected {
                             format: f,
                             layout: match f {

@@ -290,8 +290,11 @@ fn walk_with<'i, const N: usize>(
             // Nested values: left to the full parser.
             _ => return Walk::Unsure,
         };
+        // `-` and `""` are no value either (gateways write them for "none").
+        let empty = kind == Kind::Str && matches!(&c.s[start..c.i], b"\"-\"" | b"\"\"");
         if let Some((slot, rank)) = want
             && kind != Kind::Null
+            && !empty
             && hits[slot].is_none_or(|h| rank < h.rank)
         {
             // A string's span leaves out its quotes.
@@ -490,7 +493,6 @@ mod tests {
                 ("f".into(), Raw::Float(0.5)),
                 ("neg".into(), Raw::Float(-3.0)),
                 ("t".into(), Raw::Other),
-                ("e".into(), Raw::Str(b"")),
                 // The first of equal ranks wins.
                 ("dup".into(), Raw::UInt(1)),
             ]

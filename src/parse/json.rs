@@ -49,9 +49,9 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
         Field::Path,
         "path",
         &[
+            "request_uri",
             "uri",
             "path",
-            "request_uri",
             "url",
             "router_uri",
             "request_path",
@@ -100,6 +100,7 @@ const FIELDS: [(Field, &str, &[&str]); FIELD_COUNT] = [
             "time_iso8601",
             "requestTime",
             "ts",
+            "msec",
         ],
     ),
     (
@@ -266,9 +267,9 @@ fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
         b"http_method" => (Method, 2),
         b"httpMethod" => (Method, 3),
         b"RequestMethod" => (Method, 4),
-        b"uri" => (Path, 0),
-        b"path" => (Path, 1),
-        b"request_uri" => (Path, 2),
+        b"uri" => (Path, 1),
+        b"path" => (Path, 2),
+        b"request_uri" => (Path, 0),
         b"url" => (Path, 3),
         b"router_uri" => (Path, 4),
         b"request_path" => (Path, 5),
@@ -299,6 +300,7 @@ fn alias_of(key: &[u8]) -> Option<(Field, u8)> {
         b"time_iso8601" => (Time, 8),
         b"requestTime" => (Time, 9),
         b"ts" => (Time, 10),
+        b"msec" => (Time, 11),
         b"request_id" => (RequestId, 0),
         b"requestId" => (RequestId, 1),
         b"x_request_id" => (RequestId, 2),
@@ -544,6 +546,7 @@ fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool
             // `null` is no value: the next alias may give one (as on the fast path).
             if let Some((slot, rank)) = alias_slot(key.as_bytes(), fields)
                 && !value.is_null()
+                && !matches!(value.as_str(), Some("-" | ""))
             {
                 keep(&mut found, slot, rank, raw_of(value));
             }
@@ -568,17 +571,20 @@ fn gateway_fields<'i>(obj: Value<'_, 'i>, fields: &FieldMap, has_overrides: bool
     // `ts - duration` (both seconds).
     if let Some((rank, ts)) = found[Field::Time as usize]
         && alias_of(b"ts") == Some((Field::Time, rank))
-        && let Some(ts) = match ts {
-            Raw::Float(f) => Some(f),
-            Raw::UInt(n) => Some(n as f64),
+        && let Some(micros) = match ts {
+            // Whatever its `time_format`: float seconds, integers of any unit, text.
+            Raw::Float(f) => epoch(f),
+            Raw::UInt(n) => super::time::epoch_int(n),
+            Raw::Str(s) => super::time::parse_time(s),
             _ => None,
         }
-        // Seconds only: `time_format` can make `ts` milliseconds or nanoseconds.
-        && ts < 1e11
         && let Some(d) = obj.get("duration").and_then(|d| d.as_f64())
-        && (0.0..ts).contains(&d)
+        && d >= 0.0
     {
-        found[Field::Time as usize] = Some((rank, Raw::Float(ts - d)));
+        let start = micros - (d * 1e6) as i64;
+        if start > 0 {
+            found[Field::Time as usize] = Some((rank, Raw::UInt(start as u64)));
+        }
     }
     // Caddy's authenticated user is a top-level `user_id` beside its nested `request`: only
     // there is `user_id` a user (API Gateway records use it for a project id).
@@ -938,7 +944,11 @@ const SHAPES: &[(&str, &[&[&str]], &str)] = &[
     ),
     (
         "nginx",
-        &[&["request"], &["status"], &["remote_addr", "time_local"]],
+        &[
+            &["request", "request_uri"],
+            &["status"],
+            &["remote_addr", "time_local", "msec"],
+        ],
         "request/status/remote_addr: an nginx escape=json access log",
     ),
 ];
@@ -1133,6 +1143,7 @@ mod tests {
             "time_iso8601",
             "requestTime",
             "ts",
+            "msec",
             "request_id",
             "requestId",
             "x_request_id",
