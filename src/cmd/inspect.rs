@@ -326,9 +326,18 @@ fn collect_keys(line: &[u8], keys: &mut Vec<String>) {
     let Ok(Value::Object(o)) = serde_json::from_slice::<Value>(line) else {
         return;
     };
-    for k in o.keys() {
+    for (k, v) in &o {
         if !keys.contains(k) {
             keys.push(k.clone());
+        }
+        // One level down, as detection sees them (`request.method`).
+        if let Value::Object(inner) = v {
+            for ik in inner.keys() {
+                let path = format!("{k}.{ik}");
+                if !keys.contains(&path) {
+                    keys.push(path);
+                }
+            }
         }
     }
 }

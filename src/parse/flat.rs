@@ -290,11 +290,11 @@ fn walk_with<'i, const N: usize>(
             // Nested values: left to the full parser.
             _ => return Walk::Unsure,
         };
-        // `-` and `""` are no value either (gateways write them for "none").
-        let empty = kind == Kind::Str && matches!(&c.s[start..c.i], b"\"-\"" | b"\"\"");
+        // `-` and `""` are no value either (gateways write them for "none"); looked at only
+        // for the values the analysis wants.
         if let Some((slot, rank)) = want
             && kind != Kind::Null
-            && !empty
+            && !(kind == Kind::Str && matches!(&c.s[start..c.i], b"\"-\"" | b"\"\""))
             && hits[slot].is_none_or(|h| rank < h.rank)
         {
             // A string's span leaves out its quotes.
