@@ -41,6 +41,32 @@ pub enum Command {
     Inspect(InspectArgs),
 }
 
+/// How log lines are read: shared by `analyze` and `inspect`, so that `inspect` shows what
+/// `analyze` would read.
+#[derive(Debug, Args)]
+pub struct ReadingOpts {
+    /// Log format: auto (decided per file), json, apig, cts, or a gateway (kong, envoy, istio,
+    /// nginx, traefik, apisix, caddy, aws-rest, aws-http)
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub log_format: String,
+    /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,
+    /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
+    #[arg(long = "field", value_name = "NAME=PATH")]
+    pub fields: Vec<String>,
+    /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1 (also
+    /// read from JSON records, such as LTS-structured API Gateway logs, unless --field user=)
+    #[arg(long, value_name = "NAME")]
+    pub user_field: Option<String>,
+    /// Zone of times written without one (LTS-structured API Gateway records), e.g. +08:00;
+    /// without it such times are not read (never guessed)
+    #[arg(long, value_name = "OFFSET")]
+    pub timezone: Option<String>,
+    /// Leading path segments to remove from request paths before they are classified (an AWS
+    /// API Gateway stage such as /prod, a gateway mount point); repeatable
+    #[arg(long = "strip-prefix", value_name = "PREFIX")]
+    pub strip_prefixes: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Log files to look at (the first 4 MiB of a line log; a CTS document whole)
@@ -52,22 +78,8 @@ pub struct InspectArgs {
     /// Requests and errors shown per file
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub records: usize,
-    /// As for analyze: auto, json, apig, cts, or a gateway (kong, envoy, istio, nginx, traefik,
-    /// apisix, caddy, aws-rest, aws-http)
-    #[arg(long, value_name = "FORMAT", default_value = "auto")]
-    pub log_format: String,
-    /// As for analyze: JSON field override NAME=dotted.path (repeatable)
-    #[arg(long = "field", value_name = "NAME=PATH")]
-    pub fields: Vec<String>,
-    /// As for analyze: the field that carries the caller's IAM user name
-    #[arg(long, value_name = "NAME")]
-    pub user_field: Option<String>,
-    /// As for analyze: the zone of times written without one, e.g. +08:00
-    #[arg(long, value_name = "OFFSET")]
-    pub timezone: Option<String>,
-    /// As for analyze: leading path segments removed before classification, e.g. /prod
-    #[arg(long = "strip-prefix", value_name = "PREFIX")]
-    pub strip_prefixes: Vec<String>,
+    #[command(flatten)]
+    pub reading: ReadingOpts,
     #[command(flatten)]
     pub catalog: CatalogOpt,
 }
@@ -167,26 +179,8 @@ pub struct AnalyzeArgs {
     /// Table formats: parquet, csv, or parquet,csv
     #[arg(long, value_name = "LIST", default_value = "parquet")]
     pub format: String,
-    /// Log format: auto (decided per file), json, apig, cts, or a gateway (kong, envoy, istio,
-    /// nginx, traefik, apisix, caddy, aws-rest, aws-http)
-    #[arg(long, value_name = "FORMAT", default_value = "auto")]
-    pub log_format: String,
-    /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,
-    /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
-    #[arg(long = "field", value_name = "NAME=PATH")]
-    pub fields: Vec<String>,
-    /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1 (also
-    /// read from JSON records, such as LTS-structured API Gateway logs, unless --field user=)
-    #[arg(long, value_name = "NAME")]
-    pub user_field: Option<String>,
-    /// Zone of times written without one (LTS-structured API Gateway records), e.g. +08:00;
-    /// without it such times are not read (never guessed)
-    #[arg(long, value_name = "OFFSET")]
-    pub timezone: Option<String>,
-    /// Leading path segments to remove from request paths before they are classified (an AWS
-    /// API Gateway stage such as /prod, a gateway mount point); repeatable
-    #[arg(long = "strip-prefix", value_name = "PREFIX")]
-    pub strip_prefixes: Vec<String>,
+    #[command(flatten)]
+    pub reading: ReadingOpts,
     #[command(flatten)]
     pub catalog: CatalogOpt,
     /// Only requests at or after this time (RFC 3339 or YYYY-MM-DD)

@@ -145,16 +145,17 @@ impl AnalyzeConfig {
             .parse()
             .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
         let log_format: FormatChoice = a
+            .reading
             .log_format
             .parse()
             .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
         let (fields, timezone) = crate::parse::reading_options(
-            &a.fields,
-            a.user_field.as_deref(),
-            a.timezone.as_deref(),
+            &a.reading.fields,
+            a.reading.user_field.as_deref(),
+            a.reading.timezone.as_deref(),
         )
         .map_err(anyhow::Error::msg)?;
-        for p in &a.strip_prefixes {
+        for p in &a.reading.strip_prefixes {
             if !p.starts_with('/') || p.ends_with('/') || p.len() < 2 || p.contains(['?', '#']) {
                 bail!(
                     "--strip-prefix {p:?}: expected leading path segments such as /prod or /bss/v1 (starting with /, not ending with one)"
@@ -255,12 +256,12 @@ impl AnalyzeConfig {
             out: a.out,
             formats,
             log_format,
-            log_format_text: a.log_format,
+            log_format_text: a.reading.log_format,
             fields,
-            field_specs: a.fields,
-            user_field: a.user_field,
+            field_specs: a.reading.fields,
+            user_field: a.reading.user_field,
             timezone,
-            strip_prefixes: a.strip_prefixes,
+            strip_prefixes: a.reading.strip_prefixes,
             catalog: a.catalog.catalog,
             since,
             until,

@@ -26,16 +26,18 @@ const MAX_DOCUMENT: usize = 256 << 20;
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
     let choice: FormatChoice = args
+        .reading
         .log_format
         .parse()
         .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
     let (fields, zone) = parse::reading_options(
-        &args.fields,
-        args.user_field.as_deref(),
-        args.timezone.as_deref(),
+        &args.reading.fields,
+        args.reading.user_field.as_deref(),
+        args.reading.timezone.as_deref(),
     )
     .map_err(anyhow::Error::msg)?;
     let strip: Vec<Box<[u8]>> = args
+        .reading
         .strip_prefixes
         .iter()
         .map(|p| p.as_bytes().into())
@@ -44,7 +46,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         strip: &strip,
         catalog: &catalog,
         fields: &fields,
-        user_field: args.user_field.as_deref(),
+        user_field: args.reading.user_field.as_deref(),
         zone,
         shown: args.records.max(1),
         choice,
@@ -81,25 +83,7 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
         Ok(x) => x,
         Err(e) => return json!({"file": name, "error": format!("cannot read: {e}")}),
     };
-    let detected = match (o.choice, parse::detect(&head)) {
-        (FormatChoice::Auto, d) => d,
-        (FormatChoice::Forced(f), Ok(d))
-            if d.format == f
-                || matches!((f, d.format), (LogFormat::Cts, LogFormat::CtsDocument)) =>
-        {
-            Ok(d)
-        }
-        (FormatChoice::Forced(f), _) => Ok(parse::Detected {
-            format: f,
-            layout: match f {
-                LogFormat::Apig => "apig",
-                LogFormat::Cts | LogFormat::CtsDocument => "cts-lines",
-                LogFormat::Json | LogFormat::JsonDocument => "json-lines",
-            },
-            why: format!("--log-format {f}"),
-            keys: Vec::new(),
-        }),
-    };
+    let detected = parse::decide(&head, o.choice);
     let mut out = json!({
         "file": name,
         "compression": compression.as_str(),

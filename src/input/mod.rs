@@ -201,86 +201,29 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                         .map_err(|e| format!("cannot decompress: {e}"))?;
                     let head = read_head(&mut *reader, SNIFF)
                         .map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
-                    let detected = parse::detect(&head);
-                    let format = match (choice, detected) {
-                        (_, Ok(d)) if d.layout == "empty" => Ok(d),
-                        (FormatChoice::Auto, d) => d,
-                        (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), Ok(d))
-                            if matches!(d.format, LogFormat::Cts | LogFormat::CtsDocument) =>
-                        {
-                            Ok(d)
-                        }
-                        (FormatChoice::Forced(LogFormat::Cts | LogFormat::CtsDocument), _) => {
-                            Ok(parse::Detected {
-                                format: LogFormat::Cts,
-                                layout: "cts-lines",
-                                why: "--log-format cts".into(),
-                                keys: Vec::new(),
-                            })
-                        }
-                        // A gateway named for JSON lines whose file holds batched arrays.
-                        (FormatChoice::Forced(f), Ok(d))
-                            if d.format == f
-                                || (f == LogFormat::Json
-                                    && d.format == LogFormat::JsonDocument) =>
-                        {
-                            Ok(parse::Detected {
-                                why: format!("--log-format {f}; {}", d.why),
-                                ..d
-                            })
-                        }
-                        (FormatChoice::Forced(f), _) => Ok(parse::Detected {
-                            format: f,
-                            layout: match f {
-                                LogFormat::Apig => "apig",
-                                _ => "json-lines",
-                            },
-                            why: format!("--log-format {f}"),
-                            keys: Vec::new(),
-                        }),
-                    };
+                    let format = parse::decide(&head, choice);
                     Ok((len, compression, format))
                 })();
-            match result {
-                Ok((len, compression, Ok(d))) => InputFile {
-                    path: path.clone(),
-                    name,
-                    len,
-                    compression,
-                    format: Ok(d.format),
-                    layout: d.layout,
-                    keys: d.keys,
-                    live,
-                    start: 0,
-                    line_base: 0,
-                    expect_tail: None,
-                },
-                Ok((len, compression, Err(e))) => InputFile {
-                    path: path.clone(),
-                    name,
-                    len,
-                    compression,
-                    format: Err(e),
-                    layout: "",
-                    keys: Vec::new(),
-                    live,
-                    start: 0,
-                    line_base: 0,
-                    expect_tail: None,
-                },
-                Err(e) => InputFile {
-                    path: path.clone(),
-                    name,
-                    len: 0,
-                    compression: Compression::None,
-                    format: Err(e),
-                    layout: "",
-                    keys: Vec::new(),
-                    live,
-                    start: 0,
-                    line_base: 0,
-                    expect_tail: None,
-                },
+            let (len, compression, detected) = match result {
+                Ok(read) => read,
+                Err(e) => (0, Compression::None, Err(e)),
+            };
+            let (format, layout, keys) = match detected {
+                Ok(d) => (Ok(d.format), d.layout, d.keys),
+                Err(e) => (Err(e), "", Vec::new()),
+            };
+            InputFile {
+                path: path.clone(),
+                name,
+                len,
+                compression,
+                format,
+                layout,
+                keys,
+                live,
+                start: 0,
+                line_base: 0,
+                expect_tail: None,
             }
         })
         .collect()

@@ -193,6 +193,38 @@ impl Detected {
     }
 }
 
+/// The format a file is read as: what its first bytes show ([`detect`]), or what
+/// `--log-format` forces. A forced format keeps what detection learnt when they agree (the
+/// layout, a document's shape, a gateway's batched arrays); otherwise it is taken as said.
+pub fn decide(head: &[u8], choice: FormatChoice) -> Result<Detected, String> {
+    let detected = detect(head);
+    let cts = |f: LogFormat| matches!(f, LogFormat::Cts | LogFormat::CtsDocument);
+    match (choice, detected) {
+        (_, Ok(d)) if d.layout == "empty" => Ok(d),
+        (FormatChoice::Auto, d) => d,
+        (FormatChoice::Forced(f), Ok(d))
+            if d.format == f
+                || (cts(f) && cts(d.format))
+                || (f == LogFormat::Json && d.format == LogFormat::JsonDocument) =>
+        {
+            Ok(Detected {
+                why: format!("--log-format {f}; {}", d.why),
+                ..d
+            })
+        }
+        (FormatChoice::Forced(f), _) => Ok(Detected {
+            format: if cts(f) { LogFormat::Cts } else { f },
+            layout: match f {
+                LogFormat::Apig => "apig",
+                LogFormat::Cts | LogFormat::CtsDocument => "cts-lines",
+                LogFormat::Json | LogFormat::JsonDocument => "json-lines",
+            },
+            why: format!("--log-format {f}"),
+            keys: Vec::new(),
+        }),
+    }
+}
+
 /// How many non-blank lines detection looks at.
 const PROBE_LINES: usize = 8;
 
