@@ -514,6 +514,10 @@ pub fn hour_of(micros: i64) -> u32 {
     (micros.max(0) / 3_600_000_000) as u32
 }
 
+/// Last successful use per (user, permission code) before the window: what `--state` keeps
+/// beyond the window, so an unused permission can say when it was last needed.
+pub type EarlierUses = std::collections::HashMap<(String, String), i64>;
+
 /// Everything one worker learned. `Default` + [`Stats::merge`] make it a monoid.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -584,7 +588,7 @@ impl Stats {
             && cell.source_ip.is_none_or(|(at, _)| o.at < at)
             && let Some(ip) = o
                 .source_ip
-                .or_else(|| crate::scan::parse_ip(o.source_ip_raw))
+                .or_else(|| crate::net::parse_ip(o.source_ip_raw))
         {
             cell.source_ip = Some((o.at, ip));
         }

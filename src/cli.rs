@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::progress::ProgressMode;
+
 /// Finds who can do more than they need, and who was stopped from doing what they needed,
 /// in a cloud account's billing (BSS) APIs, from API-gateway access logs and an IAM snapshot.
 #[derive(Debug, Parser)]
@@ -227,13 +229,6 @@ pub struct AnalyzeArgs {
     /// the memory of a backfill; for tests)
     #[arg(long, hide = true, default_value_t = 1 << 30)]
     pub round_bytes: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProgressMode {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Args)]

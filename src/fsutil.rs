@@ -37,3 +37,22 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// The file every report directory holds, which only permlens writes: what tells a report
+/// from any directory that happens to hold a `summary.json`, and what keeps a report inside
+/// a log tree from being read back as logs.
+pub const MARKER: &str = ".permlens-report";
+
+/// Whether `dir` is a report permlens wrote: its marker, or (reports written before the
+/// marker) a `summary.json` that permlens wrote.
+pub fn is_report(dir: &Path) -> bool {
+    if dir.join(MARKER).is_file() {
+        return true;
+    }
+    std::fs::read_to_string(dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| {
+            v.get("version").is_some() && v.get("inputs").is_some() && v.get("outputs").is_some()
+        })
+}

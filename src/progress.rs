@@ -4,7 +4,13 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::cli::ProgressMode;
+/// When to draw the bar (`--progress`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    Auto,
+    Always,
+    Never,
+}
 
 /// A bar over `total` bytes, drawn on stderr only when `mode` and the terminal allow it.
 pub fn bar(total: u64, mode: ProgressMode) -> ProgressBar {

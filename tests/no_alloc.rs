@@ -11,7 +11,8 @@ use permlens::generate::{self, GenFormat, Spec};
 use permlens::parse::LogFormat;
 use permlens::parse::json::{FieldMap, JsonParser};
 use permlens::policy::Snapshot;
-use permlens::scan::{ContextClasses, Origin, ScanConfig, Scanner};
+use permlens::policy::context::ContextClasses;
+use permlens::scan::{Origin, ScanConfig, Scanner};
 
 struct Counting;
 

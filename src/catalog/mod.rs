@@ -14,7 +14,6 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{Classified, Matcher, Scratch};
 pub use method::{Method, UnknownMethod};
 pub use template::{Segment, Template, TemplateError};
 
@@ -116,7 +115,6 @@ pub struct Catalog {
     hosts: Vec<String>,
     routes: Vec<Route>,
     permissions: Vec<String>,
-    matcher: Matcher,
     by_trace_name: HashMap<String, RouteId>,
     by_console_trace_name: HashMap<String, RouteId>,
 }
@@ -278,14 +276,12 @@ impl Catalog {
             });
         }
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
-        let matcher = Matcher::new(&routes);
         Ok(Catalog {
             origin: origin.to_owned(),
             service: file.service,
             hosts: file.hosts,
             routes,
             permissions: permissions.into_iter().collect(),
-            matcher,
             by_trace_name,
             by_console_trace_name,
         })
@@ -326,13 +322,6 @@ impl Catalog {
     /// API that performs the same operation.
     pub fn route_for_console_trace(&self, trace_name: &str) -> Option<RouteId> {
         self.by_console_trace_name.get(trace_name).copied()
-    }
-
-    /// Classifies one request. Allocation-free once `scratch` has grown to the longest target.
-    pub fn classify(&self, method: &[u8], target: &[u8], scratch: &mut Scratch) -> Classified {
-        let normalized = scratch.normalize(target);
-        let route = Method::from_bytes(method).and_then(|m| self.matcher.find(m, scratch));
-        Classified { route, normalized }
     }
 
     /// The catalog in its file format, for `catalog --format json`.

@@ -144,7 +144,7 @@ impl Template {
     /// Does this template match these (normalised, decoded) request segments?
     ///
     /// This is the plain definition, used to validate catalogs and as the oracle the fast
-    /// matcher is tested against; the hot path uses [`crate::classify::Matcher`].
+    /// matcher is tested against; the hot path uses the classifier's trie.
     pub fn matches<S: AsRef<[u8]>>(&self, request: &[S]) -> bool {
         let mut i = 0;
         for seg in &self.segments {

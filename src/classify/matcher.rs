@@ -112,7 +112,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use crate::catalog::{Catalog, CatalogFile, Method, RouteFile, RouteId};
-    use crate::classify::Scratch;
+    use crate::classify::{Classifier, Scratch};
     use proptest::prelude::*;
     use std::cmp::Ordering;
 
@@ -176,7 +176,8 @@ mod tests {
 
     fn api(c: &Catalog, method: &str, target: &str) -> Option<String> {
         let mut s = Scratch::new();
-        c.classify(method.as_bytes(), target.as_bytes(), &mut s)
+        Classifier::new(c)
+            .classify(method.as_bytes(), target.as_bytes(), &mut s)
             .route
             .map(|id| c.route(id).api.clone())
     }
@@ -242,7 +243,7 @@ mod tests {
             let target = format!("/{}", segs.join("/"));
             for catalog in [Catalog::embedded(), tricky_catalog()] {
                 let mut s = Scratch::new();
-                let got = catalog.classify(m.as_str().as_bytes(), target.as_bytes(), &mut s).route;
+                let got = Classifier::new(&catalog).classify(m.as_str().as_bytes(), target.as_bytes(), &mut s).route;
                 prop_assert_eq!(got, linear_scan(&catalog, m, &s), "target {}", target);
             }
         }
@@ -257,7 +258,7 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("/");
             let mut s = Scratch::new();
-            let got = c.classify(r.method.as_str().as_bytes(), target.as_bytes(), &mut s).route;
+            let got = Classifier::new(&c).classify(r.method.as_str().as_bytes(), target.as_bytes(), &mut s).route;
             prop_assert_eq!(got, Some(idx as RouteId), "target {}", target);
         }
     }

@@ -7,7 +7,28 @@ mod target;
 pub use matcher::Matcher;
 pub use target::{Normalization, Scratch};
 
-use crate::catalog::RouteId;
+use crate::catalog::{Catalog, Method, RouteId};
+
+/// A catalog's routes compiled for classifying requests.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    matcher: Matcher,
+}
+
+impl Classifier {
+    pub fn new(catalog: &Catalog) -> Classifier {
+        Classifier {
+            matcher: Matcher::new(catalog.routes()),
+        }
+    }
+
+    /// Classifies one request. Allocation-free once `scratch` has grown to the longest target.
+    pub fn classify(&self, method: &[u8], target: &[u8], scratch: &mut Scratch) -> Classified {
+        let normalized = scratch.normalize(target);
+        let route = Method::from_bytes(method).and_then(|m| self.matcher.find(m, scratch));
+        Classified { route, normalized }
+    }
+}
 
 /// The result of classifying one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

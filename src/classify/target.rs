@@ -11,7 +11,7 @@
 //!   (`/a//../b` is `/a/b`), and `..` above the root stays at the root;
 //! - finally empty segments are dropped, so repeated and trailing slashes are tolerated.
 
-use crate::parse::positions;
+use crate::bytes::positions;
 
 /// Reusable buffers for normalising request targets; keep one per thread.
 #[derive(Debug, Default, Clone)]

@@ -18,10 +18,11 @@ use crate::parse::FormatChoice;
 use crate::parse::json::FieldMap;
 use crate::parse::time::format_micros;
 use crate::policy::condition::parse_date;
+use crate::policy::context::ContextClasses;
 use crate::policy::{History, Snapshot};
 use crate::report::findings as report_findings;
 use crate::report::{Formats, ReportWriter, changes, tables};
-use crate::scan::{ContextClasses, Prefilter, ScanConfig, Scanner};
+use crate::scan::{Prefilter, ScanConfig, Scanner};
 use crate::state::{self, State, StateReport};
 use crate::{ExitCode, progress};
 

@@ -12,7 +12,11 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
     let method = Method::from_bytes(args.method.as_bytes());
     let mut scratch = Scratch::new();
-    let classified = catalog.classify(args.method.as_bytes(), args.target.as_bytes(), &mut scratch);
+    let classified = crate::classify::Classifier::new(&catalog).classify(
+        args.method.as_bytes(),
+        args.target.as_bytes(),
+        &mut scratch,
+    );
     let segments: Vec<String> = scratch
         .segments()
         .map(|s| String::from_utf8_lossy(s).into_owned())

@@ -24,7 +24,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let snapshot = &history.snapshots[in_force];
     let snapshot_label = history.label(in_force);
     let mut scratch = Scratch::new();
-    let route = catalog
+    let route = crate::classify::Classifier::new(&catalog)
         .classify(args.method.as_bytes(), args.target.as_bytes(), &mut scratch)
         .route
         .map(|id| catalog.route(id));

@@ -45,6 +45,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let opts = Opts {
         strip: &strip,
         catalog: &catalog,
+        classifier: &crate::classify::Classifier::new(&catalog),
         fields: &fields,
         user_field: args.reading.user_field.as_deref(),
         zone,
@@ -68,6 +69,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
 struct Opts<'a> {
     strip: &'a [Box<[u8]>],
     catalog: &'a Catalog,
+    classifier: &'a crate::classify::Classifier,
     fields: &'a FieldMap,
     user_field: Option<&'a str>,
     zone: Option<i32>,
@@ -362,7 +364,7 @@ impl<'a> Sample<'a> {
         } else {
             let target = crate::scan::strip_prefix(r.target, self.o.strip);
             self.o
-                .catalog
+                .classifier
                 .classify(r.method, target, &mut self.scratch)
                 .route
         };

@@ -17,7 +17,7 @@
 
 mod recommend;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// For the per-row lookups of the judging loop (SipHash showed in its profile).
 use foldhash::HashMap as FastMap;
@@ -27,6 +27,7 @@ use crate::aggregate::{Cell, Outcome, RowSum, Stats};
 use crate::catalog::{Catalog, RouteId};
 use crate::policy::{Decision, Effect, History, Outcome as Judgement, Reason, Snapshot, Truth};
 
+pub use crate::aggregate::EarlierUses;
 pub use recommend::{Recommendation, file_stem as recommend_file_stem};
 
 /// How the log and the snapshot compare on a denied (or deniable) call.
@@ -125,10 +126,6 @@ pub struct UnusedPermission {
     /// The last successful use before the window, when the state remembers one.
     pub last_used: Option<i64>,
 }
-
-/// Last successful use per (user, permission code) before the window: what `--state` keeps
-/// beyond the window, so an unused permission can say when it was last needed.
-pub type EarlierUses = HashMap<(String, String), i64>;
 
 /// Everything the findings stage produces.
 #[derive(Debug, Clone, Default)]

@@ -75,7 +75,7 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, DiscoverError> {
 /// What permlens itself writes and must never read back as logs: a report directory, or a
 /// `--state` directory.
 fn own_directory(dir: &Path) -> Option<&'static str> {
-    if crate::report::is_report(dir) {
+    if crate::fsutil::is_report(dir) {
         Some("report directory")
     } else if dir.join("manifest.json").is_file() && dir.join("partials").is_dir() {
         Some("state directory")

@@ -17,12 +17,8 @@ use rayon::prelude::*;
 
 use crate::aggregate::Stats;
 use crate::parse::{self, FormatChoice, LogFormat};
-use crate::scan::{Origin, ScanConfig, Scanner};
+use crate::scan::{MAX_LINE, Origin, ScanConfig, Scanner};
 
-/// Bytes of a plain file per unit of parallel work.
-pub const CHUNK_SIZE: u64 = 32 << 20;
-/// The longest line read; longer lines are counted as malformed.
-pub const MAX_LINE: u64 = 1 << 20;
 /// How much of a file format detection looks at.
 const SNIFF: usize = 64 << 10;
 

@@ -12,9 +12,9 @@
 //! The quoting is undocumented, so anything that does not give one of the three layouts is a
 //! malformed line, counted and sampled.
 
-use super::positions::Positions;
 use super::time::TimeCache;
 use super::{Malformed, Request};
+use crate::bytes::positions::{self, Positions};
 
 /// Field names of the 54-field layout, in order.
 pub const FIELDS_54: [&str; 54] = [
@@ -272,7 +272,7 @@ pub fn line_layout(line: &[u8]) -> Option<Layout> {
 #[inline]
 pub fn plausible(line: &[u8]) -> bool {
     line.first().is_some_and(|b| !b.is_ascii_whitespace())
-        && super::positions::count(line, b' ') >= Layout::Legacy.fields() - 1
+        && positions::count(line, b' ') >= Layout::Legacy.fields() - 1
 }
 
 /// Why a line is not an API Gateway access-log line of any layout (for messages).
@@ -702,7 +702,7 @@ pub(crate) mod tests {
         assert!(!plausible(b" leading space and then nothing much"));
         let cut = &PROVIDER_EXAMPLE[..140];
         assert!(!plausible(cut.as_bytes()));
-        assert_eq!(super::super::positions::count(&[b' '; 200], b' '), 200);
+        assert_eq!(positions::count(&[b' '; 200], b' '), 200);
     }
 
     #[test]

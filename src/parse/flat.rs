@@ -14,7 +14,7 @@
 //! by a search per string. The same blocks tell whether the line has a backslash; one that
 //! has is walked again from its start with its strings searched one by one.
 
-use super::positions::{self, BLOCK};
+use crate::bytes::positions::{self, BLOCK};
 
 /// A top-level value the analysis reads.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,7 +7,6 @@ pub mod apig;
 pub mod cts;
 pub mod flat;
 pub mod json;
-pub mod positions;
 pub mod time;
 
 use std::fmt;

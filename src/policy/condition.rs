@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use jiff::Timestamp;
 
 use super::pattern::like_match;
+use crate::net::IpNet;
 
 /// The outcome of one condition (or of all conditions of a statement).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -145,53 +146,6 @@ pub struct Condition {
     key_kind: Key,
     dates: Vec<Timestamp>,
     nets: Vec<IpNet>,
-}
-
-/// An IP network from an `IpAddress` condition (`10.0.0.0/8`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn parse(s: &str) -> Option<IpNet> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a.trim().parse().ok()?, Some(p.trim().parse::<u8>().ok()?)),
-            None => (s.trim().parse().ok()?, None),
-        };
-        let max = if matches!(addr, IpAddr::V4(_)) {
-            32
-        } else {
-            128
-        };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(IpNet { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let mask = |bits: u32, width: u32| -> u128 {
-            if bits == 0 {
-                0
-            } else {
-                (!0u128) << (width - bits)
-            }
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let m = mask(u32::from(self.prefix), 32) as u32;
-                u32::from(net) & m == u32::from(ip) & m
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let m = mask(u32::from(self.prefix), 128);
-                u128::from(net) & m == u128::from(ip) & m
-            }
-            (IpAddr::V6(_), IpAddr::V4(v4)) => self.contains(IpAddr::V6(v4.to_ipv6_mapped())),
-            (IpAddr::V4(_), IpAddr::V6(v6)) => v6
-                .to_ipv4_mapped()
-                .is_some_and(|v4| self.contains(IpAddr::V4(v4))),
-        }
-    }
 }
 
 impl Condition {
@@ -590,24 +544,5 @@ mod tests {
                 .contains("\"true\"")
         );
         assert!(Condition::new("StringEquals", "g:UserName", vec![]).is_err());
-    }
-
-    #[test]
-    fn ip_networks() {
-        let n = IpNet::parse("10.0.0.0/8").unwrap();
-        assert!(n.contains("10.255.0.1".parse().unwrap()));
-        assert!(!n.contains("11.0.0.1".parse().unwrap()));
-        assert!(n.contains("::ffff:10.0.0.1".parse().unwrap()));
-        assert!(
-            IpNet::parse("0.0.0.0/0")
-                .unwrap()
-                .contains("8.8.8.8".parse().unwrap())
-        );
-        assert!(
-            IpNet::parse("2001:db8::/32")
-                .unwrap()
-                .contains("2001:db8::1".parse().unwrap())
-        );
-        assert!(IpNet::parse("nope").is_none());
     }
 }

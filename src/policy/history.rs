@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::Snapshot;
-use super::condition::IpNet;
+use crate::net::IpNet;
 
 #[derive(Debug, Clone)]
 pub struct History {

@@ -8,6 +8,7 @@
 //! `condition_unmet`, `role_only`, `not_granted`.
 
 pub mod condition;
+pub mod context;
 pub mod history;
 pub mod import;
 pub mod pattern;
@@ -143,7 +144,7 @@ pub struct Grant {
 impl Snapshot {
     /// The date thresholds (microseconds) and IP networks of every time and IP condition, so
     /// the scan can group requests into classes these conditions treat alike.
-    pub fn context_bounds(&self) -> (Vec<i64>, Vec<condition::IpNet>) {
+    pub fn context_bounds(&self) -> (Vec<i64>, Vec<crate::net::IpNet>) {
         let conditions = self
             .policies
             .iter()

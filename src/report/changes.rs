@@ -12,9 +12,9 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::tables::col;
 use crate::catalog::Catalog;
 use crate::findings::{Findings, State};
+use crate::frame::col;
 use crate::policy::Snapshot;
 
 /// The index file in a report directory.

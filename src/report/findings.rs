@@ -4,10 +4,11 @@ use std::collections::HashSet;
 
 use polars::prelude::*;
 
-use super::tables::{col, datetime_column, samples_column};
+use super::tables::samples_column;
 use crate::catalog::Catalog;
 use crate::findings::Findings;
 use crate::findings::recommend_file_stem;
+use crate::frame::{col, datetime_column};
 use crate::policy::Snapshot;
 
 /// `denied_calls`: user x route x verdict x reason.

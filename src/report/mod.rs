@@ -7,11 +7,13 @@ pub mod findings;
 pub mod tables;
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use polars::prelude::*;
+
+use crate::fsutil::{MARKER, is_report};
 
 /// Which table formats to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +53,6 @@ pub struct ReportWriter {
     outputs: Vec<String>,
 }
 
-/// The file every report directory holds, which only permlens writes: what tells a report
-/// from any directory that happens to hold a `summary.json`, and what keeps a report inside
-/// a log tree from being read back as logs.
-pub const MARKER: &str = ".permlens-report";
-
-/// Whether `dir` is a report permlens wrote: its marker, or (reports written before the
-/// marker) a `summary.json` that permlens wrote.
-pub fn is_report(dir: &Path) -> bool {
-    if dir.join(MARKER).is_file() {
-        return true;
-    }
-    std::fs::read_to_string(dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| {
-            v.get("version").is_some() && v.get("inputs").is_some() && v.get("outputs").is_some()
-        })
-}
-
 /// A directory may be replaced only if it is empty or holds a permlens report.
 fn check_replaceable(out: &Path) -> anyhow::Result<()> {
     match std::fs::symlink_metadata(out) {
@@ -100,14 +83,6 @@ fn check_replaceable(out: &Path) -> anyhow::Result<()> {
 /// default level (3) for files about 5% larger (the usage table of a 1 GiB log: 0.97 MB).
 fn zstd_level() -> polars_parquet::write::ZstdLevel {
     polars_parquet::write::ZstdLevel::try_new(1).expect("1 is a valid zstd level")
-}
-
-/// A new file behind a write buffer. polars' Parquet writer writes the file's metadata a
-/// field at a time, often one byte per `write`: unbuffered, the report of a 1 GiB log took
-/// ~10,000 write calls.
-pub(crate) fn create_buffered(path: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
-    let file = File::create(path).with_context(|| format!("cannot create {name}"))?;
-    Ok(BufWriter::new(file))
 }
 
 impl ReportWriter {
@@ -183,7 +158,7 @@ impl ReportWriter {
         let mut written = Vec::new();
         if self.formats.parquet {
             let rel = format!("{name}.parquet");
-            let mut file = create_buffered(&self.stage.path().join(&rel), &rel)?;
+            let mut file = crate::frame::create_buffered(&self.stage.path().join(&rel), &rel)?;
             // Columns are encoded on this thread: the report's lanes already keep the `-j`
             // threads busy, and polars' parallel encoding ran on a pool of its own, so `-j1`
             // had a second thread at work (the report took as long either way).
@@ -199,7 +174,7 @@ impl ReportWriter {
         if self.formats.csv {
             let rel = format!("{name}.csv");
             let mut escaped = escape_formulas(&df)?;
-            let mut file = create_buffered(&self.stage.path().join(&rel), &rel)?;
+            let mut file = crate::frame::create_buffered(&self.stage.path().join(&rel), &rel)?;
             CsvWriter::new(&mut file)
                 .include_header(true)
                 .with_datetime_format(Some("%Y-%m-%dT%H:%M:%S%.6fZ".into()))
@@ -220,7 +195,7 @@ impl ReportWriter {
         value: &impl serde::Serialize,
     ) -> anyhow::Result<()> {
         let path = self.stage.path().join(rel);
-        let mut out = create_buffered(&path, rel)?;
+        let mut out = crate::frame::create_buffered(&path, rel)?;
         serde_json::to_writer(&mut out, value)?;
         out.write_all(b"\n")?;
         out.flush().with_context(|| format!("cannot write {rel}"))?;

@@ -7,22 +7,7 @@ use rayon::prelude::*;
 
 use crate::aggregate::{Outcome, RowSum, Sample, Stats};
 use crate::catalog::{Catalog, RouteId};
-
-/// Microseconds since the epoch -> a UTC datetime column.
-pub fn datetime_column(name: &str, values: Vec<Option<i64>>) -> PolarsResult<Column> {
-    let micros = Int64Chunked::from_iter_options(name.into(), values.into_iter());
-    Ok(micros
-        .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
-        .into_column())
-}
-
-/// A column from an iterator of values (strings, numbers, options of them).
-pub fn col<V, P: ?Sized>(name: &str, values: impl Iterator<Item = V>) -> Column
-where
-    Series: NamedFrom<Vec<V>, P>,
-{
-    Column::new(name.into(), values.collect::<Vec<V>>())
-}
+use crate::frame::{col, datetime_column};
 
 /// One usage row: user x route x status (x error code x response source), contexts merged.
 /// Texts and samples are borrowed from the aggregate.

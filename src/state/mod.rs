@@ -28,12 +28,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::EarlierUses;
 use crate::aggregate::{Cell, Interner, Position, Sample, Stats, UnmatchedKey, UsageKey};
 use crate::catalog::{Catalog, RouteId};
-use crate::findings::EarlierUses;
 use crate::input::{Compression, InputFile, TAIL, content_hash};
 use crate::lock::RunLock;
-use crate::scan::ContextClasses;
+use crate::policy::context::ContextClasses;
 use partial::{HOUR, Rows};
 
 /// Bytes of content the head fingerprint covers.
@@ -857,7 +857,7 @@ fn fold_entry(
             let error_code = code(k.error_code);
             let source = code(k.source);
             let ip = *ips[k.source_ip as usize]
-                .get_or_insert_with(|| crate::scan::parse_ip(strings.get(k.source_ip)));
+                .get_or_insert_with(|| crate::net::parse_ip(strings.get(k.source_ip)));
             let class = context.class(first, ip);
             if context.class(last, ip) != class {
                 straddling += v.count;
@@ -1069,7 +1069,7 @@ fn fingerprint(f: &mut InputFile) -> std::io::Result<(Prints, Vec<u8>)> {
     let head = if f.compression == Compression::None {
         if f.live && !f.format.as_ref().is_ok_and(|f| f.is_document()) {
             // Stop at the last complete line: the rest is still being written.
-            let from = f.len.saturating_sub(crate::input::MAX_LINE);
+            let from = f.len.saturating_sub(crate::scan::MAX_LINE);
             let mut tail = Vec::new();
             crate::input::mmap::read_range(&fd, from, (f.len - from) as usize, &mut tail)?;
             if let Some(i) = memchr::memrchr(b'\n', &tail) {
@@ -1141,7 +1141,7 @@ pub fn rows_by_file(stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scan::ContextClasses;
+    use crate::policy::context::ContextClasses;
 
     /// Regression: merges kept up to three samples of an hourly row before the one-sample
     /// rule held everywhere; a state written then reports the hour's first request only.

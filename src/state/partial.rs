@@ -28,7 +28,7 @@ use polars::prelude::*;
 
 use crate::aggregate::{Interner, NO_IP, Position, SAMPLES_PER_HOURLY_ROW, Stats};
 use crate::catalog::Catalog;
-use crate::report::tables::{col, datetime_column};
+use crate::frame::{col, datetime_column};
 
 pub const HOUR: i64 = 3_600_000_000;
 
@@ -457,7 +457,7 @@ fn to_frame(rows: &Rows, r: &[(&Key, &Value)]) -> PolarsResult<DataFrame> {
 pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
     let mut r: Vec<(&Key, &Value)> = rows.map.iter().collect();
     r.sort_unstable_by_key(|(k, _)| (k.hour, **k));
-    let mut file = crate::report::create_buffered(path, &path.display().to_string())?;
+    let mut file = crate::frame::create_buffered(path, &path.display().to_string())?;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let frame =
         |group| anyhow::Context::context(to_frame(rows, group), "cannot build a partial table");

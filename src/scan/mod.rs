@@ -7,218 +7,29 @@
 
 use std::net::IpAddr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind, packed};
-
 use crate::aggregate::{Observation, Position, Stats};
 use crate::catalog::{Catalog, Segment};
-use crate::classify::Scratch;
+use crate::classify::{Classifier, Scratch};
+use crate::net::parse_ip;
 use crate::parse::apig::ApigParser;
 use crate::parse::json::{FieldMap, JsonParser};
 use crate::parse::{LogFormat, Malformed, Request};
+use crate::policy::context::ContextClasses;
 
-/// Skips lines that cannot be calls to the catalog's service, before parsing them.
-///
-/// A catalog call's normalised path holds every literal segment of its route, and dot-segment
-/// removal only ever drops segments, so the raw line must contain the route's second literal
-/// segment (`orders` in `/v2/orders/...`, `customer` in `/v1.0/{domain_id}/customer/...`),
-/// unless escapes hide it: a line with `%` (percent-encoding) or `\u` (JSON unicode escape)
-/// always passes. The same holds for requests that look like the service without matching a
-/// route (they share a route's leading segments up to its second literal), for requests to the
-/// catalog's hosts (the host is a pattern, in lower and upper case) and for CTS traces (trace
-/// names are patterns). `\/`-escaped slashes do not matter: no pattern contains a slash.
-///
-/// Speed: the literal patterns are at least a few bytes long and matched case-sensitively,
-/// which suits a SIMD (Teddy) search over a whole chunk; `%` and `\u` are looked for in the
-/// lines between its hits by the same memchr3 pass that counts them.
-#[derive(Debug, Clone)]
-pub struct Prefilter {
-    /// Route literals and hosts, for gateway logs (JSON lines, API Gateway).
-    paths: Option<Literals>,
-    /// Trace names, for CTS traces (which name their API instead of addressing it).
-    traces: Option<Literals>,
-    /// A route with no literal segment at all: every line may be a call.
-    pass_all: bool,
-}
+mod prefilter;
 
-/// A set of literals searched for as a whole.
-///
-/// aho-corasick's packed (Teddy) searcher where the CPU has it: the general automaton picks
-/// its own prefilter from the patterns, and for some catalogs picked a much slower one (on the
-/// generated 1 GiB log, the hosts alone: 3.2 GB/s; three of the route literals alone:
-/// 1.1 GB/s; the packed searcher: 4.4-5.2 GB/s for every set tried, 4.8 for the embedded
-/// catalog's, against 4.3 for the automaton). The automaton is the fallback.
-#[derive(Debug, Clone)]
-enum Literals {
-    Packed(packed::Searcher),
-    Automaton(AhoCorasick),
-}
+pub use prefilter::Prefilter;
 
-impl Literals {
-    fn new(patterns: &[String]) -> Literals {
-        let teddy = packed::Config::new()
-            .match_kind(packed::MatchKind::LeftmostFirst)
-            .builder()
-            .extend(patterns)
-            .build();
-        match teddy {
-            Some(searcher) => Literals::Packed(searcher),
-            None => Literals::automaton(patterns),
-        }
-    }
-
-    fn automaton(patterns: &[String]) -> Literals {
-        Literals::Automaton(
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                .build(patterns)
-                .expect("a few short literal patterns always build"),
-        )
-    }
-
-    /// Where the first literal at or after `from` starts.
-    #[inline]
-    fn find(&self, haystack: &[u8], from: usize) -> Option<usize> {
-        let span = aho_corasick::Span::from(from..haystack.len());
-        match self {
-            Literals::Packed(p) => p.find_in(haystack, span).map(|m| m.start()),
-            Literals::Automaton(ac) => ac
-                .find(aho_corasick::Input::new(haystack).span(span))
-                .map(|m| m.start()),
-        }
-    }
-
-    fn is_match(&self, haystack: &[u8]) -> bool {
-        self.find(haystack, 0).is_some()
-    }
-}
-
-impl Prefilter {
-    pub fn new(catalog: &Catalog) -> Prefilter {
-        let mut paths: Vec<String> = Vec::new();
-        let mut traces: Vec<String> = Vec::new();
-        let mut pass_all = false;
-        for r in catalog.routes() {
-            let mut literals = r.template.segments().iter().filter_map(literal);
-            let first = literals.next();
-            match literals.next().or(first) {
-                Some(lit) => paths.push(lit.to_owned()),
-                None => pass_all = true,
-            }
-            traces.extend(r.trace_names.iter().cloned());
-            traces.extend(r.console_trace_names.iter().cloned());
-        }
-        for host in catalog.hosts() {
-            paths.push(host.to_ascii_lowercase());
-            paths.push(host.to_ascii_uppercase());
-        }
-        let build = |mut patterns: Vec<String>| {
-            patterns.sort();
-            patterns.dedup();
-            (!patterns.is_empty()).then(|| Literals::new(&patterns))
-        };
-        Prefilter {
-            paths: build(paths),
-            traces: build(traces),
-            pass_all,
-        }
-    }
-
-    fn literals(&self, format: LogFormat) -> Option<&Literals> {
-        match format {
-            LogFormat::Cts | LogFormat::CtsDocument => self.traces.as_ref(),
-            LogFormat::Json | LogFormat::JsonDocument | LogFormat::Apig => self.paths.as_ref(),
-        }
-    }
-
-    /// False only for lines that cannot be calls to the catalog's service.
-    pub fn may_match(&self, line: &[u8], format: LogFormat) -> bool {
-        self.pass_all
-            || memchr::memchr(b'%', line).is_some()
-            || memchr::memmem::find(line, b"\\u").is_some()
-            || self.literals(format).is_some_and(|l| l.is_match(line))
-    }
-}
-
-fn literal(s: &Segment) -> Option<&str> {
-    match s {
-        Segment::Literal(l) => Some(l),
-        _ => None,
-    }
-}
-
-/// Groups requests into classes that every time and IP condition of the snapshot treats
-/// alike: the class is the interval of the request time among the conditions' date
-/// thresholds, and which of the conditions' networks hold the client IP. With no such
-/// conditions every request is class 0.
-#[derive(Debug, Clone, Default)]
-pub struct ContextClasses {
-    /// Sorted, distinct, in microseconds.
-    thresholds: Vec<i64>,
-    nets: Vec<crate::policy::condition::IpNet>,
-}
-
-impl ContextClasses {
-    /// At most 16 networks are told apart; more are rare and fold into the same classes
-    /// (the caller then evaluates such rows with their earliest request's context).
-    pub fn new(
-        mut thresholds: Vec<i64>,
-        mut nets: Vec<crate::policy::condition::IpNet>,
-    ) -> ContextClasses {
-        thresholds.sort_unstable();
-        thresholds.dedup();
-        nets.dedup();
-        nets.truncate(16);
-        ContextClasses { thresholds, nets }
-    }
-
-    /// True when some condition compares the client IP.
-    pub fn needs_ip(&self) -> bool {
-        !self.nets.is_empty()
-    }
-
-    pub fn is_trivial(&self) -> bool {
-        self.thresholds.is_empty() && self.nets.is_empty()
-    }
-
-    pub fn class(&self, time: i64, ip: Option<IpAddr>) -> u32 {
-        if self.is_trivial() {
-            return 0;
-        }
-        self.class_with(time, self.networks(ip))
-    }
-
-    /// [`ContextClasses::class`] with the networks part already known.
-    pub fn class_with(&self, time: i64, networks: u32) -> u32 {
-        if self.is_trivial() {
-            return 0;
-        }
-        let bucket = match self.thresholds.binary_search(&time) {
-            Ok(i) => 2 * i as u32 + 1,
-            Err(i) => 2 * i as u32,
-        };
-        (bucket << 17) | networks
-    }
-
-    /// Which of the conditions' networks hold `ip` (one bit each; bit 16: no address).
-    pub fn networks(&self, ip: Option<IpAddr>) -> u32 {
-        let mut mask = 0u32;
-        if let Some(ip) = ip {
-            for (i, net) in self.nets.iter().enumerate() {
-                if net.contains(ip) {
-                    mask |= 1 << i;
-                }
-            }
-        } else if !self.nets.is_empty() {
-            mask = 1 << 16;
-        }
-        mask
-    }
-}
+/// Bytes of a plain file per unit of parallel work.
+pub const CHUNK_SIZE: u64 = 32 << 20;
+/// The longest line read; longer ones are malformed (chunked reads cannot see past it).
+pub const MAX_LINE: u64 = 1 << 20;
 
 /// Everything the scan needs besides the bytes.
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
     pub catalog: Catalog,
+    pub classifier: Classifier,
     /// `None` disables the prefilter (for testing that it changes nothing).
     pub prefilter: Option<Prefilter>,
     /// Keep requests with `since <= time < until` (microseconds).
@@ -243,6 +54,7 @@ impl ScanConfig {
     pub fn new(catalog: Catalog) -> ScanConfig {
         let prefilter = Some(Prefilter::new(&catalog));
         ScanConfig {
+            classifier: Classifier::new(&catalog),
             catalog,
             prefilter,
             since: None,
@@ -252,7 +64,7 @@ impl ScanConfig {
             timezone: None,
             strip_prefixes: Vec::new(),
             context: ContextClasses::default(),
-            chunk_size: crate::input::CHUNK_SIZE,
+            chunk_size: CHUNK_SIZE,
             partition: false,
         }
     }
@@ -464,10 +276,10 @@ impl<'c> Scanner<'c> {
             stats.counters.blank += 1;
             return;
         }
-        if line.len() as u64 > crate::input::MAX_LINE {
+        if line.len() as u64 > MAX_LINE {
             // Chunked reads cannot see past this length, so no read may accept such a line.
             stats.malformed(origin.file, origin.chunk, index, || {
-                format!("line longer than {} bytes", crate::input::MAX_LINE)
+                format!("line longer than {} bytes", MAX_LINE)
             });
             return;
         }
@@ -619,14 +431,14 @@ fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
     if origin.format != LogFormat::Apig
         && line.first() == Some(&b'{')
         && line.last() == Some(&b'}')
-        && line.len() as u64 <= crate::input::MAX_LINE
+        && line.len() as u64 <= MAX_LINE
     {
         stats.counters.prefiltered += 1;
         return;
     }
-    if line.len() as u64 > crate::input::MAX_LINE {
+    if line.len() as u64 > MAX_LINE {
         stats.malformed(origin.file, origin.chunk, index, || {
-            format!("line longer than {} bytes", crate::input::MAX_LINE)
+            format!("line longer than {} bytes", MAX_LINE)
         });
         return;
     }
@@ -686,7 +498,7 @@ fn record(
         req.trace_route
     } else {
         let target = strip_prefix(req.target, &cfg.strip_prefixes);
-        let classified = cfg.catalog.classify(req.method, target, scratch);
+        let classified = cfg.classifier.classify(req.method, target, scratch);
         if classified.route.is_some() {
             c.dot_segments += u64::from(classified.normalized.dot_segments);
             c.percent_decoded += u64::from(classified.normalized.percent_decoded);
@@ -837,60 +649,6 @@ fn is_id_like(seg: &[u8]) -> bool {
         || !seg.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// `10.0.0.1`, `10.0.0.1:5678`, `[::1]:443`, `::1`.
-pub(crate) fn parse_ip(s: &[u8]) -> Option<IpAddr> {
-    if let Some(ip) = plain_ipv4(s) {
-        return Some(IpAddr::V4(ip));
-    }
-    parse_ip_text(s)
-}
-
-/// A client address written as exactly a dotted quad (`10.0.0.1`), the common case, read
-/// without the general parser (600 instructions a call); `None` for anything else, which
-/// [`parse_ip_text`] then reads. Accepts only what `Ipv4Addr::from_str` accepts.
-fn plain_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
-    if s.len() < 7 || s.len() > 15 {
-        return None;
-    }
-    let mut octets = [0u8; 4];
-    let mut parts = s.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        // 1-3 digits, no leading zero (std rejects them too).
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut v = 0u16;
-        for &d in part {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + u16::from(d - b'0');
-        }
-        *octet = u8::try_from(v).ok()?;
-    }
-    parts
-        .next()
-        .is_none()
-        .then(|| std::net::Ipv4Addr::from(octets))
-}
-
-/// Any address form: surrounding spaces, a list (the first), a port, brackets.
-fn parse_ip_text(s: &[u8]) -> Option<IpAddr> {
-    if s.is_empty() {
-        return None;
-    }
-    let s = std::str::from_utf8(s).ok()?.trim();
-    let s = s.split(',').next()?.trim();
-    if let Ok(ip) = s.parse() {
-        return Some(ip);
-    }
-    if let Some(rest) = s.strip_prefix('[') {
-        return rest.split(']').next()?.parse().ok();
-    }
-    s.rsplit_once(':').and_then(|(ip, _)| ip.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -915,17 +673,9 @@ mod tests {
     }
 
     #[test]
-    fn ips_with_ports_and_lists() {
-        assert_eq!(parse_ip(b"10.0.0.1"), "10.0.0.1".parse().ok());
-        assert_eq!(parse_ip(b"10.0.0.1:5678"), "10.0.0.1".parse().ok());
-        assert_eq!(parse_ip(b"[::1]:443"), "::1".parse().ok());
-        assert_eq!(
-            parse_ip(b"203.0.113.9, 10.0.0.1"),
-            "203.0.113.9".parse().ok()
-        );
-        assert_eq!(parse_ip(b"-"), None);
+    fn the_address_cache_agrees_with_parsing() {
         let mut cache = IpCache::new();
-        let net = crate::policy::condition::IpNet::parse("10.0.0.0/31").unwrap();
+        let net = crate::net::IpNet::parse("10.0.0.0/31").unwrap();
         let context = ContextClasses::new(vec![], vec![net]);
         for text in [
             &b"10.0.0.1"[..],
@@ -941,86 +691,5 @@ mod tests {
         assert_eq!(cache.parse(b"10.0.0.1", &context).1, 1);
         assert_eq!(cache.parse(b"10.0.0.2", &context).1, 0);
         assert_eq!(cache.parse(b"-", &context).1, 1 << 16);
-        assert_eq!(parse_ip(b""), None);
-    }
-
-    /// Client address texts: mostly dotted quads (some with odd octets), some with ports,
-    /// lists, brackets or noise around them.
-    fn address_text() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let octet = prop::sample::select(vec![
-            "0", "1", "9", "10", "01", "00", "099", "255", "256", "999", "1000", "", "a", "+1",
-        ]);
-        let around =
-            prop::sample::select(vec!["", "", "", " ", ":443", ", 10.0.0.1", "[", "]", "."]);
-        let quad = (prop::collection::vec(octet, 3..6), around.clone(), around)
-            .prop_map(|(octets, before, after)| format!("{before}{}{after}", octets.join(".")));
-        let noise = prop::collection::vec(
-            prop::sample::select(vec![
-                "0", "12", ".", ":", "::", "[", "]", ",", " ", "f", "-",
-            ]),
-            0..12,
-        )
-        .prop_map(|parts| parts.concat());
-        prop_oneof![3 => quad, 1 => noise]
-    }
-
-    proptest::proptest! {
-        /// The packed searcher and the automaton find the same first literal from any
-        /// position, in text made of pieces of the patterns.
-        #[test]
-        fn packed_literals_agree_with_the_automaton(
-            pieces in proptest::collection::vec(
-                proptest::sample::select(vec![
-                    "bills", "bill", "costs", "cos", "orders", "bss.myhuaweicloud.com",
-                    "BSS.MYHUAWEICLOUD.COM", "bss.", "x", "\n", "/", "\"", "é",
-                ]),
-                0..60,
-            ),
-        ) {
-            let patterns: Vec<String> = ["bills", "costs", "orders", "bss.myhuaweicloud.com", "BSS.MYHUAWEICLOUD.COM"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            let packed = Literals::new(&patterns);
-            proptest::prop_assume!(matches!(packed, Literals::Packed(_)));
-            let automaton = Literals::automaton(&patterns);
-            let text = pieces.concat();
-            for from in 0..=text.len() {
-                proptest::prop_assert_eq!(
-                    packed.find(text.as_bytes(), from),
-                    automaton.find(text.as_bytes(), from)
-                );
-            }
-        }
-
-        /// The dotted-quad fast path reads exactly what the general parser reads.
-        #[test]
-        fn plain_ipv4_agrees_with_the_general_parser(text in address_text()) {
-            let fast = plain_ipv4(text.as_bytes()).map(IpAddr::V4);
-            if fast.is_some() {
-                proptest::prop_assert_eq!(fast, text.parse::<IpAddr>().ok(), "{}", text);
-            }
-            proptest::prop_assert_eq!(
-                parse_ip(text.as_bytes()),
-                parse_ip_text(text.as_bytes()),
-                "{}",
-                text
-            );
-        }
-    }
-
-    #[test]
-    fn context_classes_separate_thresholds_and_networks() {
-        let net = crate::policy::condition::IpNet::parse("10.0.0.0/8").unwrap();
-        let c = ContextClasses::new(vec![100], vec![net]);
-        let inside = Some("10.1.1.1".parse().unwrap());
-        let outside = Some("11.1.1.1".parse().unwrap());
-        assert_ne!(c.class(50, inside), c.class(150, inside));
-        assert_ne!(c.class(100, inside), c.class(150, inside));
-        assert_eq!(c.class(120, inside), c.class(150, inside));
-        assert_ne!(c.class(50, inside), c.class(50, outside));
-        assert_ne!(c.class(50, None), c.class(50, outside));
-        assert_eq!(ContextClasses::default().class(5, inside), 0);
     }
 }

@@ -1,6 +1,8 @@
 //! Comparing the short byte strings of the hot path (path segments, a time's minute) without
 //! the `memcmp` call a slice comparison makes: for strings of a few to two dozen bytes the
-//! call costs more than the comparison.
+//! call costs more than the comparison; and [`positions`], where a byte occurs in a block.
+
+pub mod positions;
 
 /// `a == b`, by a few overlapping loads for strings of up to 24 bytes.
 #[inline(always)]
