@@ -13,12 +13,11 @@ use foldhash::HashMap;
 use std::net::IpAddr;
 
 use crate::catalog::RouteId;
+use crate::scan::sink::Sink;
+pub use crate::scan::sink::{Counters, Observation, Position};
 
 /// How many request ids are kept as evidence per aggregate row.
 pub const SAMPLES_PER_ROW: usize = 3;
-
-/// Samples an hourly row of a partitioned scan (`--state`) keeps: its first request.
-pub const SAMPLES_PER_HOURLY_ROW: usize = 1;
 
 /// How many malformed lines are kept per file, with their line numbers.
 pub const MALFORMED_SAMPLES_PER_FILE: usize = 5;
@@ -84,21 +83,6 @@ impl Interner {
     pub fn text(&self, id: u32) -> String {
         String::from_utf8_lossy(self.get(id)).into_owned()
     }
-}
-
-/// Where a line is in the input: for picking samples deterministically.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Position {
-    pub file: u32,
-    pub offset: u64,
-}
-
-impl Position {
-    /// After every position of every input.
-    pub const END: Position = Position {
-        file: u32::MAX,
-        offset: u64::MAX,
-    };
 }
 
 /// A request id kept as evidence.
@@ -171,28 +155,70 @@ pub struct UsageKey {
     pub source: u32,
     /// Which class of request context (time slice, client network) the requests fall in, so
     /// that policies with time or IP conditions can be evaluated exactly per row. Always 0
-    /// when no loaded policy has such a condition. With partitioning (`--state`) it is the
-    /// hour of the request instead (hours since the epoch, UTC).
+    /// when no loaded policy has such a condition.
     pub context: u32,
-    /// With partitioning, the index of the input file; else 0.
-    pub file: u32,
-    /// With partitioning, the interned client IP as written; else [`NO_IP`].
-    pub ip: u32,
 }
 
-/// The `ip` of a usage key when requests are not partitioned by client IP.
-pub const NO_IP: u32 = u32::MAX;
+/// Counts of unmatched requests to the service, by method and path shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnmatchedKey {
+    /// Interned (in `codes`), uppercased method.
+    pub method: u32,
+    pub shape: u32,
+}
 
-impl UsageKey {
-    /// How many samples the row keeps: partitioned (hourly) rows keep one each, so that the
-    /// report's earliest requests are the first of the earliest hours and a stored row costs
-    /// a third of the memory; other rows keep [`SAMPLES_PER_ROW`].
-    pub fn samples_kept(&self) -> usize {
-        if self.ip == NO_IP {
-            SAMPLES_PER_ROW
-        } else {
-            SAMPLES_PER_HOURLY_ROW
+/// What a kind of aggregate row is keyed by. [`Stats`] is generic over it: the plain
+/// aggregate is keyed by [`UsageKey`]; the hourly rows of `--state` by a key with the input
+/// file, the hour and the client address (`state::HourKey`).
+pub trait RowKey: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + 'static {
+    /// How many samples a row keeps.
+    const SAMPLES: usize;
+    /// Whether a row keeps the client address of its earliest request (a key that holds the
+    /// address has no use for it).
+    const KEEPS_IP: bool;
+    /// The key of an unmatched row.
+    type Unmatched: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + 'static;
+    /// The key of an observed request, given its interned parts.
+    fn of(row: UsageKey, o: &Observation<'_>, codes: &mut Interner) -> Self;
+    /// The key with its interned ids mapped into another aggregate's interners.
+    fn remapped(self, users: &[u32], codes: &[u32]) -> Self;
+    /// The key of an unmatched request.
+    fn unmatched(row: UnmatchedKey, at: Position, time: i64) -> Self::Unmatched;
+    /// The unmatched key with its method and shape replaced.
+    fn unmatched_remapped(key: Self::Unmatched, row: UnmatchedKey) -> Self::Unmatched;
+    /// The method and shape of an unmatched key.
+    fn unmatched_parts(key: &Self::Unmatched) -> UnmatchedKey;
+}
+
+impl RowKey for UsageKey {
+    const SAMPLES: usize = SAMPLES_PER_ROW;
+    const KEEPS_IP: bool = true;
+    type Unmatched = UnmatchedKey;
+
+    #[inline]
+    fn of(row: UsageKey, _: &Observation<'_>, _: &mut Interner) -> UsageKey {
+        row
+    }
+
+    fn remapped(self, users: &[u32], codes: &[u32]) -> UsageKey {
+        UsageKey {
+            user: users[self.user as usize],
+            error_code: codes[self.error_code as usize],
+            source: codes[self.source as usize],
+            ..self
         }
+    }
+
+    fn unmatched(row: UnmatchedKey, _: Position, _: i64) -> UnmatchedKey {
+        row
+    }
+
+    fn unmatched_remapped(_: UnmatchedKey, row: UnmatchedKey) -> UnmatchedKey {
+        row
+    }
+
+    fn unmatched_parts(key: &UnmatchedKey) -> UnmatchedKey {
+        *key
     }
 }
 
@@ -386,17 +412,6 @@ impl<'a> RowSum<'a> {
     }
 }
 
-/// Counts of unmatched requests to the service, by method and path shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UnmatchedKey {
-    /// Interned (in `codes`), uppercased method.
-    pub method: u32,
-    pub shape: u32,
-    /// With partitioning (`--state`), the input file and the hour; else 0.
-    pub file: u32,
-    pub hour: u32,
-}
-
 /// A malformed line, counted and kept as a sample.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Malformed {
@@ -406,89 +421,6 @@ pub struct Malformed {
     pub chunk: u32,
     pub line_in_chunk: u64,
     pub reason: String,
-}
-
-/// Counters of one scan. Everything adds up: `lines = blank + prefiltered + malformed + parsed`,
-/// and `parsed = out_of_window + bss_requests + unmatched_requests + unlisted_parsed`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
-    pub lines: u64,
-    pub blank: u64,
-    /// Lines the prefilter proved cannot be calls to the catalog's service (not parsed).
-    pub prefiltered: u64,
-    pub malformed: u64,
-    pub parsed: u64,
-    pub out_of_window: u64,
-    pub bss_requests: u64,
-    pub unmatched_requests: u64,
-    /// Parsed requests to APIs not in the catalog.
-    pub unlisted_parsed: u64,
-    /// Catalog requests whose target needed dot-segment resolution (worth a look).
-    pub dot_segments: u64,
-    /// Catalog requests whose target needed percent-decoding.
-    pub percent_decoded: u64,
-}
-
-impl Counters {
-    /// What was counted since `before` (a copy of these counters taken earlier).
-    pub fn since(&self, before: &Counters) -> Counters {
-        Counters {
-            lines: self.lines - before.lines,
-            blank: self.blank - before.blank,
-            prefiltered: self.prefiltered - before.prefiltered,
-            malformed: self.malformed - before.malformed,
-            parsed: self.parsed - before.parsed,
-            out_of_window: self.out_of_window - before.out_of_window,
-            bss_requests: self.bss_requests - before.bss_requests,
-            unmatched_requests: self.unmatched_requests - before.unmatched_requests,
-            unlisted_parsed: self.unlisted_parsed - before.unlisted_parsed,
-            dot_segments: self.dot_segments - before.dot_segments,
-            percent_decoded: self.percent_decoded - before.percent_decoded,
-        }
-    }
-
-    /// Every line is one of these: the counts add up when this equals `lines`.
-    pub fn accounted(&self) -> u64 {
-        self.blank + self.prefiltered + self.malformed + self.parsed
-    }
-}
-
-impl std::ops::AddAssign for Counters {
-    fn add_assign(&mut self, o: Counters) {
-        self.lines += o.lines;
-        self.blank += o.blank;
-        self.prefiltered += o.prefiltered;
-        self.malformed += o.malformed;
-        self.parsed += o.parsed;
-        self.out_of_window += o.out_of_window;
-        self.bss_requests += o.bss_requests;
-        self.unmatched_requests += o.unmatched_requests;
-        self.unlisted_parsed += o.unlisted_parsed;
-        self.dot_segments += o.dot_segments;
-        self.percent_decoded += o.percent_decoded;
-    }
-}
-
-/// One observed request, as the scanner hands it to the aggregate.
-#[derive(Debug, Clone, Copy)]
-pub struct Observation<'a> {
-    pub user: &'a [u8],
-    pub user_id: &'a [u8],
-    pub route: RouteId,
-    pub status: u16,
-    pub error_code: &'a [u8],
-    pub source: &'a [u8],
-    pub context: u32,
-    pub time: i64,
-    pub request_id: &'a [u8],
-    /// The client IP when the scan already parsed it.
-    pub source_ip: Option<IpAddr>,
-    /// The client IP as written, parsed only when this request's IP is kept.
-    pub source_ip_raw: &'a [u8],
-    pub at: Position,
-    /// Partition the row by input file, hour and client IP (for `--state`): `context` is
-    /// then the hour.
-    pub partition: bool,
 }
 
 /// Keeps `first` as `user`'s id unless the map holds one of an earlier request.
@@ -518,9 +450,10 @@ pub fn hour_of(micros: i64) -> u32 {
 /// beyond the window, so an unused permission can say when it was last needed.
 pub type EarlierUses = std::collections::HashMap<(String, String), i64>;
 
-/// Everything one worker learned. `Default` + [`Stats::merge`] make it a monoid.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
+/// Everything one worker learned, in rows keyed by `K`. `Default` + [`Stats::merge`] make
+/// it a monoid.
+#[derive(Debug, Clone)]
+pub struct Stats<K: RowKey = UsageKey> {
     pub counters: Counters,
     pub users: Interner,
     /// Per user (by interned user name): the user id of the user's earliest request that
@@ -529,8 +462,8 @@ pub struct Stats {
     pub user_ids: HashMap<u32, (Position, Box<str>)>,
     pub codes: Interner,
     pub shapes: Interner,
-    pub usage: HashMap<UsageKey, Cell>,
-    pub unmatched: HashMap<UnmatchedKey, u64>,
+    pub usage: HashMap<K, Cell>,
+    pub unmatched: HashMap<K::Unmatched, u64>,
     pub malformed: Vec<Malformed>,
     /// Malformed lines per file.
     pub malformed_per_file: HashMap<u32, u64>,
@@ -538,16 +471,31 @@ pub struct Stats {
     pub chunk_lines: Vec<(u32, u32, u64)>,
     /// Request time range of the parsed, in-window requests.
     pub window: Option<(i64, i64)>,
-    /// Samples that [`Stats::merge_spare`] displaced. They are freed with the aggregate,
-    /// which is dropped after the report is written: freeing them one by one while merging
-    /// the workers' aggregates held up the report by a few milliseconds.
+    /// Samples that [`Stats::merge_spare`] displaced: freed with the aggregate, after the
+    /// report is written, instead of one by one while the report waits for the merge.
     pub spare: Vec<Vec<Sample>>,
-    /// Partitioned scans (`--state`): the other workers' rows, each with the interners its
-    /// keys refer to, kept apart instead of merged (see [`Stats::merge_apart`]).
-    pub parts: Vec<Stats>,
 }
 
-impl Stats {
+impl<K: RowKey> Default for Stats<K> {
+    fn default() -> Stats<K> {
+        Stats {
+            counters: Counters::default(),
+            users: Interner::default(),
+            user_ids: HashMap::default(),
+            codes: Interner::default(),
+            shapes: Interner::default(),
+            usage: HashMap::default(),
+            unmatched: HashMap::default(),
+            malformed: Vec::new(),
+            malformed_per_file: HashMap::default(),
+            chunk_lines: Vec::new(),
+            window: None,
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl<K: RowKey> Stats<K> {
     /// Adds one catalog request. Allocates only for a new key or a kept sample.
     pub fn observe(&mut self, o: &Observation<'_>) {
         let user = self.users.intern(o.user);
@@ -555,36 +503,29 @@ impl Stats {
             self.user_ids
                 .insert(user, (o.at, String::from_utf8_lossy(o.user_id).into()));
         }
-        let key = UsageKey {
+        let row = UsageKey {
             user,
             route: o.route,
             status: o.status,
             error_code: self.codes.intern(o.error_code),
             source: self.codes.intern(o.source),
             context: o.context,
-            file: if o.partition { o.at.file } else { 0 },
-            ip: if o.partition {
-                self.codes.intern(o.source_ip_raw)
-            } else {
-                NO_IP
-            },
         };
+        let key = K::of(row, o, &mut self.codes);
         let cell = self.usage.entry(key).or_insert_with(|| Cell::new(o.time));
         cell.count += 1;
         cell.first_seen = cell.first_seen.min(o.time);
         cell.last_seen = cell.last_seen.max(o.time);
-        let limit = key.samples_kept();
-        if cell.keeps(o.at, limit) && !o.request_id.is_empty() {
+        if cell.keeps(o.at, K::SAMPLES) && !o.request_id.is_empty() {
             cell.add_sample(
                 Sample {
                     at: o.at,
                     request_id: String::from_utf8_lossy(o.request_id).into(),
                 },
-                limit,
+                K::SAMPLES,
             );
         }
-        // The client address is part of a partitioned row's key: nothing to keep per cell.
-        if !o.partition
+        if K::KEEPS_IP
             && cell.source_ip.is_none_or(|(at, _)| o.at < at)
             && let Some(ip) = o
                 .source_ip
@@ -603,18 +544,14 @@ impl Stats {
     }
 
     /// Adds one unmatched request to the service, by method and path shape.
-    /// `file` and `hour` are 0 unless requests are partitioned.
-    pub fn unmatched(&mut self, method: &[u8], shape: &[u8], file: u32, hour: u32) {
-        let method = self.codes.intern(method);
-        let shape = self.shape_id(shape);
+    pub fn unmatched(&mut self, method: &[u8], shape: &[u8], at: Position, time: i64) {
+        let row = UnmatchedKey {
+            method: self.codes.intern(method),
+            shape: self.shape_id(shape),
+        };
         *self
             .unmatched
-            .entry(UnmatchedKey {
-                method,
-                shape,
-                file,
-                hour,
-            })
+            .entry(K::unmatched(row, at, time))
             .or_insert(0) += 1;
     }
 
@@ -653,12 +590,9 @@ impl Stats {
         }
     }
 
-    /// [`Stats::merge_spare`] for the workers of a partitioned scan: everything but the rows
-    /// is merged, and `other`'s rows (with its interners) become one of [`Stats::parts`].
-    /// The hourly rows are split by file next, which adds up equal keys anyway; merging a
-    /// million of them first held the largest worker's table, one twice its size and the
-    /// other workers' at once.
-    pub fn merge_apart(&mut self, mut other: Stats) {
+    /// Folds everything but the rows of `other` into `self`: counters, malformed lines, line
+    /// counts and the time range. Returns `other` with only its rows and interners.
+    pub fn absorb_tally(&mut self, mut other: Stats<K>) -> Stats<K> {
         self.counters += std::mem::take(&mut other.counters);
         self.malformed.append(&mut other.malformed);
         for (f, n) in std::mem::take(&mut other.malformed_per_file) {
@@ -670,19 +604,11 @@ impl Stats {
             self.note_time(b);
         }
         self.spare.append(&mut other.spare);
-        self.parts.append(&mut other.parts);
-        self.parts.push(other);
-    }
-
-    /// Folds [`Stats::parts`] into the rows, for readers of `usage` and `unmatched`.
-    pub fn merge_parts(&mut self) {
-        for part in std::mem::take(&mut self.parts) {
-            self.merge(part);
-        }
+        other
     }
 
     /// Folds `other` into `self`, re-interning its ids.
-    pub fn merge(&mut self, other: Stats) {
+    pub fn merge(&mut self, other: Stats<K>) {
         self.merge_deferring(other, false);
     }
 
@@ -690,16 +616,13 @@ impl Stats {
     /// waits for: the samples that neither side keeps go to [`Stats::spare`] instead of being
     /// freed now. Only for a bounded number of merges (one per worker): spare samples are
     /// held until the aggregate is dropped.
-    pub fn merge_spare(&mut self, other: Stats) {
+    pub fn merge_spare(&mut self, other: Stats<K>) {
         self.merge_deferring(other, true);
     }
 
-    fn merge_deferring(&mut self, mut other: Stats, defer_frees: bool) {
-        for part in std::mem::take(&mut other.parts) {
-            self.merge_deferring(part, defer_frees);
-        }
+    fn merge_deferring(&mut self, other: Stats<K>, defer_frees: bool) {
+        let other = self.absorb_tally(other);
         let mut spare = Vec::new();
-        self.counters += other.counters;
         let users: Vec<u32> = other
             .users
             .strings
@@ -716,49 +639,27 @@ impl Stats {
             keep_earlier_id(&mut self.user_ids, users[u as usize], first);
         }
         for (k, cell) in other.usage {
-            let key = UsageKey {
-                user: users[k.user as usize],
-                error_code: codes[k.error_code as usize],
-                source: codes[k.source as usize],
-                ip: if k.ip == NO_IP {
-                    NO_IP
-                } else {
-                    codes[k.ip as usize]
-                },
-                ..k
-            };
-            match self.usage.entry(key) {
-                // Regression: this merge kept up to three samples of an hourly row, so which
-                // rows had more than one depended on how the workers split the input.
-                Entry::Occupied(mut e) => {
-                    let limit = e.key().samples_kept();
-                    e.get_mut().merge_sparing(cell, limit, &mut spare)
-                }
+            match self.usage.entry(k.remapped(&users, &codes)) {
+                Entry::Occupied(mut e) => e.get_mut().merge_sparing(cell, K::SAMPLES, &mut spare),
                 Entry::Vacant(e) => {
                     e.insert(cell);
                 }
             }
         }
         for (k, n) in other.unmatched {
-            let key = UnmatchedKey {
-                method: codes[k.method as usize],
-                shape: self.shape_id(other.shapes.get(k.shape)),
-                ..k
+            let parts = K::unmatched_parts(&k);
+            let row = UnmatchedKey {
+                method: codes[parts.method as usize],
+                shape: self.shape_id(other.shapes.get(parts.shape)),
             };
-            *self.unmatched.entry(key).or_insert(0) += n;
+            *self
+                .unmatched
+                .entry(K::unmatched_remapped(k, row))
+                .or_insert(0) += n;
         }
-        self.malformed.extend(other.malformed);
-        for (f, n) in other.malformed_per_file {
-            *self.malformed_per_file.entry(f).or_insert(0) += n;
-        }
-        self.chunk_lines.extend(other.chunk_lines);
         if defer_frees {
             self.spare.append(&mut spare);
             self.spare.extend(other.spare);
-        }
-        if let Some((a, b)) = other.window {
-            self.note_time(a);
-            self.note_time(b);
         }
     }
 
@@ -790,6 +691,55 @@ impl Stats {
             *n <= MALFORMED_SAMPLES_PER_FILE
         });
         out
+    }
+}
+
+impl<K: RowKey> Stats<K> {
+    /// [`Sink::chunk_lines`], for sinks that hold a `Stats`.
+    pub fn record_chunk_lines(&mut self, file: u32, chunk: u32, lines: u64) {
+        self.chunk_lines.push((file, chunk, lines));
+    }
+}
+
+impl Sink for Stats {
+    #[inline]
+    fn counters(&mut self) -> &mut Counters {
+        &mut self.counters
+    }
+
+    #[inline]
+    fn request(&mut self, o: &Observation<'_>) {
+        self.observe(o);
+    }
+
+    fn unmatched(&mut self, method: &[u8], shape: &[u8], at: Position, time: i64) {
+        Stats::unmatched(self, method, shape, at, time);
+    }
+
+    fn malformed(
+        &mut self,
+        file: u32,
+        chunk: u32,
+        line_in_chunk: u64,
+        reason: impl FnOnce() -> String,
+    ) {
+        Stats::malformed(self, file, chunk, line_in_chunk, reason);
+    }
+
+    fn chunk_lines(&mut self, file: u32, chunk: u32, lines: u64) {
+        self.record_chunk_lines(file, chunk, lines);
+    }
+
+    fn lines_by_chunk(&self) -> &[(u32, u32, u64)] {
+        &self.chunk_lines
+    }
+
+    fn rows(&self) -> usize {
+        self.usage.len()
+    }
+
+    fn merge(&mut self, other: Stats) {
+        self.merge_spare(other);
     }
 }
 
@@ -831,8 +781,6 @@ mod tests {
             error_code: stats.codes.intern(b""),
             source: stats.codes.intern(b""),
             context: 0,
-            file: 0,
-            ip: NO_IP,
         };
         let mut cell = Cell::new(0);
         for &o in offsets {

@@ -128,7 +128,7 @@ fn scan_file(path: &Path) {
     let mut cfg = ScanConfig::new(Catalog::embedded());
     cfg.user_field = Some("custom_data_log1".into());
     cfg.chunk_size = 1 << 12;
-    let (stats, reports) = input::scan(&files, &cfg, &|_| {});
+    let (stats, reports): (permlens::aggregate::Stats, _) = input::scan(&files, &cfg, &|_| {});
     let c = stats.counters;
     assert_eq!(c.lines, c.accounted(), "{c:?}");
     for r in &reports {

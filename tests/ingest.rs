@@ -9,7 +9,8 @@ use permlens::catalog::Catalog;
 use permlens::input::{self, FileReport};
 use permlens::parse::FormatChoice;
 use permlens::report::tables::usage_rows;
-use permlens::scan::ScanConfig;
+use permlens::scan::{ScanConfig, Sink};
+use permlens::state::HourlyRows;
 use proptest::prelude::*;
 
 /// user, user id, route, status, error code, source, count, first, last, samples.
@@ -34,6 +35,51 @@ struct Canon {
     unmatched: Vec<(String, String, u64)>,
     malformed: Vec<(u32, u64, String)>,
     window: Option<(i64, i64)>,
+}
+
+/// An hourly table as sorted rows of strings and numbers.
+fn hourly_canon(
+    stats: &permlens::aggregate::Stats<permlens::state::rows::HourKey>,
+) -> (Vec<String>, Counters) {
+    let mut rows: Vec<String> = stats
+        .usage
+        .iter()
+        .map(|(k, c)| {
+            let user_id = stats
+                .user_ids
+                .get(&k.row.user)
+                .map(|(_, id)| id.to_string());
+            format!(
+                "{} {user_id:?} {} {} {} {} h{} f{} {} n{} {} {} {:?}",
+                stats.users.text(k.row.user),
+                k.row.route,
+                k.row.status,
+                stats.codes.text(k.row.error_code),
+                stats.codes.text(k.row.source),
+                k.hour,
+                k.file,
+                stats.codes.text(k.ip),
+                c.count,
+                c.first_seen,
+                c.last_seen,
+                c.samples
+                    .iter()
+                    .map(|s| s.request_id.to_string())
+                    .collect::<Vec<_>>()
+            )
+        })
+        .collect();
+    rows.extend(stats.unmatched.iter().map(|(k, n)| {
+        format!(
+            "unmatched {} {} h{} f{} n{n}",
+            stats.codes.text(k.row.method),
+            stats.shapes.text(k.row.shape),
+            k.hour,
+            k.file
+        )
+    }));
+    rows.sort();
+    (rows, stats.counters)
 }
 
 fn canon(stats: &Stats) -> Canon {
@@ -75,20 +121,19 @@ fn canon(stats: &Stats) -> Canon {
 }
 
 fn run(paths: &[PathBuf], threads: usize, chunk: u64, prefilter: bool) -> (Stats, Vec<FileReport>) {
-    run_with(paths, threads, chunk, prefilter, false)
+    run_with(paths, threads, chunk, prefilter)
 }
 
-/// [`run`], with rows partitioned by file, hour and client address as `--state` scans them.
-fn run_with(
+/// [`run`] into any sink: `HourlyRows` keeps rows by file, hour and client address as
+/// `--state` scans do.
+fn run_with<S: Sink>(
     paths: &[PathBuf],
     threads: usize,
     chunk: u64,
     prefilter: bool,
-    partition: bool,
-) -> (Stats, Vec<FileReport>) {
+) -> (S, Vec<FileReport>) {
     let mut cfg = ScanConfig::new(Catalog::embedded());
     cfg.chunk_size = chunk;
-    cfg.partition = partition;
     cfg.user_field = Some("custom_data_log1".into());
     cfg.fields.set("user_id=user_id").unwrap();
     if !prefilter {
@@ -279,20 +324,20 @@ proptest! {
     fn partitioned_parallel_equals_sequential(seed in any::<u64>(), n in 1usize..400, chunk in 1u64..2000, threads in 2usize..4) {
         let dir = tempfile::tempdir().unwrap();
         let p = write_log(dir.path(), "g.jsonl", &crowded_hours(n, seed));
-        let (seq, _) = run_with(std::slice::from_ref(&p), 1, 1 << 30, true, true);
-        let (mut par, _) = run_with(std::slice::from_ref(&p), threads, chunk, true, true);
+        let (seq, _): (HourlyRows, _) = run_with(std::slice::from_ref(&p), 1, 1 << 30, true);
+        let (par, _): (HourlyRows, _) = run_with(std::slice::from_ref(&p), threads, chunk, true);
         // The workers' rows are kept apart; split into stored rows, or folded, they are one
         // scan's.
-        let (seq_again, _) = run_with(std::slice::from_ref(&p), 1, 1 << 30, true, true);
-        let (par_again, _) = run_with(&[p], threads, chunk, true, true);
+        let (seq_again, _): (HourlyRows, _) = run_with(std::slice::from_ref(&p), 1, 1 << 30, true);
+        let (par_again, _): (HourlyRows, _) = run_with(&[p], threads, chunk, true);
         let catalog = Catalog::embedded();
         prop_assert_eq!(
             permlens::state::rows_by_file(seq_again, &catalog),
             permlens::state::rows_by_file(par_again, &catalog)
         );
-        par.merge_parts();
+        let (seq, par) = (seq.merged(), par.merged());
         prop_assert!(par.usage.values().all(|c| c.samples.len() <= 1));
-        prop_assert_eq!(canon(&seq), canon(&par));
+        prop_assert_eq!(hourly_canon(&seq), hourly_canon(&par));
     }
 
     #[test]

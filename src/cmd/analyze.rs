@@ -610,7 +610,9 @@ fn scan_incremental(
         ));
     }
     // Everything is stored; the window applies when the stored rows are loaded.
-    scan_cfg.partition = true;
+    scan_cfg.resumable = true;
+    // Stored rows are keyed by hour and client address, not by the snapshot's context classes.
+    scan_cfg.context = ContextClasses::default();
     scan_cfg.since = None;
     scan_cfg.until = None;
     let run_started = started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -665,10 +667,11 @@ fn scan_incremental(
             }
             let round: Vec<_> = rest.drain(..take).collect();
             let files: Vec<input::InputFile> = round.iter().map(|r| r.0.clone()).collect();
-            let (stats, mut round_reports) = scan_all(cfg, &files, &scan_cfg)?;
-            malformed.extend(malformed_samples(&stats, &round_reports));
-            counters += stats.counters;
-            let mut rows = state::rows_by_file(stats, catalog);
+            let (hourly, mut round_reports): (state::HourlyRows, _) =
+                scan_all(cfg, &files, &scan_cfg)?;
+            malformed.extend(malformed_samples(&hourly.rows, &round_reports));
+            counters += hourly.rows.counters;
+            let mut rows = state::rows_by_file(hourly, catalog);
             for (i, (f, (plan, prints))) in round.iter().enumerate() {
                 let r = &mut round_reports[i];
                 if r.error.is_some() {
@@ -859,11 +862,11 @@ fn scan_config(cfg: &AnalyzeConfig, catalog: Catalog) -> ScanConfig {
     s
 }
 
-fn scan_all(
+fn scan_all<S: crate::scan::Sink>(
     cfg: &AnalyzeConfig,
     files: &[input::InputFile],
     scan_cfg: &ScanConfig,
-) -> anyhow::Result<(Stats, Vec<FileReport>)> {
+) -> anyhow::Result<(S, Vec<FileReport>)> {
     let total: u64 = files.iter().map(|f| f.len).sum();
     // --quiet means silent, progress bar included.
     let mode = if crate::log::is_quiet() {
@@ -1047,7 +1050,10 @@ fn check_inputs(
 
 /// `file:line: reason` of the kept malformed lines (line numbers count the lines of a file
 /// counted by earlier runs too).
-fn malformed_samples(stats: &Stats, reports: &[FileReport]) -> Vec<String> {
+fn malformed_samples<K: crate::aggregate::RowKey>(
+    stats: &Stats<K>,
+    reports: &[FileReport],
+) -> Vec<String> {
     stats
         .malformed_samples()
         .into_iter()

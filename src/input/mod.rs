@@ -3,7 +3,7 @@
 //! Plain files are memory-mapped range by range ([`mmap`]) and split into chunks at newline
 //! boundaries, so one big file keeps every core busy; `.gz` and `.zst` files are decompressed
 //! as streams, files in parallel with each other. Every unit of work folds into a per-worker
-//! [`Stats`] and the workers' values are merged at the end. Progress is ticked per chunk.
+//! [`Sink`] and the workers' values are merged at the end. Progress is ticked per chunk.
 
 pub mod discover;
 pub mod mmap;
@@ -15,9 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::aggregate::Stats;
 use crate::parse::{self, FormatChoice, LogFormat};
-use crate::scan::{MAX_LINE, Origin, ScanConfig, Scanner};
+use crate::scan::{Counters, MAX_LINE, Origin, ScanConfig, Scanner, Sink};
 
 /// How much of a file format detection looks at.
 const SNIFF: usize = 64 << 10;
@@ -131,7 +130,7 @@ pub struct FileReport {
     /// Not read: why (with `--state`, content counted before).
     pub skipped: Option<&'static str>,
     /// What this run counted in the file's lines.
-    pub counts: crate::aggregate::Counters,
+    pub counts: Counters,
 }
 
 pub fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
@@ -271,12 +270,7 @@ enum Task {
 
 /// One worker's aggregate, notes, how its whole-file tasks ended, and what each of its tasks
 /// counted (per file, so that every file's lines are accounted for in the summary).
-type WorkerResult = (
-    Stats,
-    Vec<Note>,
-    Vec<(u32, StreamEnd)>,
-    Vec<(u32, crate::aggregate::Counters)>,
-);
+type WorkerResult<S> = (S, Vec<Note>, Vec<(u32, StreamEnd)>, Vec<(u32, Counters)>);
 
 /// What a whole-file task learned besides its lines.
 #[derive(Debug, Default)]
@@ -336,23 +330,23 @@ fn plan(files: &[InputFile], chunk_size: u64, workers: usize) -> Vec<Task> {
 }
 
 /// Scans every readable file. `tick` is called with bytes done, once per unit of work.
-pub fn scan(
+pub fn scan<S: Sink>(
     files: &[InputFile],
     cfg: &ScanConfig,
     tick: &(dyn Fn(u64) + Sync),
-) -> (Stats, Vec<FileReport>) {
+) -> (S, Vec<FileReport>) {
     let workers = rayon::current_num_threads().max(1);
     let tasks = plan(files, cfg.chunk_size, workers);
 
     // One worker per thread, each with its own parser state and aggregate, pulling tasks
     // from a shared counter; the aggregates are merged once at the end.
     let next = AtomicUsize::new(0);
-    let results: Vec<WorkerResult> = (0..workers)
+    let results: Vec<WorkerResult<S>> = (0..workers)
         .into_par_iter()
         .map(|_| {
             let mut scanner =
                 Scanner::new(cfg).expect("scanner options are validated before the scan");
-            let mut stats = Stats::default();
+            let mut stats = S::default();
             let mut notes = Vec::new();
             let mut ends = Vec::new();
             let mut counted = Vec::new();
@@ -360,7 +354,7 @@ pub fn scan(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(task) = tasks.get(i) else { break };
-                let before = stats.counters;
+                let before = *stats.counters();
                 let task_file = match *task {
                     Task::Chunk { file, .. } | Task::Whole { file } => file,
                 };
@@ -395,7 +389,7 @@ pub fn scan(
                     }
                 };
                 notes.extend(note);
-                counted.push((task_file, stats.counters.since(&before)));
+                counted.push((task_file, stats.counters().since(&before)));
                 tick(bytes);
             }
             (stats, notes, ends, counted)
@@ -404,18 +398,14 @@ pub fn scan(
     // The largest aggregate is kept as it is and the others are folded into it (merging into
     // an empty one re-inserted every row of the first and grew its tables step by step).
     let mut results = results;
-    let largest = (0..results.len()).max_by_key(|&i| results[i].0.usage.len());
+    let largest = (0..results.len()).max_by_key(|&i| results[i].0.rows());
     let (mut stats, mut notes, mut ends, mut counted) = match largest {
         Some(i) => results.swap_remove(i),
-        None => (Stats::default(), Vec::new(), Vec::new(), Vec::new()),
+        None => (S::default(), Vec::new(), Vec::new(), Vec::new()),
     };
     for (s, n, e, c) in results {
         counted.extend(c);
-        if cfg.partition {
-            stats.merge_apart(s);
-        } else {
-            stats.merge_spare(s);
-        }
+        stats.merge(s);
         notes.extend(n);
         ends.extend(e);
     }
@@ -436,7 +426,7 @@ pub fn scan(
             ..FileReport::default()
         })
         .collect();
-    for &(file, _, lines) in &stats.chunk_lines {
+    for &(file, _, lines) in stats.lines_by_chunk() {
         reports[file as usize].new_lines += lines;
     }
     for (file, c) in counted {
@@ -455,8 +445,8 @@ pub fn scan(
             r.lines = r.new_lines;
         }
     }
-    for (&file, &n) in &stats.malformed_per_file {
-        reports[file as usize].malformed = n;
+    for r in &mut reports {
+        r.malformed = r.counts.malformed;
     }
     notes.sort();
     // One warning per file: chunks of the same file meet the same cause, and a line of it
@@ -491,14 +481,14 @@ pub fn scan(
 /// shrink anyway, the guard keeps the process alive and the file is reported as an error, so
 /// the run fails (exit 2, previous report kept) instead of writing incomplete counts.
 #[allow(clippy::too_many_arguments)]
-fn scan_chunk(
+fn scan_chunk<S: Sink>(
     f: &InputFile,
     file: u32,
     index: u32,
     start: u64,
     end: u64,
     scanner: &mut Scanner<'_>,
-    stats: &mut Stats,
+    stats: &mut S,
     buf: &mut Vec<u8>,
 ) -> Option<Note> {
     let fd = match File::open(&f.path) {
@@ -525,7 +515,7 @@ fn scan_chunk(
         && let Some(map) = mmap::GuardedMap::new(&fd, map_start, len)
     {
         let (n, _) = scan_owned(map.bytes(), rel, at_eof, false, window, scanner, stats);
-        stats.chunk_lines.push((file, index, n));
+        stats.chunk_lines(file, index, n);
         return map.faulted().then(|| {
             Note::error(
                 file,
@@ -546,9 +536,9 @@ fn scan_chunk(
     // A last line without its newline in a file still being written waits for the next run
     // only when there is one to pick it up (`--state`); a file just copied (`cp` sets the
     // time to now) read once is read whole.
-    let defer = f.live && scanner.config().partition;
+    let defer = f.live && scanner.config().resumable;
     let (n, deferred) = scan_owned(buf, rel, at_eof || short, defer, window, scanner, stats);
-    stats.chunk_lines.push((file, index, n));
+    stats.chunk_lines(file, index, n);
     if short {
         return Some(Note::warning(
             file,
@@ -575,14 +565,14 @@ fn scan_chunk(
 /// not read: it is probably still being written. Returns the number of lines, and whether
 /// such a line was left.
 #[allow(clippy::too_many_arguments)]
-fn scan_owned(
+fn scan_owned<S: Sink>(
     bytes: &[u8],
     rel: (usize, usize),
     at_eof: bool,
     live: bool,
     window: Origin,
     scanner: &mut Scanner<'_>,
-    stats: &mut Stats,
+    stats: &mut S,
 ) -> (u64, bool) {
     let (start, end) = (rel.0.min(bytes.len()), rel.1.min(bytes.len()));
     let first = if start == 0 {
@@ -621,7 +611,7 @@ fn scan_owned(
     // The last line runs past the longest line we read: count it as malformed.
     let last_start = memchr::memrchr(b'\n', &bytes[first..stop]).map_or(first, |i| first + i + 1);
     let n = scanner.scan_lines(&bytes[first..last_start], origin, stats);
-    stats.counters.lines += 1;
+    stats.counters().lines += 1;
     stats.malformed(window.file, window.chunk, n, || {
         format!("line longer than {MAX_LINE} bytes")
     });
@@ -633,12 +623,12 @@ fn scan_owned(
 /// A compressed file read from `f.start > 0` (`--state`) is decompressed up to there without
 /// parsing, and the content just before must hash to `f.expect_tail`: if it does not, the
 /// file is not the one counted before after all, and it is read again from the beginning.
-fn scan_whole(
+fn scan_whole<S: Sink>(
     f: &InputFile,
     file: u32,
     cfg: &ScanConfig,
     scanner: &mut Scanner<'_>,
-    stats: &mut Stats,
+    stats: &mut S,
     end: &mut StreamEnd,
 ) -> Option<Note> {
     let format = f.format.clone().unwrap_or(LogFormat::Json);
@@ -650,7 +640,7 @@ fn scan_whole(
     if format.is_document() {
         return scan_document(f, file, cfg, &mut *reader, scanner, stats, end);
     }
-    let keep_tail = cfg.partition;
+    let keep_tail = cfg.resumable;
     if f.start > 0 {
         match skip_verified(&mut *reader, f.start, f.expect_tail) {
             Ok(Skip::Verified) => {}
@@ -737,14 +727,14 @@ fn skip_verified(
 
 /// Scans the lines of a decompressed stream whose first byte is at content offset `base`.
 #[allow(clippy::too_many_arguments)]
-fn scan_stream(
+fn scan_stream<S: Sink>(
     f: &InputFile,
     file: u32,
     reader: &mut dyn Read,
     base: u64,
     keep_tail: bool,
     scanner: &mut Scanner<'_>,
-    stats: &mut Stats,
+    stats: &mut S,
     end: &mut StreamEnd,
 ) -> Option<Note> {
     let format = f.format.clone().unwrap_or(LogFormat::Json);
@@ -826,7 +816,7 @@ fn scan_stream(
         }
         let Some(last) = memchr::memrchr(b'\n', &buf) else {
             if buf.len() as u64 > MAX_LINE {
-                stats.counters.lines += 1;
+                stats.counters().lines += 1;
                 stats.malformed(file, 0, lines, || {
                     format!("line longer than {MAX_LINE} bytes")
                 });
@@ -843,7 +833,7 @@ fn scan_stream(
         consumed += (last + 1) as u64;
         buf.drain(..=last);
     }
-    stats.chunk_lines.push((file, 0, lines));
+    stats.chunk_lines(file, 0, lines);
     end.end = consumed;
     if keep_tail {
         end.tail = Some((tail.buf.len() as u64, content_hash(&tail.buf)));
@@ -851,13 +841,13 @@ fn scan_stream(
     note.map(|n| Note::warning(file, n))
 }
 
-fn scan_document(
+fn scan_document<S: Sink>(
     f: &InputFile,
     file: u32,
     cfg: &ScanConfig,
     reader: &mut dyn Read,
     scanner: &mut Scanner<'_>,
-    stats: &mut Stats,
+    stats: &mut S,
     end: &mut StreamEnd,
 ) -> Option<Note> {
     let mut doc = Vec::new();
@@ -880,7 +870,7 @@ fn scan_document(
                 line_base: 0,
                 format,
             };
-            let at = crate::aggregate::Position {
+            let at = crate::scan::Position {
                 file,
                 offset: i as u64,
             };
@@ -900,7 +890,7 @@ fn scan_document(
                     line_base: 0,
                     format: LogFormat::CtsDocument,
                 };
-                let at = crate::aggregate::Position {
+                let at = crate::scan::Position {
                     file,
                     offset: i as u64,
                 };
@@ -911,11 +901,11 @@ fn scan_document(
         )
     };
     for (i, m) in bad {
-        stats.counters.lines += 1;
+        stats.counters().lines += 1;
         stats.malformed(file, 0, i as u64, || format!("trace {i}: {}", m.0));
         lines += 1;
     }
-    stats.chunk_lines.push((file, 0, lines));
+    stats.chunk_lines(file, 0, lines);
     let damage = damaged.map(|e| {
         format!(
             "cannot read the whole document ({} data: {e}); what came before the damage was read",
@@ -928,7 +918,7 @@ fn scan_document(
             let what: Vec<String> = damage
                 .into_iter()
                 .chain(result.err().map(|m| {
-                    stats.counters.lines += 1;
+                    stats.counters().lines += 1;
                     stats.malformed(file, 0, 0, || m.0.clone());
                     m.0
                 }))

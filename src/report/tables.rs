@@ -218,7 +218,6 @@ mod tests {
                     file: 0,
                     offset: i as u64 * 100,
                 },
-                partition: false,
             });
         }
         stats

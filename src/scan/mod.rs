@@ -2,12 +2,11 @@
 //!
 //! [`Scanner::scan_lines`] is a pure function over bytes: it knows nothing of files, threads,
 //! progress bars or reports. Per line it counts, prefilters, parses, classifies and folds the
-//! request into a [`Stats`]. Parsers and the classifier reuse their buffers, so once warmed up
+//! request into a [`Sink`]. Parsers and the classifier reuse their buffers, so once warmed up
 //! a line costs no allocation unless it creates a new aggregate key or evidence sample.
 
 use std::net::IpAddr;
 
-use crate::aggregate::{Observation, Position, Stats};
 use crate::catalog::{Catalog, Segment};
 use crate::classify::{Classifier, Scratch};
 use crate::net::parse_ip;
@@ -17,8 +16,10 @@ use crate::parse::{LogFormat, Malformed, Request};
 use crate::policy::context::ContextClasses;
 
 mod prefilter;
+pub mod sink;
 
 pub use prefilter::Prefilter;
+pub use sink::{Counters, Observation, Position, Sink};
 
 /// Bytes of a plain file per unit of parallel work.
 pub const CHUNK_SIZE: u64 = 32 << 20;
@@ -45,9 +46,10 @@ pub struct ScanConfig {
     pub context: ContextClasses,
     /// Bytes of a plain file per unit of parallel work.
     pub chunk_size: u64,
-    /// Keep rows apart per input file, hour and client IP (for `--state`), instead of per
-    /// context class: the rows then do not depend on any snapshot.
-    pub partition: bool,
+    /// The scan feeds `--state`, so a next run resumes after it: a file still being written
+    /// leaves its last line without a newline for that run, and a compressed file's tail is
+    /// hashed so that the run can tell it is the same file.
+    pub resumable: bool,
 }
 
 impl ScanConfig {
@@ -65,7 +67,7 @@ impl ScanConfig {
             strip_prefixes: Vec::new(),
             context: ContextClasses::default(),
             chunk_size: CHUNK_SIZE,
-            partition: false,
+            resumable: false,
         }
     }
 }
@@ -154,7 +156,7 @@ impl<'c> Scanner<'c> {
     /// With the prefilter, the chunk is searched for possible catalog calls as a whole and
     /// only the lines holding a hit are parsed; the lines in between are only counted (and
     /// checked for length), at memchr speed.
-    pub fn scan_lines(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
+    pub fn scan_lines<S: Sink>(&mut self, bytes: &[u8], origin: Origin, stats: &mut S) -> u64 {
         let cfg: &'c ScanConfig = self.cfg;
         let Some(pf) = cfg.prefilter.as_ref().filter(|pf| !pf.pass_all) else {
             return self.scan_every_line(bytes, origin, stats);
@@ -182,13 +184,13 @@ impl<'c> Scanner<'c> {
     /// literal of the prefilter: one memchr3 pass counts them and finds the few with an
     /// escape (`%`, `\\u`), which are parsed; the others are skipped. Overlong lines are
     /// malformed, as they are wherever a line is read, and short whitespace-only ones blank.
-    fn skim(
+    fn skim<S: Sink>(
         &mut self,
         bytes: &[u8],
         range: std::ops::Range<usize>,
         origin: Origin,
         n: &mut u64,
-        stats: &mut Stats,
+        stats: &mut S,
     ) {
         let to = range.end;
         let mut line = range.start;
@@ -219,13 +221,13 @@ impl<'c> Scanner<'c> {
     }
 
     /// Scans line `n` of the window `bytes`, which spans `range`.
-    fn scan_at(
+    fn scan_at<S: Sink>(
         &mut self,
         bytes: &[u8],
         range: std::ops::Range<usize>,
         origin: Origin,
         n: u64,
-        stats: &mut Stats,
+        stats: &mut S,
         filter: bool,
     ) {
         let at = Position {
@@ -242,7 +244,7 @@ impl<'c> Scanner<'c> {
         );
     }
 
-    fn scan_every_line(&mut self, bytes: &[u8], origin: Origin, stats: &mut Stats) -> u64 {
+    fn scan_every_line<S: Sink>(&mut self, bytes: &[u8], origin: Origin, stats: &mut S) -> u64 {
         let mut n = 0u64;
         let mut pos = 0usize;
         while pos < bytes.len() {
@@ -255,16 +257,16 @@ impl<'c> Scanner<'c> {
     }
 
     /// Scans one line (without its newline). `filter`: apply the prefilter to it.
-    pub fn scan_line(
+    pub fn scan_line<S: Sink>(
         &mut self,
         line: &[u8],
         at: Position,
         origin: Origin,
         index: u64,
-        stats: &mut Stats,
+        stats: &mut S,
         filter: bool,
     ) {
-        stats.counters.lines += 1;
+        stats.counters().lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         // Windows tools start files with a byte-order mark; it is not part of the first line.
         let line = if at.offset == 0 {
@@ -273,7 +275,7 @@ impl<'c> Scanner<'c> {
             line
         };
         if line.iter().all(u8::is_ascii_whitespace) {
-            stats.counters.blank += 1;
+            stats.counters().blank += 1;
             return;
         }
         if line.len() as u64 > MAX_LINE {
@@ -287,7 +289,7 @@ impl<'c> Scanner<'c> {
             && let Some(pf) = &self.cfg.prefilter
             && !pf.may_match(line, origin.format)
         {
-            stats.counters.prefiltered += 1;
+            stats.counters().prefiltered += 1;
             return;
         }
         let Scanner {
@@ -313,15 +315,15 @@ impl<'c> Scanner<'c> {
 
     /// Reads one gateway record of a JSON document (an element of a batched array) and folds
     /// it in; a record that cannot be read is malformed.
-    pub fn scan_record(
+    pub fn scan_record<S: Sink>(
         &mut self,
         bytes: &[u8],
         at: Position,
         origin: Origin,
         index: u64,
-        stats: &mut Stats,
+        stats: &mut S,
     ) {
-        stats.counters.lines += 1;
+        stats.counters().lines += 1;
         let Scanner {
             cfg,
             json,
@@ -338,15 +340,15 @@ impl<'c> Scanner<'c> {
     }
 
     /// Records one already parsed request (CTS documents hand traces in directly).
-    pub fn record(
+    pub fn record<S: Sink>(
         &mut self,
         req: &Request<'_>,
         at: Position,
         origin: Origin,
         index: u64,
-        stats: &mut Stats,
+        stats: &mut S,
     ) {
-        stats.counters.lines += 1;
+        stats.counters().lines += 1;
         let Scanner {
             cfg,
             scratch,
@@ -425,15 +427,15 @@ impl IpCache {
 /// `--max-bad-ratio` means what it says: a JSON line runs from `{` to `}`, an API Gateway
 /// line has at least the fields of its shortest layout. The rest are lines not addressed to
 /// the service.
-fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
-    stats.counters.lines += 1;
+fn skipped_line<S: Sink>(line: &[u8], origin: Origin, index: u64, stats: &mut S) {
+    stats.counters().lines += 1;
     // The common case first, two byte compares: a JSON line as gateways write it.
     if origin.format != LogFormat::Apig
         && line.first() == Some(&b'{')
         && line.last() == Some(&b'}')
         && line.len() as u64 <= MAX_LINE
     {
-        stats.counters.prefiltered += 1;
+        stats.counters().prefiltered += 1;
         return;
     }
     if line.len() as u64 > MAX_LINE {
@@ -445,9 +447,9 @@ fn skipped_line(line: &[u8], origin: Origin, index: u64, stats: &mut Stats) {
     // A byte-order mark starts a file written by some Windows tools; it is not content.
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     if line.len() <= 8 && line.iter().all(u8::is_ascii_whitespace) {
-        stats.counters.blank += 1;
+        stats.counters().blank += 1;
     } else if looks_like(line, origin.format) {
-        stats.counters.prefiltered += 1;
+        stats.counters().prefiltered += 1;
     } else {
         stats.malformed(origin.file, origin.chunk, index, || {
             not_like(line, origin.format)
@@ -476,19 +478,19 @@ fn not_like(line: &[u8], format: LogFormat) -> String {
     }
 }
 
-fn record(
+fn record<S: Sink>(
     req: &Request<'_>,
     at: Position,
     cfg: &ScanConfig,
     scratch: &mut Scratch,
     bufs: &mut Buffers,
     leads: &[Vec<Option<Box<[u8]>>>],
-    stats: &mut Stats,
+    stats: &mut S,
 ) -> Result<(), Malformed> {
     let Some(time) = req.time else {
         return Err(Malformed(no_time(req.time_text)));
     };
-    let c = &mut stats.counters;
+    let c = stats.counters();
     c.parsed += 1;
     if cfg.since.is_some_and(|s| time < s) || cfg.until.is_some_and(|u| time >= u) {
         c.out_of_window += 1;
@@ -513,12 +515,7 @@ fn record(
             let m = req.method.len().min(16);
             method[..m].copy_from_slice(&req.method[..m]);
             method[..m].make_ascii_uppercase();
-            let (file, hour) = if cfg.partition {
-                (at.file, crate::aggregate::hour_of(time))
-            } else {
-                (0, 0)
-            };
-            stats.unmatched(&method[..m], &bufs.shape, file, hour);
+            stats.unmatched(&method[..m], &bufs.shape, at, time);
         } else {
             c.unlisted_parsed += 1;
         }
@@ -531,24 +528,19 @@ fn record(
     } else {
         (None, 0)
     };
-    stats.observe(&Observation {
+    stats.request(&Observation {
         user: req.user,
         user_id: req.user_id,
         route,
         status: req.status,
         error_code: req.error_code,
         source: req.response_source,
-        context: if cfg.partition {
-            crate::aggregate::hour_of(time)
-        } else {
-            cfg.context.class_with(time, networks)
-        },
+        context: cfg.context.class_with(time, networks),
         time,
         request_id: req.request_id,
         source_ip,
         source_ip_raw: req.source_ip,
         at,
-        partition: cfg.partition,
     });
     Ok(())
 }

@@ -21,6 +21,9 @@
 //! point leaves either the old manifest (whose partials are untouched) or the new one.
 
 pub mod partial;
+pub mod rows;
+
+pub use rows::HourlyRows;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -832,12 +835,7 @@ fn fold_entry(
                 stats.counters.unmatched_requests += v.count;
                 *stats
                     .unmatched
-                    .entry(UnmatchedKey {
-                        method,
-                        shape,
-                        file: 0,
-                        hour: 0,
-                    })
+                    .entry(UnmatchedKey { method, shape })
                     .or_insert(0) += v.count;
                 return Ok(());
             }
@@ -883,8 +881,6 @@ fn fold_entry(
                 error_code,
                 source,
                 context: class,
-                file: 0,
-                ip: crate::aggregate::NO_IP,
             };
             let at = |offset: u64| Position {
                 file: seq as u32,
@@ -898,7 +894,7 @@ fn fold_entry(
                 // rule held by every merge may have kept up to three.
                 v.samples
                     .iter()
-                    .take(crate::aggregate::SAMPLES_PER_HOURLY_ROW)
+                    .take(rows::SAMPLES_PER_HOURLY_ROW)
                     .map(|(o, id)| Sample {
                         at: at(*o),
                         request_id: id.clone(),
@@ -1134,8 +1130,8 @@ pub fn crash_point(point: &str) {
 }
 
 /// Splits the scan's rows by file and hands each file's to [`State::record`].
-pub fn rows_by_file(stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
-    partial::split_by_file(stats, catalog)
+pub fn rows_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+    partial::split_by_file(rows, catalog)
 }
 
 #[cfg(test)]

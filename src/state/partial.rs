@@ -26,7 +26,8 @@ use anyhow::Context;
 use foldhash::HashMap;
 use polars::prelude::*;
 
-use crate::aggregate::{Interner, NO_IP, Position, SAMPLES_PER_HOURLY_ROW, Stats};
+use super::rows::{HourKey, HourlyRows, SAMPLES_PER_HOURLY_ROW};
+use crate::aggregate::{Interner, Position, Stats};
 use crate::catalog::Catalog;
 use crate::frame::{col, datetime_column};
 
@@ -240,9 +241,8 @@ impl Rows {
 /// Splits the rows a partitioned scan produced by input file, consuming the scan's aggregate
 /// (its samples move, and its memory goes as the rows are built). Each string is interned
 /// once per file (ids are mapped through tables), not once per row.
-pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows> {
-    let mut parts = std::mem::take(&mut stats.parts);
-    parts.push(stats);
+pub fn split_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+    let mut parts = rows.into_parts();
     // Every row of a user gets the id of the user's earliest request, over all parts: each
     // part only knows the earliest among the requests its worker read.
     let mut first_ids: HashMap<&[u8], (Position, &str)> = HashMap::default();
@@ -280,7 +280,7 @@ pub fn split_by_file(mut stats: Stats, catalog: &Catalog) -> BTreeMap<u32, Rows>
 
 /// Adds the rows of one aggregate (without parts) to `out`, by file.
 fn add_part(
-    mut stats: Stats,
+    mut stats: Stats<HourKey>,
     catalog: &Catalog,
     first_ids: &HashMap<Box<[u8]>, Box<str>>,
     out: &mut BTreeMap<u32, Rows>,
@@ -304,7 +304,7 @@ fn add_part(
         out: &'a mut BTreeMap<u32, Rows>,
         ids: &'a mut BTreeMap<u32, Ids>,
         file: u32,
-        stats: &Stats,
+        stats: &Stats<HourKey>,
         catalog: &Catalog,
     ) -> (&'a mut Rows, &'a mut Ids) {
         let rows = out.entry(file).or_default();
@@ -321,27 +321,31 @@ fn add_part(
     }
     for (k, cell) in usage {
         let (rows, o) = target(out, &mut ids, k.file, stats, catalog);
-        let route = catalog.route(k.route);
-        let (method, route_id) = *o.routes[usize::from(k.route)].get_or_insert_with(|| {
+        let route = catalog.route(k.row.route);
+        let (method, route_id) = *o.routes[usize::from(k.row.route)].get_or_insert_with(|| {
             (
                 rows.intern(route.method.as_str().as_bytes()),
                 rows.intern(route.template.as_str().as_bytes()),
             )
         });
-        let user = cached(&mut o.users[k.user as usize], rows, stats.users.get(k.user));
+        let user = cached(
+            &mut o.users[k.row.user as usize],
+            rows,
+            stats.users.get(k.row.user),
+        );
         let mut code = |id: u32| cached(&mut o.codes[id as usize], rows, stats.codes.get(id));
         let key = Key {
             unmatched: false,
             user,
             method,
             target: route_id,
-            status: k.status,
-            error_code: code(k.error_code),
-            source: code(k.source),
-            source_ip: if k.ip == NO_IP { o.empty } else { code(k.ip) },
-            hour: k.context,
+            status: k.row.status,
+            error_code: code(k.row.error_code),
+            source: code(k.row.source),
+            source_ip: code(k.ip),
+            hour: k.hour,
         };
-        let user_id = match user_ids[k.user as usize] {
+        let user_id = match user_ids[k.row.user as usize] {
             Some(id) => rows.intern(id.as_bytes()),
             None => o.empty,
         };
@@ -365,11 +369,11 @@ fn add_part(
             unmatched: true,
             user: empty,
             method: cached(
-                &mut o.codes[k.method as usize],
+                &mut o.codes[k.row.method as usize],
                 rows,
-                stats.codes.get(k.method),
+                stats.codes.get(k.row.method),
             ),
-            target: rows.intern(stats.shapes.get(k.shape)),
+            target: rows.intern(stats.shapes.get(k.row.shape)),
             status: 0,
             error_code: empty,
             source: empty,
