@@ -20,6 +20,7 @@ pub mod lock;
 pub mod log;
 pub mod net;
 pub mod parse;
+pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod report;

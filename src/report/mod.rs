@@ -3,7 +3,7 @@
 //! that fails leaves the previous report untouched.
 
 pub mod changes;
-pub mod findings;
+pub mod finding_tables;
 pub mod tables;
 
 use std::fs::File;

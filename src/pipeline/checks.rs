@@ -1,0 +1,102 @@
+//! What the scan found, judged: the exit-2 conditions of the inputs, and the malformed lines
+//! named by file and line.
+
+use anyhow::bail;
+
+use super::Config;
+use crate::aggregate::{RowKey, Stats};
+use crate::input::FileReport;
+use crate::scan::Counters;
+
+/// Exit-2 conditions that depend on what the scan found.
+pub fn check_inputs(
+    cfg: &Config,
+    c: &Counters,
+    reports: &[FileReport],
+    malformed: &[String],
+) -> anyhow::Result<()> {
+    let errors: Vec<&str> = reports.iter().filter_map(|r| r.error.as_deref()).collect();
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        crate::log::warn(w);
+    }
+    if !errors.is_empty() {
+        for e in &errors[..errors.len() - 1] {
+            crate::log::error(e);
+        }
+        bail!("{}", errors[errors.len() - 1]);
+    }
+    // AWS API Gateway paths ($context.path) start with the stage: a file of them in which no
+    // request is a BSS call most likely needs --strip-prefix.
+    for r in reports {
+        if matches!(r.layout, "aws-rest" | "aws-http")
+            && r.counts.parsed > 0
+            && r.counts.bss_requests == 0
+            && cfg.strip_prefixes.is_empty()
+        {
+            crate::log::warn(&format!(
+                "{}: none of its {} requests is a BSS call: AWS API Gateway paths ($context.path) start with the stage; name it with --strip-prefix /STAGE (e.g. --strip-prefix /prod)",
+                r.name, r.counts.parsed
+            ));
+        }
+    }
+    // A file from which nothing could be read is named, whatever the other files gave.
+    for r in reports {
+        if r.new_lines > 0 && r.malformed >= r.new_lines && r.warnings.is_empty() {
+            let prefix = format!("{}:", r.name);
+            let first = malformed
+                .iter()
+                .find_map(|m| m.strip_prefix(&prefix))
+                .unwrap_or_default();
+            crate::log::warn(&format!(
+                "{}: no request could be read from its {} lines (read as {}); the first: line{first}",
+                r.name,
+                r.new_lines,
+                if r.layout.is_empty() {
+                    r.format.map_or("?", |f| f.as_str())
+                } else {
+                    r.layout
+                },
+            ));
+        }
+    }
+    let read = reports.iter().filter(|r| r.skipped.is_none()).count();
+    // With --state, a night with nothing new is fine; new lines with no request in them are
+    // not. (A compressed copy of counted content has bytes but no new line.)
+    if c.parsed + c.prefiltered == 0 && (cfg.state.is_none() || c.lines > 0) {
+        bail!(
+            "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report",
+            read,
+            c.lines,
+            c.malformed
+        );
+    }
+    // Every non-blank line is judged: parsed, checked for its format's shape, or malformed.
+    let judged = c.parsed + c.malformed + c.prefiltered;
+    if judged > 0 && c.malformed as f64 > cfg.max_bad_ratio * judged as f64 {
+        for s in malformed.iter().take(5) {
+            crate::log::warn(&format!("malformed: {s}"));
+        }
+        bail!(
+            "{} of {} lines read were malformed ({:.2}%), more than --max-bad-ratio {}",
+            c.malformed,
+            judged,
+            100.0 * c.malformed as f64 / judged as f64,
+            cfg.max_bad_ratio
+        );
+    }
+    Ok(())
+}
+
+/// `file:line: reason` of the kept malformed lines (line numbers count the lines of a file
+/// counted by earlier runs too).
+pub fn malformed_samples<K: RowKey>(stats: &Stats<K>, reports: &[FileReport]) -> Vec<String> {
+    stats
+        .malformed_samples()
+        .into_iter()
+        .map(|(file, line, reason)| {
+            let r = &reports[file as usize];
+            let base = r.lines - r.new_lines.min(r.lines);
+            format!("{}:{}: {reason}", r.name, base + line)
+        })
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! The read stage with `--state`: read only what is new since the state was written, store
+//! it as hourly rows, and load the window from everything stored.
+//!
+//! The order is the state's crash-safety protocol (DESIGN.md, "The state"): partials are
+//! written as rounds finish, the new manifest is prepared and read here, and it replaces the
+//! old one only after the report is committed ([`super::Scanned::pending_state`]).
+
+use std::path::Path;
+
+use super::checks::{check_inputs, malformed_samples};
+use super::{Config, Context, Scanned};
+use crate::input::{FileReport, InputFile};
+use crate::policy::context::ContextClasses;
+use crate::scan::{Counters, ScanConfig};
+use crate::state::{self, HourlyRows, Plan, Prints, State, StateReport};
+
+/// What the rounds of one run add up to.
+#[derive(Default)]
+struct Progress {
+    counts: StateReport,
+    counters: Counters,
+    reports: Vec<FileReport>,
+    malformed: Vec<String>,
+}
+
+/// Reads what is new since the state was written, stores it, and loads the window.
+pub fn read(
+    cfg: &Config,
+    ctx: &Context,
+    dir: &Path,
+    mut pending: Vec<InputFile>,
+    started: jiff::Timestamp,
+) -> anyhow::Result<Scanned> {
+    let mut state = open(cfg, ctx, dir)?;
+    let mut scan_cfg = super::scan_config(cfg, ctx);
+    // Everything is stored; the window applies when the stored rows are loaded. Stored rows
+    // are keyed by hour and client address, not by the snapshot's context classes.
+    scan_cfg.resumable = true;
+    scan_cfg.context = ContextClasses::default();
+    scan_cfg.since = None;
+    scan_cfg.until = None;
+    let mut progress = Progress::default();
+    // Files that share their content head with another in the same batch wait for the next
+    // batch, so the same content is never read twice.
+    while !pending.is_empty() {
+        let batch = plan_batch(&mut state, &mut pending, &mut progress)?;
+        read_batch(
+            cfg,
+            ctx,
+            &mut state,
+            &scan_cfg,
+            batch,
+            &pending,
+            &mut progress,
+        )?;
+    }
+    let Progress {
+        mut counts,
+        counters,
+        reports,
+        malformed,
+    } = progress;
+    check_inputs(cfg, &counters, &reports, &malformed)?;
+    state.prune(
+        cfg.window_days,
+        cfg.retain_days,
+        started.as_microsecond(),
+        cfg.since,
+        &mut counts,
+    )?;
+    crate::state::crash_point("before-commit");
+    // The new state is made and read here, but written over the old one only once the report
+    // is in place: a run whose report fails leaves the state as it was.
+    let run_started = started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    state.prepare(Some(&run_started), &mut counts)?;
+    let loaded = state.load(&ctx.catalog, cfg.since, cfg.until, &ctx.classes)?;
+    Ok(Scanned {
+        stats: loaded.stats,
+        counters,
+        reports,
+        malformed,
+        state: Some(counts),
+        straddling: loaded.straddling,
+        earlier: loaded.earlier,
+        pending_state: Some(state),
+    })
+}
+
+/// Opens (or creates) the state, whose identity includes every option that changes what a
+/// line is read as; options added later enter it only when given, so older states stay
+/// usable.
+fn open(cfg: &Config, ctx: &Context, dir: &Path) -> anyhow::Result<State> {
+    let mut reading = cfg.log_format_text.clone();
+    if let Some(z) = cfg.timezone {
+        reading.push_str(&format!(";timezone={z}"));
+    }
+    for p in &cfg.strip_prefixes {
+        reading.push_str(&format!(";strip-prefix={p}"));
+    }
+    let fingerprint = state::config_fingerprint(
+        &ctx.catalog,
+        cfg.user_field.as_deref(),
+        &cfg.field_specs,
+        &reading,
+    );
+    let state = State::open(dir, Some(&fingerprint))?;
+    if let Some(holder) = &state.took_over {
+        crate::log::warn(&format!(
+            "took over the lock of the state directory {} from a run that did not finish ({holder})",
+            dir.display()
+        ));
+    }
+    Ok(state)
+}
+
+/// Plans the pending files: skipped ones are recorded at once, files that must wait for the
+/// next batch stay in `pending`, the rest are returned with their plans.
+fn plan_batch(
+    state: &mut State,
+    pending: &mut Vec<InputFile>,
+    progress: &mut Progress,
+) -> anyhow::Result<Vec<(InputFile, (Plan, Prints))>> {
+    let plans = state.plan(pending);
+    let mut batch = Vec::new();
+    let mut deferred = Vec::new();
+    for (f, plan) in std::mem::take(pending).into_iter().zip(plans) {
+        match plan {
+            None => deferred.push(f),
+            Some((plan @ Plan::Skip { why, .. }, prints)) => {
+                crate::log::info(&format!("{}: skipped, {why}", f.name));
+                let report = FileReport {
+                    name: f.name.clone(),
+                    format: f.format.as_ref().ok().copied(),
+                    layout: f.layout,
+                    compression: f.compression.as_str(),
+                    skipped: Some(why),
+                    ..FileReport::default()
+                };
+                let counts = &mut progress.counts;
+                state.record(&f, &plan, &prints, &report, Default::default(), counts)?;
+                progress.reports.push(report);
+            }
+            Some(p) => batch.push((f, p)),
+        }
+    }
+    *pending = deferred;
+    Ok(batch)
+}
+
+/// Reads a batch in rounds of at most `round_bytes` of input: each round's rows are written
+/// to their partials and dropped before the next, so a backfill over months of logs holds
+/// one round's rows at a time (the manifest still commits once, at the end).
+fn read_batch(
+    cfg: &Config,
+    ctx: &Context,
+    state: &mut State,
+    scan_cfg: &ScanConfig,
+    mut rest: Vec<(InputFile, (Plan, Prints))>,
+    pending: &[InputFile],
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    while !rest.is_empty() {
+        let mut take = 0;
+        let mut bytes = 0u64;
+        while take < rest.len() && (take == 0 || bytes + rest[take].0.len <= cfg.round_bytes) {
+            bytes += rest[take].0.len;
+            take += 1;
+        }
+        let round: Vec<_> = rest.drain(..take).collect();
+        let files: Vec<InputFile> = round.iter().map(|r| r.0.clone()).collect();
+        let (hourly, mut reports): (HourlyRows, _) = super::scan_all(cfg, &files, scan_cfg)?;
+        progress
+            .malformed
+            .extend(malformed_samples(&hourly.rows, &reports));
+        progress.counters += hourly.rows.counters;
+        let mut rows = state::rows_by_file(hourly, &ctx.catalog);
+        for (i, (f, (plan, prints))) in round.iter().enumerate() {
+            let r = &mut reports[i];
+            if r.error.is_some() {
+                continue;
+            }
+            let nothing_new = r.nothing_new || (r.new_lines == 0 && !r.restarted);
+            if matches!(plan, Plan::Resume { .. }) && nothing_new {
+                // Decompressed up to what was counted and found nothing after it.
+                r.skipped = Some("already counted (nothing new)");
+            }
+            let how = how_read(plan, r, f, nothing_new);
+            crate::log::info(&format!("{}: {how}, {} new lines", f.name, r.new_lines));
+            let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
+            state.record(f, plan, prints, r, file_rows, &mut progress.counts)?;
+        }
+        progress.reports.extend(reports);
+        if !rest.is_empty() || !pending.is_empty() {
+            state.flush(true)?;
+        }
+    }
+    Ok(())
+}
+
+/// How a planned file was read, for the log.
+fn how_read(plan: &Plan, r: &FileReport, f: &InputFile, nothing_new: bool) -> String {
+    match plan {
+        Plan::Resume { .. } if r.restarted => {
+            "content differs from what was counted: read whole".to_owned()
+        }
+        Plan::Resume { .. } if nothing_new => "already counted (nothing new)".to_owned(),
+        Plan::Resume { .. } => format!("read from byte {} (counted before)", f.start),
+        Plan::Replace { .. } => "rewritten since counted: read whole, replacing".to_owned(),
+        _ => "read".to_owned(),
+    }
+}

@@ -1,0 +1,357 @@
+//! The report stage: judge the aggregate against the snapshots and write every table, the
+//! policy documents and `summary.json` into the staged report, then swap it into place.
+//!
+//! The tail runs on the scan's threads in two lanes: the usage tables are built and written
+//! while the findings are judged, turned into tables and written. Files are listed
+//! afterwards, in a fixed order, so the report does not depend on which lane finished first.
+
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+
+use super::{Config, Context, Read, Scanned};
+use crate::aggregate::Stats;
+use crate::catalog::Catalog;
+use crate::findings::{self, Findings, Verdict, Window};
+use crate::parse::time::format_micros;
+use crate::policy::History;
+use crate::report::finding_tables;
+use crate::report::{ReportWriter, changes, tables};
+
+/// What the findings lane hands back: the findings and their report.
+type Judged = (Findings, FindingsReport);
+
+/// A run whose report is written: what the summary on stdout and the exit code need.
+pub struct Done {
+    pub scanned: Scanned,
+    pub findings: Option<Findings>,
+    /// The `--fail-on` kinds that have findings.
+    pub failing: Vec<&'static str>,
+    /// The report's documents and the previous index: freed with the aggregates, after
+    /// the report is committed (see [`Done::exit_code`]).
+    _report: Option<FindingsReport>,
+    _previous: Option<changes::FindingsIndex>,
+}
+
+impl Done {
+    /// The exit code. The aggregates (tens of thousands of rows and their strings) are freed
+    /// on another thread: the report is written, so the caller need not wait for that.
+    pub fn exit_code(self, history: Option<History>) -> crate::ExitCode {
+        let failing = self.failing.clone();
+        std::thread::spawn(move || drop((self, history)));
+        if failing.is_empty() {
+            crate::ExitCode::Success
+        } else {
+            crate::log::warn(&format!(
+                "findings matched --fail-on: {}",
+                failing.join(", ")
+            ));
+            crate::ExitCode::Findings
+        }
+    }
+}
+
+/// When and how long: for `summary.json`.
+pub struct Timing {
+    pub started: jiff::Timestamp,
+    pub clock: Instant,
+}
+
+/// Judges, writes the report and commits it; then writes the state the run made.
+pub fn report(
+    cfg: &Config,
+    ctx: &Context,
+    read: Read,
+    mut writer: ReportWriter,
+    paths_skipped: &[String],
+    timing: &Timing,
+) -> anyhow::Result<Done> {
+    let Read {
+        mut scanned,
+        previous,
+        scan_s,
+    } = read;
+    if scanned.straddling > 0 {
+        crate::log::warn(&format!(
+            "{} stored requests fall in hourly rows that a time condition or a snapshot change splits; each such row is judged at its earliest request (run without --state over those logs for an exact split)",
+            scanned.straddling
+        ));
+    }
+    let (usage_written, judged) = lanes(cfg, ctx, &scanned, &writer, previous.as_ref(), timing)?;
+    let (findings, mut report) = match judged {
+        Some((f, r)) => (Some(f), Some(r)),
+        None => (None, None),
+    };
+    if let Some(f) = &findings
+        && f.before_first_snapshot > 0
+    {
+        crate::log::warn(&format!(
+            "{} requests are older than the earliest snapshot; they were judged by it",
+            f.before_first_snapshot
+        ));
+    }
+    writer.record(usage_written);
+    let mut change_counts = None;
+    if let Some(report) = &mut report {
+        writer.record(std::mem::take(&mut report.written));
+        writer.record(report.policies.iter().map(|(rel, _)| rel.clone()).collect());
+        writer.record(vec![changes::INDEX.to_owned()]);
+        change_counts = Some(std::mem::take(&mut report.change_counts));
+    }
+    writer.announce("summary.json");
+    let failing = findings
+        .as_ref()
+        .map(|f| super::config::failing_findings(cfg.fail_on, f))
+        .unwrap_or_default();
+    let mut summary = summary(cfg, timing, &scanned, findings.as_ref(), writer.outputs());
+    summary["scan_s"] = json!((scan_s * 1000.0).round() / 1000.0);
+    summary["inputs"]["paths_skipped"] = json!(paths_skipped);
+    if let Some(c) = change_counts {
+        summary["changes"] = c;
+    }
+    if let Some(h) = &ctx.history {
+        summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
+    }
+    writer.json("summary.json", &summary)?;
+    writer.commit()?;
+    if let Some(mut state) = scanned.pending_state.take() {
+        state.persist().context(
+            "the report is written but the state could not be: the next run reads these logs again",
+        )?;
+    }
+    crate::log::info(&format!("wrote {}", cfg.out.display()));
+    Ok(Done {
+        scanned,
+        findings,
+        failing,
+        _report: report,
+        _previous: previous,
+    })
+}
+
+/// The two lanes: usage tables on one side; findings judged, built and written on the other.
+fn lanes(
+    cfg: &Config,
+    ctx: &Context,
+    scanned: &Scanned,
+    writer: &ReportWriter,
+    previous: Option<&changes::FindingsIndex>,
+    timing: &Timing,
+) -> anyhow::Result<(Vec<String>, Option<Judged>)> {
+    let stats = &scanned.stats;
+    let catalog = &ctx.catalog;
+    let (usage_written, judged) = rayon::join(
+        || -> anyhow::Result<Vec<String>> {
+            let usage = tables::usage(stats, catalog)?;
+            let unmatched = tables::unmatched(stats)?;
+            writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
+        },
+        || -> anyhow::Result<Option<Judged>> {
+            let Some(h) = &ctx.history else {
+                return Ok(None);
+            };
+            let f = judge(cfg, stats, catalog, h, &scanned.earlier)?;
+            let mut report =
+                FindingsReport::build(&f, h.latest(), catalog, timing.started, previous)?;
+            // The index and the policy documents are written beside the tables (the
+            // usage lane, done by then, takes one side).
+            let tables = std::mem::take(&mut report.tables);
+            let (written, documents) = rayon::join(
+                || writer.write_tables(tables),
+                || -> anyhow::Result<()> {
+                    writer.write_compact_json(changes::INDEX, &report.index)?;
+                    for (rel, doc) in &report.policies {
+                        writer.write_json(rel, doc)?;
+                    }
+                    Ok(())
+                },
+            );
+            report.written = written?;
+            documents?;
+            Ok(Some((f, report)))
+        },
+    );
+    Ok((usage_written?, judged?))
+}
+
+/// The findings tables, policy documents and change list of a run, built before writing.
+pub struct FindingsReport {
+    /// Handed to the writer in the findings lane, which lists their files in `written`.
+    tables: Vec<(&'static str, polars::prelude::DataFrame)>,
+    written: Vec<String>,
+    policies: Vec<(String, serde_json::Value)>,
+    index: changes::FindingsIndex,
+    change_counts: serde_json::Value,
+}
+
+impl FindingsReport {
+    fn build(
+        f: &Findings,
+        snapshot: &crate::policy::Snapshot,
+        catalog: &Catalog,
+        started: jiff::Timestamp,
+        previous: Option<&changes::FindingsIndex>,
+    ) -> anyhow::Result<FindingsReport> {
+        // The index and the largest table are built side by side: the usage lane is often
+        // done by then and its thread takes one.
+        let ((index, list), denied_calls) = rayon::join(
+            || {
+                let index = changes::FindingsIndex::of(f, snapshot, catalog, started);
+                let list = changes::diff(previous, &index);
+                (index, list)
+            },
+            || finding_tables::denied_calls(f, catalog),
+        );
+        let tables = vec![
+            ("denied_calls", denied_calls?),
+            (
+                "group_permissions",
+                finding_tables::group_permissions(f, snapshot)?,
+            ),
+            (
+                "over_privileged_groups",
+                finding_tables::over_privileged_groups(f, snapshot)?,
+            ),
+            ("unused_permissions", finding_tables::unused_permissions(f)?),
+            ("recommendations", finding_tables::recommendations(f)?),
+            ("changes", changes::table(&list)?),
+        ];
+        Ok(FindingsReport {
+            tables,
+            written: Vec::new(),
+            policies: finding_tables::policy_files(f)
+                .into_iter()
+                .map(|(rel, doc)| (rel, doc.clone()))
+                .collect(),
+            change_counts: changes::counts(previous, &list),
+            index,
+        })
+    }
+}
+
+fn judge(
+    cfg: &Config,
+    stats: &Stats,
+    catalog: &Catalog,
+    history: &History,
+    earlier: &findings::EarlierUses,
+) -> anyhow::Result<Findings> {
+    if stats.counters.bss_requests == 0 {
+        bail!(
+            "the logs hold no request to a {} API in the catalog ({} lines read): no basis for calling any permission unused; check the inputs, --since/--until and --log-format",
+            catalog.service(),
+            stats.counters.lines
+        );
+    }
+    let (first, last) = stats.window.expect("requests were read");
+    let window = Window {
+        start: cfg.since.unwrap_or(first),
+        end: cfg.until.unwrap_or(last),
+    };
+    Ok(findings::compute(
+        stats,
+        catalog,
+        history,
+        window,
+        cfg.min_days,
+        earlier,
+    ))
+}
+
+fn findings_json(f: &Findings) -> serde_json::Value {
+    json!({
+        "denied_calls": {
+            "confirmed": f.count(Verdict::Confirmed),
+            "predicted_only": f.count(Verdict::PredictedOnly),
+            "observed_only": f.count(Verdict::ObservedOnly),
+        },
+        "over_privileged_groups": f.over_privileged().count(),
+        "unused_permissions": f.unused.len(),
+        "recommendations": f.recommendations.len(),
+        "window_days": (f.window_days * 100.0).round() / 100.0,
+    })
+}
+
+fn summary(
+    cfg: &Config,
+    timing: &Timing,
+    scanned: &Scanned,
+    findings: Option<&Findings>,
+    outputs: &[String],
+) -> serde_json::Value {
+    let c = &scanned.counters;
+    let reports = &scanned.reports;
+    let window = scanned.stats.window;
+    let read = reports.iter().filter(|r| r.skipped.is_none());
+    let mut warnings = crate::log::warnings();
+    for w in reports.iter().flat_map(|r| &r.warnings) {
+        if !warnings.contains(w) {
+            warnings.push(w.clone());
+        }
+    }
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "started_at": timing.started.to_string(),
+        "duration_s": (timing.clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        "inputs": {
+            "files": reports.len(),
+            "files_read": read.clone().count(),
+            "files_skipped": reports.len() - read.clone().count(),
+            "bytes": read.map(|r| r.bytes).sum::<u64>(),
+            "lines": c.lines,
+            "blank": c.blank,
+            "parsed": c.parsed,
+            "malformed": c.malformed,
+            "out_of_window": c.out_of_window,
+            "bss_requests": c.bss_requests,
+            "unmatched_requests": c.unmatched_requests,
+            "unlisted_requests": c.unlisted_parsed,
+            "not_addressed_to_service": c.prefiltered,
+            "prefiltered": c.prefiltered,
+            "dot_segment_requests": c.dot_segments,
+            "percent_encoded_requests": c.percent_decoded,
+            "malformed_samples": scanned.malformed,
+            "warnings": warnings,
+            "per_file": reports.iter().map(|r| json!({
+                "file": r.name,
+                "format": r.format.map(|f| f.as_str()),
+                "layout": (!r.layout.is_empty()).then_some(r.layout),
+                "compression": r.compression,
+                "bytes": r.bytes,
+                "lines": r.lines,
+                "new_lines": r.new_lines,
+                "malformed": r.malformed,
+                "blank": r.counts.blank,
+                "parsed": r.counts.parsed,
+                "not_addressed_to_service": r.counts.prefiltered,
+                "bss_requests": r.counts.bss_requests,
+                "skipped": r.skipped,
+                "warnings": r.warnings,
+            })).collect::<Vec<_>>(),
+        },
+        "state": scanned.state.as_ref().map(|s| json!({
+            "dir": s.dir,
+            "entries": s.entries,
+            "files_new": s.files_new,
+            "files_resumed": s.files_resumed,
+            "files_replaced": s.files_replaced,
+            "files_skipped": s.files_skipped,
+            "files_not_stored": s.files_not_stored,
+            "bytes_skipped": s.bytes_skipped,
+            "requests_pruned": s.rows_pruned,
+            "entries_dropped": s.entries_dropped,
+            "retain_days": s.retain_days,
+            "stored_bss_requests": scanned.stats.counters.bss_requests,
+            "straddling_requests": scanned.straddling,
+        })),
+        "window": {
+            "first": window.map(|w| format_micros(w.0)),
+            "last": window.map(|w| format_micros(w.1)),
+            "since": cfg.since.map(format_micros),
+            "until": cfg.until.map(format_micros),
+        },
+        "findings": findings.map_or_else(|| json!({}), findings_json),
+        "outputs": outputs,
+    })
+}
