@@ -104,7 +104,7 @@ impl Sample {
 
 /// What the status says about the call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Outcome {
+pub enum StatusClass {
     /// 2xx and 3xx.
     Allowed,
     /// 403: a permission denial.
@@ -119,26 +119,26 @@ pub enum Outcome {
     Other,
 }
 
-impl Outcome {
-    pub fn of_status(status: u16) -> Outcome {
+impl StatusClass {
+    pub fn of_status(status: u16) -> StatusClass {
         match status {
-            200..=399 => Outcome::Allowed,
-            403 => Outcome::Denied,
-            401 => Outcome::Unauthenticated,
-            429 => Outcome::Throttled,
-            500..=599 => Outcome::Error,
-            _ => Outcome::Other,
+            200..=399 => StatusClass::Allowed,
+            403 => StatusClass::Denied,
+            401 => StatusClass::Unauthenticated,
+            429 => StatusClass::Throttled,
+            500..=599 => StatusClass::Error,
+            _ => StatusClass::Other,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Allowed => "allowed",
-            Outcome::Denied => "denied",
-            Outcome::Unauthenticated => "unauthenticated",
-            Outcome::Throttled => "throttled",
-            Outcome::Error => "error",
-            Outcome::Other => "other",
+            StatusClass::Allowed => "allowed",
+            StatusClass::Denied => "denied",
+            StatusClass::Unauthenticated => "unauthenticated",
+            StatusClass::Throttled => "throttled",
+            StatusClass::Error => "error",
+            StatusClass::Other => "other",
         }
     }
 }
@@ -414,7 +414,7 @@ impl<'a> RowSum<'a> {
 
 /// A malformed line, counted and kept as a sample.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Malformed {
+pub struct MalformedSample {
     pub file: u32,
     /// Index of the chunk of the file, and the line's index within the chunk; turned into a
     /// line number once every chunk's line count is known.
@@ -464,7 +464,7 @@ pub struct Stats<K: RowKey = UsageKey> {
     pub shapes: Interner,
     pub usage: HashMap<K, Cell>,
     pub unmatched: HashMap<K::Unmatched, u64>,
-    pub malformed: Vec<Malformed>,
+    pub malformed: Vec<MalformedSample>,
     /// Malformed lines per file.
     pub malformed_per_file: HashMap<u32, u64>,
     /// Lines per (file, chunk), for numbering malformed lines.
@@ -581,7 +581,7 @@ impl<K: RowKey> Stats<K> {
             .filter(|m| m.file == file && m.chunk == chunk)
             .count();
         if kept < MALFORMED_SAMPLES_PER_FILE {
-            self.malformed.push(Malformed {
+            self.malformed.push(MalformedSample {
                 file,
                 chunk,
                 line_in_chunk,

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use foldhash::HashMap as FastMap;
 use std::net::IpAddr;
 
-use crate::aggregate::{Cell, Outcome, RowSum, Stats};
+use crate::aggregate::{Cell, RowSum, Stats, StatusClass};
 use crate::catalog::{Catalog, RouteId};
 use crate::policy::{Decision, Effect, History, Outcome as Judgement, Reason, Snapshot, Truth};
 
@@ -69,20 +69,20 @@ pub struct DeniedCall {
 
 /// The state of a permission a group grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum State {
+pub enum GrantState {
     Used,
     Unused,
     Unobservable,
     Denied,
 }
 
-impl State {
+impl GrantState {
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Used => "used",
-            State::Unused => "unused",
-            State::Unobservable => "unobservable",
-            State::Denied => "denied",
+            GrantState::Used => "used",
+            GrantState::Unused => "unused",
+            GrantState::Unobservable => "unobservable",
+            GrantState::Denied => "denied",
         }
     }
 }
@@ -94,7 +94,7 @@ pub struct GroupPermission {
     pub permission: String,
     /// Names of the granting policies.
     pub granted_by: Vec<String>,
-    pub state: State,
+    pub state: GrantState,
     pub last_used: Option<i64>,
     pub users_used: u32,
     pub conditional: bool,
@@ -251,11 +251,11 @@ pub fn compute(
         let user = names[k.user as usize].as_str();
         active_ids[k.user as usize] = true;
         let route = catalog.route(k.route);
-        let outcome = Outcome::of_status(k.status);
-        if !matches!(outcome, Outcome::Allowed | Outcome::Denied) {
+        let outcome = StatusClass::of_status(k.status);
+        if !matches!(outcome, StatusClass::Allowed | StatusClass::Denied) {
             continue;
         }
-        if outcome == Outcome::Allowed {
+        if outcome == StatusClass::Allowed {
             let e = used
                 .entry((user, route.permission.as_str()))
                 .or_insert(cell.last_seen);
@@ -301,13 +301,13 @@ pub fn compute(
         };
         let condition = deciding.and_then(|m| m.condition.clone());
         let row = match (outcome, d.outcome) {
-            (Outcome::Denied, Judgement::Deny | Judgement::Undecided) => Some((
+            (StatusClass::Denied, Judgement::Deny | Judgement::Undecided) => Some((
                 Verdict::Confirmed,
                 d.reason.map_or("not_granted", Reason::as_str),
                 policy,
                 condition,
             )),
-            (Outcome::Denied, Judgement::Allow) => {
+            (StatusClass::Denied, Judgement::Allow) => {
                 let code = stats.codes.text(k.error_code);
                 let reason = if GATEWAY_ACL.contains(&code.as_str()) {
                     "gateway_acl"
@@ -316,7 +316,7 @@ pub fn compute(
                 };
                 Some((Verdict::ObservedOnly, reason, None, None))
             }
-            (Outcome::Allowed, Judgement::Deny) => Some((
+            (StatusClass::Allowed, Judgement::Deny) => Some((
                 Verdict::PredictedOnly,
                 d.reason.map_or("not_granted", Reason::as_str),
                 policy,
@@ -407,13 +407,13 @@ pub fn compute(
                 .filter_map(|m| used.get(&(*m, grant.permission.as_str())).copied())
                 .collect();
             let state = if !grant.observable {
-                State::Unobservable
+                GrantState::Unobservable
             } else if grant.denied {
-                State::Denied
+                GrantState::Denied
             } else if !uses.is_empty() {
-                State::Used
+                GrantState::Used
             } else {
-                State::Unused
+                GrantState::Unused
             };
             summary.granted += 1;
             let earlier_use = || {
@@ -428,8 +428,8 @@ pub fn compute(
             };
             let last_used = uses.iter().copied().max().or_else(earlier_use);
             match state {
-                State::Used => summary.used += 1,
-                State::Unused => {
+                GrantState::Used => summary.used += 1,
+                GrantState::Unused => {
                     summary.unused += 1;
                     summary.unused_permissions.push(grant.permission.clone());
                     for p in &granted_by {
@@ -442,8 +442,8 @@ pub fn compute(
                         });
                     }
                 }
-                State::Unobservable => summary.unobservable += 1,
-                State::Denied => summary.denied += 1,
+                GrantState::Unobservable => summary.unobservable += 1,
+                GrantState::Denied => summary.denied += 1,
             }
             group_permissions.push(GroupPermission {
                 group: gi,

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::{Value, json};
 
-use super::{GroupPermission, GroupSummary, State, Window};
+use super::{GrantState, GroupPermission, GroupSummary, Window};
 use crate::catalog::Catalog;
 use crate::parse::time::format_micros;
 use crate::policy::condition::Condition;
@@ -188,11 +188,11 @@ pub(super) fn recommend(
             let grants: Vec<&&GroupPermission> = mine
                 .iter()
                 .filter(|g| {
-                    matches!(g.state, State::Used | State::Unused)
+                    matches!(g.state, GrantState::Used | GrantState::Unused)
                         && g.granted_by.contains(&policy.name)
                 })
                 .collect();
-            if !grants.is_empty() && grants.iter().all(|g| g.state == State::Unused) {
+            if !grants.is_empty() && grants.iter().all(|g| g.state == GrantState::Unused) {
                 detached.insert(&policy.name);
                 push(
                     "detach_policy",
@@ -209,7 +209,7 @@ pub(super) fn recommend(
                 );
             }
         }
-        for g in mine.iter().filter(|g| g.state == State::Unused) {
+        for g in mine.iter().filter(|g| g.state == GrantState::Unused) {
             if g.granted_by.iter().all(|p| detached.contains(p.as_str())) {
                 continue;
             }

@@ -894,7 +894,7 @@ fn scan_document<S: Sink>(
                     file,
                     offset: i as u64,
                 };
-                scanner.record(req, at, origin, i as u64, stats);
+                scanner.scan_parsed(req, at, origin, i as u64, stats);
                 lines += 1;
             },
             |i, m| bad.push((i, m)),

@@ -137,7 +137,7 @@ fn plan_batch(
                     ..FileReport::default()
                 };
                 let counts = &mut progress.counts;
-                state.record(&f, &plan, &prints, &report, Default::default(), counts)?;
+                state.store(&f, &plan, &prints, &report, Default::default(), counts)?;
                 progress.reports.push(report);
             }
             Some(p) => batch.push((f, p)),
@@ -187,7 +187,7 @@ fn read_batch(
             let how = how_read(plan, r, f, nothing_new);
             crate::log::info(&format!("{}: {how}, {} new lines", f.name, r.new_lines));
             let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
-            state.record(f, plan, prints, r, file_rows, &mut progress.counts)?;
+            state.store(f, plan, prints, r, file_rows, &mut progress.counts)?;
         }
         progress.reports.extend(reports);
         if !rest.is_empty() || !pending.is_empty() {

@@ -91,12 +91,12 @@ pub fn report(
             f.before_first_snapshot
         ));
     }
-    writer.record(usage_written);
+    writer.list(usage_written);
     let mut change_counts = None;
     if let Some(report) = &mut report {
-        writer.record(std::mem::take(&mut report.written));
-        writer.record(report.policies.iter().map(|(rel, _)| rel.clone()).collect());
-        writer.record(vec![changes::INDEX.to_owned()]);
+        writer.list(std::mem::take(&mut report.written));
+        writer.list(report.policies.iter().map(|(rel, _)| rel.clone()).collect());
+        writer.list(vec![changes::INDEX.to_owned()]);
         change_counts = Some(std::mem::take(&mut report.change_counts));
     }
     writer.announce("summary.json");

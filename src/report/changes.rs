@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::catalog::Catalog;
-use crate::findings::{Findings, State};
+use crate::findings::{Findings, GrantState};
 use crate::frame::col;
 use crate::policy::Snapshot;
 
@@ -186,7 +186,7 @@ impl FindingsIndex {
             ));
         }
         for g in &f.group_permissions {
-            if g.state == State::Used {
+            if g.state == GrantState::Used {
                 index
                     .used
                     .insert((snapshot.groups[g.group].name.clone(), g.permission.clone()));

@@ -138,7 +138,7 @@ impl ReportWriter {
     }
 
     /// Writes tables in parallel without listing them (so that other work can go on beside
-    /// it); returns their file names, in order, for [`ReportWriter::record`].
+    /// it); returns their file names, in order, for [`ReportWriter::list`].
     pub fn write_tables(&self, tables: Vec<(&str, DataFrame)>) -> anyhow::Result<Vec<String>> {
         use rayon::prelude::*;
         let written = tables
@@ -149,7 +149,7 @@ impl ReportWriter {
     }
 
     /// Lists files written by [`ReportWriter::write_tables`].
-    pub fn record(&mut self, written: Vec<String>) {
+    pub fn list(&mut self, written: Vec<String>) {
         self.outputs.extend(written);
     }
 
@@ -188,7 +188,7 @@ impl ReportWriter {
     }
 
     /// Writes a document as compact JSON, for programs (the findings index), without listing
-    /// it (for [`ReportWriter::record`]).
+    /// it (for [`ReportWriter::list`]).
     pub fn write_compact_json(
         &self,
         rel: &str,
@@ -211,7 +211,7 @@ impl ReportWriter {
         Ok(())
     }
 
-    /// [`ReportWriter::json`] without listing the file (for [`ReportWriter::record`]), so that
+    /// [`ReportWriter::json`] without listing the file (for [`ReportWriter::list`]), so that
     /// documents can be written beside other work.
     pub fn write_json(&self, rel: &str, value: &serde_json::Value) -> anyhow::Result<()> {
         let path = self.stage.path().join(rel);

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::aggregate::{Outcome, RowSum, Sample, Stats};
+use crate::aggregate::{RowSum, Sample, Stats, StatusClass};
 use crate::catalog::{Catalog, RouteId};
 use crate::frame::{col, datetime_column};
 
@@ -127,7 +127,8 @@ pub fn usage(stats: &Stats, catalog: &Catalog) -> PolarsResult<DataFrame> {
                 ),
                 col(
                     "outcome",
-                    rows.iter().map(|r| Outcome::of_status(r.status).as_str()),
+                    rows.iter()
+                        .map(|r| StatusClass::of_status(r.status).as_str()),
                 ),
             ]
         },

@@ -300,7 +300,8 @@ impl<'c> Scanner<'c> {
             bufs,
             leads,
         } = self;
-        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, bufs, leads, stats);
+        let mut handle =
+            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats);
         let result = match origin.format {
             LogFormat::Json | LogFormat::JsonDocument => json.parse(line, &mut handle),
             LogFormat::Apig => apig.parse(line, &mut handle),
@@ -332,15 +333,16 @@ impl<'c> Scanner<'c> {
             leads,
             ..
         } = self;
-        let mut handle = |req: &Request<'_>| record(req, at, cfg, scratch, bufs, leads, stats);
+        let mut handle =
+            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats);
         let result = json.parse_full(bytes, &mut handle);
         if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
     }
 
-    /// Records one already parsed request (CTS documents hand traces in directly).
-    pub fn record<S: Sink>(
+    /// Scans one request a document reader already parsed (CTS documents hand traces in).
+    pub fn scan_parsed<S: Sink>(
         &mut self,
         req: &Request<'_>,
         at: Position,
@@ -356,7 +358,7 @@ impl<'c> Scanner<'c> {
             leads,
             ..
         } = self;
-        if let Err(Malformed(reason)) = record(req, at, cfg, scratch, bufs, leads, stats) {
+        if let Err(Malformed(reason)) = fold_request(req, at, cfg, scratch, bufs, leads, stats) {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
     }
@@ -478,7 +480,7 @@ fn not_like(line: &[u8], format: LogFormat) -> String {
     }
 }
 
-fn record<S: Sink>(
+fn fold_request<S: Sink>(
     req: &Request<'_>,
     at: Position,
     cfg: &ScanConfig,

@@ -460,7 +460,7 @@ impl State {
 
     /// Records what the scan of one file produced.
     #[allow(clippy::too_many_arguments)]
-    pub fn record(
+    pub fn store(
         &mut self,
         f: &InputFile,
         plan: &Plan,
@@ -1129,7 +1129,7 @@ pub fn crash_point(point: &str) {
     }
 }
 
-/// Splits the scan's rows by file and hands each file's to [`State::record`].
+/// Splits the scan's rows by file and hands each file's to [`State::store`].
 pub fn rows_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     partial::split_by_file(rows, catalog)
 }
