@@ -6,7 +6,7 @@ fn main() -> std::process::ExitCode {
     let cli = match permlens::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            use clap::error::ErrorKind;
+            use clap::error::{ContextKind, ContextValue, ErrorKind};
             if matches!(
                 e.kind(),
                 ErrorKind::DisplayHelp
@@ -15,7 +15,16 @@ fn main() -> std::process::ExitCode {
             ) {
                 e.exit();
             }
-            // A usage error is one line, like every other error, and names `--help`.
+            // A usage error is one line, like every other error, and names `--help`. A bad
+            // value is named by its option: the value parsers' messages do not repeat it.
+            if e.kind() == ErrorKind::ValueValidation
+                && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
+                && let Some(why) = std::error::Error::source(&e)
+            {
+                let option = arg.split(' ').next().unwrap_or(arg);
+                permlens::log::error(&format!("{option}: {why} (see --help)"));
+                return permlens::ExitCode::Failure.into();
+            }
             let text = e.render().to_string();
             let first = text
                 .lines()

@@ -197,7 +197,7 @@ fn bad_options_exit_2_with_one_line() {
         (&["--field", "colour=x"], "unknown field \"colour\""),
         (
             &["--user-field", "nope"],
-            "--user-field \"nope\": not an API Gateway log field",
+            "--user-field: \"nope\" is not an API Gateway log field",
         ),
         (
             &["--fail-on", "everything"],
@@ -292,7 +292,7 @@ fn usage_errors_and_an_out_of_dot_are_one_line() {
     for (args, want) in [
         (
             vec!["analyze", "--threads", "x", "samples/logs"],
-            "invalid value 'x' for '--threads",
+            "--threads: expected 1 to 1024, got x",
         ),
         (vec!["analyze", "--nope"], "unexpected argument '--nope'"),
         (

@@ -171,7 +171,10 @@ fn aws_route_templates_are_refused_loudly_and_stages_stripped() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--strip-prefix \"prod/\""));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("--strip-prefix: \"prod/\": expected leading path segments")
+    );
 }
 
 #[test]

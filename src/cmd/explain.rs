@@ -1,6 +1,5 @@
 //! `permlens explain`: allow or deny for one user and request, and every statement behind it.
 
-use anyhow::Context;
 use serde_json::json;
 
 use crate::ExitCode;
@@ -8,17 +7,12 @@ use crate::catalog::Catalog;
 use crate::classify::Scratch;
 use crate::cli::{ExplainArgs, TextOrJson};
 use crate::fsutil::print_stdout;
-use crate::policy::condition::parse_date;
 use crate::policy::{Decision, History, MatchedStatement, Snapshot, Truth, Via};
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
     let history = History::load(&args.policies)?;
-    let at = match &args.at {
-        Some(s) => parse_date(s)
-            .with_context(|| format!("--at: expected an RFC 3339 time or a date, got {s:?}"))?,
-        None => jiff::Timestamp::now(),
-    };
+    let at = args.at.unwrap_or_else(jiff::Timestamp::now);
     // The snapshot in force at the request's time, as `analyze` would judge it.
     let in_force = history.at(at.as_microsecond());
     let snapshot = &history.snapshots[in_force];

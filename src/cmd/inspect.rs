@@ -25,15 +25,12 @@ const MAX_DOCUMENT: usize = 256 << 20;
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
-    let choice: FormatChoice = args
-        .reading
-        .log_format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
-    let (fields, zone) = parse::reading_options(
+    let choice = args.reading.log_format.choice;
+    let zone = args.reading.timezone;
+    let (fields, _) = parse::reading_options(
         &args.reading.fields,
         args.reading.user_field.as_deref(),
-        args.reading.timezone.as_deref(),
+        None,
     )
     .map_err(anyhow::Error::msg)?;
     let strip: Vec<Box<[u8]>> = args

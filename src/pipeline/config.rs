@@ -67,7 +67,7 @@ impl std::str::FromStr for FailOn {
                 "unused" => f.unused = true,
                 other => {
                     return Err(format!(
-                        "--fail-on: unknown finding {other:?}, expected a list of denied, drift, over-privileged, unused"
+                        "unknown finding {other:?}, expected a list of denied, drift, over-privileged, unused"
                     ));
                 }
             }

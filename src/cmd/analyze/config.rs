@@ -1,85 +1,82 @@
-//! `analyze`'s command line, resolved into the pipeline's [`Config`].
+//! `analyze`'s command line, resolved into the pipeline's [`Config`]. clap has already
+//! parsed every value (`cli::value`); what is left are the rules between options.
 
-use anyhow::{Context, bail};
+use std::path::Path;
+
+use anyhow::bail;
 
 use crate::cli::AnalyzeArgs;
-use crate::parse::FormatChoice;
+use crate::cli::value::Hours;
 use crate::parse::time::format_micros;
 use crate::pipeline::Config;
-use crate::policy::condition::parse_date;
-use crate::report::Formats;
-
-fn time_option(name: &str, value: &Option<String>) -> anyhow::Result<Option<i64>> {
-    value
-        .as_deref()
-        .map(|s| {
-            parse_date(s).map(|t| t.as_microsecond()).with_context(|| {
-                format!("{name}: expected an RFC 3339 time or a date (YYYY-MM-DD), got {s:?}")
-            })
-        })
-        .transpose()
-}
 
 const HOUR: i64 = 3_600_000_000;
 
-/// The most `-j` threads: more than any machine permlens runs on has cores, few enough that a
-/// typo (`-j 100000`) cannot start a runaway number of threads.
-const MAX_THREADS: usize = 1024;
-
-/// Hours -> whole days, rounded up.
-fn days_of(hours: i64) -> u32 {
-    (hours.div_euclid(24) + i64::from(hours % 24 != 0)) as u32
-}
-
-/// `90d`, `36h`, `2w` -> hours.
-fn parse_duration(option: &str, s: &str) -> anyhow::Result<i64> {
-    let bad = || {
-        anyhow::anyhow!(
-            "{option}: expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}"
-        )
-    };
-    let s = s.trim();
-    let (n, unit) = s.split_at(s.len().saturating_sub(1));
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let hours = match unit {
-        "h" => n,
-        "d" => n * 24,
-        "w" => n * 24 * 7,
-        _ => return Err(bad()),
-    };
-    if hours <= 0 {
-        return Err(bad());
-    }
-    Ok(hours)
+/// The window of a run, in microseconds since the epoch, and in whole days for the state's
+/// retention.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Window {
+    since: Option<i64>,
+    until: Option<i64>,
+    /// `--window`, in whole days (rounded up).
+    window_days: Option<u32>,
+    /// `--retain`, in whole days (rounded up).
+    retain_days: Option<u32>,
 }
 
 /// Resolves and checks the options; `now` anchors `--window` when `--until` is not given.
 pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
-    let formats: Formats = a
-        .format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--format: {e}"))?;
-    let log_format: FormatChoice = a
-        .reading
-        .log_format
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--log-format: {e}"))?;
-    let (fields, timezone) = crate::parse::reading_options(
-        &a.reading.fields,
-        a.reading.user_field.as_deref(),
-        a.reading.timezone.as_deref(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    for p in &a.reading.strip_prefixes {
-        if !p.starts_with('/') || p.ends_with('/') || p.len() < 2 || p.contains(['?', '#']) {
-            bail!(
-                "--strip-prefix {p:?}: expected leading path segments such as /prod or /bss/v1 (starting with /, not ending with one)"
-            );
-        }
-    }
-    let mut since = time_option("--since", &a.since)?;
-    let mut until = time_option("--until", &a.until)?;
-    if a.state.is_some() {
+    let window = window(
+        a.since.map(|t| t.as_microsecond()),
+        a.until.map(|t| t.as_microsecond()),
+        a.window,
+        a.retain,
+        a.state.is_some(),
+        now.as_microsecond(),
+    )?;
+    check_out(&a.out)?;
+    let (fields, _) =
+        crate::parse::reading_options(&a.reading.fields, a.reading.user_field.as_deref(), None)
+            .map_err(anyhow::Error::msg)?;
+    Ok(Config {
+        logs: a.logs,
+        policies: a.policies,
+        out: a.out,
+        formats: a.format,
+        log_format: a.reading.log_format.choice,
+        log_format_text: a.reading.log_format.name,
+        fields,
+        field_specs: a.reading.fields,
+        user_field: a.reading.user_field,
+        timezone: a.reading.timezone,
+        strip_prefixes: a.reading.strip_prefixes,
+        catalog: a.catalog.catalog,
+        since: window.since,
+        until: window.until,
+        window_days: window.window_days,
+        retain_days: window.retain_days,
+        round_bytes: a.round_bytes.max(1),
+        state: a.state,
+        threads: a.threads,
+        progress: a.progress,
+        fail_on: a.fail_on.unwrap_or_default(),
+        min_days: a.min_days,
+        max_bad_ratio: a.max_bad_ratio,
+        prefilter: !a.no_prefilter,
+    })
+}
+
+/// The window from `--since`, `--until`, `--window` and `--retain` (microseconds; `now`
+/// anchors `--window` without `--until`).
+fn window(
+    since: Option<i64>,
+    until: Option<i64>,
+    window: Option<Hours>,
+    retain: Option<Hours>,
+    with_state: bool,
+    now: i64,
+) -> anyhow::Result<Window> {
+    if with_state {
         // Stored rows are hourly: a bound inside an hour could not be honoured exactly.
         for (name, t) in [("--since", since), ("--until", until)] {
             if let Some(t) = t
@@ -92,37 +89,32 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
             }
         }
     }
-    let mut window_days = None;
-    let mut window_hours = None;
-    if let Some(w) = &a.window {
-        let hours = parse_duration("--window", w)?;
-        window_hours = Some(hours);
-        let end = until.unwrap_or_else(|| {
-            let t = now.as_microsecond();
-            if a.state.is_some() {
-                // The end of the current hour, so the hour in progress is included.
-                t.div_euclid(HOUR) * HOUR + HOUR
-            } else {
-                t
-            }
-        });
-        since = Some(end - hours * HOUR);
-        if a.until.is_some() {
-            until = Some(end);
-        }
-        window_days = Some(days_of(hours));
-    }
-    let retain_days = match &a.retain {
-        Some(r) => {
-            let hours = parse_duration("--retain", r)?;
-            if window_hours.is_some_and(|w| hours < w) {
-                bail!("--retain {r} is shorter than --window: the window's rows would be pruned");
-            }
-            Some(days_of(hours))
-        }
-        None => None,
+    let mut w = Window {
+        since,
+        until,
+        ..Window::default()
     };
-    if let (Some(s), Some(u)) = (since, until)
+    if let Some(hours) = window {
+        let end = until.unwrap_or(if with_state {
+            // The end of the current hour, so the hour in progress is included.
+            now.div_euclid(HOUR) * HOUR + HOUR
+        } else {
+            now
+        });
+        w.since = Some(end - hours.0 * HOUR);
+        w.window_days = Some(hours.days());
+    }
+    if let Some(r) = retain {
+        if window.is_some_and(|w| r.0 < w.0) {
+            bail!(
+                "--retain ({}h) is shorter than --window ({}h): the window's rows would be pruned",
+                r.0,
+                window.map_or(0, |w| w.0)
+            );
+        }
+        w.retain_days = Some(r.days());
+    }
+    if let (Some(s), Some(u)) = (w.since, w.until)
         && s >= u
     {
         bail!(
@@ -131,11 +123,15 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
             format_micros(u)
         );
     }
-    // The report directory is replaced whole (renamed over): it cannot be the directory
-    // the run (or the user's shell) is in.
+    Ok(w)
+}
+
+/// The report directory is replaced whole (renamed over): it cannot be the directory the run
+/// (or the user's shell) is in.
+fn check_out(out: &Path) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().ok();
-    let out_abs = std::fs::canonicalize(&a.out).ok();
-    if a.out.file_name().is_none()
+    let out_abs = std::fs::canonicalize(out).ok();
+    if out.file_name().is_none()
         || out_abs
             .as_ref()
             .zip(cwd.as_ref())
@@ -143,50 +139,117 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
     {
         bail!(
             "--out {}: the report directory is replaced whole, so it cannot be the current directory or one above it; name a directory for the report (e.g. -o ./permlens-report)",
-            a.out.display()
+            out.display()
         );
     }
-    if let Some(n) = a.threads
-        && !(1..=MAX_THREADS).contains(&n)
-    {
-        bail!("--threads: expected 1 to {MAX_THREADS}, got {n}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_000 * HOUR + 1_234;
+
+    fn w(
+        since: Option<i64>,
+        until: Option<i64>,
+        window_h: Option<i64>,
+        retain_h: Option<i64>,
+        state: bool,
+    ) -> Result<Window, String> {
+        window(
+            since,
+            until,
+            window_h.map(Hours),
+            retain_h.map(Hours),
+            state,
+            NOW,
+        )
+        .map_err(|e| e.to_string())
     }
-    if !(0.0..=1.0).contains(&a.max_bad_ratio) {
-        bail!(
-            "--max-bad-ratio: expected a ratio between 0 and 1, got {}",
-            a.max_bad_ratio
-        );
+
+    #[test]
+    fn window_arithmetic() {
+        let ok = |since, until, window_days, retain_days| {
+            Ok(Window {
+                since,
+                until,
+                window_days,
+                retain_days,
+            })
+        };
+        // (since, until, --window hours, --retain hours, --state) -> window
+        let cases = [
+            // No options: everything.
+            (w(None, None, None, None, false), ok(None, None, None, None)),
+            // --since/--until pass through.
+            (
+                w(Some(HOUR), Some(2 * HOUR), None, None, false),
+                ok(Some(HOUR), Some(2 * HOUR), None, None),
+            ),
+            // --window ends now without --until, and has no upper bound.
+            (
+                w(None, None, Some(36), None, false),
+                ok(Some(NOW - 36 * HOUR), None, Some(2), None),
+            ),
+            // With --state it ends at the end of the current hour.
+            (
+                w(None, None, Some(24), None, true),
+                ok(Some(977 * HOUR), None, Some(1), None),
+            ),
+            // --window before --until.
+            (
+                w(None, Some(500 * HOUR), Some(48), Some(72), true),
+                ok(Some(452 * HOUR), Some(500 * HOUR), Some(2), Some(3)),
+            ),
+            // --retain alone.
+            (
+                w(None, None, None, Some(25), true),
+                ok(None, None, None, Some(2)),
+            ),
+        ];
+        for (i, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {i}");
+        }
     }
-    let fail_on = a
-        .fail_on
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(anyhow::Error::msg)?;
-    Ok(Config {
-        logs: a.logs,
-        policies: a.policies,
-        out: a.out,
-        formats,
-        log_format,
-        log_format_text: a.reading.log_format,
-        fields,
-        field_specs: a.reading.fields,
-        user_field: a.reading.user_field,
-        timezone,
-        strip_prefixes: a.reading.strip_prefixes,
-        catalog: a.catalog.catalog,
-        since,
-        until,
-        window_days,
-        retain_days,
-        round_bytes: a.round_bytes.max(1),
-        state: a.state,
-        threads: a.threads,
-        progress: a.progress,
-        fail_on,
-        min_days: a.min_days,
-        max_bad_ratio: a.max_bad_ratio,
-        prefilter: !a.no_prefilter,
-    })
+
+    #[test]
+    fn window_rules() {
+        for (got, want) in [
+            (
+                w(Some(HOUR + 1), None, None, None, true),
+                "with --state the window is made of whole hours",
+            ),
+            (
+                w(None, Some(HOUR + 1), None, None, true),
+                "--until 1970-01-01T01:00:00.000001Z",
+            ),
+            (
+                w(Some(2 * HOUR), Some(HOUR), None, None, false),
+                "is not before --until",
+            ),
+            (
+                w(Some(HOUR), Some(HOUR), None, None, false),
+                "is not before --until",
+            ),
+            (
+                w(None, None, Some(48), Some(24), true),
+                "--retain (24h) is shorter than --window (48h)",
+            ),
+        ] {
+            let e = got.unwrap_err();
+            assert!(e.contains(want), "{e}");
+        }
+        // Inside an hour is fine without --state.
+        assert!(w(Some(HOUR + 1), None, None, None, false).is_ok());
+    }
+
+    #[test]
+    fn the_report_cannot_be_the_current_directory_or_above() {
+        for bad in [".", "..", "/"] {
+            assert!(check_out(Path::new(bad)).is_err(), "{bad}");
+        }
+        assert!(check_out(Path::new("permlens-report")).is_ok());
+    }
 }

@@ -7,6 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::progress::ProgressMode;
 
+pub mod value;
+
+use crate::pipeline::FailOn;
+use crate::report::Formats;
+use value::{Hours, LogFormatArg};
+
 /// Finds who can do more than they need, and who was stopped from doing what they needed,
 /// in a cloud account's billing (BSS) APIs, from API-gateway access logs and an IAM snapshot.
 #[derive(Debug, Parser)]
@@ -49,23 +55,23 @@ pub enum Command {
 pub struct ReadingOpts {
     /// Log format: auto (decided per file), json, apig, cts, or a gateway (kong, envoy, istio,
     /// nginx, traefik, apisix, caddy, aws-rest, aws-http)
-    #[arg(long, value_name = "FORMAT", default_value = "auto")]
-    pub log_format: String,
+    #[arg(long, value_name = "FORMAT", default_value = "auto", value_parser = value::log_format)]
+    pub log_format: LogFormatArg,
     /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,
     /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
-    #[arg(long = "field", value_name = "NAME=PATH")]
+    #[arg(long = "field", value_name = "NAME=PATH", value_parser = value::field_spec)]
     pub fields: Vec<String>,
     /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1 (also
     /// read from JSON records, such as LTS-structured API Gateway logs, unless --field user=)
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = value::user_field)]
     pub user_field: Option<String>,
     /// Zone of times written without one (LTS-structured API Gateway records), e.g. +08:00;
     /// without it such times are not read (never guessed)
-    #[arg(long, value_name = "OFFSET")]
-    pub timezone: Option<String>,
+    #[arg(long, value_name = "OFFSET", value_parser = value::timezone)]
+    pub timezone: Option<i32>,
     /// Leading path segments to remove from request paths before they are classified (an AWS
     /// API Gateway stage such as /prod, a gateway mount point); repeatable
-    #[arg(long = "strip-prefix", value_name = "PREFIX")]
+    #[arg(long = "strip-prefix", value_name = "PREFIX", value_parser = value::strip_prefix)]
     pub strip_prefixes: Vec<String>,
 }
 
@@ -179,32 +185,32 @@ pub struct AnalyzeArgs {
     #[arg(short, long, value_name = "DIR", default_value = "permlens-report")]
     pub out: PathBuf,
     /// Table formats: parquet, csv, or parquet,csv
-    #[arg(long, value_name = "LIST", default_value = "parquet")]
-    pub format: String,
+    #[arg(long, value_name = "LIST", default_value = "parquet", value_parser = value::formats)]
+    pub format: Formats,
     #[command(flatten)]
     pub reading: ReadingOpts,
     #[command(flatten)]
     pub catalog: CatalogOpt,
     /// Only requests at or after this time (RFC 3339 or YYYY-MM-DD)
-    #[arg(long, value_name = "TIME")]
-    pub since: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = value::time)]
+    pub since: Option<jiff::Timestamp>,
     /// Only requests before this time (RFC 3339 or YYYY-MM-DD)
-    #[arg(long, value_name = "TIME")]
-    pub until: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = value::time)]
+    pub until: Option<jiff::Timestamp>,
     /// Threads at work at once: the scan, the report and its CSV writing (default: all cores)
-    #[arg(short = 'j', long, value_name = "N")]
+    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads)]
     pub threads: Option<usize>,
     /// Progress bar on stderr: auto (only on a terminal), always or never
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
     /// Exit 1 when any of these findings exist: denied, drift, over-privileged, unused
-    #[arg(long, value_name = "LIST")]
-    pub fail_on: Option<String>,
+    #[arg(long, value_name = "LIST", value_parser = value::fail_on)]
+    pub fail_on: Option<FailOn>,
     /// Observation window (days) below which recommendations are low confidence
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub min_days: u32,
     /// Largest tolerated share of malformed lines among the lines parsed
-    #[arg(long, value_name = "R", default_value_t = 0.01)]
+    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio)]
     pub max_bad_ratio: f64,
     /// Incremental state directory: what each log content contributed is kept there, so later
     /// runs parse only new or grown files (rotated and compressed copies are recognised) and
@@ -213,12 +219,12 @@ pub struct AnalyzeArgs {
     pub state: Option<PathBuf>,
     /// Findings over the last N days or hours (90d, 36h, 2w) before --until (default: now);
     /// with --state, rows older than the longest window used are pruned
-    #[arg(long, value_name = "DURATION", conflicts_with = "since")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "DURATION", conflicts_with = "since", value_parser = value::duration)]
+    pub window: Option<Hours>,
     /// With --state: how long stored rows are kept (default: the longest --window used so far);
     /// rows kept beyond the window give unused permissions their last use
-    #[arg(long, value_name = "DURATION", requires = "state")]
-    pub retain: Option<String>,
+    #[arg(long, value_name = "DURATION", requires = "state", value_parser = value::duration)]
+    pub retain: Option<Hours>,
     /// Print only errors: no summary on stdout, no warnings (they are in summary.json)
     #[arg(short, long)]
     pub quiet: bool,
@@ -305,8 +311,8 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub user: String,
     /// Request time for g:CurrentTime conditions (RFC 3339 or YYYY-MM-DD); default: now
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = value::time)]
+    pub at: Option<jiff::Timestamp>,
     /// Client IP for g:SourceIp conditions; without it such conditions are undecided
     #[arg(long, value_name = "IP")]
     pub ip: Option<std::net::IpAddr>,

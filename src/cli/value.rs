@@ -1,0 +1,223 @@
+//! Typed option values. clap parses each option with one of these, so a command receives
+//! values that are already checked: a bad value stops the run at parse time with one line
+//! naming the option (see `main.rs`), before anything is read.
+//!
+//! Messages do not name the option: the caller of the parser prefixes it.
+
+use crate::parse::{FormatChoice, json::FieldMap};
+use crate::pipeline::FailOn;
+use crate::report::Formats;
+
+/// `--log-format`: the choice, and its name as given (part of a state's identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormatArg {
+    pub choice: FormatChoice,
+    pub name: String,
+}
+
+impl Default for LogFormatArg {
+    fn default() -> LogFormatArg {
+        LogFormatArg {
+            choice: FormatChoice::Auto,
+            name: "auto".into(),
+        }
+    }
+}
+
+pub fn log_format(s: &str) -> Result<LogFormatArg, String> {
+    Ok(LogFormatArg {
+        choice: s.parse()?,
+        name: s.to_owned(),
+    })
+}
+
+/// `--format parquet,csv`.
+pub fn formats(s: &str) -> Result<Formats, String> {
+    s.parse()
+}
+
+/// `--fail-on denied,unused`.
+pub fn fail_on(s: &str) -> Result<FailOn, String> {
+    s.parse()
+}
+
+/// `--field NAME=PATH`, checked as the JSON reader will read it.
+pub fn field_spec(s: &str) -> Result<String, String> {
+    FieldMap::default().set(s)?;
+    Ok(s.to_owned())
+}
+
+/// `--user-field`: an API Gateway log field.
+pub fn user_field(s: &str) -> Result<String, String> {
+    crate::parse::apig::check_user_field(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| {
+            let expected = e.split_once(", expected").map_or("", |(_, rest)| rest);
+            format!("{s:?} is not an API Gateway log field; expected{expected}")
+        })
+}
+
+/// `--timezone +08:00`: seconds east of UTC.
+pub fn timezone(s: &str) -> Result<i32, String> {
+    crate::parse::time::parse_offset(s)
+        .ok_or_else(|| format!("expected a UTC offset such as +08:00, -0500 or Z, got {s:?}"))
+}
+
+/// `--strip-prefix /prod`: leading path segments.
+pub fn strip_prefix(p: &str) -> Result<String, String> {
+    if !p.starts_with('/') || p.ends_with('/') || p.len() < 2 || p.contains(['?', '#']) {
+        return Err(format!(
+            "{p:?}: expected leading path segments such as /prod or /bss/v1 (starting with /, not ending with one)"
+        ));
+    }
+    Ok(p.to_owned())
+}
+
+/// `--since`, `--until`, `--at`.
+pub fn time(s: &str) -> Result<jiff::Timestamp, String> {
+    crate::policy::condition::parse_date(s)
+        .ok_or_else(|| format!("expected an RFC 3339 time or a date (YYYY-MM-DD), got {s:?}"))
+}
+
+/// A span of whole hours: `90d`, `36h`, `2w`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hours(pub i64);
+
+impl Hours {
+    /// Whole days, rounded up.
+    pub fn days(self) -> u32 {
+        (self.0.div_euclid(24) + i64::from(self.0 % 24 != 0)) as u32
+    }
+}
+
+/// `--window`, `--retain`.
+pub fn duration(s: &str) -> Result<Hours, String> {
+    let bad = || format!("expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}");
+    let t = s.trim();
+    let (n, unit) = t.split_at(t.len().saturating_sub(1));
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let hours = match unit {
+        "h" => n,
+        "d" => n * 24,
+        "w" => n * 24 * 7,
+        _ => return Err(bad()),
+    };
+    if hours <= 0 {
+        return Err(bad());
+    }
+    Ok(Hours(hours))
+}
+
+/// The most `-j` threads: more than any machine permlens runs on has cores, few enough that a
+/// typo (`-j 100000`) cannot start a runaway number of threads.
+pub const MAX_THREADS: usize = 1024;
+
+/// `--threads N`.
+pub fn threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        _ => Err(format!("expected 1 to {MAX_THREADS}, got {s}")),
+    }
+}
+
+/// `--max-bad-ratio R`: a ratio between 0 and 1.
+pub fn ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("expected a ratio between 0 and 1, got {s}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_whole_hours_and_round_up_to_days() {
+        for (text, hours, days) in [
+            ("36h", 36, 2),
+            ("24h", 24, 1),
+            ("1h", 1, 1),
+            ("90d", 90 * 24, 90),
+            ("2w", 14 * 24, 14),
+            (" 7d ", 7 * 24, 7),
+        ] {
+            let h = duration(text).unwrap();
+            assert_eq!((h.0, h.days()), (hours, days), "{text}");
+        }
+        for bad in ["", "d", "0d", "-1d", "1y", "1.5d", "ten days"] {
+            assert!(
+                duration(bad)
+                    .unwrap_err()
+                    .contains("expected a number of days"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_or_dates() {
+        let micros = |s| time(s).unwrap().as_microsecond();
+        assert_eq!(micros("1970-01-01"), 0);
+        assert_eq!(micros("1970-01-01T01:00:00Z"), 3_600_000_000);
+        assert_eq!(micros("1970-01-01T09:00:00+08:00"), 3_600_000_000);
+        assert!(time("yesterday").unwrap_err().contains("RFC 3339"));
+    }
+
+    #[test]
+    fn numbers_are_checked_against_their_range() {
+        assert_eq!(threads("1"), Ok(1));
+        assert_eq!(threads("1024"), Ok(1024));
+        for bad in ["0", "1025", "x", "-1"] {
+            assert!(
+                threads(bad).unwrap_err().starts_with("expected 1 to 1024"),
+                "{bad}"
+            );
+        }
+        assert_eq!(ratio("0"), Ok(0.0));
+        assert_eq!(ratio("1"), Ok(1.0));
+        for bad in ["2", "-0.1", "NaN", "x"] {
+            assert!(ratio(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lists_and_names_are_checked() {
+        assert!(formats("parquet,csv").is_ok());
+        assert!(
+            formats("xlsx")
+                .unwrap_err()
+                .contains("unknown format \"xlsx\"")
+        );
+        assert_eq!(log_format("kong").unwrap().name, "kong");
+        assert!(
+            log_format("syslog")
+                .unwrap_err()
+                .starts_with("expected auto, json")
+        );
+        assert!(fail_on("denied,unused").is_ok_and(|f| f.denied && f.unused && !f.drift));
+        assert!(
+            fail_on("everything")
+                .unwrap_err()
+                .contains("unknown finding")
+        );
+        assert!(field_spec("user=auth.name").is_ok());
+        assert!(
+            field_spec("colour=x")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(user_field("custom_data_log1").is_ok());
+        assert!(
+            user_field("nope")
+                .unwrap_err()
+                .starts_with("\"nope\" is not an API Gateway")
+        );
+        assert_eq!(timezone("+08:00"), Ok(8 * 3600));
+        assert!(timezone("CST").is_err());
+        assert!(strip_prefix("/prod").is_ok());
+        for bad in ["prod", "/prod/", "/", "/a?b"] {
+            assert!(strip_prefix(bad).is_err(), "{bad}");
+        }
+    }
+}
