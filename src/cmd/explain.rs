@@ -36,47 +36,15 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let decision = route.map(|r| snapshot.decide(&args.user, &r.permission, Some(at), args.ip));
     let text = match args.format {
         TextOrJson::Json => {
-            let mut v = json!({
-                "user": args.user,
-                "user_known": snapshot.user(&args.user).is_some(),
-                "groups": user_groups,
-                "method": args.method,
-                "target": args.target,
-                "at": at.to_string(),
-                "snapshot": snapshot_label,
-                "ip": args.ip.map(|ip| ip.to_string()),
-                "in_catalog": route.is_some(),
-            });
-            if let (Some(r), Some(d)) = (route, &decision) {
-                v["route"] =
-                    json!({"method": r.method.as_str(), "path": r.template.as_str(), "api": r.api});
-                v["permission"] = json!(r.permission);
-                v["decision"] = json!(d.outcome.as_str());
-                v["reason"] = json!(d.reason.map(|r| r.as_str()));
-                v["deciding_policy"] = json!(
-                    d.deciding_statement()
-                        .map(|m| &snapshot.policies[m.policy].name)
-                );
-                v["statements"] = d
-                    .matched
-                    .iter()
-                    .map(|m| {
-                        json!({
-                            "policy": snapshot.policies[m.policy].name,
-                            "attached_to": via(snapshot, m),
-                            "statement": m.statement,
-                            "effect": m.effect.as_str(),
-                            "pattern": m.pattern,
-                            "role": m.role,
-                            "conditions": truth(m),
-                            "condition": m.condition,
-                        })
-                    })
-                    .collect();
-            } else {
-                v["decision"] = json!("allow");
-                v["reason"] = json!("not_in_catalog");
-            }
+            let v = to_json(
+                &args,
+                snapshot,
+                &snapshot_label,
+                route,
+                decision.as_ref(),
+                &user_groups,
+                at,
+            );
             format!("{}\n", serde_json::to_string_pretty(&v)?)
         }
         TextOrJson::Text => text(
@@ -91,6 +59,60 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     print_stdout(&text)?;
     Ok(ExitCode::Success)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn to_json(
+    args: &ExplainArgs,
+    snapshot: &Snapshot,
+    snapshot_label: &str,
+    route: Option<&crate::catalog::Route>,
+    decision: Option<&Decision>,
+    user_groups: &[&str],
+    at: jiff::Timestamp,
+) -> serde_json::Value {
+    let mut v = json!({
+        "user": args.user,
+        "user_known": snapshot.user(&args.user).is_some(),
+        "groups": user_groups,
+        "method": args.method,
+        "target": args.target,
+        "at": at.to_string(),
+        "snapshot": snapshot_label,
+        "ip": args.ip.map(|ip| ip.to_string()),
+        "in_catalog": route.is_some(),
+    });
+    if let (Some(r), Some(d)) = (route, decision) {
+        v["route"] =
+            json!({"method": r.method.as_str(), "path": r.template.as_str(), "api": r.api});
+        v["permission"] = json!(r.permission);
+        v["decision"] = json!(d.outcome.as_str());
+        v["reason"] = json!(d.reason.map(|r| r.as_str()));
+        v["deciding_policy"] = json!(
+            d.deciding_statement()
+                .map(|m| &snapshot.policies[m.policy].name)
+        );
+        v["statements"] = d
+            .matched
+            .iter()
+            .map(|m| {
+                json!({
+                    "policy": snapshot.policies[m.policy].name,
+                    "attached_to": via(snapshot, m),
+                    "statement": m.statement,
+                    "effect": m.effect.as_str(),
+                    "pattern": m.pattern,
+                    "role": m.role,
+                    "conditions": truth(m),
+                    "condition": m.condition,
+                })
+            })
+            .collect();
+    } else {
+        v["decision"] = json!("allow");
+        v["reason"] = json!("not_in_catalog");
+    }
+    v
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -159,6 +181,13 @@ fn text(
         };
         line("reason", format!("{reason}{detail}"));
     }
+    out.push_str(&statements_text(snapshot, d));
+    out
+}
+
+/// The statements that mention the permission, one line each.
+fn statements_text(snapshot: &Snapshot, d: &Decision) -> String {
+    let mut out = String::new();
     if d.matched.is_empty() {
         out.push_str("statements   none of the user's policies mention this permission\n");
     } else {

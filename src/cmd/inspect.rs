@@ -101,143 +101,9 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
     out["why"] = json!(d.why);
     let mut sample = Sample::new(o);
     match d.format {
-        LogFormat::JsonDocument => {
-            let doc = match whole(path, compression) {
-                Ok(doc) => doc,
-                Err(e) => {
-                    out["error"] = json!(e);
-                    return out;
-                }
-            };
-            let mut json = JsonParser::new(o.fields).with_zone(o.zone);
-            let mut errors = Vec::new();
-            let result = parse::cts::for_each_record(&doc, |i, record| {
-                let no = i as u64 + 1;
-                if let Err(m) = json.parse_full(record, |r| sample.request(no, r)) {
-                    errors.push((no, m.0));
-                }
-            });
-            for (i, e) in errors {
-                sample.error(i, &e);
-            }
-            if let Err(m) = result {
-                sample.error(0, &m.0);
-            }
-            out["fields_found"] = json!(d.keys);
-            out["records_unit"] = json!("record");
-        }
-        LogFormat::CtsDocument => {
-            let doc = match whole(path, compression) {
-                Ok(doc) => doc,
-                Err(e) => {
-                    out["error"] = json!(e);
-                    return out;
-                }
-            };
-            let mut doc = doc;
-            let mut errors = Vec::new();
-            let result = parse::cts::for_each_trace(
-                &mut doc,
-                o.catalog,
-                o.zone,
-                |i, req| sample.request(i as u64 + 1, req),
-                |i, m| errors.push((i as u64 + 1, m.0)),
-            );
-            for (i, e) in errors {
-                sample.error(i, &e);
-            }
-            if let Err(m) = result {
-                sample.error(0, &m.0);
-            }
-            out["fields_found"] = json!(trace_keys(&head));
-            out["fields_used"] = json!({
-                "trace_name": "trace_name (the API or console operation)",
-                "status": "code, else trace_rating (normal = 200)",
-                "user": "user.name",
-                "time": "time",
-                "request_id": "request_id, else trace_id",
-                "source_ip": "source_ip",
-            });
-            out["records_unit"] = json!("trace");
-        }
-        format => {
-            let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-            // The sample ends at the last complete line unless the whole file was read.
-            let complete = match memchr::memrchr(b'\n', text) {
-                Some(p) if head.len() == SAMPLE_BYTES => &text[..p],
-                _ => text,
-            };
-            let mut json = JsonParser::new(o.fields).with_zone(o.zone);
-            let mut apig = ApigParser::new(o.user_field)
-                .unwrap_or_else(|_| ApigParser::new(None).expect("no field, no error"))
-                .with_zone(o.zone);
-            let mut keys: Vec<String> = Vec::new();
-            for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if line.trim_ascii().is_empty() {
-                    continue;
-                }
-                let no = n as u64 + 1;
-                let result = match format {
-                    LogFormat::Json => {
-                        if keys.len() < 64 && sample.records < 16 {
-                            collect_keys(line, &mut keys);
-                        }
-                        json.parse(line, |r| sample.request(no, r))
-                    }
-                    LogFormat::Apig => apig.parse(line, |r| sample.request(no, r)),
-                    _ => json.parse_trace(line, o.catalog, |r| sample.request(no, r)),
-                };
-                if let Err(m) = result {
-                    sample.error(no, &m.0);
-                }
-            }
-            out["records_unit"] = json!("line");
-            match format {
-                LogFormat::Json => {
-                    out["fields_found"] = json!(keys);
-                    let used: serde_json::Map<String, Value> =
-                        parse::json::field_sources(&keys, o.fields)
-                            .into_iter()
-                            .map(|(f, k)| (f.to_owned(), json!(k)))
-                            .collect();
-                    out["fields_used"] = Value::Object(used);
-                }
-                LogFormat::Apig => {
-                    let layout = Layout::ALL.iter().find(|l| l.as_str() == d.layout);
-                    let names: Vec<&str> = match layout {
-                        Some(l) => apig::FIELDS_54
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| l.position(*i).is_some())
-                            .map(|(_, f)| *f)
-                            .collect(),
-                        None => apig::FIELDS_54.to_vec(),
-                    };
-                    let user = match (o.user_field, layout) {
-                        (Some(u), Some(l)) if !l.has(u) => {
-                            json!(format!("{u} (not in this layout: callers read as unknown)"))
-                        }
-                        (Some(u), _) => json!(u),
-                        (None, _) => json!(null),
-                    };
-                    out["fields_found"] = json!(names);
-                    out["fields_used"] = json!({
-                        "method": "request_method", "path": "router_uri", "status": "status",
-                        "time": "time_local", "user": user, "request_id": "request_id",
-                        "source_ip": "remote_addr", "host": "host",
-                        "error_code": if matches!(layout, Some(Layout::Legacy)) { json!(null) } else { json!("apig_err_code") },
-                        "response_source": if matches!(layout, Some(Layout::Legacy)) { json!(null) } else { json!("response_source") },
-                    });
-                    if o.user_field.is_none() {
-                        sample.notes.push("no --user-field: API Gateway lines carry no IAM user name of their own; name the field that does (e.g. custom_data_log1)".into());
-                    }
-                }
-                _ => {
-                    out["fields_found"] = json!(trace_keys(complete));
-                }
-            }
-        }
+        LogFormat::JsonDocument => sample_records(path, compression, &d, o, &mut sample, &mut out),
+        LogFormat::CtsDocument => sample_traces(path, compression, &head, o, &mut sample, &mut out),
+        format => sample_lines(format, &head, &d, o, &mut sample, &mut out),
     }
     out["sampled_records"] = json!(sample.records);
     out["parsed"] = json!(sample.parsed);
@@ -252,6 +118,172 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
     }
     out["notes"] = json!(sample.notes);
     out
+}
+
+/// Samples a JSON document of gateway records (a batched array), read whole.
+fn sample_records(
+    path: &PathBuf,
+    compression: Compression,
+    d: &parse::Detected,
+    o: &Opts<'_>,
+    sample: &mut Sample<'_>,
+    out: &mut Value,
+) {
+    let doc = match whole(path, compression) {
+        Ok(doc) => doc,
+        Err(e) => {
+            out["error"] = json!(e);
+            return;
+        }
+    };
+    let mut json = JsonParser::new(o.fields).with_zone(o.zone);
+    let mut errors = Vec::new();
+    let result = parse::cts::for_each_record(&doc, |i, record| {
+        let no = i as u64 + 1;
+        if let Err(m) = json.parse_full(record, |r| sample.request(no, r)) {
+            errors.push((no, m.0));
+        }
+    });
+    for (i, e) in errors {
+        sample.error(i, &e);
+    }
+    if let Err(m) = result {
+        sample.error(0, &m.0);
+    }
+    out["fields_found"] = json!(d.keys);
+    out["records_unit"] = json!("record");
+}
+
+/// Samples a CTS document (a ListTraces response, an array of traces), read whole.
+fn sample_traces(
+    path: &PathBuf,
+    compression: Compression,
+    head: &[u8],
+    o: &Opts<'_>,
+    sample: &mut Sample<'_>,
+    out: &mut Value,
+) {
+    let doc = match whole(path, compression) {
+        Ok(doc) => doc,
+        Err(e) => {
+            out["error"] = json!(e);
+            return;
+        }
+    };
+    let mut doc = doc;
+    let mut errors = Vec::new();
+    let result = parse::cts::for_each_trace(
+        &mut doc,
+        o.catalog,
+        o.zone,
+        |i, req| sample.request(i as u64 + 1, req),
+        |i, m| errors.push((i as u64 + 1, m.0)),
+    );
+    for (i, e) in errors {
+        sample.error(i, &e);
+    }
+    if let Err(m) = result {
+        sample.error(0, &m.0);
+    }
+    out["fields_found"] = json!(trace_keys(head));
+    out["fields_used"] = json!({
+        "trace_name": "trace_name (the API or console operation)",
+        "status": "code, else trace_rating (normal = 200)",
+        "user": "user.name",
+        "time": "time",
+        "request_id": "request_id, else trace_id",
+        "source_ip": "source_ip",
+    });
+    out["records_unit"] = json!("trace");
+}
+
+/// Samples the complete lines at the head of a line log (JSON lines, API Gateway, CTS lines).
+fn sample_lines(
+    format: LogFormat,
+    head: &[u8],
+    d: &parse::Detected,
+    o: &Opts<'_>,
+    sample: &mut Sample<'_>,
+    out: &mut Value,
+) {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    // The sample ends at the last complete line unless the whole file was read.
+    let complete = match memchr::memrchr(b'\n', text) {
+        Some(p) if head.len() == SAMPLE_BYTES => &text[..p],
+        _ => text,
+    };
+    let mut json = JsonParser::new(o.fields).with_zone(o.zone);
+    let mut apig = ApigParser::new(o.user_field)
+        .unwrap_or_else(|_| ApigParser::new(None).expect("no field, no error"))
+        .with_zone(o.zone);
+    let mut keys: Vec<String> = Vec::new();
+    for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let no = n as u64 + 1;
+        let result = match format {
+            LogFormat::Json => {
+                if keys.len() < 64 && sample.records < 16 {
+                    collect_keys(line, &mut keys);
+                }
+                json.parse(line, |r| sample.request(no, r))
+            }
+            LogFormat::Apig => apig.parse(line, |r| sample.request(no, r)),
+            _ => json.parse_trace(line, o.catalog, |r| sample.request(no, r)),
+        };
+        if let Err(m) = result {
+            sample.error(no, &m.0);
+        }
+    }
+    out["records_unit"] = json!("line");
+    match format {
+        LogFormat::Json => {
+            out["fields_found"] = json!(keys);
+            let used: serde_json::Map<String, Value> = parse::json::field_sources(&keys, o.fields)
+                .into_iter()
+                .map(|(f, k)| (f.to_owned(), json!(k)))
+                .collect();
+            out["fields_used"] = Value::Object(used);
+        }
+        LogFormat::Apig => apig_fields(d, o, sample, out),
+        _ => {
+            out["fields_found"] = json!(trace_keys(complete));
+        }
+    }
+}
+
+/// The fields an API Gateway file's layout has, and which of them permlens reads.
+fn apig_fields(d: &parse::Detected, o: &Opts<'_>, sample: &mut Sample<'_>, out: &mut Value) {
+    let layout = Layout::ALL.iter().find(|l| l.as_str() == d.layout);
+    let names: Vec<&str> = match layout {
+        Some(l) => apig::FIELDS_54
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| l.position(*i).is_some())
+            .map(|(_, f)| *f)
+            .collect(),
+        None => apig::FIELDS_54.to_vec(),
+    };
+    let user = match (o.user_field, layout) {
+        (Some(u), Some(l)) if !l.has(u) => {
+            json!(format!("{u} (not in this layout: callers read as unknown)"))
+        }
+        (Some(u), _) => json!(u),
+        (None, _) => json!(null),
+    };
+    out["fields_found"] = json!(names);
+    out["fields_used"] = json!({
+        "method": "request_method", "path": "router_uri", "status": "status",
+        "time": "time_local", "user": user, "request_id": "request_id",
+        "source_ip": "remote_addr", "host": "host",
+        "error_code": if matches!(layout, Some(Layout::Legacy)) { json!(null) } else { json!("apig_err_code") },
+        "response_source": if matches!(layout, Some(Layout::Legacy)) { json!(null) } else { json!("response_source") },
+    });
+    if o.user_field.is_none() {
+        sample.notes.push("no --user-field: API Gateway lines carry no IAM user name of their own; name the field that does (e.g. custom_data_log1)".into());
+    }
 }
 
 /// Reads a CTS document whole (they are small), or says why not.
@@ -419,13 +451,43 @@ impl<'a> Sample<'a> {
 }
 
 /// The text form of one file's inspection.
-fn render(r: &Value) -> String {
-    let mut out = String::new();
-    let str_of = |v: &Value| match v {
+/// A JSON value as text: strings bare, null as `-`.
+fn str_of(v: &Value) -> String {
+    match v {
         Value::String(s) => s.clone(),
         Value::Null => "-".into(),
         v => v.to_string(),
-    };
+    }
+}
+
+/// One sampled request, for the text form.
+fn request_line(q: &Value) -> String {
+    format!(
+        "    #{} {} {} status {} user {} at {} -> {}{}\n",
+        str_of(&q["record"]),
+        str_of(&q["method"]),
+        str_of(&q["target"]),
+        str_of(&q["status"]),
+        if q["user"].as_str().is_some_and(str::is_empty) {
+            "-".into()
+        } else {
+            str_of(&q["user"])
+        },
+        str_of(&q["time"]),
+        match q["route"].as_str() {
+            Some(route) => format!("{route} ({})", str_of(&q["permission"])),
+            None => "not in the catalog".into(),
+        },
+        if q["source"].is_null() {
+            String::new()
+        } else {
+            format!(" [{}]", str_of(&q["source"]))
+        },
+    )
+}
+
+fn render(r: &Value) -> String {
+    let mut out = String::new();
     out.push_str(&format!("{}\n", str_of(&r["file"])));
     if r["format"].is_null() {
         out.push_str(&format!("  error: {}\n", str_of(&r["error"])));
@@ -469,28 +531,7 @@ fn render(r: &Value) -> String {
     {
         out.push_str("  first requests:\n");
         for q in reqs {
-            out.push_str(&format!(
-                "    #{} {} {} status {} user {} at {} -> {}{}\n",
-                str_of(&q["record"]),
-                str_of(&q["method"]),
-                str_of(&q["target"]),
-                str_of(&q["status"]),
-                if q["user"].as_str().is_some_and(str::is_empty) {
-                    "-".into()
-                } else {
-                    str_of(&q["user"])
-                },
-                str_of(&q["time"]),
-                match q["route"].as_str() {
-                    Some(route) => format!("{route} ({})", str_of(&q["permission"])),
-                    None => "not in the catalog".into(),
-                },
-                if q["source"].is_null() {
-                    String::new()
-                } else {
-                    format!(" [{}]", str_of(&q["source"]))
-                },
-            ));
+            out.push_str(&request_line(q));
         }
     }
     if let Some(errs) = r["errors"].as_array()

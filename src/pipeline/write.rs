@@ -313,7 +313,26 @@ fn summary(
             "percent_encoded_requests": c.percent_decoded,
             "malformed_samples": scanned.malformed,
             "warnings": warnings,
-            "per_file": reports.iter().map(|r| json!({
+            "per_file": per_file(reports),
+        },
+        "state": scanned.state.as_ref().map(|s| state_json(s, scanned)),
+        "window": {
+            "first": window.map(|w| format_micros(w.0)),
+            "last": window.map(|w| format_micros(w.1)),
+            "since": cfg.since.map(format_micros),
+            "until": cfg.until.map(format_micros),
+        },
+        "findings": findings.map_or_else(|| json!({}), findings_json),
+        "outputs": outputs,
+    })
+}
+
+/// `summary.json`'s line per input file.
+fn per_file(reports: &[crate::input::FileReport]) -> Vec<serde_json::Value> {
+    reports
+        .iter()
+        .map(|r| {
+            json!({
                 "file": r.name,
                 "format": r.format.map(|f| f.as_str()),
                 "layout": (!r.layout.is_empty()).then_some(r.layout),
@@ -328,9 +347,14 @@ fn summary(
                 "bss_requests": r.counts.bss_requests,
                 "skipped": r.skipped,
                 "warnings": r.warnings,
-            })).collect::<Vec<_>>(),
-        },
-        "state": scanned.state.as_ref().map(|s| json!({
+            })
+        })
+        .collect()
+}
+
+/// `summary.json`'s `state` object.
+fn state_json(s: &crate::state::StateReport, scanned: &Scanned) -> serde_json::Value {
+    json!({
             "dir": s.dir,
             "entries": s.entries,
             "files_new": s.files_new,
@@ -344,14 +368,6 @@ fn summary(
             "retain_days": s.retain_days,
             "stored_bss_requests": scanned.stats.counters.bss_requests,
             "straddling_requests": scanned.straddling,
-        })),
-        "window": {
-            "first": window.map(|w| format_micros(w.0)),
-            "last": window.map(|w| format_micros(w.1)),
-            "since": cfg.since.map(format_micros),
-            "until": cfg.until.map(format_micros),
-        },
-        "findings": findings.map_or_else(|| json!({}), findings_json),
-        "outputs": outputs,
+
     })
 }

@@ -52,84 +52,96 @@ pub fn print(
         println!("  window {} .. {}", format_micros(a), format_micros(b));
     }
     if let (Some(f), Some(s)) = (findings, snapshot) {
-        println!(
-            "  denied calls: {} confirmed, {} predicted only, {} observed only",
-            f.count(Verdict::Confirmed),
-            f.count(Verdict::PredictedOnly),
-            f.count(Verdict::ObservedOnly)
-        );
-        let worst: Vec<String> = f
-            .over_privileged()
+        print_findings(f, s);
+    }
+    println!("  report: {}", cfg.out.display());
+}
+
+fn print_findings(f: &Findings, s: &Snapshot) {
+    println!(
+        "  denied calls: {} confirmed, {} predicted only, {} observed only",
+        f.count(Verdict::Confirmed),
+        f.count(Verdict::PredictedOnly),
+        f.count(Verdict::ObservedOnly)
+    );
+    let worst: Vec<String> = f
+        .over_privileged()
+        .take(3)
+        .map(|g| {
+            format!(
+                "{} ({} of {} unused)",
+                s.groups[g.group].name,
+                g.unused,
+                g.used + g.unused
+            )
+        })
+        .collect();
+    println!(
+        "  over-privileged groups: {}{}",
+        f.over_privileged().count(),
+        if worst.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", worst.join(", "))
+        }
+    );
+    print_most_denied(f);
+    print_unknown_users(f);
+    println!(
+        "  unused permissions: {}, recommendations: {} (window {:.1} days)",
+        f.unused.len(),
+        f.recommendations.len(),
+        f.window_days
+    );
+}
+
+fn print_most_denied(f: &Findings) {
+    let mut denied_by_user: std::collections::BTreeMap<&str, u64> =
+        std::collections::BTreeMap::new();
+    for d in f
+        .denied
+        .iter()
+        .filter(|d| d.verdict != Verdict::PredictedOnly)
+    {
+        *denied_by_user.entry(&d.user).or_insert(0) += d.cell.count;
+    }
+    let mut top: Vec<(&str, u64)> = denied_by_user.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if !top.is_empty() {
+        let top: Vec<String> = top
+            .iter()
             .take(3)
-            .map(|g| {
-                format!(
-                    "{} ({} of {} unused)",
-                    s.groups[g.group].name,
-                    g.unused,
-                    g.used + g.unused
-                )
+            .map(|(u, n)| format!("{u} ({n})"))
+            .collect();
+        println!("  most denied users: {}", top.join(", "));
+    }
+}
+
+fn print_unknown_users(f: &Findings) {
+    // Callers the snapshot does not know (or that the log does not name): a missing
+    // caller field or a stale snapshot, worth seeing apart from real denials.
+    let mut unknown: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for d in f.denied.iter().filter(|d| d.reason == "unknown_user") {
+        *unknown.entry(&d.user).or_insert(0) += d.cell.count;
+    }
+    if !unknown.is_empty() {
+        let requests: u64 = unknown.values().sum();
+        let names: Vec<String> = unknown
+            .keys()
+            .take(5)
+            .map(|u| {
+                if u.is_empty() {
+                    "(no caller in the log)".to_owned()
+                } else {
+                    (*u).to_owned()
+                }
             })
             .collect();
         println!(
-            "  over-privileged groups: {}{}",
-            f.over_privileged().count(),
-            if worst.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", worst.join(", "))
-            }
-        );
-        let mut denied_by_user: std::collections::BTreeMap<&str, u64> =
-            std::collections::BTreeMap::new();
-        for d in f
-            .denied
-            .iter()
-            .filter(|d| d.verdict != Verdict::PredictedOnly)
-        {
-            *denied_by_user.entry(&d.user).or_insert(0) += d.cell.count;
-        }
-        let mut top: Vec<(&str, u64)> = denied_by_user.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        if !top.is_empty() {
-            let top: Vec<String> = top
-                .iter()
-                .take(3)
-                .map(|(u, n)| format!("{u} ({n})"))
-                .collect();
-            println!("  most denied users: {}", top.join(", "));
-        }
-        // Callers the snapshot does not know (or that the log does not name): a missing
-        // caller field or a stale snapshot, worth seeing apart from real denials.
-        let mut unknown: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-        for d in f.denied.iter().filter(|d| d.reason == "unknown_user") {
-            *unknown.entry(&d.user).or_insert(0) += d.cell.count;
-        }
-        if !unknown.is_empty() {
-            let requests: u64 = unknown.values().sum();
-            let names: Vec<String> = unknown
-                .keys()
-                .take(5)
-                .map(|u| {
-                    if u.is_empty() {
-                        "(no caller in the log)".to_owned()
-                    } else {
-                        (*u).to_owned()
-                    }
-                })
-                .collect();
-            println!(
-                "  unknown users: {} caller(s), {requests} request(s) not in the snapshot: {}{}",
-                unknown.len(),
-                names.join(", "),
-                if unknown.len() > 5 { ", ..." } else { "" }
-            );
-        }
-        println!(
-            "  unused permissions: {}, recommendations: {} (window {:.1} days)",
-            f.unused.len(),
-            f.recommendations.len(),
-            f.window_days
+            "  unknown users: {} caller(s), {requests} request(s) not in the snapshot: {}{}",
+            unknown.len(),
+            names.join(", "),
+            if unknown.len() > 5 { ", ..." } else { "" }
         );
     }
-    println!("  report: {}", cfg.out.display());
 }
