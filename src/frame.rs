@@ -25,8 +25,7 @@ where
 }
 
 /// A new file behind a write buffer. polars' Parquet writer writes the file's metadata a
-/// field at a time, often one byte per `write`: unbuffered, the report of a 1 GiB log took
-/// ~10,000 write calls.
+/// field at a time, often one byte per `write`: unbuffered, each of those is a system call.
 pub fn create_buffered(path: &Path, name: &str) -> anyhow::Result<BufWriter<File>> {
     let file = File::create(path).with_context(|| format!("cannot create {name}"))?;
     Ok(BufWriter::new(file))

@@ -11,7 +11,7 @@ pub fn parse_ip(s: &[u8]) -> Option<IpAddr> {
 }
 
 /// A client address written as exactly a dotted quad (`10.0.0.1`), the common case, read
-/// without the general parser (600 instructions a call); `None` for anything else, which
+/// without the general parser (which costs far more per call); `None` for anything else, which
 /// [`parse_ip_text`] then reads. Accepts only what `Ipv4Addr::from_str` accepts.
 fn plain_ipv4(s: &[u8]) -> Option<std::net::Ipv4Addr> {
     if s.len() < 7 || s.len() > 15 {

@@ -79,8 +79,8 @@ fn check_replaceable(out: &Path) -> anyhow::Result<()> {
     }
 }
 
-/// Zstandard level 1 for the Parquet tables: a third of the compression work of polars'
-/// default level (3) for files about 5% larger (the usage table of a 1 GiB log: 0.97 MB).
+/// Zstandard level 1 for the Parquet tables: much less compression work than polars'
+/// default level (3) for files only slightly larger (benches/RESULTS.md, "Comment figures").
 fn zstd_level() -> polars_parquet::write::ZstdLevel {
     polars_parquet::write::ZstdLevel::try_new(1).expect("1 is a valid zstd level")
 }

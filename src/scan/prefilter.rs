@@ -32,10 +32,9 @@ pub struct Prefilter {
 /// A set of literals searched for as a whole.
 ///
 /// aho-corasick's packed (Teddy) searcher where the CPU has it: the general automaton picks
-/// its own prefilter from the patterns, and for some catalogs picked a much slower one (on the
-/// generated 1 GiB log, the hosts alone: 3.2 GB/s; three of the route literals alone:
-/// 1.1 GB/s; the packed searcher: 4.4-5.2 GB/s for every set tried, 4.8 for the embedded
-/// catalog's, against 4.3 for the automaton). The automaton is the fallback.
+/// its own prefilter from the patterns, and for some catalogs picks a much slower one, while
+/// the packed searcher runs at about the same speed for every set of literals tried
+/// (benches/RESULTS.md, "Comment figures"). The automaton is the fallback.
 #[derive(Debug, Clone)]
 pub(super) enum Literals {
     Packed(packed::Searcher),
