@@ -34,6 +34,7 @@ pub mod frame;
 pub mod fsutil;
 pub mod generate;
 pub mod input;
+pub mod jsonfile;
 pub mod lock;
 pub mod log;
 pub mod net;

@@ -10,7 +10,7 @@ use std::path::Path;
 /// Bottom first. Modules on one line are one layer and may not use each other.
 const LAYERS: &[&[&str]] = &[
     &[
-        "bytes", "exit", "fsutil", "lock", "log", "net", "progress", "frame",
+        "bytes", "exit", "fsutil", "jsonfile", "lock", "log", "net", "progress", "frame",
     ],
     &["catalog"],
     &["classify"],

@@ -14,6 +14,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::jsonfile::{self, Kind};
+
 pub use method::{Method, UnknownMethod};
 pub use template::{Segment, Template, TemplateError};
 
@@ -78,34 +80,7 @@ pub struct Route {
 }
 
 /// Why a catalog could not be loaded. Every variant names the file and the place.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    #[error("cannot read catalog {path}: {cause}")]
-    Read {
-        path: String,
-        /// Not a `source`: the message already says it, and a chain would say it twice.
-        cause: std::io::Error,
-    },
-    #[error("{path}: line {line}, column {column}: expected a catalog JSON object: {msg}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        msg: String,
-    },
-    #[error("{path}: {at}: {msg}")]
-    Invalid {
-        path: String,
-        at: String,
-        msg: String,
-    },
-    #[error("{path}:{line}: {msg}")]
-    Seed {
-        path: String,
-        line: usize,
-        msg: String,
-    },
-}
+pub type CatalogError = crate::jsonfile::JsonFileError;
 
 /// A loaded, validated catalog with its compiled matcher.
 #[derive(Debug, Clone)]
@@ -136,22 +111,13 @@ impl Catalog {
 
     /// Loads and validates a catalog JSON file.
     pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|cause| CatalogError::Read {
-            path: name.clone(),
-            cause,
-        })?;
+        let (text, name) = jsonfile::read(path, Kind::Catalog)?;
         Catalog::from_json(&text, &name)
     }
 
     /// Parses and validates catalog JSON; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Catalog, CatalogError> {
-        let file: CatalogFile = serde_json::from_str(text).map_err(|e| CatalogError::Json {
-            path: origin.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            msg: e.to_string(),
-        })?;
+        let file: CatalogFile = jsonfile::parse(text, origin, Kind::Catalog)?;
         Catalog::from_file(file, origin)
     }
 

@@ -71,7 +71,7 @@ pub fn import(text: &str, origin: &str, opts: &ImportOptions) -> Result<CatalogF
 
 /// Parses the rows of the scraped table into routes, inheriting merged cells.
 pub fn parse_table(text: &str, origin: &str) -> Result<Vec<RouteFile>, CatalogError> {
-    let err = |line: usize, msg: String| CatalogError::Seed {
+    let err = |line: usize, msg: String| CatalogError::Line {
         path: origin.to_owned(),
         line,
         msg,

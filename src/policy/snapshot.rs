@@ -14,28 +14,7 @@ use super::condition::{Condition, parse_date};
 use super::pattern::ActionPattern;
 
 /// Why a snapshot could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum SnapshotError {
-    #[error("cannot read snapshot {path}: {cause}")]
-    Read {
-        path: String,
-        /// Not a `source`: the message already says it, and a chain would say it twice.
-        cause: std::io::Error,
-    },
-    #[error("{path}: line {line}, column {column}: invalid JSON: {msg}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        msg: String,
-    },
-    #[error("{path}: {at}: {msg}")]
-    Invalid {
-        path: String,
-        at: String,
-        msg: String,
-    },
-}
+pub type SnapshotError = crate::jsonfile::JsonFileError;
 
 /// `"Version": "1.1"` policies are evaluated; `"1.0"` roles never authorize these APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,21 +93,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn load(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|cause| SnapshotError::Read {
-            path: name.clone(),
-            cause,
-        })?;
+        let (text, name) = crate::jsonfile::read(path, crate::jsonfile::Kind::Snapshot)?;
         Snapshot::from_json(&text, &name)
     }
 
     pub fn from_json(text: &str, origin: &str) -> Result<Snapshot, SnapshotError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| SnapshotError::Json {
-            path: origin.to_owned(),
-            line: e.line(),
-            column: e.column(),
-            msg: e.to_string(),
-        })?;
+        let value: Value = crate::jsonfile::parse(text, origin, crate::jsonfile::Kind::Snapshot)?;
         Loader {
             origin,
             notes: std::cell::RefCell::new(Vec::new()),
