@@ -18,6 +18,8 @@
 mod denied;
 mod groups;
 mod recommend;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 
