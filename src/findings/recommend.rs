@@ -15,7 +15,7 @@ use super::{GrantState, GroupPermission, GroupSummary, Window};
 use crate::catalog::Catalog;
 use crate::parse::time::format_micros;
 use crate::policy::condition::Condition;
-use crate::policy::snapshot::Statement;
+use crate::policy::snapshot::{Group, Statement};
 use crate::policy::{Effect, PolicyKind, Snapshot};
 
 /// One row of `recommendations`.
@@ -116,6 +116,9 @@ fn policy_document(
     json!({"Version": "1.1", "Statement": statements})
 }
 
+/// The recommendations and the least-privilege policy document of every group, in the
+/// snapshot's group order. `summaries` hold one summary per group (in any order);
+/// `used_by_group` is indexed like `snapshot.groups`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn recommend(
     snapshot: &Snapshot,
@@ -127,125 +130,193 @@ pub(super) fn recommend(
     window: Window,
     short_window: bool,
 ) -> (Vec<Recommendation>, BTreeMap<String, Value>) {
+    let advisor = Advisor {
+        snapshot,
+        catalog,
+        active,
+        span: format!(
+            "{} .. {}",
+            format_micros(window.start),
+            format_micros(window.end)
+        ),
+    };
     let mut rows = Vec::new();
     let mut documents = BTreeMap::new();
-    let span = format!(
-        "{} .. {}",
-        format_micros(window.start),
-        format_micros(window.end)
-    );
     for (gi, group) in snapshot.groups.iter().enumerate() {
         let summary = summaries
             .iter()
             .find(|s| s.group == gi)
             .expect("a summary per group");
-        let confidence = if short_window || summary.active_members == 0 {
-            "low"
-        } else {
-            "high"
-        };
-        let mut push = |action: &'static str, target: String, detail: String| {
-            rows.push(Recommendation {
-                group: group.name.clone(),
-                action,
-                target,
-                detail,
-                confidence,
-            });
+        let mut out = GroupRows {
+            group: &group.name,
+            confidence: confidence(short_window, summary.active_members),
+            rows: &mut rows,
         };
         let mine: Vec<&GroupPermission> = permissions.iter().filter(|p| p.group == gi).collect();
-
-        for &p in &group.policies {
-            let policy = &snapshot.policies[p];
-            if policy.kind == PolicyKind::Role {
-                let would_grant = policy.statements.iter().any(|s| {
-                    s.effect == Effect::Allow
-                        && s.actions
-                            .iter()
-                            .any(|a| catalog.permissions().iter().any(|c| a.matches(c)))
-                });
-                if would_grant {
-                    push(
-                        "replace_role",
-                        policy.name.clone(),
-                        format!(
-                            "role {:?} does not authorize {} APIs (only fine-grained policies do); attach policies/{}.json instead",
-                            policy.name,
-                            catalog.service().to_uppercase(),
-                            file_stem(&group.name)
-                        ),
-                    );
-                }
-            }
-        }
-        // Policies none of whose observable grants were used.
-        let mut detached: HashSet<&str> = HashSet::new();
-        for &p in &group.policies {
-            let policy = &snapshot.policies[p];
-            if policy.kind != PolicyKind::Policy {
-                continue;
-            }
-            let grants: Vec<&&GroupPermission> = mine
-                .iter()
-                .filter(|g| {
-                    matches!(g.state, GrantState::Used | GrantState::Unused)
-                        && g.granted_by.contains(&policy.name)
-                })
-                .collect();
-            if !grants.is_empty() && grants.iter().all(|g| g.state == GrantState::Unused) {
-                detached.insert(&policy.name);
-                push(
-                    "detach_policy",
-                    policy.name.clone(),
-                    format!(
-                        "none of its {} observable permission(s) was used by a member in {span}: {}",
-                        grants.len(),
-                        grants
-                            .iter()
-                            .map(|g| g.permission.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                );
-            }
-        }
-        for g in mine.iter().filter(|g| g.state == GrantState::Unused) {
-            if g.granted_by.iter().all(|p| detached.contains(p.as_str())) {
-                continue;
-            }
-            push(
-                "remove_permission",
-                g.permission.clone(),
-                format!(
-                    "granted by {}; no member made a successful call needing it in {span}",
-                    g.granted_by.join(", ")
-                ),
-            );
-        }
-        for &u in &group.members {
-            let user = &snapshot.users[u];
-            if !active.contains(user.name.as_str()) {
-                let disabled = if user.enabled {
-                    ""
-                } else {
-                    " (the user is disabled)"
-                };
-                push(
-                    "review_member",
-                    user.name.clone(),
-                    format!(
-                        "no {} request in {span}{disabled}",
-                        catalog.service().to_uppercase()
-                    ),
-                );
-            }
-        }
+        advisor.replace_roles(group, &mut out);
+        let detached = advisor.detach_policies(group, &mine, &mut out);
+        advisor.remove_permissions(&mine, &detached, &mut out);
+        advisor.review_members(group, &mut out);
         documents.insert(
             group.name.clone(),
             policy_document(snapshot, catalog, &group.policies, &used_by_group[gi]),
         );
     }
     (rows, documents)
+}
+
+/// `low` when the window is shorter than `--min-days` or no member was active: absence of use
+/// then proves little.
+pub(super) fn confidence(short_window: bool, active_members: u32) -> &'static str {
+    if short_window || active_members == 0 {
+        "low"
+    } else {
+        "high"
+    }
+}
+
+/// The rows of one group: each carries the group's name and confidence.
+struct GroupRows<'r> {
+    group: &'r str,
+    confidence: &'static str,
+    rows: &'r mut Vec<Recommendation>,
+}
+
+impl GroupRows<'_> {
+    fn push(&mut self, action: &'static str, target: String, detail: String) {
+        self.rows.push(Recommendation {
+            group: self.group.to_owned(),
+            action,
+            target,
+            detail,
+            confidence: self.confidence,
+        });
+    }
+}
+
+/// What every group's recommendations read.
+struct Advisor<'a> {
+    snapshot: &'a Snapshot,
+    catalog: &'a Catalog,
+    active: &'a HashSet<&'a str>,
+    /// The window, as the details name it.
+    span: String,
+}
+
+impl<'a> Advisor<'a> {
+    /// Roles that would grant a catalog code if they were evaluated: they never authorize
+    /// these APIs, so the group's recommended policy file should replace them.
+    fn replace_roles(&self, group: &Group, out: &mut GroupRows<'_>) {
+        let codes = self.catalog.permissions();
+        for &p in &group.policies {
+            let policy = &self.snapshot.policies[p];
+            let would_grant = policy.kind == PolicyKind::Role
+                && policy.statements.iter().any(|s| {
+                    s.effect == Effect::Allow
+                        && s.actions.iter().any(|a| codes.iter().any(|c| a.matches(c)))
+                });
+            if would_grant {
+                out.push(
+                    "replace_role",
+                    policy.name.clone(),
+                    format!(
+                        "role {:?} does not authorize {} APIs (only fine-grained policies do); attach policies/{}.json instead",
+                        policy.name,
+                        self.catalog.service().to_uppercase(),
+                        file_stem(&group.name)
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Policies that grant something observable and none of whose observable grants was
+    /// used; returns their names, so that their permissions are not also listed one by one.
+    fn detach_policies(
+        &self,
+        group: &Group,
+        mine: &[&GroupPermission],
+        out: &mut GroupRows<'_>,
+    ) -> HashSet<&'a str> {
+        let mut detached = HashSet::new();
+        for &p in &group.policies {
+            let policy = &self.snapshot.policies[p];
+            if policy.kind != PolicyKind::Policy {
+                continue;
+            }
+            let grants: Vec<&GroupPermission> = mine
+                .iter()
+                .copied()
+                .filter(|g| {
+                    matches!(g.state, GrantState::Used | GrantState::Unused)
+                        && g.granted_by.contains(&policy.name)
+                })
+                .collect();
+            if grants.is_empty() || grants.iter().any(|g| g.state != GrantState::Unused) {
+                continue;
+            }
+            let names: Vec<&str> = grants.iter().map(|g| g.permission.as_str()).collect();
+            detached.insert(policy.name.as_str());
+            out.push(
+                "detach_policy",
+                policy.name.clone(),
+                format!(
+                    "none of its {} observable permission(s) was used by a member in {}: {}",
+                    grants.len(),
+                    self.span,
+                    names.join(", ")
+                ),
+            );
+        }
+        detached
+    }
+
+    /// Unused permissions, except those whose every granting policy is detached already.
+    fn remove_permissions(
+        &self,
+        mine: &[&GroupPermission],
+        detached: &HashSet<&str>,
+        out: &mut GroupRows<'_>,
+    ) {
+        for g in mine.iter().filter(|g| g.state == GrantState::Unused) {
+            if g.granted_by.iter().all(|p| detached.contains(p.as_str())) {
+                continue;
+            }
+            out.push(
+                "remove_permission",
+                g.permission.clone(),
+                format!(
+                    "granted by {}; no member made a successful call needing it in {}",
+                    g.granted_by.join(", "),
+                    self.span
+                ),
+            );
+        }
+    }
+
+    /// Members with no request of any status in the window.
+    fn review_members(&self, group: &Group, out: &mut GroupRows<'_>) {
+        for &u in &group.members {
+            let user = &self.snapshot.users[u];
+            if self.active.contains(user.name.as_str()) {
+                continue;
+            }
+            let disabled = if user.enabled {
+                ""
+            } else {
+                " (the user is disabled)"
+            };
+            out.push(
+                "review_member",
+                user.name.clone(),
+                format!(
+                    "no {} request in {}{disabled}",
+                    self.catalog.service().to_uppercase(),
+                    self.span
+                ),
+            );
+        }
+    }
 }
 
 /// A file name for a group: characters other than letters, digits, `.`, `_`, `-` become `_`.
