@@ -237,14 +237,14 @@ fn judge(
     history: &History,
     earlier: &findings::EarlierUses,
 ) -> anyhow::Result<Findings> {
-    if stats.counters.bss_requests == 0 {
+    // The window is the time range of the catalog requests read: none, no window.
+    let (Some((first, last)), 1..) = (stats.window, stats.counters.bss_requests) else {
         bail!(
             "the logs hold no request to a {} API in the catalog ({} lines read): no basis for calling any permission unused; check the inputs, --since/--until and --log-format",
             catalog.service(),
             stats.counters.lines
         );
-    }
-    let (first, last) = stats.window.expect("requests were read");
+    };
     let window = Window {
         start: cfg.since.unwrap_or(first),
         end: cfg.until.unwrap_or(last),
