@@ -448,17 +448,6 @@ mod tests {
     }
 
     #[test]
-    fn user_strings_are_read_at_the_top_level_only() {
-        use super::super::json::tests_top_level_string as top;
-        let text = br#"{"domain": {"name": "acct", "id": "d1"}, "name": "dave", "id": "u4"}"#;
-        assert_eq!(top(text, b"name"), Some(&b"dave"[..]));
-        assert_eq!(top(text, b"id"), Some(&b"u4"[..]));
-        assert_eq!(top(br#"{"domain": {"name": "acct"}}"#, b"name"), None);
-        assert_eq!(top(br#"{"name": "a\"b"}"#, b"name"), None);
-        assert_eq!(top(b"{\"name\": ", b"name"), None);
-    }
-
-    #[test]
     fn a_large_document_is_read_a_trace_at_a_time_with_the_same_result() {
         let trace = |i: usize| {
             format!(
