@@ -87,7 +87,8 @@ impl Cell {
             None
         };
         // A first insert would allocate room for four; a row never holds more than `limit`
-        // (one per hourly row of a `--state` run, where that was 40 MB per 400k rows).
+        // (one for each of the many hourly rows of a `--state` run, where the unused room
+        // added up).
         self.samples
             .reserve_exact(limit.saturating_sub(self.samples.len()));
         let at = self.samples.binary_search(&sample).unwrap_or_else(|i| i);

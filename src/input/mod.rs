@@ -155,8 +155,8 @@ const MIN_CHUNK: u64 = 1 << 20;
 ///
 /// Chunks are `chunk_size` long until the bytes left to hand out get short: from then on each
 /// is half of a worker's share of what is left, down to [`MIN_CHUNK`], so the workers
-/// run out of work at nearly the same time instead of one finishing a whole chunk alone
-/// (with 32 MiB chunks that wait was up to 30 ms of a one-second run).
+/// run out of work at nearly the same time instead of the others waiting while one finishes
+/// a whole chunk alone.
 fn plan(files: &[InputFile], chunk_size: u64, workers: usize) -> Vec<Task> {
     let chunk_size = chunk_size.max(1);
     let mut tasks = Vec::new();

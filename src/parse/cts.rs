@@ -96,7 +96,7 @@ pub fn for_each_trace(
 }
 
 /// Documents larger than this are read a trace at a time: a whole simd-json tape takes many
-/// times a document's size (a 7 MB `.gz` of traces took 3 GB), one trace's tape a few KB.
+/// times a document's size in memory, while one trace's tape stays as small as the trace.
 const LARGE: usize = 8 << 20;
 
 /// Calls `f` with the bytes of each record of a JSON document of gateway records: the
