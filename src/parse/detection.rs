@@ -11,7 +11,7 @@ use super::{FormatChoice, LogFormat, apig, json};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
     pub format: LogFormat,
-    /// Which variant of the format (`json-lines`, `apig-joined-53`, `cts-document`, ...).
+    /// Which variant of the format (`json-lines`, `apig-joined-53`, `cts-list-traces`, ...).
     pub layout: &'static str,
     /// Why, in a few words (for `inspect`).
     pub why: String,
