@@ -127,9 +127,8 @@ impl GuardedMap {
                 // Bytes this mapping reads from disk are cached in 2 MiB folios (Linux with
                 // transparent huge pages), which are mapped 2 MiB per fault, this run and the
                 // next; read through the mapping without it they were cached in 4 KiB
-                // folios, mapped 64 KiB per fault: on a 1 GiB log at -j2, 0.10-0.14 s of
-                // system time in every later run against 0.03-0.04 s. Pages already cached
-                // keep their size.
+                // folios, mapped 64 KiB per fault, and every later run spent several times
+                // the system time faulting them in. Pages already cached keep their size.
                 let _ = map.advise(memmap2::Advice::HugePage);
                 return Some(GuardedMap { map, slot: i });
             }

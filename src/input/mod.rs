@@ -4,47 +4,26 @@
 //! boundaries, so one big file keeps every core busy; `.gz` and `.zst` files are decompressed
 //! as streams, files in parallel with each other. Every unit of work folds into a per-worker
 //! [`Sink`] and the workers' values are merged at the end. Progress is ticked per chunk.
+//!
+//! This file holds what the stages share (the files, their reports) and the scan itself: the
+//! plan of tasks, the workers, and the merge of what they found. Deciding what a file is, is
+//! in `sniff`; reading a plain file's chunk in `chunk`; reading a whole file (a compressed
+//! stream or a document) in `whole`.
 
+mod chunk;
 pub mod discover;
 pub mod mmap;
+mod sniff;
+mod whole;
 
-use std::fs::File;
-use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use crate::parse::{self, FormatChoice, LogFormat};
-use crate::scan::{Counters, MAX_LINE, Origin, ScanConfig, Scanner, Sink};
-
-/// How much of a file format detection looks at.
-const SNIFF: usize = 64 << 10;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-impl Compression {
-    fn of(head: &[u8]) -> Compression {
-        match head {
-            [0x1f, 0x8b, ..] => Compression::Gzip,
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
-            _ => Compression::None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
-        }
-    }
-}
+use crate::parse::LogFormat;
+use crate::scan::{Counters, ScanConfig, Scanner, Sink};
+pub use sniff::{Compression, head_of, open_decoder, sniff};
 
 /// One input file, sniffed.
 #[derive(Debug, Clone)]
@@ -75,27 +54,6 @@ pub struct InputFile {
 
 /// Bytes of content at the end of what was read that a fingerprint covers.
 pub const TAIL: u64 = 64 << 10;
-
-/// Keeps the last [`TAIL`] bytes of a stream that went by.
-#[derive(Debug, Default)]
-struct TailKeeper {
-    buf: Vec<u8>,
-}
-
-impl TailKeeper {
-    fn push(&mut self, bytes: &[u8]) {
-        let cap = TAIL as usize;
-        if bytes.len() >= cap {
-            self.buf.clear();
-            self.buf.extend_from_slice(&bytes[bytes.len() - cap..]);
-        } else {
-            self.buf.extend_from_slice(bytes);
-            if self.buf.len() > cap {
-                self.buf.drain(..self.buf.len() - cap);
-            }
-        }
-    }
-}
 
 /// The fingerprint hash of some content.
 pub fn content_hash(bytes: &[u8]) -> u128 {
@@ -131,97 +89,6 @@ pub struct FileReport {
     pub skipped: Option<&'static str>,
     /// What this run counted in the file's lines.
     pub counts: Counters,
-}
-
-pub fn open_decoder(file: File, c: Compression) -> io::Result<Box<dyn Read + Send>> {
-    Ok(match c {
-        Compression::None => Box::new(file),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
-            io::BufReader::with_capacity(1 << 20, file),
-        )),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
-    })
-}
-
-/// The compression of a file and up to `n` bytes of its (decompressed) content.
-pub fn head_of(path: &std::path::Path, n: usize) -> io::Result<(Compression, Vec<u8>)> {
-    let mut file = File::open(path)?;
-    let magic = read_head(&mut file, 4)?;
-    let compression = Compression::of(&magic);
-    let mut reader = open_decoder(File::open(path)?, compression)?;
-    Ok((compression, read_head(&mut *reader, n)?))
-}
-
-/// Reads up to `n` bytes, stopping early (not failing) on a decoding error.
-fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    let mut done = 0;
-    while done < n {
-        match r.read(&mut buf[done..]) {
-            Ok(0) => break,
-            Ok(k) => done += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if done > 0 => {
-                let _ = e;
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(done);
-    Ok(buf)
-}
-
-/// Opens each file and decides its compression and format.
-pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
-    paths
-        .par_iter()
-        .map(|path| {
-            let name = path.display().to_string();
-            let mut live = false;
-            let result =
-                (|| -> Result<(u64, Compression, Result<parse::Detected, String>), String> {
-                    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-                    let md = file.metadata().map_err(|e| format!("cannot stat: {e}"))?;
-                    let len = md.len();
-                    live = md
-                        .modified()
-                        .ok()
-                        .and_then(|m| m.elapsed().ok())
-                        .is_none_or(|age| age.as_secs() < LIVE_WINDOW);
-                    let magic = read_head(&mut file, 4).map_err(|e| format!("cannot read: {e}"))?;
-                    let compression = Compression::of(&magic);
-                    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-                    let mut reader = open_decoder(file, compression)
-                        .map_err(|e| format!("cannot decompress: {e}"))?;
-                    let head = read_head(&mut *reader, SNIFF)
-                        .map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
-                    let format = parse::decide(&head, choice);
-                    Ok((len, compression, format))
-                })();
-            let (len, compression, detected) = match result {
-                Ok(read) => read,
-                Err(e) => (0, Compression::None, Err(e)),
-            };
-            let (format, layout, keys) = match detected {
-                Ok(d) => (Ok(d.format), d.layout, d.keys),
-                Err(e) => (Err(e), "", Vec::new()),
-            };
-            InputFile {
-                path: path.clone(),
-                name,
-                len,
-                compression,
-                format,
-                layout,
-                keys,
-                live,
-                start: 0,
-                line_base: 0,
-                expect_tail: None,
-            }
-        })
-        .collect()
 }
 
 /// Seconds since the last modification within which a file counts as live (still written).
@@ -288,8 +155,8 @@ const MIN_CHUNK: u64 = 1 << 20;
 ///
 /// Chunks are `chunk_size` long until the bytes left to hand out get short: from then on each
 /// is half of a worker's share of what is left, down to [`MIN_CHUNK`], so the workers
-/// run out of work at nearly the same time instead of one finishing a whole chunk alone
-/// (with 32 MiB chunks that wait was up to 30 ms of a one-second run).
+/// run out of work at nearly the same time instead of the others waiting while one finishes
+/// a whole chunk alone.
 fn plan(files: &[InputFile], chunk_size: u64, workers: usize) -> Vec<Task> {
     let chunk_size = chunk_size.max(1);
     let mut tasks = Vec::new();
@@ -343,61 +210,75 @@ pub fn scan<S: Sink>(
     let next = AtomicUsize::new(0);
     let results: Vec<WorkerResult<S>> = (0..workers)
         .into_par_iter()
-        .map(|_| {
-            let mut scanner =
-                Scanner::new(cfg).expect("scanner options are validated before the scan");
-            let mut stats = S::default();
-            let mut notes = Vec::new();
-            let mut ends = Vec::new();
-            let mut counted = Vec::new();
-            let mut buf = Vec::new();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(task) = tasks.get(i) else { break };
-                let before = *stats.counters();
-                let task_file = match *task {
-                    Task::Chunk { file, .. } | Task::Whole { file } => file,
-                };
-                let (bytes, note) = match *task {
-                    Task::Chunk {
+        .map(|_| work(files, cfg, &tasks, &next, tick))
+        .collect();
+    let (stats, notes, ends, counted) = merge_workers(results);
+    let reports = file_reports(files, &stats, notes, ends, counted);
+    (stats, reports)
+}
+
+/// One worker: takes the next task until none is left, folding each into its own sink.
+fn work<S: Sink>(
+    files: &[InputFile],
+    cfg: &ScanConfig,
+    tasks: &[Task],
+    next: &AtomicUsize,
+    tick: &(dyn Fn(u64) + Sync),
+) -> WorkerResult<S> {
+    let mut scanner = Scanner::new(cfg).expect("scanner options are validated before the scan");
+    let mut stats = S::default();
+    let mut notes = Vec::new();
+    let mut ends = Vec::new();
+    let mut counted = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(task) = tasks.get(i) else { break };
+        let before = *stats.counters();
+        let task_file = match *task {
+            Task::Chunk { file, .. } | Task::Whole { file } => file,
+        };
+        let (bytes, note) = match *task {
+            Task::Chunk {
+                file,
+                index,
+                start,
+                end,
+            } => {
+                let f = &files[file as usize];
+                (
+                    end - start,
+                    chunk::scan_chunk(
+                        f,
                         file,
                         index,
                         start,
                         end,
-                    } => {
-                        let f = &files[file as usize];
-                        (
-                            end - start,
-                            scan_chunk(
-                                f,
-                                file,
-                                index,
-                                start,
-                                end,
-                                &mut scanner,
-                                &mut stats,
-                                &mut buf,
-                            ),
-                        )
-                    }
-                    Task::Whole { file } => {
-                        let f = &files[file as usize];
-                        let mut end = StreamEnd::default();
-                        let note = scan_whole(f, file, cfg, &mut scanner, &mut stats, &mut end);
-                        ends.push((file, end));
-                        (f.len, note)
-                    }
-                };
-                notes.extend(note);
-                counted.push((task_file, stats.counters().since(&before)));
-                tick(bytes);
+                        &mut scanner,
+                        &mut stats,
+                        &mut buf,
+                    ),
+                )
             }
-            (stats, notes, ends, counted)
-        })
-        .collect();
-    // The largest aggregate is kept as it is and the others are folded into it (merging into
-    // an empty one re-inserted every row of the first and grew its tables step by step).
-    let mut results = results;
+            Task::Whole { file } => {
+                let f = &files[file as usize];
+                let mut end = StreamEnd::default();
+                let note = whole::scan_whole(f, file, cfg, &mut scanner, &mut stats, &mut end);
+                ends.push((file, end));
+                (f.len, note)
+            }
+        };
+        notes.extend(note);
+        counted.push((task_file, stats.counters().since(&before)));
+        tick(bytes);
+    }
+    (stats, notes, ends, counted)
+}
+
+/// The workers' results as one: the largest aggregate is kept as it is and the others are
+/// folded into it (merging into an empty one re-inserted every row of the first and grew its
+/// tables step by step).
+fn merge_workers<S: Sink>(mut results: Vec<WorkerResult<S>>) -> WorkerResult<S> {
     let largest = (0..results.len()).max_by_key(|&i| results[i].0.rows());
     let (mut stats, mut notes, mut ends, mut counted) = match largest {
         Some(i) => results.swap_remove(i),
@@ -409,7 +290,18 @@ pub fn scan<S: Sink>(
         notes.extend(n);
         ends.extend(e);
     }
+    (stats, notes, ends, counted)
+}
 
+/// What happened to each file: its lines and counts, how a whole-file task ended, and its
+/// errors and warnings.
+fn file_reports<S: Sink>(
+    files: &[InputFile],
+    stats: &S,
+    notes: Vec<Note>,
+    ends: Vec<(u32, StreamEnd)>,
+    counted: Vec<(u32, Counters)>,
+) -> Vec<FileReport> {
     let mut reports: Vec<FileReport> = files
         .iter()
         .map(|f| FileReport {
@@ -448,9 +340,15 @@ pub fn scan<S: Sink>(
     for r in &mut reports {
         r.malformed = r.counts.malformed;
     }
+    add_notes(&mut reports, notes);
+    reports
+}
+
+/// Hands each file its notes: the first error, and the first warning with how many more like
+/// it there were. One warning per file: chunks of the same file meet the same cause, and a
+/// line of it per 32 MiB chunk would bury the other warnings.
+fn add_notes(reports: &mut [FileReport], mut notes: Vec<Note>) {
     notes.sort();
-    // One warning per file: chunks of the same file meet the same cause, and a line of it
-    // per 32 MiB chunk would bury the other warnings.
     let mut more: Vec<u64> = vec![0; reports.len()];
     for note in notes {
         let r = &mut reports[note.file as usize];
@@ -467,477 +365,6 @@ pub fn scan<S: Sink>(
             && let Some(w) = r.warnings.first_mut()
         {
             w.push_str(&format!(" (and {n} more warning(s) of this file like it)"));
-        }
-    }
-    (stats, reports)
-}
-
-/// Scans the lines that start in `[start, end)` of a plain file, straight into `stats`.
-///
-/// Files modified in the last [`LIVE_WINDOW`] seconds may still be written, appended or
-/// truncated (`logrotate copytruncate`): they are read with `pread` into a private buffer, so
-/// a shorter file just yields fewer lines, and a last line without its newline is left for
-/// the next run. Other files are memory-mapped under the SIGBUS guard ([`mmap`]): should one
-/// shrink anyway, the guard keeps the process alive and the file is reported as an error, so
-/// the run fails (exit 2, previous report kept) instead of writing incomplete counts.
-#[allow(clippy::too_many_arguments)]
-fn scan_chunk<S: Sink>(
-    f: &InputFile,
-    file: u32,
-    index: u32,
-    start: u64,
-    end: u64,
-    scanner: &mut Scanner<'_>,
-    stats: &mut S,
-    buf: &mut Vec<u8>,
-) -> Option<Note> {
-    let fd = match File::open(&f.path) {
-        Ok(fd) => fd,
-        Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
-    };
-    // One byte before the range (to see whether a line starts at `start`) and up to one
-    // maximum line after it (to finish the last line that starts inside).
-    let map_start = start.saturating_sub(1);
-    let map_end = (end + MAX_LINE).min(f.len);
-    let len = (map_end - map_start) as usize;
-    let rel = ((start - map_start) as usize, (end - map_start) as usize);
-    let at_eof = map_end == f.len;
-    let format = f.format.clone().unwrap_or(LogFormat::Json);
-    let window = Origin {
-        file,
-        chunk: index,
-        offset: map_start,
-        line_base: 0,
-        format,
-    };
-
-    if !f.live
-        && let Some(map) = mmap::GuardedMap::new(&fd, map_start, len)
-    {
-        let (n, _) = scan_owned(map.bytes(), rel, at_eof, false, window, scanner, stats);
-        stats.chunk_lines(file, index, n);
-        return map.faulted().then(|| {
-            Note::error(
-                file,
-                format!(
-                    "{}: the file shrank while it was read (it had not been modified for {LIVE_WINDOW}s, so it was memory-mapped); its counts would be incomplete: run again",
-                    f.name
-                ),
-            )
-        });
-    }
-    if let Err(e) = mmap::read_range(&fd, map_start, len, buf) {
-        return Some(Note::error(
-            file,
-            format!("{}: cannot read at byte {map_start}: {e}", f.name),
-        ));
-    }
-    let short = buf.len() < len;
-    // A last line without its newline in a file still being written waits for the next run
-    // only when there is one to pick it up (`--state`); a file just copied (`cp` sets the
-    // time to now) read once is read whole.
-    let defer = f.live && scanner.config().resumable;
-    let (n, deferred) = scan_owned(buf, rel, at_eof || short, defer, window, scanner, stats);
-    stats.chunk_lines(file, index, n);
-    if short {
-        return Some(Note::warning(
-            file,
-            format!(
-                "{}: the file shrank while it was read (now {} bytes from byte {map_start} on); counted the complete lines it still held",
-                f.name,
-                buf.len()
-            ),
-        ));
-    }
-    deferred.then(|| {
-        Note::warning(
-            file,
-            format!(
-                "{}: its last line has no newline yet and the file was modified in the last {LIVE_WINDOW}s: the line is left for the next run",
-                f.name
-            ),
-        )
-    })
-}
-
-/// Scans the lines of `bytes` (a window of the file starting at `base`) that start in
-/// `[rel.0, rel.1)`. With `live`, a last line without its newline at the end of the file is
-/// not read: it is probably still being written. Returns the number of lines, and whether
-/// such a line was left.
-#[allow(clippy::too_many_arguments)]
-fn scan_owned<S: Sink>(
-    bytes: &[u8],
-    rel: (usize, usize),
-    at_eof: bool,
-    live: bool,
-    window: Origin,
-    scanner: &mut Scanner<'_>,
-    stats: &mut S,
-) -> (u64, bool) {
-    let (start, end) = (rel.0.min(bytes.len()), rel.1.min(bytes.len()));
-    let first = if start == 0 {
-        0
-    } else {
-        match memchr::memchr(b'\n', &bytes[start - 1..]) {
-            Some(i) => start + i,
-            None => return (0, false),
-        }
-    };
-    if first >= end {
-        return (0, false);
-    }
-    let (mut stop, overlong) = match memchr::memchr(b'\n', &bytes[end - 1..]) {
-        Some(i) => (end + i, false),
-        None => (bytes.len(), !at_eof),
-    };
-    let mut deferred = false;
-    if live && at_eof && !overlong && stop == bytes.len() && bytes.last() != Some(&b'\n') {
-        deferred = true;
-        stop = memchr::memrchr(b'\n', &bytes[first..]).map_or(first, |i| first + i);
-        if stop <= first {
-            return (0, true);
-        }
-    }
-    let origin = Origin {
-        offset: window.offset + first as u64,
-        ..window
-    };
-    if !overlong {
-        return (
-            scanner.scan_lines(&bytes[first..stop], origin, stats),
-            deferred,
-        );
-    }
-    // The last line runs past the longest line we read: count it as malformed.
-    let last_start = memchr::memrchr(b'\n', &bytes[first..stop]).map_or(first, |i| first + i + 1);
-    let n = scanner.scan_lines(&bytes[first..last_start], origin, stats);
-    stats.counters().lines += 1;
-    stats.malformed(window.file, window.chunk, n, || {
-        format!("line longer than {MAX_LINE} bytes")
-    });
-    (n + 1, deferred)
-}
-
-/// Scans a compressed file as a stream, or a CTS document whole.
-///
-/// A compressed file read from `f.start > 0` (`--state`) is decompressed up to there without
-/// parsing, and the content just before must hash to `f.expect_tail`: if it does not, the
-/// file is not the one counted before after all, and it is read again from the beginning.
-fn scan_whole<S: Sink>(
-    f: &InputFile,
-    file: u32,
-    cfg: &ScanConfig,
-    scanner: &mut Scanner<'_>,
-    stats: &mut S,
-    end: &mut StreamEnd,
-) -> Option<Note> {
-    let format = f.format.clone().unwrap_or(LogFormat::Json);
-    let open = || File::open(&f.path).and_then(|fd| open_decoder(fd, f.compression));
-    let mut reader = match open() {
-        Ok(r) => r,
-        Err(e) => return Some(Note::error(file, format!("{}: cannot open: {e}", f.name))),
-    };
-    if format.is_document() {
-        return scan_document(f, file, cfg, &mut *reader, scanner, stats, end);
-    }
-    let keep_tail = cfg.resumable;
-    if f.start > 0 {
-        match skip_verified(&mut *reader, f.start, f.expect_tail) {
-            Ok(Skip::Verified) => {}
-            Ok(Skip::Ended) => {
-                end.end = f.start;
-                end.nothing_new = true;
-                return None;
-            }
-            Ok(Skip::Mismatch) => {
-                end.restarted = true;
-                reader = match open() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        return Some(Note::error(file, format!("{}: cannot open: {e}", f.name)));
-                    }
-                };
-                return scan_stream(f, file, &mut *reader, 0, keep_tail, scanner, stats, end);
-            }
-            Err(e) => {
-                return Some(Note::error(
-                    file,
-                    format!(
-                        "{}: cannot read the {} data up to byte {} counted before: {e}",
-                        f.name,
-                        f.compression.as_str(),
-                        f.start
-                    ),
-                ));
-            }
-        }
-    }
-    scan_stream(
-        f,
-        file,
-        &mut *reader,
-        f.start,
-        keep_tail,
-        scanner,
-        stats,
-        end,
-    )
-}
-
-enum Skip {
-    /// The content up to `start` is there and its tail matches.
-    Verified,
-    /// The content ends at or before `start`: a prefix of what was counted.
-    Ended,
-    /// The content differs.
-    Mismatch,
-}
-
-/// Reads and drops `start` bytes, checking the hash of the last [`TAIL`] of them.
-fn skip_verified(
-    reader: &mut dyn Read,
-    start: u64,
-    expect: Option<(u64, u128)>,
-) -> io::Result<Skip> {
-    let mut tail = TailKeeper::default();
-    let mut block = vec![0u8; 1 << 20];
-    let mut done = 0u64;
-    while done < start {
-        let want = (start - done).min(block.len() as u64) as usize;
-        let n = match reader.read(&mut block[..want]) {
-            Ok(0) => return Ok(Skip::Ended),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        // Only the last TAIL bytes before `start` are hashed.
-        if done + n as u64 + TAIL > start {
-            tail.push(&block[..n]);
-        }
-        done += n as u64;
-    }
-    Ok(match expect {
-        Some((len, hash)) if tail.buf.len() as u64 == len && content_hash(&tail.buf) == hash => {
-            Skip::Verified
-        }
-        Some(_) => Skip::Mismatch,
-        None => Skip::Verified,
-    })
-}
-
-/// Scans the lines of a decompressed stream whose first byte is at content offset `base`.
-#[allow(clippy::too_many_arguments)]
-fn scan_stream<S: Sink>(
-    f: &InputFile,
-    file: u32,
-    reader: &mut dyn Read,
-    base: u64,
-    keep_tail: bool,
-    scanner: &mut Scanner<'_>,
-    stats: &mut S,
-    end: &mut StreamEnd,
-) -> Option<Note> {
-    let format = f.format.clone().unwrap_or(LogFormat::Json);
-    const BLOCK: usize = 4 << 20;
-    // A stream is one chunk; `consumed` is the stream offset of the buffer's first byte.
-    let stream_origin = |offset: u64, line_base: u64| Origin {
-        file,
-        chunk: 0,
-        offset,
-        line_base,
-        format,
-    };
-    let mut tail = TailKeeper::default();
-    let mut keep = |bytes: &[u8]| {
-        if keep_tail {
-            tail.push(bytes);
-        }
-    };
-    let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE as usize);
-    let mut consumed: u64 = base; // stream offset of buf[0]
-    let mut lines: u64 = 0;
-    let mut skipping = false; // inside an overlong line, dropping bytes up to its newline
-    let mut note = None;
-    loop {
-        let filled = buf.len();
-        buf.resize(filled + BLOCK, 0);
-        let read = loop {
-            match reader.read(&mut buf[filled..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let n = match read {
-            Ok(n) => n,
-            Err(e) => {
-                buf.truncate(filled);
-                note = Some(format!(
-                    "{}: {} data is corrupt or truncated after {} decompressed bytes ({e}); counted the complete lines before that",
-                    f.name,
-                    f.compression.as_str(),
-                    consumed + filled as u64
-                ));
-                // The unterminated tail is not a complete line: drop it.
-                buf.truncate(memchr::memrchr(b'\n', &buf).map_or(0, |last| last + 1));
-                if !skipping {
-                    lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
-                }
-                keep(&buf);
-                consumed += buf.len() as u64;
-                break;
-            }
-        };
-        buf.truncate(filled + n);
-        if skipping {
-            match memchr::memchr(b'\n', &buf) {
-                Some(i) => {
-                    keep(&buf[..=i]);
-                    consumed += (i + 1) as u64;
-                    buf.drain(..=i);
-                    skipping = false;
-                }
-                None => {
-                    keep(&buf);
-                    consumed += buf.len() as u64;
-                    buf.clear();
-                    if n == 0 {
-                        break;
-                    }
-                    continue;
-                }
-            }
-        }
-        if n == 0 {
-            // End of stream: the rest is the last line (maybe without a newline).
-            lines += scanner.scan_lines(&buf, stream_origin(consumed, lines), stats);
-            keep(&buf);
-            consumed += buf.len() as u64;
-            break;
-        }
-        let Some(last) = memchr::memrchr(b'\n', &buf) else {
-            if buf.len() as u64 > MAX_LINE {
-                stats.counters().lines += 1;
-                stats.malformed(file, 0, lines, || {
-                    format!("line longer than {MAX_LINE} bytes")
-                });
-                lines += 1;
-                keep(&buf);
-                consumed += buf.len() as u64;
-                buf.clear();
-                skipping = true;
-            }
-            continue;
-        };
-        lines += scanner.scan_lines(&buf[..last], stream_origin(consumed, lines), stats);
-        keep(&buf[..=last]);
-        consumed += (last + 1) as u64;
-        buf.drain(..=last);
-    }
-    stats.chunk_lines(file, 0, lines);
-    end.end = consumed;
-    if keep_tail {
-        end.tail = Some((tail.buf.len() as u64, content_hash(&tail.buf)));
-    }
-    note.map(|n| Note::warning(file, n))
-}
-
-fn scan_document<S: Sink>(
-    f: &InputFile,
-    file: u32,
-    cfg: &ScanConfig,
-    reader: &mut dyn Read,
-    scanner: &mut Scanner<'_>,
-    stats: &mut S,
-    end: &mut StreamEnd,
-) -> Option<Note> {
-    let mut doc = Vec::new();
-    // A damaged stream (a truncated .gz) keeps what came before the damage: its complete
-    // traces are read, as the lines before the damage of a line log are.
-    let damaged = reader.read_to_end(&mut doc).err();
-    // A document is always read whole: `end` and `tail` describe all of it.
-    end.end = doc.len() as u64;
-    let t = doc.len().saturating_sub(TAIL as usize);
-    end.tail = Some(((doc.len() - t) as u64, content_hash(&doc[t..])));
-    let mut bad = Vec::new();
-    let mut lines = 0u64;
-    let format = f.format.clone().unwrap_or(LogFormat::CtsDocument);
-    let result = if format == LogFormat::JsonDocument {
-        crate::parse::cts::for_each_record(&doc, |i, record| {
-            let origin = Origin {
-                file,
-                chunk: 0,
-                offset: i as u64,
-                line_base: 0,
-                format,
-            };
-            let at = crate::scan::Position {
-                file,
-                offset: i as u64,
-            };
-            scanner.scan_record(record, at, origin, i as u64, stats);
-            lines += 1;
-        })
-    } else {
-        crate::parse::cts::for_each_trace(
-            &mut doc,
-            &cfg.catalog,
-            cfg.timezone,
-            |i, req| {
-                let origin = Origin {
-                    file,
-                    chunk: 0,
-                    offset: i as u64,
-                    line_base: 0,
-                    format: LogFormat::CtsDocument,
-                };
-                let at = crate::scan::Position {
-                    file,
-                    offset: i as u64,
-                };
-                scanner.scan_parsed(req, at, origin, i as u64, stats);
-                lines += 1;
-            },
-            |i, m| bad.push((i, m)),
-        )
-    };
-    for (i, m) in bad {
-        stats.counters().lines += 1;
-        stats.malformed(file, 0, i as u64, || format!("trace {i}: {}", m.0));
-        lines += 1;
-    }
-    stats.chunk_lines(file, 0, lines);
-    let damage = damaged.map(|e| {
-        format!(
-            "cannot read the whole document ({} data: {e}); what came before the damage was read",
-            f.compression.as_str()
-        )
-    });
-    match (result, damage) {
-        (Ok(_), None) => None,
-        (result, damage) => {
-            let what: Vec<String> = damage
-                .into_iter()
-                .chain(result.err().map(|m| {
-                    stats.counters().lines += 1;
-                    stats.malformed(file, 0, 0, || m.0.clone());
-                    m.0
-                }))
-                .collect();
-            // Counted as malformed and named: the other files' requests still make a report
-            // (and a run with nothing else to read stops at "no request could be read").
-            Some(Note::warning(
-                file,
-                format!(
-                    "{}: read as a {} document: {}",
-                    f.name,
-                    if format == LogFormat::JsonDocument {
-                        "JSON"
-                    } else {
-                        "CTS"
-                    },
-                    what.join("; ")
-                ),
-            ))
         }
     }
 }
