@@ -31,7 +31,7 @@ fn logs(format: GenFormat, lines: u64) -> Vec<u8> {
 }
 
 fn scan(cfg: &ScanConfig, bytes: &[u8], format: LogFormat) -> Stats {
-    let mut scanner = Scanner::new(cfg).unwrap();
+    let mut scanner = Scanner::new(cfg);
     let mut stats = Stats::default();
     let origin = Origin::start(format);
     scanner.scan_lines(bytes, origin, &mut stats);
@@ -75,7 +75,9 @@ fn bench_lines(c: &mut Criterion) {
                 .count()
         })
     });
-    let mut apig_parser = ApigParser::new(Some("custom_data_log1")).unwrap();
+    let mut apig_parser = ApigParser::new(Some(
+        &permlens::parse::apig::UserField::new("custom_data_log1").unwrap(),
+    ));
     let ok = apig_lines
         .iter()
         .filter(|l| {
@@ -132,7 +134,7 @@ fn bench_decide(c: &mut Criterion) {
 fn bench_scan(c: &mut Criterion) {
     let cfg = {
         let mut cfg = ScanConfig::new(Catalog::embedded());
-        cfg.user_field = Some("custom_data_log1".into());
+        cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
         cfg
     };
     let mut g = c.benchmark_group("scan");

@@ -126,7 +126,7 @@ fn damaged(path: &'static str) -> impl Strategy<Value = Vec<u8>> {
 fn scan_file(path: &Path) {
     let files = input::sniff(&[path.to_path_buf()], FormatChoice::Auto);
     let mut cfg = ScanConfig::new(Catalog::embedded());
-    cfg.user_field = Some("custom_data_log1".into());
+    cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
     cfg.chunk_size = 1 << 12;
     let (stats, reports): (permlens::aggregate::Stats, _) = input::scan(&files, &cfg, &|_| {});
     let c = stats.counters;
@@ -166,7 +166,7 @@ proptest! {
         damaged("tests/data/real/apig-joined.log"),
         damaged("tests/data/real/apig-legacy.log"),
     ]) {
-        let mut p = ApigParser::new(Some("custom_data_log1")).unwrap();
+        let mut p = ApigParser::new(Some(&permlens::parse::apig::UserField::new("custom_data_log1").unwrap()));
         for l in line.split(|&b| b == b'\n') {
             let _ = p.parse(l, |_| ());
             let _ = parse::apig::line_layout(l);

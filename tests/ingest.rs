@@ -134,7 +134,7 @@ fn run_with<S: Sink>(
 ) -> (S, Vec<FileReport>) {
     let mut cfg = ScanConfig::new(Catalog::embedded());
     cfg.chunk_size = chunk;
-    cfg.user_field = Some("custom_data_log1".into());
+    cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
     cfg.fields.set("user_id=user_id").unwrap();
     if !prefilter {
         cfg.prefilter = None;

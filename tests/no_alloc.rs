@@ -102,10 +102,10 @@ fn scan_without_allocating(generate: GenFormat, format: LogFormat) {
     )
     .unwrap();
     let mut cfg = ScanConfig::new(catalog);
-    cfg.user_field = Some("custom_data_log1".into());
+    cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
     let (dates, nets) = snapshot.context_bounds();
     cfg.context = ContextClasses::new(dates, nets);
-    let mut scanner = Scanner::new(&cfg).unwrap();
+    let mut scanner = Scanner::new(&cfg);
     let mut stats = Stats::default();
     let origin = Origin::start(format);
     // Three passes, each later in the input: every key, string and evidence slot (up to three

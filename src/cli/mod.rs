@@ -60,11 +60,11 @@ pub struct ReadingOpts {
     /// JSON field override, e.g. user=auth.user.name (repeatable); names: method, path, request,
     /// status, user, user_id, time, request_id, source_ip, error_code, host, response_source
     #[arg(long = "field", value_name = "NAME=PATH", value_parser = value::field_spec)]
-    pub fields: Vec<String>,
+    pub fields: Vec<crate::parse::json::FieldSpec>,
     /// API Gateway field that carries the caller's IAM user name, e.g. custom_data_log1 (also
     /// read from JSON records, such as LTS-structured API Gateway logs, unless --field user=)
     #[arg(long, value_name = "NAME", value_parser = value::user_field)]
-    pub user_field: Option<String>,
+    pub user_field: Option<crate::parse::apig::UserField>,
     /// Zone of times written without one (LTS-structured API Gateway records), e.g. +08:00;
     /// without it such times are not read (never guessed)
     #[arg(long, value_name = "OFFSET", value_parser = value::timezone)]

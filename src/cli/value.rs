@@ -4,7 +4,9 @@
 //!
 //! Messages do not name the option: the caller of the parser prefixes it.
 
-use crate::parse::{FormatChoice, json::FieldMap};
+use crate::parse::FormatChoice;
+use crate::parse::apig::UserField;
+use crate::parse::json::FieldSpec;
 use crate::pipeline::FailOn;
 use crate::report::Formats;
 
@@ -42,19 +44,13 @@ pub fn fail_on(s: &str) -> Result<FailOn, String> {
 }
 
 /// `--field NAME=PATH`, checked as the JSON reader will read it.
-pub fn field_spec(s: &str) -> Result<String, String> {
-    FieldMap::default().set(s)?;
-    Ok(s.to_owned())
+pub fn field_spec(s: &str) -> Result<FieldSpec, String> {
+    FieldSpec::parse(s)
 }
 
 /// `--user-field`: an API Gateway log field.
-pub fn user_field(s: &str) -> Result<String, String> {
-    crate::parse::apig::check_user_field(s)
-        .map(|_| s.to_owned())
-        .map_err(|e| {
-            let expected = e.split_once(", expected").map_or("", |(_, rest)| rest);
-            format!("{s:?} is not an API Gateway log field; expected{expected}")
-        })
+pub fn user_field(s: &str) -> Result<UserField, String> {
+    UserField::new(s)
 }
 
 /// `--timezone +08:00`: seconds east of UTC.

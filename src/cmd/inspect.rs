@@ -13,7 +13,7 @@ use crate::classify::Scratch;
 use crate::cli::{InspectArgs, TextOrJson};
 use crate::fsutil::print_stdout;
 use crate::input::{self, Compression};
-use crate::parse::apig::{self, ApigParser, Layout};
+use crate::parse::apig::{self, ApigParser, Layout, UserField};
 use crate::parse::json::{FieldMap, JsonParser};
 use crate::parse::time::format_micros;
 use crate::parse::{self, FormatChoice, LogFormat, Request};
@@ -27,12 +27,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
     let choice = args.reading.log_format.choice;
     let zone = args.reading.timezone;
-    let (fields, _) = parse::reading_options(
-        &args.reading.fields,
-        args.reading.user_field.as_deref(),
-        None,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let fields = parse::field_map(&args.reading.fields, args.reading.user_field.as_ref());
     let strip: Vec<Box<[u8]>> = args
         .reading
         .strip_prefixes
@@ -44,7 +39,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         catalog: &catalog,
         classifier: &crate::classify::Classifier::new(&catalog),
         fields: &fields,
-        user_field: args.reading.user_field.as_deref(),
+        user_field: args.reading.user_field.as_ref(),
         zone,
         shown: args.records.max(1),
         choice,
@@ -68,7 +63,7 @@ struct Opts<'a> {
     catalog: &'a Catalog,
     classifier: &'a crate::classify::Classifier,
     fields: &'a FieldMap,
-    user_field: Option<&'a str>,
+    user_field: Option<&'a UserField>,
     zone: Option<i32>,
     /// Requests and errors shown per file.
     shown: usize,
@@ -213,9 +208,7 @@ fn sample_lines(
         _ => text,
     };
     let mut json = JsonParser::new(o.fields).with_zone(o.zone);
-    let mut apig = ApigParser::new(o.user_field)
-        .unwrap_or_else(|_| ApigParser::new(None).expect("no field, no error"))
-        .with_zone(o.zone);
+    let mut apig = ApigParser::new(o.user_field).with_zone(o.zone);
     let mut keys: Vec<String> = Vec::new();
     for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -266,7 +259,7 @@ fn apig_fields(d: &parse::Detected, o: &Opts<'_>, sample: &mut Sample<'_>, out: 
             .collect(),
         None => apig::FIELDS_54.to_vec(),
     };
-    let user = match (o.user_field, layout) {
+    let user = match (o.user_field.map(UserField::name), layout) {
         (Some(u), Some(l)) if !l.has(u) => {
             json!(format!("{u} (not in this layout: callers read as unknown)"))
         }

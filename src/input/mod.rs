@@ -225,7 +225,7 @@ fn work<S: Sink>(
     next: &AtomicUsize,
     tick: &(dyn Fn(u64) + Sync),
 ) -> WorkerResult<S> {
-    let mut scanner = Scanner::new(cfg).expect("scanner options are validated before the scan");
+    let mut scanner = Scanner::new(cfg);
     let mut stats = S::default();
     let mut notes = Vec::new();
     let mut ends = Vec::new();

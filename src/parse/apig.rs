@@ -305,26 +305,43 @@ pub struct ApigParser {
     times: TimeCache,
 }
 
-/// `--user-field`'s check: a field of some layout, or why not.
-pub fn check_user_field(name: &str) -> Result<usize, String> {
-    idx54(name).ok_or_else(|| {
-        format!(
-            "--user-field {name:?}: not an API Gateway log field, expected one of {}",
-            FIELDS_54.join(", ")
-        )
-    })
+/// The `--user-field`: an API Gateway log field (of the full layout), checked once when the
+/// option is read, so that the parsers taking it cannot fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserField {
+    name: String,
+    /// Its index in the 54-field layout.
+    index: usize,
+}
+
+impl UserField {
+    pub fn new(name: &str) -> Result<UserField, String> {
+        match idx54(name) {
+            Some(index) => Ok(UserField {
+                name: name.to_owned(),
+                index,
+            }),
+            None => Err(format!(
+                "{name:?} is not an API Gateway log field; expected one of {}",
+                FIELDS_54.join(", ")
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl ApigParser {
     /// `user_field` names the field that carries the caller's IAM user name
-    /// (`custom_data_log1`, `app_id`, ...). `zone` reads times written without a zone.
-    pub fn new(user_field: Option<&str>) -> Result<ApigParser, String> {
-        let user = user_field.map(check_user_field).transpose()?;
-        Ok(ApigParser {
-            user,
+    /// (`custom_data_log1`, `app_id`, ...).
+    pub fn new(user_field: Option<&UserField>) -> ApigParser {
+        ApigParser {
+            user: user_field.map(|u| u.index),
             spans: [(0, 0); MAX_TOKENS],
             times: TimeCache::default(),
-        })
+        }
     }
 
     /// Times written without a zone are read in this one (`--timezone`).
@@ -518,7 +535,7 @@ pub(crate) mod tests {
             ("response_source", "local"),
             ("apig_err_code", "APIG.0302"),
         ]);
-        let mut p = ApigParser::new(Some("custom_data_log1")).unwrap();
+        let mut p = ApigParser::new(Some(&UserField::new("custom_data_log1").unwrap()));
         let got = p
             .parse(line.as_bytes(), |r| {
                 (
@@ -566,7 +583,7 @@ pub(crate) mod tests {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let mut p = ApigParser::new(Some("app_id")).unwrap();
+        let mut p = ApigParser::new(Some(&UserField::new("app_id").unwrap()));
         let got = p
             .parse(line.as_bytes(), |r| {
                 (
@@ -599,7 +616,7 @@ pub(crate) mod tests {
             line_layout(PROVIDER_EXAMPLE.as_bytes()),
             Some(Layout::Joined)
         );
-        let mut p = ApigParser::new(Some("custom_data_log1")).unwrap();
+        let mut p = ApigParser::new(Some(&UserField::new("custom_data_log1").unwrap()));
         let got = p
             .parse(PROVIDER_EXAMPLE.as_bytes(), |r| {
                 (
@@ -649,7 +666,7 @@ pub(crate) mod tests {
         );
         assert_eq!(line_layout(split.as_bytes()), Some(Layout::Split));
         assert_eq!(line_layout(joined.as_bytes()), Some(Layout::Joined));
-        let mut p = ApigParser::new(Some("custom_data_log3")).unwrap();
+        let mut p = ApigParser::new(Some(&UserField::new("custom_data_log3").unwrap()));
         let read = |p: &mut ApigParser, line: &str| {
             p.parse(line.as_bytes(), |r| {
                 format!(
@@ -707,11 +724,11 @@ pub(crate) mod tests {
 
     #[test]
     fn wrong_field_counts_are_malformed() {
-        let mut p = ApigParser::new(None).unwrap();
+        let mut p = ApigParser::new(None);
         let err = p.parse(b"1.2.3.4 - GET /x 200", |_| ()).unwrap_err();
         assert!(err.0.contains("expected 53"), "{err:?}");
         assert!(
-            ApigParser::new(Some("nope"))
+            UserField::new("nope")
                 .unwrap_err()
                 .contains("not an API Gateway log field")
         );

@@ -140,35 +140,23 @@ pub fn split_request_line(s: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((method, target))
 }
 
-/// The reading options `analyze` and `inspect` share, resolved: `--field` specs,
-/// `--user-field` (checked against the API Gateway fields, and read from JSON records that
-/// have the key unless `--field user=` says otherwise) and `--timezone`.
-pub fn reading_options(
-    field_specs: &[String],
-    user_field: Option<&str>,
-    timezone: Option<&str>,
-) -> Result<(json::FieldMap, Option<i32>), String> {
+/// The JSON fields `analyze` and `inspect` read: the `--field` overrides, and the
+/// `--user-field` read from JSON records that have the key, unless `--field user=` says
+/// otherwise.
+pub fn field_map(
+    specs: &[json::FieldSpec],
+    user_field: Option<&apig::UserField>,
+) -> json::FieldMap {
     let mut fields = json::FieldMap::default();
-    for spec in field_specs {
-        fields.set(spec)?;
+    for spec in specs {
+        fields.apply(spec);
     }
-    if let Some(uf) = user_field {
-        apig::check_user_field(uf)?;
-        if !field_specs
-            .iter()
-            .any(|f| f.trim_start().starts_with("user="))
-        {
-            fields.set_user_key(uf);
-        }
+    if let Some(uf) = user_field
+        && !specs.iter().any(json::FieldSpec::is_user)
+    {
+        fields.set_user_key(uf.name());
     }
-    let zone = timezone
-        .map(|z| {
-            time::parse_offset(z).ok_or_else(|| {
-                format!("--timezone: expected a UTC offset such as +08:00, -0500 or Z, got {z:?}")
-            })
-        })
-        .transpose()?;
-    Ok((fields, zone))
+    fields
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use crate::findings::{Findings, Verdict};
 use crate::parse::FormatChoice;
-use crate::parse::json::FieldMap;
+use crate::parse::apig::UserField;
+use crate::parse::json::{FieldMap, FieldSpec};
 use crate::progress::ProgressMode;
 use crate::report::Formats;
 
@@ -21,8 +22,8 @@ pub struct Config {
     pub log_format: FormatChoice,
     pub log_format_text: String,
     pub fields: FieldMap,
-    pub field_specs: Vec<String>,
-    pub user_field: Option<String>,
+    pub field_specs: Vec<FieldSpec>,
+    pub user_field: Option<UserField>,
     /// `--timezone`: seconds east of UTC of times written without a zone.
     pub timezone: Option<i32>,
     /// `--strip-prefix`, as given (each checked: `/segment[/segment...]`).

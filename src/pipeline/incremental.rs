@@ -10,6 +10,8 @@ use std::path::Path;
 use super::checks::{check_inputs, malformed_samples};
 use super::{Config, Context, Scanned};
 use crate::input::{FileReport, InputFile};
+use crate::parse::apig::UserField;
+use crate::parse::json::FieldSpec;
 use crate::policy::context::ContextClasses;
 use crate::scan::{Counters, ScanConfig};
 use crate::state::{self, HourlyRows, Plan, Prints, State, StateReport};
@@ -97,10 +99,11 @@ fn open(cfg: &Config, ctx: &Context, dir: &Path) -> anyhow::Result<State> {
     for p in &cfg.strip_prefixes {
         reading.push_str(&format!(";strip-prefix={p}"));
     }
+    let specs: Vec<&str> = cfg.field_specs.iter().map(FieldSpec::text).collect();
     let fingerprint = state::config_fingerprint(
         &ctx.catalog,
-        cfg.user_field.as_deref(),
-        &cfg.field_specs,
+        cfg.user_field.as_ref().map(UserField::name),
+        &specs,
         &reading,
     );
     let state = State::open(dir, Some(&fingerprint))?;

@@ -32,7 +32,7 @@ pub fn find(cfg: &Config) -> anyhow::Result<Inputs> {
         }
     }
     if let Some(uf) = &cfg.user_field {
-        warn_layouts_without(uf, &files);
+        warn_layouts_without(uf.name(), &files);
     }
     Ok(Inputs {
         files,
@@ -117,7 +117,8 @@ fn check_json_fields(f: &InputFile, cfg: &Config) -> Option<String> {
     if !has("user") {
         match &cfg.user_field {
             Some(uf) => warn(&format!(
-                "has no {uf} (--user-field) and no user field: its callers are read as unknown"
+                "has no {} (--user-field) and no user field: its callers are read as unknown",
+                uf.name()
             )),
             None => warn(
                 "has no caller (user_name, user, username, remote_user, ClientUsername, caller, consumer.username ...): every caller is unknown; name it with --field user=KEY",

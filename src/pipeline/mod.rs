@@ -31,7 +31,7 @@ use crate::policy::History;
 use crate::policy::context::ContextClasses;
 use crate::progress::{self, ProgressMode};
 use crate::report::changes;
-use crate::scan::{Counters, Prefilter, ScanConfig, Scanner, Sink};
+use crate::scan::{Counters, Prefilter, ScanConfig, Sink};
 use crate::state::{State, StateReport};
 
 /// What the run judges with: loaded once, before any log is read.
@@ -44,8 +44,7 @@ pub struct Context {
 }
 
 impl Context {
-    /// Loads the catalog and the snapshots (their warnings are logged), and checks that the
-    /// scan's options make a scanner.
+    /// Loads the catalog and the snapshots (their warnings are logged).
     pub fn load(cfg: &Config) -> anyhow::Result<Context> {
         let catalog = Catalog::load_or_embedded(cfg.catalog.as_deref())?;
         let history = if cfg.policies.is_empty() {
@@ -65,13 +64,11 @@ impl Context {
             }
             None => ContextClasses::default(),
         };
-        let ctx = Context {
+        Ok(Context {
             catalog,
             history,
             classes,
-        };
-        Scanner::new(&scan_config(cfg, &ctx)).map_err(anyhow::Error::msg)?;
-        Ok(ctx)
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use crate::catalog::{Catalog, Segment};
 use crate::classify::{Classifier, Scratch};
 use crate::net::parse_ip;
-use crate::parse::apig::ApigParser;
+use crate::parse::apig::{ApigParser, UserField};
 use crate::parse::json::{FieldMap, JsonParser};
 use crate::parse::{LogFormat, Malformed, Request};
 use crate::policy::context::ContextClasses;
@@ -37,7 +37,7 @@ pub struct ScanConfig {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub fields: FieldMap,
-    pub user_field: Option<String>,
+    pub user_field: Option<UserField>,
     /// The zone of times written without one (`--timezone`), seconds east of UTC.
     pub timezone: Option<i32>,
     /// Leading path segments removed from request targets before classification
@@ -115,7 +115,7 @@ impl<'c> Scanner<'c> {
         self.cfg
     }
 
-    pub fn new(cfg: &'c ScanConfig) -> Result<Scanner<'c>, String> {
+    pub fn new(cfg: &'c ScanConfig) -> Scanner<'c> {
         let mut leads: Vec<Vec<Option<Box<[u8]>>>> = Vec::new();
         for r in cfg.catalog.routes() {
             let mut lead = Vec::new();
@@ -137,17 +137,17 @@ impl<'c> Scanner<'c> {
                 leads.push(lead);
             }
         }
-        Ok(Scanner {
+        Scanner {
             cfg,
             json: JsonParser::new(&cfg.fields).with_zone(cfg.timezone),
-            apig: ApigParser::new(cfg.user_field.as_deref())?.with_zone(cfg.timezone),
+            apig: ApigParser::new(cfg.user_field.as_ref()).with_zone(cfg.timezone),
             scratch: Scratch::new(),
             bufs: Buffers {
                 shape: Vec::with_capacity(256),
                 ips: IpCache::new(),
             },
             leads,
-        })
+        }
     }
 
     /// Scans whole lines (the last one may lack its newline) into `stats`. Returns the

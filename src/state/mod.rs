@@ -225,7 +225,7 @@ fn now_text() -> String {
 pub fn config_fingerprint(
     catalog: &Catalog,
     user_field: Option<&str>,
-    fields: &[String],
+    fields: &[&str],
     log_format: &str,
 ) -> String {
     let text = format!(

@@ -35,9 +35,7 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
         now.as_microsecond(),
     )?;
     check_out(&a.out)?;
-    let (fields, _) =
-        crate::parse::reading_options(&a.reading.fields, a.reading.user_field.as_deref(), None)
-            .map_err(anyhow::Error::msg)?;
+    let fields = crate::parse::field_map(&a.reading.fields, a.reading.user_field.as_ref());
     Ok(Config {
         logs: a.logs,
         policies: a.policies,

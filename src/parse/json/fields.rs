@@ -191,6 +191,53 @@ pub fn field_names() -> Vec<&'static str> {
     FIELDS.iter().map(|f| f.1).collect()
 }
 
+/// A `--field NAME=dotted.path` override, checked once when the option is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The index of the field in [`FIELDS`].
+    field: usize,
+    path: Vec<String>,
+    /// As given (part of a `--state` directory's identity).
+    text: String,
+}
+
+impl FieldSpec {
+    pub fn parse(spec: &str) -> Result<FieldSpec, String> {
+        let (name, path) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("{spec:?}: expected NAME=dotted.path"))?;
+        let field = FIELDS
+            .iter()
+            .position(|f| f.1 == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{spec:?}: unknown field {name:?}, expected one of {}",
+                    field_names().join(", ")
+                )
+            })?;
+        let path: Vec<String> = path.trim().split('.').map(str::to_owned).collect();
+        if path.iter().any(String::is_empty) {
+            return Err(format!(
+                "{spec:?}: expected a dotted path such as request.path"
+            ));
+        }
+        Ok(FieldSpec {
+            field,
+            path,
+            text: spec.to_owned(),
+        })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Whether it names where the caller is.
+    pub fn is_user(&self) -> bool {
+        FIELDS[self.field].0 == Field::User
+    }
+}
+
 /// Where each field is looked up: aliases, or a user's dotted path.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FieldMap {
@@ -204,26 +251,13 @@ pub struct FieldMap {
 impl FieldMap {
     /// Applies `NAME=dotted.path`; errors name the accepted names.
     pub fn set(&mut self, spec: &str) -> Result<(), String> {
-        let (name, path) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("--field {spec:?}: expected NAME=dotted.path"))?;
-        let i = FIELDS
-            .iter()
-            .position(|f| f.1 == name.trim())
-            .ok_or_else(|| {
-                format!(
-                    "--field {spec:?}: unknown field {name:?}, expected one of {}",
-                    field_names().join(", ")
-                )
-            })?;
-        let parts: Vec<String> = path.trim().split('.').map(str::to_owned).collect();
-        if parts.iter().any(String::is_empty) {
-            return Err(format!(
-                "--field {spec:?}: expected a dotted path such as request.path"
-            ));
-        }
-        self.overrides[i] = Some(parts);
+        self.apply(&FieldSpec::parse(spec)?);
         Ok(())
+    }
+
+    /// Reads `spec.field` from `spec.path` instead of its aliases.
+    pub fn apply(&mut self, spec: &FieldSpec) {
+        self.overrides[spec.field] = Some(spec.path.clone());
     }
 
     /// Reads the user from the top-level key `key` instead of the user aliases.

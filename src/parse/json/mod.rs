@@ -21,7 +21,7 @@ use super::time::{TimeCache, epoch};
 use super::{Malformed, Request, parse_status, split_request_line};
 use crate::catalog::Catalog;
 use fields::{FIELD_COUNT, NESTED, alias_of, alias_slot};
-pub use fields::{Field, FieldMap, field_names, field_sources};
+pub use fields::{Field, FieldMap, FieldSpec, field_names, field_sources};
 pub use probe::{JsonProbe, Probed, is_request_like, shape_of};
 pub(crate) use trace::trace_request;
 
