@@ -20,6 +20,7 @@
 //! and only then are files the new manifest no longer names removed. A run killed at any
 //! point leaves either the old manifest (whose partials are untouched) or the new one.
 
+mod fingerprint;
 mod load;
 mod manifest;
 mod merge;
@@ -28,10 +29,11 @@ mod plan;
 pub mod rows;
 mod store;
 
+pub use fingerprint::Prints;
 pub use load::Loaded;
 pub use manifest::{Entry, HEAD, Manifest, RawId, config_fingerprint};
 pub use merge::MergeReport;
-pub use plan::{Plan, Prints};
+pub use plan::Plan;
 pub use rows::HourlyRows;
 pub use store::{State, StateReport, crash_point};
 

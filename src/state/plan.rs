@@ -1,15 +1,19 @@
-//! Planning: for each input file, whether what is in it was counted before, and from where
-//! to read what is new.
+//! Planning: for each input file, whether its content was counted before and from where to
+//! read what is new.
+//!
+//! [`decide`] is the decision, a pure function of the manifest's entries and the file's
+//! fingerprints (its table is the test below); [`State::plan`] reads the fingerprints
+//! ([`super::fingerprint`]) and applies the decision to the files.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use super::State;
-use super::manifest::{Entry, HEAD, RawId, hex, parse_hex};
-use crate::input::{Compression, InputFile, TAIL, content_hash};
+use super::fingerprint::{Observed, Prints, observe, tail_at};
+use super::manifest::{Entry, hex, parse_hex};
+use crate::input::{InputFile, content_hash};
 
 /// What to do with one input file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
     /// Everything in it was counted before.
     Skip { entry: usize, why: &'static str },
@@ -23,14 +27,16 @@ pub enum Plan {
     Unreadable,
 }
 
-/// Fingerprints taken while planning.
-#[derive(Debug, Clone, Default)]
-pub struct Prints {
-    pub head_len: u64,
-    pub head_hash: u128,
-    /// Plain files: the hash of the last [`TAIL`] bytes up to the (adjusted) length.
-    pub tail: Option<(u64, u128)>,
-    pub raw: Option<RawId>,
+/// Where the scan of a file starts: past the content an entry counted, or at 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct ReadFrom {
+    /// Content offset: everything before it was counted.
+    pub start: u64,
+    /// Lines before `start`, for numbering malformed lines.
+    pub line_base: u64,
+    /// Compressed files: the hash of the content just before `start`, checked while
+    /// decompressing (the scan reads from 0 when it differs).
+    pub expect_tail: Option<(u64, u128)>,
 }
 
 impl State {
@@ -45,185 +51,441 @@ impl State {
             f.start = 0;
             f.line_base = 0;
             f.expect_tail = None;
-            let planned = self.plan_one(f);
-            if let Some((plan, p)) = &planned
-                && matches!(plan, Plan::Resume { .. } | Plan::Replace { .. } | Plan::New)
+            let (plan, p) = self.plan_one(f);
+            if matches!(plan, Plan::Resume { .. } | Plan::Replace { .. } | Plan::New)
                 && p.head_len > 0
                 && !heads_in_batch.insert((p.head_len, p.head_hash))
             {
                 out.push(None);
                 continue;
             }
-            out.push(planned);
+            out.push(Some((plan, p)));
         }
         out
     }
 
-    fn plan_one(&self, f: &mut InputFile) -> Option<(Plan, Prints)> {
-        let Ok(format) = f.format.clone() else {
-            return Some((Plan::Unreadable, Prints::default()));
+    /// Reads `f`'s fingerprints, decides, and sets where its scan starts.
+    fn plan_one(&self, f: &mut InputFile) -> (Plan, Prints) {
+        let Some(seen) = observe(f) else {
+            return (Plan::Unreadable, Prints::default());
         };
-        let fp = match fingerprint(f) {
-            Ok(fp) => fp,
-            // The scan reports the unreadable file.
-            Err(_) => return Some((Plan::Unreadable, Prints::default())),
-        };
-        let (prints, head_bytes) = fp;
-        let entries = &self.manifest.entries;
-        if let Some(raw) = &prints.raw
-            && let Some(i) = entries.iter().position(|e| e.raw.contains(raw))
-        {
-            return Some((
-                Plan::Skip {
-                    entry: i,
-                    why: "already counted (same compressed file)",
-                },
-                prints,
-            ));
-        }
-        // Entries whose head this content starts with, longest counted first.
-        let mut candidates: Vec<usize> = (0..entries.len())
-            .filter(|&i| {
-                let e = &entries[i];
-                e.head_len <= head_bytes.len() as u64
-                    && hex(content_hash(&head_bytes[..e.head_len as usize])) == e.head_hash
-            })
-            .collect();
-        candidates.sort_by_key(|&i| std::cmp::Reverse(entries[i].len));
-        let document = format.is_document();
-        for i in candidates {
-            let e = &entries[i];
-            if f.compression != Compression::None && !document {
-                // Verified while decompressing: the scan reads from 0 if the tail differs.
-                f.start = e.len;
-                f.line_base = e.lines;
-                f.expect_tail = parse_hex(&e.tail_hash).map(|h| (e.tail_len, h));
-                return Some((Plan::Resume { entry: i }, prints));
-            }
-            if document {
-                if prints
-                    .tail
-                    .is_some_and(|t| e.len == f.len && tail_matches(e, t))
-                {
-                    return Some((
-                        Plan::Skip {
-                            entry: i,
-                            why: "already counted (same document)",
-                        },
-                        prints,
-                    ));
-                }
-                return Some((Plan::Replace { entry: i }, prints));
-            }
-            if f.len < e.len {
-                // Same head, shorter: a prefix of content counted before (a copy taken
-                // earlier, or a copytruncate copy).
-                return Some((
-                    Plan::Skip {
-                        entry: i,
-                        why: "already counted (holds less than was counted)",
-                    },
-                    prints,
-                ));
-            }
-            match tail_at(&f.path, e.len, e.tail_len) {
-                Ok(h) if hex(h) == e.tail_hash => {
-                    if f.len == e.len {
-                        return Some((
-                            Plan::Skip {
-                                entry: i,
-                                why: "already counted (nothing new)",
-                            },
-                            prints,
-                        ));
-                    }
-                    f.start = e.len;
-                    f.line_base = e.lines;
-                    return Some((Plan::Resume { entry: i }, prints));
-                }
-                _ => continue,
-            }
-        }
-        Some((Plan::New, prints))
+        let path = &f.path;
+        let (plan, from) = decide(&self.manifest.entries, &seen, |end, len| {
+            tail_at(path, end, len).ok()
+        });
+        f.start = from.start;
+        f.line_base = from.line_base;
+        f.expect_tail = from.expect_tail;
+        (plan, seen.prints)
     }
+}
+
+/// What to do with a file, from the manifest's `entries` and what was read of the file.
+/// `tail_before(end, len)` is the hash of the file's `len` bytes before `end` (`None` when
+/// they cannot be read); it is asked only of a plain file at least as long as an entry
+/// whose head it shares, to tell whether it grew from that entry's content.
+///
+/// Must stay true: content counted before is never counted again (skip or resume past it),
+/// and what cannot be proven to be counted content is read (new, or replacing a document).
+pub(super) fn decide(
+    entries: &[Entry],
+    file: &Observed,
+    mut tail_before: impl FnMut(u64, u64) -> Option<u128>,
+) -> (Plan, ReadFrom) {
+    if let Some(raw) = &file.prints.raw
+        && let Some(i) = entries.iter().position(|e| e.raw.contains(raw))
+    {
+        let plan = skip(i, "already counted (same compressed file)");
+        return (plan, ReadFrom::default());
+    }
+    for i in sharing_head(entries, &file.head) {
+        if let Some(decided) = against(&entries[i], i, file, &mut tail_before) {
+            return decided;
+        }
+    }
+    (Plan::New, ReadFrom::default())
+}
+
+/// Entries whose head this content starts with, the longest counted first (the others'
+/// content is a prefix of it when it matches).
+fn sharing_head(entries: &[Entry], head: &[u8]) -> Vec<usize> {
+    let mut candidates: Vec<usize> = (0..entries.len())
+        .filter(|&i| {
+            let e = &entries[i];
+            e.head_len <= head.len() as u64
+                && hex(content_hash(&head[..e.head_len as usize])) == e.head_hash
+        })
+        .collect();
+    candidates.sort_by_key(|&i| std::cmp::Reverse(entries[i].len));
+    candidates
+}
+
+/// The decision against entry `i` (`e`), whose head the file shares, or `None` when the
+/// file's bytes at the end of what `e` counted differ: it did not grow from `e`'s content.
+fn against(
+    e: &Entry,
+    i: usize,
+    file: &Observed,
+    tail_before: &mut impl FnMut(u64, u64) -> Option<u128>,
+) -> Option<(Plan, ReadFrom)> {
+    if file.compressed && !file.document {
+        // Verified while decompressing: the scan reads from 0 if the tail differs.
+        let from = ReadFrom {
+            start: e.len,
+            line_base: e.lines,
+            expect_tail: parse_hex(&e.tail_hash).map(|h| (e.tail_len, h)),
+        };
+        return Some((Plan::Resume { entry: i }, from));
+    }
+    if file.document {
+        let same = file
+            .prints
+            .tail
+            .is_some_and(|t| e.len == file.len && tail_matches(e, t));
+        let plan = if same {
+            skip(i, "already counted (same document)")
+        } else {
+            Plan::Replace { entry: i }
+        };
+        return Some((plan, ReadFrom::default()));
+    }
+    if file.len < e.len {
+        // Same head, shorter: a prefix of content counted before (a copy taken earlier, or
+        // a copytruncate copy).
+        let plan = skip(i, "already counted (holds less than was counted)");
+        return Some((plan, ReadFrom::default()));
+    }
+    if tail_before(e.len, e.tail_len).is_none_or(|h| hex(h) != e.tail_hash) {
+        return None;
+    }
+    if file.len == e.len {
+        return Some((
+            skip(i, "already counted (nothing new)"),
+            ReadFrom::default(),
+        ));
+    }
+    let from = ReadFrom {
+        start: e.len,
+        line_base: e.lines,
+        expect_tail: None,
+    };
+    Some((Plan::Resume { entry: i }, from))
+}
+
+fn skip(entry: usize, why: &'static str) -> Plan {
+    Plan::Skip { entry, why }
 }
 
 fn tail_matches(e: &Entry, tail: (u64, u128)) -> bool {
     e.tail_len == tail.0 && e.tail_hash == hex(tail.1)
 }
 
-/// The hash of the `tail_len` bytes before `end` of a plain file.
-fn tail_at(path: &Path, end: u64, tail_len: u64) -> std::io::Result<u128> {
-    let fd = std::fs::File::open(path)?;
-    let mut buf = Vec::new();
-    let start = end.saturating_sub(tail_len);
-    crate::input::mmap::read_range(&fd, start, (end - start) as usize, &mut buf)?;
-    if (buf.len() as u64) < end - start {
-        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-    }
-    Ok(content_hash(&buf))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::TAIL;
+    use crate::state::RawId;
 
-/// Reads a file's fingerprints: content head, plain tail (after cutting a live file back to
-/// its last complete line), compressed identity. Returns them with the head bytes.
-fn fingerprint(f: &mut InputFile) -> std::io::Result<(Prints, Vec<u8>)> {
-    use std::io::Read;
-    let fd = std::fs::File::open(&f.path)?;
-    let mut prints = Prints::default();
-    let raw_head = {
-        let mut buf = Vec::new();
-        crate::input::mmap::read_range(&fd, 0, f.len.min(HEAD) as usize, &mut buf)?;
-        buf
-    };
-    let head = if f.compression == Compression::None {
-        if f.live && !f.format.as_ref().is_ok_and(|f| f.is_document()) {
-            // Stop at the last complete line: the rest is still being written.
-            let from = f.len.saturating_sub(crate::scan::MAX_LINE);
-            let mut tail = Vec::new();
-            crate::input::mmap::read_range(&fd, from, (f.len - from) as usize, &mut tail)?;
-            if let Some(i) = memchr::memrchr(b'\n', &tail) {
-                let complete = from + i as u64 + 1;
-                if complete < f.len {
-                    crate::log::warn(&format!(
-                        "{}: its last line has no newline yet and the file was modified in the last {}s: the line is left for the next run",
-                        f.name,
-                        crate::input::LIVE_WINDOW
-                    ));
-                }
-                f.len = complete;
-            }
+    /// An entry that counted `content` (`lines` lines) when its first `head_len` bytes were
+    /// its head: a content first counted short and resumed since keeps its first head.
+    fn entry(content: &[u8], head_len: usize, lines: u64) -> Entry {
+        let tail = &content[content.len().saturating_sub(TAIL as usize)..];
+        Entry {
+            id: String::new(),
+            seq: 0,
+            format: "json".into(),
+            head_len: head_len as u64,
+            head_hash: hex(content_hash(&content[..head_len])),
+            len: content.len() as u64,
+            lines,
+            tail_len: tail.len() as u64,
+            tail_hash: hex(content_hash(tail)),
+            raw: Vec::new(),
+            names: Vec::new(),
+            partial: None,
+            rows: 0,
+            first_hour: None,
+            last_hour: None,
+            counted_at: String::new(),
+            updated_at: String::new(),
+            seen_at: String::new(),
         }
-        let n = raw_head.len().min(f.len as usize);
-        let head = raw_head[..n].to_vec();
-        let tail_start = f.len.saturating_sub(TAIL);
-        let mut tail = Vec::new();
-        crate::input::mmap::read_range(&fd, tail_start, (f.len - tail_start) as usize, &mut tail)?;
-        prints.tail = Some((tail.len() as u64, content_hash(&tail)));
-        head
-    } else {
-        let mut tail = Vec::new();
-        let tail_start = f.len.saturating_sub(TAIL);
-        crate::input::mmap::read_range(&fd, tail_start, (f.len - tail_start) as usize, &mut tail)?;
-        prints.raw = Some(RawId {
-            size: f.len,
-            head_hash: hex(content_hash(&raw_head)),
-            tail_hash: hex(content_hash(&tail)),
-        });
-        let mut reader = crate::input::open_decoder(std::fs::File::open(&f.path)?, f.compression)?;
-        let mut head = Vec::with_capacity(HEAD as usize);
-        (&mut reader)
-            .take(HEAD)
-            .read_to_end(&mut head)
-            .or_else(|e| {
-                if head.is_empty() {
-                    Err(e)
-                } else {
-                    Ok(head.len())
-                }
-            })?;
-        head
-    };
-    prints.head_len = head.len() as u64;
-    prints.head_hash = content_hash(&head);
-    Ok((prints, head))
+    }
+
+    fn raw_id(n: u8) -> RawId {
+        RawId {
+            size: 100 + u64::from(n),
+            head_hash: format!("{n:032x}"),
+            tail_hash: format!("{n:032x}"),
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Plain,
+        Compressed,
+        PlainDocument,
+        CompressedDocument,
+    }
+
+    /// What planning reads of a file holding `content`; a compressed one is `raw` on disk.
+    fn seen(content: &[u8], kind: Kind, raw: u8) -> Observed {
+        let compressed = matches!(kind, Kind::Compressed | Kind::CompressedDocument);
+        let document = matches!(kind, Kind::PlainDocument | Kind::CompressedDocument);
+        let head = content[..content.len().min(super::super::HEAD as usize)].to_vec();
+        let tail = &content[content.len().saturating_sub(TAIL as usize)..];
+        let prints = Prints {
+            head_len: head.len() as u64,
+            head_hash: content_hash(&head),
+            tail: (!compressed).then(|| (tail.len() as u64, content_hash(tail))),
+            raw: compressed.then(|| raw_id(raw)),
+        };
+        Observed {
+            len: if compressed {
+                raw_id(raw).size
+            } else {
+                content.len() as u64
+            },
+            compressed,
+            document,
+            head,
+            prints,
+        }
+    }
+
+    struct Case {
+        why: &'static str,
+        entries: Vec<Entry>,
+        file: Observed,
+        /// The file's bytes before an offset can be read (a plain file that is still there).
+        readable: bool,
+        plan: Plan,
+        from: ReadFrom,
+    }
+
+    const COUNTED: &[u8] = b"L1\nL2\n";
+    const GROWN: &[u8] = b"L1\nL2\nL3\n";
+
+    fn resume_at(start: u64, line_base: u64) -> ReadFrom {
+        ReadFrom {
+            start,
+            line_base,
+            expect_tail: None,
+        }
+    }
+
+    fn cases() -> Vec<Case> {
+        use Kind::*;
+        let at_0 = ReadFrom::default();
+        let with_raw = |mut e: Entry, n: u8| {
+            e.raw.push(raw_id(n));
+            e
+        };
+        vec![
+            Case {
+                why: "nothing counted yet: new",
+                entries: vec![],
+                file: seen(GROWN, Plain, 0),
+                readable: true,
+                plan: Plan::New,
+                from: at_0,
+            },
+            Case {
+                why: "no entry's head starts the content: new",
+                entries: vec![entry(b"X1\nX2\n", 3, 2)],
+                file: seen(GROWN, Plain, 0),
+                readable: true,
+                plan: Plan::New,
+                from: at_0,
+            },
+            Case {
+                why: "the same compressed bytes as a file read whole before: skipped without \
+                      decompressing, whatever its head",
+                entries: vec![entry(b"X1\n", 3, 1), with_raw(entry(COUNTED, 6, 2), 7)],
+                file: seen(GROWN, Compressed, 7),
+                readable: true,
+                plan: skip(1, "already counted (same compressed file)"),
+                from: at_0,
+            },
+            Case {
+                why: "a compressed copy of counted content (rotated, then compressed): resume \
+                      past what was counted, its tail checked while decompressing",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(GROWN, Compressed, 1),
+                readable: true,
+                plan: Plan::Resume { entry: 0 },
+                from: ReadFrom {
+                    start: 6,
+                    line_base: 2,
+                    expect_tail: Some((6, content_hash(COUNTED))),
+                },
+            },
+            Case {
+                why: "a compressed document sharing a head: no plain tail to compare, replaced",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(COUNTED, CompressedDocument, 1),
+                readable: true,
+                plan: Plan::Replace { entry: 0 },
+                from: at_0,
+            },
+            Case {
+                why: "a document of the same length and tail: skipped",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(COUNTED, PlainDocument, 0),
+                readable: true,
+                plan: skip(0, "already counted (same document)"),
+                from: at_0,
+            },
+            Case {
+                why: "a document rewritten since (same head, other length): read whole, \
+                      replacing the entry",
+                entries: vec![entry(COUNTED, 3, 2)],
+                file: seen(GROWN, PlainDocument, 0),
+                readable: true,
+                plan: Plan::Replace { entry: 0 },
+                from: at_0,
+            },
+            Case {
+                why: "a document with the same last bytes but another length (records \
+                      inserted before them): replaced",
+                entries: vec![Entry {
+                    len: 4 * TAIL,
+                    ..entry(COUNTED, 6, 2)
+                }],
+                file: seen(COUNTED, PlainDocument, 0),
+                readable: true,
+                plan: Plan::Replace { entry: 0 },
+                from: at_0,
+            },
+            Case {
+                why: "shorter than what was counted (an earlier copy, a copytruncate copy): \
+                      skipped",
+                entries: vec![entry(GROWN, 3, 3)],
+                file: seen(COUNTED, Plain, 0),
+                readable: true,
+                plan: skip(0, "already counted (holds less than was counted)"),
+                from: at_0,
+            },
+            Case {
+                why: "the same length and the same bytes before the counted end: skipped",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(COUNTED, Plain, 0),
+                readable: true,
+                plan: skip(0, "already counted (nothing new)"),
+                from: at_0,
+            },
+            Case {
+                why: "grown past the counted end, whose bytes match: resume from byte 6",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(GROWN, Plain, 0),
+                readable: true,
+                plan: Plan::Resume { entry: 0 },
+                from: resume_at(6, 2),
+            },
+            Case {
+                why: "same head but other bytes before the counted end (rewritten): new",
+                entries: vec![entry(COUNTED, 3, 2)],
+                file: seen(b"L1\nX2\nX3\n", Plain, 0),
+                readable: true,
+                plan: Plan::New,
+                from: at_0,
+            },
+            Case {
+                why: "the bytes before the counted end cannot be read: new",
+                entries: vec![entry(COUNTED, 6, 2)],
+                file: seen(GROWN, Plain, 0),
+                readable: false,
+                plan: Plan::New,
+                from: at_0,
+            },
+            Case {
+                why: "two entries share the head: the longest counted is tried first",
+                entries: vec![entry(b"L1\n", 3, 1), entry(COUNTED, 3, 2)],
+                file: seen(GROWN, Plain, 0),
+                readable: true,
+                plan: Plan::Resume { entry: 1 },
+                from: resume_at(6, 2),
+            },
+            Case {
+                why: "the longest counted differs at its end: the next one is tried",
+                entries: vec![entry(b"L1\n", 3, 1), entry(b"L1\nX2\n", 3, 2)],
+                file: seen(GROWN, Plain, 0),
+                readable: true,
+                plan: Plan::Resume { entry: 0 },
+                from: resume_at(3, 1),
+            },
+            Case {
+                why: "a copy shorter than an entry's head is not recognised as a prefix of its \
+                      content: new",
+                entries: vec![entry(GROWN, 9, 3)],
+                file: seen(COUNTED, Plain, 0),
+                readable: true,
+                plan: Plan::New,
+                from: at_0,
+            },
+        ]
+    }
+
+    #[test]
+    fn each_file_is_skipped_resumed_replaced_or_read_as_new_for_its_reason() {
+        for case in cases() {
+            // The contents are shorter than a head: the head is the whole file.
+            let content = &case.file.head;
+            let tail_before = |end: u64, len: u64| {
+                let bytes = content.get(end.saturating_sub(len) as usize..end as usize)?;
+                case.readable.then(|| content_hash(bytes))
+            };
+            let got = decide(&case.entries, &case.file, tail_before);
+            assert_eq!(got, (case.plan.clone(), case.from), "{}", case.why);
+        }
+    }
+
+    fn input(dir: &std::path::Path, name: &str, content: &[u8]) -> InputFile {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        InputFile {
+            path,
+            name: name.into(),
+            len: content.len() as u64,
+            compression: crate::input::Compression::None,
+            format: Ok(crate::parse::LogFormat::Json),
+            layout: "",
+            keys: Vec::new(),
+            live: false,
+            start: 0,
+            line_base: 0,
+            expect_tail: None,
+        }
+    }
+
+    /// Around the decision: a file that cannot be read is left to the scan to report, and a
+    /// second file with the same content in one batch waits for the next batch.
+    #[test]
+    fn a_content_is_read_once_per_batch_and_unreadable_files_are_left_to_the_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::open(&dir.path().join("state"), None).unwrap();
+        let mut no_format = input(dir.path(), "c.log", GROWN);
+        no_format.format = Err("no format".into());
+        let mut gone = input(dir.path(), "d.log", GROWN);
+        std::fs::remove_file(&gone.path).unwrap();
+        gone.name = "gone".into();
+        let mut files = vec![
+            input(dir.path(), "a.log", GROWN),
+            input(dir.path(), "b.log", GROWN),
+            no_format,
+            gone,
+        ];
+        let plans: Vec<Option<Plan>> = state
+            .plan(&mut files)
+            .into_iter()
+            .map(|p| p.map(|p| p.0))
+            .collect();
+        let want = [
+            Some(Plan::New),
+            None,
+            Some(Plan::Unreadable),
+            Some(Plan::Unreadable),
+        ];
+        assert_eq!(plans, want);
+    }
 }

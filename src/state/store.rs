@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
+use super::fingerprint::Prints;
 use super::manifest::{Entry, FORMAT, MANIFEST, Manifest, PARTIALS, hex};
 use super::partial::{self, HOUR, Rows};
-use super::plan::{Plan, Prints};
+use super::plan::Plan;
 use crate::input::{Compression, InputFile};
 use crate::lock::RunLock;
 
