@@ -83,6 +83,21 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The manifest of a state nothing was stored in yet, for rows made with `config`.
+    pub(super) fn new(config: &str) -> Manifest {
+        Manifest {
+            format: FORMAT,
+            written_by: String::new(),
+            config: config.to_owned(),
+            retain_days: None,
+            generation: 0,
+            next_seq: 0,
+            updated_at: None,
+            entries: Vec::new(),
+            checksum: None,
+        }
+    }
+
     /// Parses `manifest.json`; errors name the file, line and column, or say what does not
     /// hold together.
     pub fn parse(text: &str, path: &Path) -> anyhow::Result<Manifest> {

@@ -73,38 +73,7 @@ impl State {
             &format!("state directory {}", dir.display()),
         )?;
         let took_over = lock.took_over.clone();
-        let path = dir.join(MANIFEST);
-        let manifest = match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let m = Manifest::parse(&text, &path)?;
-                if m.format != FORMAT {
-                    bail!(
-                        "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
-                        path.display(),
-                        m.format
-                    );
-                }
-                if config.is_some_and(|c| c != m.config) {
-                    bail!(
-                        "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",
-                        path.display()
-                    );
-                }
-                m
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
-                format: FORMAT,
-                written_by: String::new(),
-                config: config.unwrap_or_default().to_owned(),
-                retain_days: None,
-                generation: 0,
-                next_seq: 0,
-                updated_at: None,
-                entries: Vec::new(),
-                checksum: None,
-            },
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
+        let manifest = read_manifest(&dir.join(MANIFEST), config)?;
         let state = State {
             dir: dir.to_owned(),
             manifest,
@@ -164,7 +133,6 @@ impl State {
     }
 
     /// Records what the scan of one file produced.
-    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         f: &InputFile,
@@ -176,35 +144,21 @@ impl State {
     ) -> anyhow::Result<()> {
         let now = now_text();
         let complete = report.warnings.is_empty();
-        let format = f.format.as_ref().map(|f| f.as_str()).unwrap_or("json");
-        let tail = if f.compression == Compression::None
-            && !f.format.as_ref().is_ok_and(|f| f.is_document())
-        {
-            prints.tail
-        } else {
-            report.tail
-        };
-        let plain = f.compression == Compression::None;
-        if plain && !complete {
+        if f.compression == Compression::None && !complete {
             // It shrank while read: what was counted is not a well-defined content. Nothing
             // is stored; the next run reads it (or its rotated copy) again.
             counts.files_not_stored += 1;
             return Ok(());
         }
+        let nothing_new = report.nothing_new || (report.new_lines == 0 && !report.restarted);
         let entry = match *plan {
+            Plan::Unreadable => return Ok(()),
             Plan::Skip { entry, .. } => {
-                self.touch(entry, f, prints, complete, &now);
-                counts.files_skipped += 1;
-                counts.bytes_skipped += f.len;
+                self.seen_again(entry, f, prints, complete, &now, counts);
                 return Ok(());
             }
-            Plan::Unreadable => return Ok(()),
-            Plan::Resume { entry }
-                if report.nothing_new || (report.new_lines == 0 && !report.restarted) =>
-            {
-                self.touch(entry, f, prints, complete, &now);
-                counts.files_skipped += 1;
-                counts.bytes_skipped += f.len;
+            Plan::Resume { entry } if nothing_new => {
+                self.seen_again(entry, f, prints, complete, &now, counts);
                 return Ok(());
             }
             Plan::Resume { entry } if !report.restarted => {
@@ -218,47 +172,97 @@ impl State {
                 self.rows.insert(id, rows);
                 entry
             }
+            // A resumed file whose scan restarted from 0 (its content differed) is new.
             Plan::Resume { .. } | Plan::New => {
                 counts.files_new += 1;
-                let seq = self.manifest.next_seq;
-                self.manifest.next_seq += 1;
-                let id = format!("{}-{seq}", &hex(prints.head_hash)[..16]);
-                self.manifest.entries.push(Entry {
-                    id: id.clone(),
-                    seq,
-                    format: format.to_owned(),
-                    head_len: prints.head_len,
-                    head_hash: hex(prints.head_hash),
-                    len: 0,
-                    lines: 0,
-                    tail_len: 0,
-                    tail_hash: String::new(),
-                    raw: Vec::new(),
-                    names: Vec::new(),
-                    partial: None,
-                    rows: 0,
-                    first_hour: None,
-                    last_hour: None,
-                    counted_at: now.clone(),
-                    updated_at: now.clone(),
-                    seen_at: now.clone(),
-                });
-                self.rows.insert(id, rows);
-                self.manifest.entries.len() - 1
+                self.new_entry(f, prints, rows, &now)
             }
         };
-        let e = &mut self.manifest.entries[entry];
+        self.counted(entry, f, prints, report, complete, &now);
+        Ok(())
+    }
+
+    /// `f` held nothing entry `i` had not counted: only the match is noted.
+    fn seen_again(
+        &mut self,
+        i: usize,
+        f: &InputFile,
+        prints: &Prints,
+        complete: bool,
+        now: &str,
+        counts: &mut StateReport,
+    ) {
+        self.touch(i, f, prints, complete, now);
+        counts.files_skipped += 1;
+        counts.bytes_skipped += f.len;
+    }
+
+    /// Adds an entry for content not counted before, holding `rows`; returns its index. What
+    /// was counted of it is set by [`State::counted`].
+    fn new_entry(&mut self, f: &InputFile, prints: &Prints, rows: Rows, now: &str) -> usize {
+        let seq = self.manifest.next_seq;
+        self.manifest.next_seq += 1;
+        let id = format!("{}-{seq}", &hex(prints.head_hash)[..16]);
+        self.manifest.entries.push(Entry {
+            id: id.clone(),
+            seq,
+            format: f
+                .format
+                .as_ref()
+                .map(|f| f.as_str())
+                .unwrap_or("json")
+                .to_owned(),
+            head_len: prints.head_len,
+            head_hash: hex(prints.head_hash),
+            len: 0,
+            lines: 0,
+            tail_len: 0,
+            tail_hash: String::new(),
+            raw: Vec::new(),
+            names: Vec::new(),
+            partial: None,
+            rows: 0,
+            first_hour: None,
+            last_hour: None,
+            counted_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            seen_at: now.to_owned(),
+        });
+        self.rows.insert(id, rows);
+        self.manifest.entries.len() - 1
+    }
+
+    /// Entry `i` now holds what the scan of `f` read: its length, lines and the hash of its
+    /// last bytes (what the next run compares to resume); its rows are to be written.
+    fn counted(
+        &mut self,
+        i: usize,
+        f: &InputFile,
+        prints: &Prints,
+        report: &crate::input::FileReport,
+        complete: bool,
+        now: &str,
+    ) {
+        // A plain line file's tail was taken while planning, up to the length read;
+        // otherwise the scan took it of the content it read.
+        let tail = if f.compression == Compression::None
+            && !f.format.as_ref().is_ok_and(|f| f.is_document())
+        {
+            prints.tail
+        } else {
+            report.tail
+        };
+        let e = &mut self.manifest.entries[i];
         e.len = report.end;
         e.lines = report.lines;
         if let Some((len, hash)) = tail {
             e.tail_len = len;
             e.tail_hash = hex(hash);
         }
-        e.updated_at = now.clone();
+        e.updated_at = now.to_owned();
         let id = e.id.clone();
         self.dirty.insert(id);
-        self.touch(entry, f, prints, complete, &now);
-        Ok(())
+        self.touch(i, f, prints, complete, now);
     }
 
     /// Notes that `f` matched entry `i`: its name, and for a compressed file read whole, its
@@ -411,6 +415,32 @@ impl State {
         self.dirty.clear();
         Ok(())
     }
+}
+
+/// The manifest at `path`, or a new one if there is none. `config`: see [`State::open`].
+fn read_manifest(path: &Path, config: Option<&str>) -> anyhow::Result<Manifest> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Manifest::new(config.unwrap_or_default()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let m = Manifest::parse(&text, path)?;
+    if m.format != FORMAT {
+        bail!(
+            "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
+            path.display(),
+            m.format
+        );
+    }
+    if config.is_some_and(|c| c != m.config) {
+        bail!(
+            "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",
+            path.display()
+        );
+    }
+    Ok(m)
 }
 
 fn sync_dir(dir: &Path) {
