@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use foldhash::HashMap;
 
 use super::{Key, Rows, Value};
-use crate::aggregate::{Position, Stats};
+use crate::aggregate::{Cell, Position, Stats};
 use crate::catalog::Catalog;
-use crate::state::rows::{HourKey, HourlyRows};
+use crate::state::rows::{HourKey, HourUnmatchedKey, HourlyRows};
 
 /// Splits the rows a partitioned scan produced by input file, consuming the scan's aggregate
 /// (its samples move, and its memory goes as the rows are built). Each string is interned
@@ -58,41 +58,70 @@ fn add_part(
 ) {
     let usage = std::mem::take(&mut stats.usage);
     let unmatched = std::mem::take(&mut stats.unmatched);
-    let stats = &stats;
-    // The ids of this part's users, looked up once each.
-    let user_ids: Vec<Option<&str>> = (0..stats.users.len() as u32)
-        .map(|u| first_ids.get(stats.users.get(u)).map(|id| &**id))
-        .collect();
-    /// Per file: the ids in its rows of this aggregate's strings, interned once each.
-    struct Ids {
-        users: Vec<Option<u32>>,
-        codes: Vec<Option<u32>>,
-        routes: Vec<Option<(u32, u32)>>,
-        empty: u32,
-    }
+    let part = Part {
+        // The ids of this part's users, looked up once each.
+        user_ids: (0..stats.users.len() as u32)
+            .map(|u| first_ids.get(stats.users.get(u)).map(|id| &**id))
+            .collect(),
+        stats: &stats,
+        catalog,
+    };
     let mut ids: BTreeMap<u32, Ids> = BTreeMap::new();
-    fn target<'a>(
-        out: &'a mut BTreeMap<u32, Rows>,
-        ids: &'a mut BTreeMap<u32, Ids>,
+    for (k, cell) in usage {
+        let (rows, o) = part.target(out, &mut ids, k.file);
+        let (key, value) = part.usage_row(rows, o, k, cell);
+        rows.insert(key, value);
+    }
+    for (k, n) in unmatched {
+        let (rows, o) = part.target(out, &mut ids, k.file);
+        let (key, value) = part.unmatched_row(rows, o, k, n);
+        rows.insert(key, value);
+    }
+}
+
+/// One part of a scan's rows (one worker's), whose strings are ids in its own interners.
+struct Part<'a> {
+    stats: &'a Stats<HourKey>,
+    catalog: &'a Catalog,
+    /// Each user's id (of their earliest request over all parts), by the part's user id.
+    user_ids: Vec<Option<&'a str>>,
+}
+
+/// Per file: the ids in its rows of a part's strings, interned once each.
+struct Ids {
+    users: Vec<Option<u32>>,
+    codes: Vec<Option<u32>>,
+    /// (method, template) by route.
+    routes: Vec<Option<(u32, u32)>>,
+    empty: u32,
+}
+
+fn cached(slot: &mut Option<u32>, rows: &mut Rows, bytes: &[u8]) -> u32 {
+    *slot.get_or_insert_with(|| rows.intern(bytes))
+}
+
+impl Part<'_> {
+    /// The rows of `file` and the ids of this part's strings in them.
+    fn target<'o>(
+        &self,
+        out: &'o mut BTreeMap<u32, Rows>,
+        ids: &'o mut BTreeMap<u32, Ids>,
         file: u32,
-        stats: &Stats<HourKey>,
-        catalog: &Catalog,
-    ) -> (&'a mut Rows, &'a mut Ids) {
+    ) -> (&'o mut Rows, &'o mut Ids) {
         let rows = out.entry(file).or_default();
         let ids = ids.entry(file).or_insert_with(|| Ids {
-            users: vec![None; stats.users.len()],
-            codes: vec![None; stats.codes.len()],
-            routes: vec![None; catalog.routes().len()],
+            users: vec![None; self.stats.users.len()],
+            codes: vec![None; self.stats.codes.len()],
+            routes: vec![None; self.catalog.routes().len()],
             empty: rows.empty_id(),
         });
         (rows, ids)
     }
-    fn cached(slot: &mut Option<u32>, rows: &mut Rows, bytes: &[u8]) -> u32 {
-        *slot.get_or_insert_with(|| rows.intern(bytes))
-    }
-    for (k, cell) in usage {
-        let (rows, o) = target(out, &mut ids, k.file, stats, catalog);
-        let route = catalog.route(k.row.route);
+
+    /// A usage row of the part as a row of `rows` (whose ids are `o`), its samples moved.
+    fn usage_row(&self, rows: &mut Rows, o: &mut Ids, k: HourKey, cell: Cell) -> (Key, Value) {
+        let stats = self.stats;
+        let route = self.catalog.route(k.row.route);
         let (method, route_id) = *o.routes[usize::from(k.row.route)].get_or_insert_with(|| {
             (
                 rows.intern(route.method.as_str().as_bytes()),
@@ -116,7 +145,7 @@ fn add_part(
             source_ip: code(k.ip),
             hour: k.hour,
         };
-        let user_id = match user_ids[k.row.user as usize] {
+        let user_id = match self.user_ids[k.row.user as usize] {
             Some(id) => rows.intern(id.as_bytes()),
             None => o.empty,
         };
@@ -131,20 +160,24 @@ fn add_part(
                 .map(|s| (s.at.offset, s.request_id))
                 .collect(),
         };
-        rows.insert(key, value);
+        (key, value)
     }
-    for (k, n) in unmatched {
-        let (rows, o) = target(out, &mut ids, k.file, stats, catalog);
+
+    /// An unmatched row of the part as a row of `rows` (whose ids are `o`).
+    fn unmatched_row(
+        &self,
+        rows: &mut Rows,
+        o: &mut Ids,
+        k: HourUnmatchedKey,
+        n: u64,
+    ) -> (Key, Value) {
         let empty = o.empty;
+        let method = self.stats.codes.get(k.row.method);
         let key = Key {
             unmatched: true,
             user: empty,
-            method: cached(
-                &mut o.codes[k.row.method as usize],
-                rows,
-                stats.codes.get(k.row.method),
-            ),
-            target: rows.intern(stats.shapes.get(k.row.shape)),
+            method: cached(&mut o.codes[k.row.method as usize], rows, method),
+            target: rows.intern(self.stats.shapes.get(k.row.shape)),
             status: 0,
             error_code: empty,
             source: empty,
@@ -158,6 +191,6 @@ fn add_part(
             last_seen: None,
             samples: Vec::new(),
         };
-        rows.insert(key, value);
+        (key, value)
     }
 }
