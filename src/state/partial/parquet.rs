@@ -208,71 +208,98 @@ fn add_rows(
     f: &mut dyn FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<()> {
-    let column = |name: &str| {
-        df.column(name)
-            .map_err(|_| bad(&format!("no column {name}")))
-    };
-    let text_column = |name: &str| -> anyhow::Result<StringChunked> {
-        let c = column(name)?;
-        Ok(c.str()
-            .map_err(|_| bad(&format!("column {name} is not text")))?
-            .clone())
-    };
-    let ints = |name: &str| -> anyhow::Result<Int64Chunked> {
-        let c = column(name)?
-            .cast(&DataType::Int64)
-            .map_err(|_| bad(&format!("column {name} is not a number or time")))?;
-        Ok(c.i64()
-            .map_err(|_| bad(&format!("column {name} is not a number")))?
-            .clone())
-    };
-    let (kind, user, user_id, method) = (
-        text_column("kind")?,
-        text_column("user")?,
-        text_column("user_id")?,
-        text_column("method")?,
-    );
-    let (route, shape, status) = (
-        text_column("route")?,
-        text_column("path_shape")?,
-        ints("status")?,
-    );
-    let (error_code, source, source_ip) = (
-        text_column("error_code")?,
-        text_column("response_source")?,
-        text_column("source_ip")?,
-    );
-    let (hour, count, first, last) = (
-        ints("hour")?,
-        ints("count")?,
-        ints("first_seen")?,
-        ints("last_seen")?,
-    );
-    let (offsets, ids) = (
-        text_column("sample_offsets")?,
-        text_column("sample_request_ids")?,
-    );
-    let mut kind = kind.iter();
-    let mut text = [
-        user.iter(),
-        user_id.iter(),
-        method.iter(),
-        route.iter(),
-        shape.iter(),
-        error_code.iter(),
-        source.iter(),
-        source_ip.iter(),
-        offsets.iter(),
-        ids.iter(),
-    ];
-    let mut numbers = [
-        status.iter(),
-        hour.iter(),
-        count.iter(),
-        first.iter(),
-        last.iter(),
-    ];
+    let columns = Columns::of(df, bad)?;
+    let mut kind = columns.kind.iter();
+    let mut text = columns.text.each_ref().map(|c| c.iter());
+    let mut numbers = columns.numbers.each_ref().map(|c| c.iter());
     for i in first_row..first_row + df.height() {
+        let cells = Cells {
+            kind: kind.next().flatten(),
+            text: text.each_mut().map(|c| c.next().flatten()),
+            numbers: numbers.each_mut().map(|c| c.next().flatten()),
+        };
+        let (key, value) = cells.row(i, strings, bad)?;
+        f(strings, key, value)?;
+    }
+    Ok(())
+}
+
+/// The columns of a row group, in the order [`Cells`] takes them.
+struct Columns {
+    kind: StringChunked,
+    /// `user`, `user_id`, `method`, `route`, `path_shape`, `error_code`, `response_source`,
+    /// `source_ip`, `sample_offsets`, `sample_request_ids`.
+    text: [StringChunked; 10],
+    /// `status`, `hour`, `count`, `first_seen`, `last_seen`.
+    numbers: [Int64Chunked; 5],
+}
+
+impl Columns {
+    /// The columns of `df`, checked in schema order: the first missing or mistyped one is
+    /// the error.
+    fn of(df: &DataFrame, bad: &dyn Fn(&str) -> anyhow::Error) -> anyhow::Result<Columns> {
+        let column = |name: &str| {
+            df.column(name)
+                .map_err(|_| bad(&format!("no column {name}")))
+        };
+        let text = |name: &str| -> anyhow::Result<StringChunked> {
+            let c = column(name)?;
+            Ok(c.str()
+                .map_err(|_| bad(&format!("column {name} is not text")))?
+                .clone())
+        };
+        let ints = |name: &str| -> anyhow::Result<Int64Chunked> {
+            let c = column(name)?
+                .cast(&DataType::Int64)
+                .map_err(|_| bad(&format!("column {name} is not a number or time")))?;
+            Ok(c.i64()
+                .map_err(|_| bad(&format!("column {name} is not a number")))?
+                .clone())
+        };
+        let (kind, user, user_id, method) = (
+            text("kind")?,
+            text("user")?,
+            text("user_id")?,
+            text("method")?,
+        );
+        let (route, shape, status) = (text("route")?, text("path_shape")?, ints("status")?);
+        let (error_code, source, source_ip) = (
+            text("error_code")?,
+            text("response_source")?,
+            text("source_ip")?,
+        );
+        let (hour, count, first, last) = (
+            ints("hour")?,
+            ints("count")?,
+            ints("first_seen")?,
+            ints("last_seen")?,
+        );
+        let (offsets, ids) = (text("sample_offsets")?, text("sample_request_ids")?);
+        Ok(Columns {
+            kind,
+            text: [
+                user, user_id, method, route, shape, error_code, source, source_ip, offsets, ids,
+            ],
+            numbers: [status, hour, count, first, last],
+        })
+    }
+}
+
+/// The cells of one row, as in [`Columns`].
+struct Cells<'a> {
+    kind: Option<&'a str>,
+    text: [Option<&'a str>; 10],
+    numbers: [Option<i64>; 5],
+}
+
+impl Cells<'_> {
+    /// Row `i` as a key and value, its strings interned in `strings`.
+    fn row(
+        self,
+        i: usize,
+        strings: &mut Interner,
+        bad: &dyn Fn(&str) -> anyhow::Error,
+    ) -> anyhow::Result<(Key, Value)> {
         let [
             user,
             user_id,
@@ -284,10 +311,9 @@ fn add_rows(
             source_ip,
             offsets,
             ids,
-        ] = text.each_mut().map(|c| c.next().flatten());
-        let [status, hour, count, first_seen, last_seen] =
-            numbers.each_mut().map(|c| c.next().flatten());
-        let unmatched = match kind.next().flatten() {
+        ] = self.text;
+        let [status, hour, count, first_seen, last_seen] = self.numbers;
+        let unmatched = match self.kind {
             Some("usage") => false,
             Some("unmatched") => true,
             other => return Err(bad(&format!("row {i}: kind {other:?}"))),
@@ -310,24 +336,27 @@ fn add_rows(
             source_ip: s(source_ip),
             hour: (h.max(0) / HOUR) as u32,
         };
-        let user_id = s(user_id);
-        let samples: Vec<(u64, Box<str>)> = offsets
-            .unwrap_or_default()
-            .split(';')
-            .filter(|o| !o.is_empty())
-            .zip(ids.unwrap_or_default().split(';'))
-            .filter_map(|(o, id)| Some((o.parse().ok()?, id.into())))
-            .collect();
         let value = Value {
-            user_id,
+            user_id: s(user_id),
             count: count.unwrap_or(0).max(0) as u64,
             first_seen,
             last_seen,
-            samples,
+            samples: samples(offsets, ids),
         };
-        f(strings, key, value)?;
+        Ok((key, value))
     }
-    Ok(())
+}
+
+/// The `;`-separated sample offsets and request ids of a row, paired; an offset that is not
+/// a number drops its pair.
+fn samples(offsets: Option<&str>, ids: Option<&str>) -> Vec<(u64, Box<str>)> {
+    offsets
+        .unwrap_or_default()
+        .split(';')
+        .filter(|o| !o.is_empty())
+        .zip(ids.unwrap_or_default().split(';'))
+        .filter_map(|(o, id)| Some((o.parse().ok()?, id.into())))
+        .collect()
 }
 
 #[cfg(test)]
