@@ -6,7 +6,7 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::State;
-use super::manifest::MANIFEST;
+use super::manifest::{Entry, MANIFEST, Manifest};
 
 /// What a merge did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -30,71 +30,92 @@ impl State {
         if other.manifest.entries.is_empty() {
             return Ok(());
         }
-        if self.manifest.entries.is_empty() && self.manifest.config.is_empty() {
-            self.manifest.config = other.manifest.config.clone();
-        } else if other.manifest.config != self.manifest.config {
-            bail!(
-                "state {}: made with another catalog or other parsing options than {}: its counts cannot be merged",
-                src.display(),
-                self.dir.display()
-            );
-        }
+        self.take_config(&other.manifest, src)?;
         if let Some(r) = other.manifest.retain_days {
             self.manifest.retain_days = Some(self.manifest.retain_days.map_or(r, |m| m.max(r)));
         }
         for j in 0..other.manifest.entries.len() {
             let e = other.manifest.entries[j].clone();
             let rows = other.rows_of(j)?.clone();
-            let same = self
-                .manifest
-                .entries
-                .iter()
-                .position(|d| d.head_len == e.head_len && d.head_hash == e.head_hash);
-            let i = match same {
-                Some(i) if self.manifest.entries[i].len >= e.len => {
-                    report.already_present += 1;
-                    continue;
-                }
-                Some(i) => {
-                    report.replaced += 1;
-                    let d = &mut self.manifest.entries[i];
-                    d.len = e.len;
-                    d.lines = e.lines;
-                    d.tail_len = e.tail_len;
-                    d.tail_hash = e.tail_hash.clone();
-                    d.updated_at = e.updated_at.clone();
-                    i
-                }
-                None => {
-                    report.added += 1;
-                    let seq = self.manifest.next_seq;
-                    self.manifest.next_seq += 1;
-                    let mut d = e.clone();
-                    d.seq = seq;
-                    d.id = format!("{}-{seq}", &e.head_hash[..16.min(e.head_hash.len())]);
-                    d.partial = None;
-                    d.raw.clear();
-                    d.names.clear();
-                    self.manifest.entries.push(d);
-                    self.manifest.entries.len() - 1
-                }
+            let Some(i) = self.merge_entry(&e, report) else {
+                continue;
             };
             let d = &mut self.manifest.entries[i];
-            for raw in &e.raw {
-                if !d.raw.contains(raw) {
-                    d.raw.push(raw.clone());
-                }
-            }
-            for n in &e.names {
-                let n = format!("{}:{n}", src.display());
-                if !d.names.contains(&n) {
-                    d.names.push(n);
-                }
-            }
+            note_origin(d, &e, src);
+            // The longer count's rows hold the shorter's: they replace this state's.
             let id = d.id.clone();
             self.rows.insert(id.clone(), rows);
             self.dirty.insert(id);
         }
         Ok(())
+    }
+
+    /// A state with nothing in it takes the config of the first state merged into it;
+    /// otherwise the configs must be the same, or the counts would not mean the same.
+    fn take_config(&mut self, other: &Manifest, src: &Path) -> anyhow::Result<()> {
+        if self.manifest.entries.is_empty() && self.manifest.config.is_empty() {
+            self.manifest.config = other.config.clone();
+        } else if other.config != self.manifest.config {
+            bail!(
+                "state {}: made with another catalog or other parsing options than {}: its counts cannot be merged",
+                src.display(),
+                self.dir.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// The index of this state's entry that now holds `e`'s count (updated, or added), or
+    /// `None` when this state already counted at least as much of the same content.
+    fn merge_entry(&mut self, e: &Entry, report: &mut MergeReport) -> Option<usize> {
+        let entries = &mut self.manifest.entries;
+        let same = entries
+            .iter()
+            .position(|d| d.head_len == e.head_len && d.head_hash == e.head_hash);
+        match same {
+            Some(i) if entries[i].len >= e.len => {
+                report.already_present += 1;
+                None
+            }
+            Some(i) => {
+                report.replaced += 1;
+                let d = &mut entries[i];
+                d.len = e.len;
+                d.lines = e.lines;
+                d.tail_len = e.tail_len;
+                d.tail_hash = e.tail_hash.clone();
+                d.updated_at = e.updated_at.clone();
+                Some(i)
+            }
+            None => {
+                report.added += 1;
+                let seq = self.manifest.next_seq;
+                self.manifest.next_seq += 1;
+                let mut d = e.clone();
+                d.seq = seq;
+                d.id = format!("{}-{seq}", &e.head_hash[..16.min(e.head_hash.len())]);
+                d.partial = None;
+                d.raw.clear();
+                d.names.clear();
+                entries.push(d);
+                Some(entries.len() - 1)
+            }
+        }
+    }
+}
+
+/// Adds to `d` the compressed fingerprints and names (prefixed with the state they came
+/// from) that `e` was seen under.
+fn note_origin(d: &mut Entry, e: &Entry, src: &Path) {
+    for raw in &e.raw {
+        if !d.raw.contains(raw) {
+            d.raw.push(raw.clone());
+        }
+    }
+    for n in &e.names {
+        let n = format!("{}:{n}", src.display());
+        if !d.names.contains(&n) {
+            d.names.push(n);
+        }
     }
 }
