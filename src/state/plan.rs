@@ -274,155 +274,161 @@ mod tests {
         }
     }
 
+    fn case(why: &'static str, entries: Vec<Entry>, file: Observed, plan: Plan) -> Case {
+        Case {
+            why,
+            entries,
+            file,
+            readable: true,
+            plan,
+            from: ReadFrom::default(),
+        }
+    }
+
+    impl Case {
+        fn from(self, from: ReadFrom) -> Case {
+            Case { from, ..self }
+        }
+    }
+
     fn cases() -> Vec<Case> {
+        [new_content(), compressed_and_documents(), plain_lines()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn new_content() -> Vec<Case> {
         use Kind::*;
-        let at_0 = ReadFrom::default();
-        let with_raw = |mut e: Entry, n: u8| {
-            e.raw.push(raw_id(n));
-            e
-        };
         vec![
+            case(
+                "nothing counted yet: new",
+                vec![],
+                seen(GROWN, Plain, 0),
+                Plan::New,
+            ),
+            case(
+                "no entry's head starts the content: new",
+                vec![entry(b"X1\nX2\n", 3, 2)],
+                seen(GROWN, Plain, 0),
+                Plan::New,
+            ),
+            case(
+                "same head but other bytes before the counted end (rewritten): new",
+                vec![entry(COUNTED, 3, 2)],
+                seen(b"L1\nX2\nX3\n", Plain, 0),
+                Plan::New,
+            ),
             Case {
-                why: "nothing counted yet: new",
-                entries: vec![],
-                file: seen(GROWN, Plain, 0),
-                readable: true,
-                plan: Plan::New,
-                from: at_0,
+                readable: false,
+                ..case(
+                    "the bytes before the counted end cannot be read: new",
+                    vec![entry(COUNTED, 6, 2)],
+                    seen(GROWN, Plain, 0),
+                    Plan::New,
+                )
             },
-            Case {
-                why: "no entry's head starts the content: new",
-                entries: vec![entry(b"X1\nX2\n", 3, 2)],
-                file: seen(GROWN, Plain, 0),
-                readable: true,
-                plan: Plan::New,
-                from: at_0,
-            },
-            Case {
-                why: "the same compressed bytes as a file read whole before: skipped without \
-                      decompressing, whatever its head",
-                entries: vec![entry(b"X1\n", 3, 1), with_raw(entry(COUNTED, 6, 2), 7)],
-                file: seen(GROWN, Compressed, 7),
-                readable: true,
-                plan: skip(1, "already counted (same compressed file)"),
-                from: at_0,
-            },
-            Case {
-                why: "a compressed copy of counted content (rotated, then compressed): resume \
-                      past what was counted, its tail checked while decompressing",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(GROWN, Compressed, 1),
-                readable: true,
-                plan: Plan::Resume { entry: 0 },
-                from: ReadFrom {
-                    start: 6,
-                    line_base: 2,
-                    expect_tail: Some((6, content_hash(COUNTED))),
-                },
-            },
-            Case {
-                why: "a compressed document sharing a head: no plain tail to compare, replaced",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(COUNTED, CompressedDocument, 1),
-                readable: true,
-                plan: Plan::Replace { entry: 0 },
-                from: at_0,
-            },
-            Case {
-                why: "a document of the same length and tail: skipped",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(COUNTED, PlainDocument, 0),
-                readable: true,
-                plan: skip(0, "already counted (same document)"),
-                from: at_0,
-            },
-            Case {
-                why: "a document rewritten since (same head, other length): read whole, \
-                      replacing the entry",
-                entries: vec![entry(COUNTED, 3, 2)],
-                file: seen(GROWN, PlainDocument, 0),
-                readable: true,
-                plan: Plan::Replace { entry: 0 },
-                from: at_0,
-            },
-            Case {
-                why: "a document with the same last bytes but another length (records \
-                      inserted before them): replaced",
-                entries: vec![Entry {
+            case(
+                "a copy shorter than an entry's head is not recognised as a prefix of its \
+                 content: new",
+                vec![entry(GROWN, 9, 3)],
+                seen(COUNTED, Plain, 0),
+                Plan::New,
+            ),
+        ]
+    }
+
+    fn compressed_and_documents() -> Vec<Case> {
+        use Kind::*;
+        let mut read_whole = entry(COUNTED, 6, 2);
+        read_whole.raw.push(raw_id(7));
+        vec![
+            case(
+                "the same compressed bytes as a file read whole before: skipped without \
+                 decompressing, whatever its head",
+                vec![entry(b"X1\n", 3, 1), read_whole],
+                seen(GROWN, Compressed, 7),
+                skip(1, "already counted (same compressed file)"),
+            ),
+            case(
+                "a compressed copy of counted content (rotated, then compressed): resume past \
+                 what was counted, its tail checked while decompressing",
+                vec![entry(COUNTED, 6, 2)],
+                seen(GROWN, Compressed, 1),
+                Plan::Resume { entry: 0 },
+            )
+            .from(ReadFrom {
+                expect_tail: Some((6, content_hash(COUNTED))),
+                ..resume_at(6, 2)
+            }),
+            case(
+                "a compressed document sharing a head: no plain tail to compare, replaced",
+                vec![entry(COUNTED, 6, 2)],
+                seen(COUNTED, CompressedDocument, 1),
+                Plan::Replace { entry: 0 },
+            ),
+            case(
+                "a document of the same length and tail: skipped",
+                vec![entry(COUNTED, 6, 2)],
+                seen(COUNTED, PlainDocument, 0),
+                skip(0, "already counted (same document)"),
+            ),
+            case(
+                "a document rewritten since (same head, other length and tail): read whole, \
+                 replacing the entry",
+                vec![entry(COUNTED, 3, 2)],
+                seen(GROWN, PlainDocument, 0),
+                Plan::Replace { entry: 0 },
+            ),
+            case(
+                "a document with the same last bytes but another length (records inserted \
+                 before them): replaced",
+                vec![Entry {
                     len: 4 * TAIL,
                     ..entry(COUNTED, 6, 2)
                 }],
-                file: seen(COUNTED, PlainDocument, 0),
-                readable: true,
-                plan: Plan::Replace { entry: 0 },
-                from: at_0,
-            },
-            Case {
-                why: "shorter than what was counted (an earlier copy, a copytruncate copy): \
-                      skipped",
-                entries: vec![entry(GROWN, 3, 3)],
-                file: seen(COUNTED, Plain, 0),
-                readable: true,
-                plan: skip(0, "already counted (holds less than was counted)"),
-                from: at_0,
-            },
-            Case {
-                why: "the same length and the same bytes before the counted end: skipped",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(COUNTED, Plain, 0),
-                readable: true,
-                plan: skip(0, "already counted (nothing new)"),
-                from: at_0,
-            },
-            Case {
-                why: "grown past the counted end, whose bytes match: resume from byte 6",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(GROWN, Plain, 0),
-                readable: true,
-                plan: Plan::Resume { entry: 0 },
-                from: resume_at(6, 2),
-            },
-            Case {
-                why: "same head but other bytes before the counted end (rewritten): new",
-                entries: vec![entry(COUNTED, 3, 2)],
-                file: seen(b"L1\nX2\nX3\n", Plain, 0),
-                readable: true,
-                plan: Plan::New,
-                from: at_0,
-            },
-            Case {
-                why: "the bytes before the counted end cannot be read: new",
-                entries: vec![entry(COUNTED, 6, 2)],
-                file: seen(GROWN, Plain, 0),
-                readable: false,
-                plan: Plan::New,
-                from: at_0,
-            },
-            Case {
-                why: "two entries share the head: the longest counted is tried first",
-                entries: vec![entry(b"L1\n", 3, 1), entry(COUNTED, 3, 2)],
-                file: seen(GROWN, Plain, 0),
-                readable: true,
-                plan: Plan::Resume { entry: 1 },
-                from: resume_at(6, 2),
-            },
-            Case {
-                why: "the longest counted differs at its end: the next one is tried",
-                entries: vec![entry(b"L1\n", 3, 1), entry(b"L1\nX2\n", 3, 2)],
-                file: seen(GROWN, Plain, 0),
-                readable: true,
-                plan: Plan::Resume { entry: 0 },
-                from: resume_at(3, 1),
-            },
-            Case {
-                why: "a copy shorter than an entry's head is not recognised as a prefix of its \
-                      content: new",
-                entries: vec![entry(GROWN, 9, 3)],
-                file: seen(COUNTED, Plain, 0),
-                readable: true,
-                plan: Plan::New,
-                from: at_0,
-            },
+                seen(COUNTED, PlainDocument, 0),
+                Plan::Replace { entry: 0 },
+            ),
+        ]
+    }
+
+    fn plain_lines() -> Vec<Case> {
+        use Kind::*;
+        vec![
+            case(
+                "shorter than what was counted (an earlier copy, a copytruncate copy): skipped",
+                vec![entry(GROWN, 3, 3)],
+                seen(COUNTED, Plain, 0),
+                skip(0, "already counted (holds less than was counted)"),
+            ),
+            case(
+                "the same length and the same bytes before the counted end: skipped",
+                vec![entry(COUNTED, 6, 2)],
+                seen(COUNTED, Plain, 0),
+                skip(0, "already counted (nothing new)"),
+            ),
+            case(
+                "grown past the counted end, whose bytes match: resume from byte 6",
+                vec![entry(COUNTED, 6, 2)],
+                seen(GROWN, Plain, 0),
+                Plan::Resume { entry: 0 },
+            )
+            .from(resume_at(6, 2)),
+            case(
+                "two entries share the head: the longest counted is tried first",
+                vec![entry(b"L1\n", 3, 1), entry(COUNTED, 3, 2)],
+                seen(GROWN, Plain, 0),
+                Plan::Resume { entry: 1 },
+            )
+            .from(resume_at(6, 2)),
+            case(
+                "the longest counted differs at its end: the next one is tried",
+                vec![entry(b"L1\n", 3, 1), entry(b"L1\nX2\n", 3, 2)],
+                seen(GROWN, Plain, 0),
+                Plan::Resume { entry: 0 },
+            )
+            .from(resume_at(3, 1)),
         ]
     }
 
