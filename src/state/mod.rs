@@ -11,14 +11,28 @@
 //!   counted; only the bytes past what was counted are parsed (a compressed file is
 //!   decompressed up to there, then parsed). Once a compressed file has been read whole, its
 //!   compressed fingerprint lets later runs skip it without decompressing.
-//! - `partials/<entry>.g<generation>.parquet`: the entry's aggregates per hour and client IP
-//!   (schema in [`partial`]), independent of any snapshot, so findings are recomputed from
-//!   them against whichever snapshots are in force.
+//! - `partials/<entry>.g<generation>.<n>.h<checksum>.parquet`: the entry's aggregates per hour
+//!   and client IP (schema in [`partial`]), independent of any snapshot, so findings are
+//!   recomputed from them against whichever snapshots are in force. The checksum in the name
+//!   (absent from partials written before it existed) is checked on every read, so a damaged
+//!   partial is refused rather than decoded.
 //! - `lock`: held by the running permlens ([`crate::lock`]).
 //!
 //! Writes are crash-safe: new partials get new names, the manifest is replaced by a rename,
 //! and only then are files the new manifest no longer names removed. A run killed at any
 //! point leaves either the old manifest (whose partials are untouched) or the new one.
+//!
+//! The code, in the order a run uses it:
+//!
+//! - `manifest`: the manifest's schema, parsing (with its checksum) and the fingerprint of
+//!   the options the rows were made with.
+//! - `fingerprint` and `plan`: per input file, what is read of it and the decision (skip,
+//!   resume, replace, new); the decision is a pure function, tested as a table.
+//! - `store`: the open state: recording each file's rows, pruning, and writing back by the
+//!   protocol above (flush, prepare, persist).
+//! - `load`: the stored rows of the window folded into a plain aggregate.
+//! - `merge`: another state directory folded into this one.
+//! - [`partial`]: one entry's rows and their Parquet file; [`rows`]: the scan's sink.
 
 mod fingerprint;
 mod load;
@@ -42,7 +56,8 @@ use std::collections::BTreeMap;
 use crate::catalog::Catalog;
 use partial::Rows;
 
-/// Splits the scan's rows by file and hands each file's to [`State::store`].
+/// The scan's rows split by input file (by index in the scan's file list), each file's for
+/// [`State::store`].
 pub fn rows_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     partial::split_by_file(rows, catalog)
 }

@@ -1,5 +1,16 @@
 //! The open state: recording what each file's scan produced, pruning, and writing it back
-//! by the crash-safety protocol of the module docs.
+//! by the crash-safety protocol of the [module docs](super).
+//!
+//! What must stay true, so that a run killed at any point leaves a usable state:
+//!
+//! - A partial is never written over: [`State::flush`] writes under a temporary name, then
+//!   renames to a new name (generation, flush count, checksum) that no manifest names yet.
+//! - The manifest on disk changes only in [`State::persist`], by one atomic replace, after
+//!   the partials it names are synced.
+//! - A file is removed only once no manifest on disk names it: after the replace, or at
+//!   open (what a killed run left behind).
+//! - [`State::prepare`] writes nothing the previous manifest names, so the new state can be
+//!   loaded and reported on before [`State::persist`] makes it the state.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -19,7 +30,7 @@ use crate::lock::RunLock;
 pub struct State {
     pub dir: PathBuf,
     pub manifest: Manifest,
-    /// The previous manifest's entry ids, for telling what changed.
+    /// Held while the state is open: one run at a time reads and changes the directory.
     _lock: RunLock,
     pub took_over: Option<String>,
     /// Rows of entries loaded or produced in this run, by entry id.

@@ -15,14 +15,15 @@ fn joined<T: ToString>(items: impl Iterator<Item = T>) -> String {
 }
 
 /// Rows per row group of a partial: building and encoding a group holds its columns (as
-/// strings) and compressed pages in memory, so a whole table at once was the peak of a
-/// first `--state` run (~145 MB for 400k rows); a group of this size holds a few MB.
+/// strings) and compressed pages in memory, so writing a whole table at once was the peak
+/// memory of a first `--state` run; groups of this many rows keep that peak small and
+/// independent of the table's size (measurements in benches/RESULTS.md).
 const ROWS_PER_GROUP: usize = 1 << 16;
 
 /// Rows `r` (a slice of a partial, in its order) as a data frame in the documented schema.
 fn to_frame(rows: &Rows, r: &[(&Key, &Value)]) -> PolarsResult<DataFrame> {
     let n = r.len();
-    // Every string was interned as UTF-8 (see `Rows::intern_text`).
+    // Every string was interned as UTF-8 (see `Rows::intern`).
     let text = |id: u32| std::str::from_utf8(rows.strings.get(id)).unwrap_or("\u{FFFD}");
     let key = |f: fn(&Key) -> u32| r.iter().map(move |(k, _)| text(f(k)));
     DataFrame::new(
@@ -88,8 +89,8 @@ pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
     // An empty table still gets its schema written.
     let first = frame(groups.next().unwrap_or(&[]))?;
     let mut writer = ParquetWriter::new(&mut file)
-        // Zstd: 40% smaller than LZ4 for ~0.4 s more per 400k rows written; reading costs
-        // the same.
+        // Zstd: markedly smaller files than LZ4 for a little more time to write, and reading
+        // costs the same (measurements in benches/RESULTS.md).
         .with_compression(ParquetCompression::Zstd(None))
         .batched(first.schema())
         .map_err(failed)?;
