@@ -162,20 +162,16 @@ fn read_into(
     }
     // The Parquet reader must not take the run down on a file damaged in a way the checksum
     // could not see (a partial written before checksums): a panic in it is this file's error.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode(path, open, &bad, &mut f)
-    }))
-    .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(open, &bad, &mut f)))
+        .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
 }
 
 /// [`read_into`] once the file is trusted as far as it can be.
 fn decode(
-    path: &Path,
     open: impl Fn() -> anyhow::Result<std::fs::File>,
     bad: &impl Fn(&str) -> anyhow::Error,
     f: &mut impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
 ) -> anyhow::Result<Interner> {
-    let _ = path;
     let unreadable = |e: PolarsError| bad(&format!("not readable as Parquet ({e})"));
     let metadata = ParquetReader::new(open()?)
         .get_metadata()
