@@ -1,0 +1,431 @@
+//! A partial's Parquet file: written a row group at a time, read back row group by row
+//! group, checked against the checksum in its name.
+
+use std::path::Path;
+
+use anyhow::Context;
+use polars::prelude::*;
+
+use super::{HOUR, Key, Rows, Value};
+use crate::aggregate::Interner;
+use crate::frame::{col, datetime_column};
+
+fn joined<T: ToString>(items: impl Iterator<Item = T>) -> String {
+    items.map(|t| t.to_string()).collect::<Vec<_>>().join(";")
+}
+
+/// Rows per row group of a partial: building and encoding a group holds its columns (as
+/// strings) and compressed pages in memory, so writing a whole table at once was the peak
+/// memory of a first `--state` run; groups of this many rows keep that peak small and
+/// independent of the table's size (measurements in benches/RESULTS.md).
+const ROWS_PER_GROUP: usize = 1 << 16;
+
+/// Rows `r` (a slice of a partial, in its order) as a data frame in the documented schema.
+fn to_frame(rows: &Rows, r: &[(&Key, &Value)]) -> PolarsResult<DataFrame> {
+    let n = r.len();
+    // Every string was interned as UTF-8 (see `Rows::intern`).
+    let text = |id: u32| std::str::from_utf8(rows.strings.get(id)).unwrap_or("\u{FFFD}");
+    let key = |f: fn(&Key) -> u32| r.iter().map(move |(k, _)| text(f(k)));
+    DataFrame::new(
+        n,
+        vec![
+            col(
+                "kind",
+                r.iter()
+                    .map(|(k, _)| if k.unmatched { "unmatched" } else { "usage" }),
+            ),
+            col("user", key(|k| k.user)),
+            col("user_id", r.iter().map(|(_, v)| text(v.user_id))),
+            col("method", key(|k| k.method)),
+            col(
+                "route",
+                r.iter()
+                    .map(|(k, _)| (!k.unmatched).then(|| text(k.target))),
+            ),
+            col(
+                "path_shape",
+                r.iter().map(|(k, _)| k.unmatched.then(|| text(k.target))),
+            ),
+            col(
+                "status",
+                r.iter()
+                    .map(|(k, _)| (k.status != 0).then_some(i32::from(k.status))),
+            ),
+            col("error_code", key(|k| k.error_code)),
+            col("response_source", key(|k| k.source)),
+            col("source_ip", key(|k| k.source_ip)),
+            datetime_column(
+                "hour",
+                r.iter()
+                    .map(|(k, _)| Some(i64::from(k.hour) * HOUR))
+                    .collect(),
+            )?,
+            col("count", r.iter().map(|(_, v)| v.count)),
+            datetime_column("first_seen", r.iter().map(|(_, v)| v.first_seen).collect())?,
+            datetime_column("last_seen", r.iter().map(|(_, v)| v.last_seen).collect())?,
+            col(
+                "sample_offsets",
+                r.iter().map(|(_, v)| joined(v.samples.iter().map(|s| s.0))),
+            ),
+            col(
+                "sample_request_ids",
+                r.iter()
+                    .map(|(_, v)| joined(v.samples.iter().map(|s| &*s.1))),
+            ),
+        ],
+    )
+}
+
+/// Writes rows to a new Parquet file, ordered by hour, one row group at a time, synced to
+/// disk.
+pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
+    let mut r: Vec<(&Key, &Value)> = rows.map.iter().collect();
+    r.sort_unstable_by_key(|(k, _)| (k.hour, **k));
+    let mut file = crate::frame::create_buffered(path, &path.display().to_string())?;
+    let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
+    let frame =
+        |group| anyhow::Context::context(to_frame(rows, group), "cannot build a partial table");
+    let mut groups = r.chunks(ROWS_PER_GROUP);
+    // An empty table still gets its schema written.
+    let first = frame(groups.next().unwrap_or(&[]))?;
+    let mut writer = ParquetWriter::new(&mut file)
+        // Zstd: markedly smaller files than LZ4 for a little more time to write, and reading
+        // costs the same (measurements in benches/RESULTS.md).
+        .with_compression(ParquetCompression::Zstd(None))
+        .batched(first.schema())
+        .map_err(failed)?;
+    writer.write_batch(&first).map_err(failed)?;
+    drop(first);
+    for group in groups {
+        writer.write_batch(&frame(group)?).map_err(failed)?;
+    }
+    writer.finish().map_err(failed)?;
+    drop(writer);
+    file.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The xxh3-128 of a file's bytes, in hex: the checksum a partial's name carries.
+pub fn file_hash(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&bytes)))
+}
+
+/// The checksum a partial's name carries (`<id>.g<gen>.<n>.h<hash>.parquet`), if any
+/// (partials written before checksums have none).
+fn named_hash(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?.strip_suffix(".parquet")?;
+    let hash = name.rsplit('.').next()?.strip_prefix('h')?;
+    (hash.len() == 32 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hash)
+}
+
+/// Reads a partial back. Any deviation from the schema is an error naming the file.
+pub fn read(path: &Path) -> anyhow::Result<Rows> {
+    let mut rows = Rows::default();
+    rows.strings = read_into(path, |_, key, value| {
+        rows.insert(key, value);
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Hands each row of a partial to `f` as it is read (one row group decoded at a time), with
+/// the strings its ids refer to so far.
+pub fn read_each(
+    path: &Path,
+    mut f: impl FnMut(&Interner, &Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    read_into(path, |strings, key, value| f(strings, &key, value)).map(drop)
+}
+
+/// Reads a partial row by row into `f`; returns the strings the rows' ids refer to.
+fn read_into(
+    path: &Path,
+    mut f: impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<Interner> {
+    let bad = |what: &str| {
+        anyhow::anyhow!(
+            "state partial {}: {what} (expected the permlens partial schema; the state directory is damaged)",
+            path.display()
+        )
+    };
+    let open =
+        || std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()));
+    if let Some(want) = named_hash(path) {
+        let got = file_hash(path)?;
+        if got != want {
+            return Err(bad("its content does not match the checksum in its name"));
+        }
+    }
+    // The Parquet reader must not take the run down on a file damaged in a way the checksum
+    // could not see (a partial written before checksums): a panic in it is this file's error.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(open, &bad, &mut f)))
+        .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
+}
+
+/// [`read_into`] once the file is trusted as far as it can be.
+fn decode(
+    open: impl Fn() -> anyhow::Result<std::fs::File>,
+    bad: &impl Fn(&str) -> anyhow::Error,
+    f: &mut impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<Interner> {
+    let unreadable = |e: PolarsError| bad(&format!("not readable as Parquet ({e})"));
+    let metadata = ParquetReader::new(open()?)
+        .get_metadata()
+        .map_err(unreadable)?
+        .clone();
+    let groups: Vec<usize> = metadata.row_groups.iter().map(|g| g.num_rows()).collect();
+    let mut strings = Interner::default();
+    // One row group at a time, each folded into the rows before the next is decoded: a whole
+    // table decoded at once (in parallel, as polars does for files of several groups) held
+    // it beside the rows at up to twice its size. A file without groups still has its
+    // schema checked.
+    let mut first_row = 0;
+    for n in groups.iter().copied().chain(groups.is_empty().then_some(0)) {
+        let mut reader = ParquetReader::new(open()?)
+            .read_parallel(ParallelStrategy::Columns)
+            .with_slice((!groups.is_empty()).then_some((first_row, n)));
+        reader.set_metadata(metadata.clone());
+        let df = reader.finish().map_err(unreadable)?;
+        add_rows(&df, first_row, &mut strings, f, bad)?;
+        first_row += n;
+    }
+    Ok(strings)
+}
+
+/// Hands the rows of `df` (rows `first_row..` of a partial) to `f`, their strings interned
+/// in `strings`; `bad` words an error.
+fn add_rows(
+    df: &DataFrame,
+    first_row: usize,
+    strings: &mut Interner,
+    f: &mut dyn FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+    bad: &dyn Fn(&str) -> anyhow::Error,
+) -> anyhow::Result<()> {
+    let columns = Columns::of(df, bad)?;
+    let mut kind = columns.kind.iter();
+    let mut text = columns.text.each_ref().map(|c| c.iter());
+    let mut numbers = columns.numbers.each_ref().map(|c| c.iter());
+    for i in first_row..first_row + df.height() {
+        let cells = Cells {
+            kind: kind.next().flatten(),
+            text: text.each_mut().map(|c| c.next().flatten()),
+            numbers: numbers.each_mut().map(|c| c.next().flatten()),
+        };
+        let (key, value) = cells.row(i, strings, bad)?;
+        f(strings, key, value)?;
+    }
+    Ok(())
+}
+
+/// The columns of a row group, in the order [`Cells`] takes them.
+struct Columns {
+    kind: StringChunked,
+    /// `user`, `user_id`, `method`, `route`, `path_shape`, `error_code`, `response_source`,
+    /// `source_ip`, `sample_offsets`, `sample_request_ids`.
+    text: [StringChunked; 10],
+    /// `status`, `hour`, `count`, `first_seen`, `last_seen`.
+    numbers: [Int64Chunked; 5],
+}
+
+impl Columns {
+    /// The columns of `df`, checked in schema order: the first missing or mistyped one is
+    /// the error.
+    fn of(df: &DataFrame, bad: &dyn Fn(&str) -> anyhow::Error) -> anyhow::Result<Columns> {
+        let column = |name: &str| {
+            df.column(name)
+                .map_err(|_| bad(&format!("no column {name}")))
+        };
+        let text = |name: &str| -> anyhow::Result<StringChunked> {
+            let c = column(name)?;
+            Ok(c.str()
+                .map_err(|_| bad(&format!("column {name} is not text")))?
+                .clone())
+        };
+        let ints = |name: &str| -> anyhow::Result<Int64Chunked> {
+            let c = column(name)?
+                .cast(&DataType::Int64)
+                .map_err(|_| bad(&format!("column {name} is not a number or time")))?;
+            Ok(c.i64()
+                .map_err(|_| bad(&format!("column {name} is not a number")))?
+                .clone())
+        };
+        let (kind, user, user_id, method) = (
+            text("kind")?,
+            text("user")?,
+            text("user_id")?,
+            text("method")?,
+        );
+        let (route, shape, status) = (text("route")?, text("path_shape")?, ints("status")?);
+        let (error_code, source, source_ip) = (
+            text("error_code")?,
+            text("response_source")?,
+            text("source_ip")?,
+        );
+        let (hour, count, first, last) = (
+            ints("hour")?,
+            ints("count")?,
+            ints("first_seen")?,
+            ints("last_seen")?,
+        );
+        let (offsets, ids) = (text("sample_offsets")?, text("sample_request_ids")?);
+        Ok(Columns {
+            kind,
+            text: [
+                user, user_id, method, route, shape, error_code, source, source_ip, offsets, ids,
+            ],
+            numbers: [status, hour, count, first, last],
+        })
+    }
+}
+
+/// The cells of one row, as in [`Columns`].
+struct Cells<'a> {
+    kind: Option<&'a str>,
+    text: [Option<&'a str>; 10],
+    numbers: [Option<i64>; 5],
+}
+
+impl Cells<'_> {
+    /// Row `i` as a key and value, its strings interned in `strings`.
+    fn row(
+        self,
+        i: usize,
+        strings: &mut Interner,
+        bad: &dyn Fn(&str) -> anyhow::Error,
+    ) -> anyhow::Result<(Key, Value)> {
+        let [
+            user,
+            user_id,
+            method,
+            route,
+            shape,
+            error_code,
+            source,
+            source_ip,
+            offsets,
+            ids,
+        ] = self.text;
+        let [status, hour, count, first_seen, last_seen] = self.numbers;
+        let unmatched = match self.kind {
+            Some("usage") => false,
+            Some("unmatched") => true,
+            other => return Err(bad(&format!("row {i}: kind {other:?}"))),
+        };
+        let Some(target) = (if unmatched { shape } else { route }) else {
+            return Err(bad(&format!("row {i}: no route or path_shape")));
+        };
+        let Some(h) = hour else {
+            return Err(bad(&format!("row {i}: no hour")));
+        };
+        let mut s = |v: Option<&str>| strings.intern(v.unwrap_or_default().as_bytes());
+        let key = Key {
+            unmatched,
+            user: s(user),
+            method: s(method),
+            target: s(Some(target)),
+            status: status.unwrap_or(0).clamp(0, i64::from(u16::MAX)) as u16,
+            error_code: s(error_code),
+            source: s(source),
+            source_ip: s(source_ip),
+            hour: (h.max(0) / HOUR) as u32,
+        };
+        let value = Value {
+            user_id: s(user_id),
+            count: count.unwrap_or(0).max(0) as u64,
+            first_seen,
+            last_seen,
+            samples: samples(offsets, ids),
+        };
+        Ok((key, value))
+    }
+}
+
+/// The `;`-separated sample offsets and request ids of a row, paired; an offset that is not
+/// a number drops its pair.
+fn samples(offsets: Option<&str>, ids: Option<&str>) -> Vec<(u64, Box<str>)> {
+    offsets
+        .unwrap_or_default()
+        .split(';')
+        .filter(|o| !o.is_empty())
+        .zip(ids.unwrap_or_default().split(';'))
+        .filter_map(|(o, id)| Some((o.parse().ok()?, id.into())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::row;
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_parquet() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = Rows::default();
+        row(&mut rows, 490_000, 3, &[(10, "r1"), (20, "r2")]);
+        let empty = rows.empty_id();
+        let key = Key {
+            unmatched: true,
+            user: empty,
+            method: rows.intern(b"POST"),
+            target: rows.intern(b"/v2/orders/{id}/x"),
+            status: 0,
+            error_code: empty,
+            source: empty,
+            source_ip: empty,
+            hour: 490_001,
+        };
+        rows.insert(
+            key,
+            Value {
+                user_id: empty,
+                count: 7,
+                first_seen: None,
+                last_seen: None,
+                samples: vec![],
+            },
+        );
+        let p = dir.path().join("p.parquet");
+        write(&p, &rows).unwrap();
+        assert_eq!(read(&p).unwrap(), rows);
+    }
+
+    /// Tables are written a row group at a time: one of several groups, and an empty one,
+    /// read back whole and in hour order.
+    #[test]
+    fn tables_of_several_groups_and_empty_ones_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = Rows::default();
+        let n = ROWS_PER_GROUP as u32 * 2 + 3;
+        for hour in (0..n).rev() {
+            row(&mut rows, 400_000 + hour, 1, &[(u64::from(hour), "r")]);
+        }
+        let p = dir.path().join("p.parquet");
+        write(&p, &rows).unwrap();
+        assert_eq!(read(&p).unwrap(), rows);
+        let hours = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap()
+            .column("hour")
+            .unwrap()
+            .as_materialized_series()
+            .clone();
+        assert!(hours.is_sorted(Default::default()).unwrap());
+
+        let p = dir.path().join("empty.parquet");
+        write(&p, &Rows::default()).unwrap();
+        assert_eq!(read(&p).unwrap(), Rows::default());
+    }
+
+    #[test]
+    fn a_damaged_partial_is_an_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.parquet");
+        std::fs::write(&p, b"not parquet").unwrap();
+        let e = read(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.parquet") && e.contains("damaged"), "{e}");
+    }
+}

@@ -1,0 +1,469 @@
+//! The open state: recording what each file's scan produced, pruning, and writing it back
+//! by the crash-safety protocol of the [module docs](super).
+//!
+//! What must stay true, so that a run killed at any point leaves a usable state:
+//!
+//! - A partial is never written over: [`State::flush`] writes under a temporary name, then
+//!   renames to a new name (generation, flush count, checksum) that no manifest names yet.
+//! - The manifest on disk changes only in [`State::persist`], by one atomic replace, after
+//!   the partials it names are synced.
+//! - A file is removed only once no manifest on disk names it: after the replace, or at
+//!   open (what a killed run left behind).
+//! - [`State::prepare`] writes nothing the previous manifest names, so the new state can be
+//!   loaded and reported on before [`State::persist`] makes it the state.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use super::fingerprint::Prints;
+use super::manifest::{Entry, FORMAT, MANIFEST, Manifest, PARTIALS, hex};
+use super::partial::{self, HOUR, Rows};
+use super::plan::Plan;
+use crate::input::{Compression, InputFile};
+use crate::lock::RunLock;
+
+/// An open state directory, locked for this run.
+#[derive(Debug)]
+pub struct State {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    /// Held while the state is open: one run at a time reads and changes the directory.
+    _lock: RunLock,
+    pub took_over: Option<String>,
+    /// Rows of entries loaded or produced in this run, by entry id.
+    pub(super) rows: HashMap<String, Rows>,
+    /// Entries whose rows changed since the last flush.
+    pub(super) dirty: HashSet<String>,
+    /// Partial files written in this run, for unique names.
+    flushes: u64,
+}
+
+/// Counts for the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StateReport {
+    pub dir: String,
+    pub entries: usize,
+    pub files_new: u64,
+    pub files_resumed: u64,
+    pub files_skipped: u64,
+    pub files_replaced: u64,
+    pub files_not_stored: u64,
+    pub bytes_skipped: u64,
+    pub rows_pruned: u64,
+    pub entries_dropped: u64,
+    pub retain_days: Option<u32>,
+}
+
+fn now_text() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+impl State {
+    /// Opens (or creates) the state directory, takes its lock, reads the manifest and removes
+    /// files an interrupted run left behind.
+    /// `config` is the fingerprint this run needs; `None` accepts any (merging, showing).
+    pub fn open(dir: &Path, config: Option<&str>) -> anyhow::Result<State> {
+        State::open_with(dir, config, true)
+    }
+
+    /// `clean`: remove what an interrupted run left behind (not for a state only read).
+    pub(super) fn open_with(
+        dir: &Path,
+        config: Option<&str>,
+        clean: bool,
+    ) -> anyhow::Result<State> {
+        std::fs::create_dir_all(dir.join(PARTIALS))
+            .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+        let lock = RunLock::acquire(
+            &dir.join("lock"),
+            &format!("state directory {}", dir.display()),
+        )?;
+        let took_over = lock.took_over.clone();
+        let manifest = read_manifest(&dir.join(MANIFEST), config)?;
+        let state = State {
+            dir: dir.to_owned(),
+            manifest,
+            _lock: lock,
+            took_over,
+            rows: HashMap::new(),
+            dirty: HashSet::new(),
+            flushes: 0,
+        };
+        if clean {
+            state.remove_orphans();
+        }
+        Ok(state)
+    }
+
+    /// Deletes partials and temporary files no entry names (left by a killed run).
+    fn remove_orphans(&self) {
+        let named: HashSet<&str> = self
+            .manifest
+            .entries
+            .iter()
+            .filter_map(|e| e.partial.as_deref())
+            .collect();
+        if let Ok(dir) = std::fs::read_dir(self.dir.join(PARTIALS)) {
+            for f in dir.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !named.contains(name.as_str()) {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+        if let Ok(dir) = std::fs::read_dir(&self.dir) {
+            for f in dir.flatten() {
+                if f.file_name().to_string_lossy().starts_with(".permlens-") {
+                    let _ = std::fs::remove_file(f.path());
+                }
+            }
+        }
+    }
+
+    pub(super) fn partial_path(&self, name: &str) -> PathBuf {
+        self.dir.join(PARTIALS).join(name)
+    }
+
+    /// The rows of an entry, read once.
+    pub(super) fn rows_of(&mut self, entry: usize) -> anyhow::Result<&mut Rows> {
+        let e = &self.manifest.entries[entry];
+        let id = e.id.clone();
+        if !self.rows.contains_key(&id) {
+            let rows = match &e.partial {
+                Some(name) => partial::read(&self.partial_path(name))?,
+                None => Rows::default(),
+            };
+            self.rows.insert(id.clone(), rows);
+        }
+        Ok(self.rows.get_mut(&id).expect("inserted above"))
+    }
+
+    /// Records what the scan of one file produced.
+    pub fn store(
+        &mut self,
+        f: &InputFile,
+        plan: &Plan,
+        prints: &Prints,
+        report: &crate::input::FileReport,
+        rows: Rows,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        let now = now_text();
+        let complete = report.warnings.is_empty();
+        if f.compression == Compression::None && !complete {
+            // It shrank while read: what was counted is not a well-defined content. Nothing
+            // is stored; the next run reads it (or its rotated copy) again.
+            counts.files_not_stored += 1;
+            return Ok(());
+        }
+        let nothing_new = report.nothing_new || (report.new_lines == 0 && !report.restarted);
+        let entry = match *plan {
+            Plan::Unreadable => return Ok(()),
+            Plan::Skip { entry, .. } => {
+                self.seen_again(entry, f, prints, complete, &now, counts);
+                return Ok(());
+            }
+            Plan::Resume { entry } if nothing_new => {
+                self.seen_again(entry, f, prints, complete, &now, counts);
+                return Ok(());
+            }
+            Plan::Resume { entry } if !report.restarted => {
+                counts.files_resumed += 1;
+                self.rows_of(entry)?.absorb(rows);
+                entry
+            }
+            Plan::Replace { entry } => {
+                counts.files_replaced += 1;
+                let id = self.manifest.entries[entry].id.clone();
+                self.rows.insert(id, rows);
+                entry
+            }
+            // A resumed file whose scan restarted from 0 (its content differed) is new.
+            Plan::Resume { .. } | Plan::New => {
+                counts.files_new += 1;
+                self.new_entry(f, prints, rows, &now)
+            }
+        };
+        self.counted(entry, f, prints, report, complete, &now);
+        Ok(())
+    }
+
+    /// `f` held nothing entry `i` had not counted: only the match is noted.
+    fn seen_again(
+        &mut self,
+        i: usize,
+        f: &InputFile,
+        prints: &Prints,
+        complete: bool,
+        now: &str,
+        counts: &mut StateReport,
+    ) {
+        self.touch(i, f, prints, complete, now);
+        counts.files_skipped += 1;
+        counts.bytes_skipped += f.len;
+    }
+
+    /// Adds an entry for content not counted before, holding `rows`; returns its index. What
+    /// was counted of it is set by [`State::counted`].
+    fn new_entry(&mut self, f: &InputFile, prints: &Prints, rows: Rows, now: &str) -> usize {
+        let seq = self.manifest.next_seq;
+        self.manifest.next_seq += 1;
+        let id = format!("{}-{seq}", &hex(prints.head_hash)[..16]);
+        self.manifest.entries.push(Entry {
+            id: id.clone(),
+            seq,
+            format: f
+                .format
+                .as_ref()
+                .map(|f| f.as_str())
+                .unwrap_or("json")
+                .to_owned(),
+            head_len: prints.head_len,
+            head_hash: hex(prints.head_hash),
+            len: 0,
+            lines: 0,
+            tail_len: 0,
+            tail_hash: String::new(),
+            raw: Vec::new(),
+            names: Vec::new(),
+            partial: None,
+            rows: 0,
+            first_hour: None,
+            last_hour: None,
+            counted_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            seen_at: now.to_owned(),
+        });
+        self.rows.insert(id, rows);
+        self.manifest.entries.len() - 1
+    }
+
+    /// Entry `i` now holds what the scan of `f` read: its length, lines and the hash of its
+    /// last bytes (what the next run compares to resume); its rows are to be written.
+    fn counted(
+        &mut self,
+        i: usize,
+        f: &InputFile,
+        prints: &Prints,
+        report: &crate::input::FileReport,
+        complete: bool,
+        now: &str,
+    ) {
+        // A plain line file's tail was taken while planning, up to the length read;
+        // otherwise the scan took it of the content it read.
+        let tail = if f.compression == Compression::None
+            && !f.format.as_ref().is_ok_and(|f| f.is_document())
+        {
+            prints.tail
+        } else {
+            report.tail
+        };
+        let e = &mut self.manifest.entries[i];
+        e.len = report.end;
+        e.lines = report.lines;
+        if let Some((len, hash)) = tail {
+            e.tail_len = len;
+            e.tail_hash = hex(hash);
+        }
+        e.updated_at = now.to_owned();
+        let id = e.id.clone();
+        self.dirty.insert(id);
+        self.touch(i, f, prints, complete, now);
+    }
+
+    /// Notes that `f` matched entry `i`: its name, and for a compressed file read whole, its
+    /// compressed fingerprint.
+    fn touch(&mut self, i: usize, f: &InputFile, prints: &Prints, complete: bool, now: &str) {
+        let e = &mut self.manifest.entries[i];
+        e.seen_at = now.to_owned();
+        e.names.retain(|n| n != &f.name);
+        e.names.push(f.name.clone());
+        if e.names.len() > 8 {
+            e.names.remove(0);
+        }
+        if complete
+            && let Some(raw) = &prints.raw
+            && !e.raw.contains(raw)
+        {
+            e.raw.push(raw.clone());
+        }
+    }
+
+    /// Sets the retention to `retain_days`, or extends it to `window_days` (the longest
+    /// window asked for is kept), and
+    /// prunes rows older than the retention before `now`, but never rows at or after
+    /// `since` (the window this run reports on).
+    pub fn prune(
+        &mut self,
+        window_days: Option<u32>,
+        retain_days: Option<u32>,
+        now: i64,
+        since: Option<i64>,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        if let Some(r) = retain_days {
+            self.manifest.retain_days = Some(r);
+        } else if let Some(w) = window_days {
+            self.manifest.retain_days = Some(self.manifest.retain_days.map_or(w, |r| r.max(w)));
+        }
+        counts.retain_days = self.manifest.retain_days;
+        let Some(days) = self.manifest.retain_days else {
+            return Ok(());
+        };
+        let mut cutoff = now - i64::from(days) * 24 * HOUR;
+        if let Some(s) = since {
+            cutoff = cutoff.min(s);
+        }
+        let cutoff = crate::aggregate::hour_of(cutoff);
+        for i in 0..self.manifest.entries.len() {
+            let e = &self.manifest.entries[i];
+            if e.first_hour.is_some_and(|h| h < cutoff) || self.rows.contains_key(&e.id) {
+                let pruned = self.rows_of(i)?.prune_before(cutoff);
+                if pruned > 0 {
+                    counts.rows_pruned += pruned;
+                    let id = self.manifest.entries[i].id.clone();
+                    self.dirty.insert(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the partials of entries changed since the last flush under new names, so the
+    /// manifest on disk keeps naming the old ones until [`State::commit`]. With `drop_rows`
+    /// their rows leave memory (a later use reads them back).
+    pub fn flush(&mut self, drop_rows: bool) -> anyhow::Result<()> {
+        let generation = self.manifest.generation + 1;
+        for e in &mut self.manifest.entries {
+            if !self.dirty.contains(&e.id) {
+                continue;
+            }
+            let Some(rows) = self.rows.get(&e.id) else {
+                continue;
+            };
+            e.rows = rows.len() as u64;
+            let span = rows.hours();
+            e.first_hour = span.map(|s| s.0);
+            e.last_hour = span.map(|s| s.1);
+            e.partial = None;
+            if !rows.is_empty() {
+                self.flushes += 1;
+                // Written under a temporary name, then named after its content hash, which
+                // every read checks: a damaged partial is refused by name, never decoded.
+                let dir = self.dir.join(PARTIALS);
+                let tmp = format!("{}.g{generation}.{}.parquet.tmp", e.id, self.flushes);
+                partial::write(&dir.join(&tmp), rows)?;
+                let hash = partial::file_hash(&dir.join(&tmp))?;
+                let name = format!("{}.g{generation}.{}.h{hash}.parquet", e.id, self.flushes);
+                std::fs::rename(dir.join(&tmp), dir.join(&name)).with_context(|| {
+                    format!("cannot name the partial {}", dir.join(&name).display())
+                })?;
+                e.partial = Some(name);
+            }
+            if drop_rows {
+                self.rows.remove(&e.id);
+            }
+        }
+        self.dirty.clear();
+        Ok(())
+    }
+
+    /// Writes changed partials, then the manifest (atomically), then removes what the old
+    /// manifest named and the new one does not.
+    ///
+    /// Row-less entries no input matched since `run_started` are dropped (their files are
+    /// gone); `None` keeps them (a merge reads no inputs).
+    pub fn commit(
+        &mut self,
+        run_started: Option<&str>,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        self.prepare(run_started, counts)?;
+        self.persist()
+    }
+
+    /// The first half of [`State::commit`]: the changed partials are written (under new names,
+    /// which the manifest on disk does not name yet) and the new manifest is made in memory,
+    /// so that [`State::load`] reads the new state; nothing the previous state is made of
+    /// changes. A run that fails after this leaves the previous state as it was (the new
+    /// partials are orphans, removed at the next start).
+    pub fn prepare(
+        &mut self,
+        run_started: Option<&str>,
+        counts: &mut StateReport,
+    ) -> anyhow::Result<()> {
+        self.flush(false)?;
+        self.manifest.generation += 1;
+        // Entries with no rows left that no input matched this run: their files are gone.
+        let before = self.manifest.entries.len();
+        self.manifest
+            .entries
+            .retain(|e| e.rows > 0 || run_started.is_none_or(|r| e.seen_at.as_str() >= r));
+        counts.entries_dropped = (before - self.manifest.entries.len()) as u64;
+        self.manifest.written_by = format!("permlens {}", env!("CARGO_PKG_VERSION"));
+        self.manifest.updated_at = Some(now_text());
+        counts.entries = self.manifest.entries.len();
+        counts.dir = self.dir.display().to_string();
+        Ok(())
+    }
+
+    /// The second half of [`State::commit`]: the manifest is replaced atomically, then what
+    /// it no longer names is removed. `analyze` calls it once the report is in place, so a
+    /// run whose report fails never advances the state.
+    pub fn persist(&mut self) -> anyhow::Result<()> {
+        let text = self.manifest.sealed_text();
+        sync_dir(&self.dir.join(PARTIALS));
+        crate::fsutil::write_atomic(&self.dir.join(MANIFEST), text.as_bytes())?;
+        crash_point("after-manifest");
+        sync_dir(&self.dir);
+        // The partials the new manifest no longer names (replaced, pruned, dropped).
+        self.remove_orphans();
+        self.dirty.clear();
+        Ok(())
+    }
+}
+
+/// The manifest at `path`, or a new one if there is none. `config`: see [`State::open`].
+fn read_manifest(path: &Path, config: Option<&str>) -> anyhow::Result<Manifest> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Manifest::new(config.unwrap_or_default()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let m = Manifest::parse(&text, path)?;
+    if m.format != FORMAT {
+        bail!(
+            "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
+            path.display(),
+            m.format
+        );
+    }
+    if config.is_some_and(|c| c != m.config) {
+        bail!(
+            "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",
+            path.display()
+        );
+    }
+    Ok(m)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// For tests of crash safety: `PERMLENS_CRASH_AT=<point>` aborts the process there, as a
+/// `kill -9` would.
+pub fn crash_point(point: &str) {
+    if std::env::var_os("PERMLENS_CRASH_AT").is_some_and(|v| v == point) {
+        std::process::abort();
+    }
+}
