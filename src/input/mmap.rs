@@ -50,6 +50,8 @@ static INSTALL: Once = Once::new();
 
 extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // Only async-signal-safe work here: atomic loads and stores, mmap, signal.
+    // SAFETY: the kernel passes a valid `siginfo_t` to an `SA_SIGINFO` handler, and for
+    // SIGBUS `si_addr` is the faulting address.
     let addr = unsafe { (*info).si_addr() } as usize;
     let page = PAGE_SIZE.load(Ordering::Relaxed);
     for slot in &TABLE {
@@ -75,6 +77,8 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
         }
     }
     // Not one of our mappings: let the default action happen when the access repeats.
+    // SAFETY: `signal` is async-signal-safe; restoring the default disposition is what the
+    // process would have had without the guard.
     unsafe {
         libc::signal(libc::SIGBUS, libc::SIG_DFL);
     }

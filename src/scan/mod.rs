@@ -423,7 +423,6 @@ impl IpCache {
     }
 }
 
-/// Classifies one request and folds it into `stats`.
 /// Counts one line the prefilter skipped. It is not parsed (that is the prefilter's speed),
 /// but it must look like a line of its file's format, so that garbage is malformed and
 /// `--max-bad-ratio` means what it says: a JSON line runs from `{` to `}`, an API Gateway
@@ -480,6 +479,8 @@ fn not_like(line: &[u8], format: LogFormat) -> String {
     }
 }
 
+/// Classifies one parsed request and pushes it into the sink: out of the window, a catalog
+/// call, an unmatched call to the service, or a call to an API not in the catalog.
 fn fold_request<S: Sink>(
     req: &Request<'_>,
     at: Position,
