@@ -95,10 +95,20 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
     out["layout"] = json!(d.layout);
     out["why"] = json!(d.why);
     let mut sample = Sample::new(o);
-    match d.format {
-        LogFormat::JsonDocument => sample_records(path, compression, &d, o, &mut sample, &mut out),
-        LogFormat::CtsDocument => sample_traces(path, compression, &head, o, &mut sample, &mut out),
-        format => sample_lines(format, &head, &d, o, &mut sample, &mut out),
+    let doc = match d.format {
+        LogFormat::JsonDocument | LogFormat::CtsDocument => match whole(path, compression) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                out["error"] = json!(e);
+                return out;
+            }
+        },
+        _ => None,
+    };
+    match (d.format, doc) {
+        (LogFormat::JsonDocument, Some(doc)) => sample_records(&doc, &d, o, &mut sample, &mut out),
+        (LogFormat::CtsDocument, Some(doc)) => sample_traces(doc, &head, o, &mut sample, &mut out),
+        (format, _) => sample_lines(format, &head, &d, o, &mut sample, &mut out),
     }
     out["sampled_records"] = json!(sample.records);
     out["parsed"] = json!(sample.parsed);
@@ -117,55 +127,33 @@ fn inspect(path: &PathBuf, o: &Opts<'_>) -> Value {
 
 /// Samples a JSON document of gateway records (a batched array), read whole.
 fn sample_records(
-    path: &PathBuf,
-    compression: Compression,
+    doc: &[u8],
     d: &parse::Detected,
     o: &Opts<'_>,
     sample: &mut Sample<'_>,
     out: &mut Value,
 ) {
-    let doc = match whole(path, compression) {
-        Ok(doc) => doc,
-        Err(e) => {
-            out["error"] = json!(e);
-            return;
-        }
-    };
     let mut json = JsonParser::new(o.fields).with_zone(o.zone);
     let mut errors = Vec::new();
-    let result = parse::cts::for_each_record(&doc, |i, record| {
+    let result = parse::cts::for_each_record(doc, |i, record| {
         let no = i as u64 + 1;
         if let Err(m) = json.parse_full(record, |r| sample.request(no, r)) {
             errors.push((no, m.0));
         }
     });
-    for (i, e) in errors {
-        sample.error(i, &e);
-    }
-    if let Err(m) = result {
-        sample.error(0, &m.0);
-    }
+    sample.errors(errors, result.err());
     out["fields_found"] = json!(d.keys);
     out["records_unit"] = json!("record");
 }
 
 /// Samples a CTS document (a ListTraces response, an array of traces), read whole.
 fn sample_traces(
-    path: &PathBuf,
-    compression: Compression,
+    mut doc: Vec<u8>,
     head: &[u8],
     o: &Opts<'_>,
     sample: &mut Sample<'_>,
     out: &mut Value,
 ) {
-    let doc = match whole(path, compression) {
-        Ok(doc) => doc,
-        Err(e) => {
-            out["error"] = json!(e);
-            return;
-        }
-    };
-    let mut doc = doc;
     let mut errors = Vec::new();
     let result = parse::cts::for_each_trace(
         &mut doc,
@@ -174,12 +162,7 @@ fn sample_traces(
         |i, req| sample.request(i as u64 + 1, req),
         |i, m| errors.push((i as u64 + 1, m.0)),
     );
-    for (i, e) in errors {
-        sample.error(i, &e);
-    }
-    if let Err(m) = result {
-        sample.error(0, &m.0);
-    }
+    sample.errors(errors, result.err());
     out["fields_found"] = json!(trace_keys(head));
     out["fields_used"] = json!({
         "trace_name": "trace_name (the API or console operation)",
@@ -364,6 +347,16 @@ struct Sample<'a> {
 }
 
 impl<'a> Sample<'a> {
+    /// The errors of a document's records, then the document's own (record 0).
+    fn errors(&mut self, errors: Vec<(u64, String)>, whole: Option<parse::Malformed>) {
+        for (i, e) in errors {
+            self.error(i, &e);
+        }
+        if let Some(m) = whole {
+            self.error(0, &m.0);
+        }
+    }
+
     fn new(o: &'a Opts<'a>) -> Sample<'a> {
         Sample {
             o,

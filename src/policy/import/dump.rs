@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::ImportError;
+use crate::jsonfile::{self, JsonFileError, Kind as FileKind};
 
 #[derive(Debug, Deserialize)]
 pub(super) struct UsersFile {
@@ -40,17 +41,8 @@ pub(super) struct RolesFile {
 }
 
 pub(super) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|cause| ImportError::Read {
-        path: name.clone(),
-        cause,
-    })?;
-    serde_json::from_str(&text).map_err(|e| ImportError::Json {
-        path: name,
-        line: e.line(),
-        column: e.column(),
-        msg: e.to_string(),
-    })
+    let (text, name) = jsonfile::read(path, FileKind::Dump)?;
+    Ok(jsonfile::parse(&text, &name, FileKind::Dump)?)
 }
 
 /// What a dump file holds, by its name (see the module's header).
@@ -103,7 +95,8 @@ pub(super) fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<
     for input in inputs {
         if input.is_dir() {
             for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
-                let entry = entry.map_err(|e| ImportError::Read {
+                let entry = entry.map_err(|e| JsonFileError::Read {
+                    kind: FileKind::Dump,
                     path: input.display().to_string(),
                     cause: e.into(),
                 })?;
@@ -114,13 +107,14 @@ pub(super) fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<
         } else if input.is_file() {
             files.push(input.clone());
         } else {
-            return Err(ImportError::Read {
+            return Err(ImportError::File(JsonFileError::Read {
+                kind: FileKind::Dump,
                 path: input.display().to_string(),
                 cause: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "no such file or directory",
                 ),
-            });
+            }));
         }
     }
     // Pages in page order (`users.json` is the first), whatever the names sort as.

@@ -50,31 +50,17 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+use crate::jsonfile::JsonFileError;
+
 use grants::{Grant, Grants};
 use pages::Merged;
 
 /// Why a dump could not be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot read {path}: {cause}")]
-    Read {
-        path: String,
-        /// Not a `source`: the message already says it, and a chain would say it twice.
-        cause: std::io::Error,
-    },
-    #[error("{path}: line {line}, column {column}: {msg}")]
-    Json {
-        path: String,
-        line: usize,
-        column: usize,
-        msg: String,
-    },
-    #[error("{path}: {at}: {msg}")]
-    Invalid {
-        path: String,
-        at: String,
-        msg: String,
-    },
+    /// A file could not be read or parsed, or holds what a dump file cannot.
+    #[error(transparent)]
+    File(#[from] JsonFileError),
     #[error(
         "no users.json among the inputs: expected an IAM dump directory (users.json, groups.json, groups/<id>/users.json, role_assignments.json, roles.json, custom_policies.json; pages as users.2.json ...)"
     )]

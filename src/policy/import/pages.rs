@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::ImportError;
 use super::dump::{Dump, GroupsFile, RolesFile, UsersFile, read_json};
 use super::scope::{listing_group, listing_scope};
+use crate::jsonfile::JsonFileError;
 
 /// Records of several pages merged by id: the first of an id is kept; the same id with
 /// other content is warned about.
@@ -64,16 +65,16 @@ pub(super) struct Listed {
 fn string_field(v: &Value, key: &str, file: &str, at: &str) -> Result<String, ImportError> {
     match v.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(ImportError::Invalid {
+        Some(other) => Err(ImportError::File(JsonFileError::Invalid {
             path: file.to_owned(),
             at: format!("{at}.{key}"),
             msg: format!("expected a non-empty string, got {other}"),
-        }),
-        None => Err(ImportError::Invalid {
+        })),
+        None => Err(ImportError::File(JsonFileError::Invalid {
             path: file.to_owned(),
             at: at.to_owned(),
             msg: format!("expected a \"{key}\" field"),
-        }),
+        })),
     }
 }
 
@@ -212,11 +213,11 @@ fn add_roles(
         let at = format!("roles[{i}]");
         let id = string_field(&r, "id", &file, &at)?;
         if !r.get("policy").is_some_and(Value::is_object) {
-            return Err(ImportError::Invalid {
+            return Err(ImportError::File(JsonFileError::Invalid {
                 path: file,
                 at: format!("{at}.policy"),
                 msg: "expected a policy document object".into(),
-            });
+            }));
         }
         roles.add(r, id, &file, at, "role", warnings);
     }
