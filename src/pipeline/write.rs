@@ -205,6 +205,7 @@ impl FindingsReport {
         );
         let tables = vec![
             ("denied_calls", denied_calls?),
+            ("denied_per_day", finding_tables::denied_per_day(f)?),
             (
                 "group_permissions",
                 finding_tables::group_permissions(f, snapshot)?,
