@@ -18,7 +18,7 @@ const STATE_COLOURS: [RGBColor; 4] = [
     RGBColor(0x98, 0xa2, 0xb3),
     RGBColor(0x34, 0x40, 0x54),
 ];
-const FONT: (&str, u32) = ("sans-serif", 13);
+const FONT: (&str, u32) = ("sans-serif", 16);
 const WIDTH: u32 = 1100;
 
 /// Denied requests per day (`day` at midnight UTC, microseconds), stacked by verdict.
@@ -45,7 +45,7 @@ pub fn per_day(days: &[(i64, [u64; 3])]) -> Markup {
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(56)
-            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..top as f64 * 1.08)?;
+            .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0u64..top + top.div_ceil(12))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -60,8 +60,7 @@ pub fn per_day(days: &[(i64, [u64; 3])]) -> Markup {
                     String::new()
                 }
             })
-            .y_labels(5)
-            .y_label_formatter(&|y| format!("{}", y.round()))
+            .y_labels(6)
             .label_style(FONT)
             .draw()?;
         for (i, (_, counts)) in days.iter().enumerate() {
@@ -71,7 +70,7 @@ pub fn per_day(days: &[(i64, [u64; 3])]) -> Markup {
                 if c == 0 {
                     continue;
                 }
-                let bar = [(x - 0.38, bottom as f64), (x + 0.38, (bottom + c) as f64)];
+                let bar = [(x - 0.38, bottom), (x + 0.38, bottom + c)];
                 chart.draw_series(std::iter::once(Rectangle::new(
                     bar,
                     VERDICT_COLOURS[v].filled(),
@@ -108,7 +107,7 @@ pub fn groups(groups: &[(&str, [usize; 4])]) -> Markup {
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(230)
-            .build_cartesian_2d(0f64..top as f64 * 1.05, -0.5f64..n as f64 - 0.5)?;
+            .build_cartesian_2d(0usize..top + top.div_ceil(20), -0.5f64..n as f64 - 0.5)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
@@ -123,8 +122,7 @@ pub fn groups(groups: &[(&str, [usize; 4])]) -> Markup {
                     String::new()
                 }
             })
-            .x_labels(6)
-            .x_label_formatter(&|x| format!("{}", x.round()))
+            .x_labels(8)
             .label_style(FONT)
             .draw()?;
         for (i, (_, states)) in groups.iter().enumerate() {
@@ -135,7 +133,7 @@ pub fn groups(groups: &[(&str, [usize; 4])]) -> Markup {
                 if c == 0 {
                     continue;
                 }
-                let bar = [(left as f64, y - 0.35), ((left + c) as f64, y + 0.35)];
+                let bar = [(left, y - 0.35), (left + c, y + 0.35)];
                 chart.draw_series(std::iter::once(Rectangle::new(
                     bar,
                     STATE_COLOURS[s].filled(),

@@ -120,7 +120,7 @@ pub fn page(
                 page shows at most the number of rows it states." }
         }
     };
-    html! {
+    let page = html! {
         (DOCTYPE)
         html lang="en" {
             head {
@@ -138,7 +138,19 @@ pub fn page(
             }
         }
     }
-    .into_string()
+    .into_string();
+    line_separators_as_references(page)
+}
+
+/// U+2028 and U+2029 (line and paragraph separators, which a name may hold) as character
+/// references: the same text to an HTML reader, and never a line break to a script or a
+/// tool that reads the file.
+fn line_separators_as_references(page: String) -> String {
+    if !page.contains(['\u{2028}', '\u{2029}']) {
+        return page;
+    }
+    page.replace('\u{2028}', "&#x2028;")
+        .replace('\u{2029}', "&#x2029;")
 }
 
 const STYLE: &str = include_str!("page.css");
