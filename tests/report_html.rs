@@ -156,12 +156,35 @@ fn assert_self_contained_and_inert(raw: &str, doc: &Html) {
     );
 }
 
-#[test]
-fn the_samples_page_shows_the_tables_figures() {
+/// The samples' report (Parquet and CSV) and its page, parsed.
+struct Samples {
+    _dir: tempfile::TempDir,
+    out: PathBuf,
+    raw: String,
+    doc: Html,
+}
+
+fn samples_page() -> Samples {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report");
     samples_report(&out, "parquet,csv");
     let (raw, doc) = page(&out);
+    Samples {
+        _dir: dir,
+        out,
+        raw,
+        doc,
+    }
+}
+
+#[test]
+fn the_samples_page_has_every_section_and_nothing_from_outside() {
+    let Samples {
+        _dir: _kept,
+        out,
+        raw,
+        doc,
+    } = samples_page();
     for id in [
         "summary",
         "denied",
@@ -176,7 +199,23 @@ fn the_samples_page_shows_the_tables_figures() {
         one(&doc, &format!("nav a[href=\"#{id}\"]"));
     }
     assert_self_contained_and_inert(&raw, &doc);
+    let outputs: Vec<String> = summary(&out)["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert!(outputs.contains(&"report.html".to_owned()), "{outputs:?}");
+}
 
+#[test]
+fn the_samples_headline_and_limits_equal_the_tables_and_summary() {
+    let Samples {
+        _dir: _kept,
+        out,
+        doc,
+        ..
+    } = samples_page();
     let denied = parquet(&out, "denied_calls");
     let verdicts = per_verdict(&denied);
     for (v, (rows, requests)) in &verdicts {
@@ -229,7 +268,17 @@ fn the_samples_page_shows_the_tables_figures() {
         .sum()
         .unwrap();
     assert_eq!(figure(&doc, "unmatched"), unmatched_requests);
+}
 
+#[test]
+fn the_samples_tables_and_charts_show_every_row() {
+    let Samples {
+        _dir: _kept,
+        out,
+        doc,
+        ..
+    } = samples_page();
+    let verdicts = per_verdict(&parquet(&out, "denied_calls"));
     // Every row of the small sample tables is shown, and says how many there are.
     for (table, id) in [
         ("denied_calls", "denied-table"),
@@ -273,6 +322,17 @@ fn the_samples_page_shows_the_tables_figures() {
             "{v} per day"
         );
     }
+}
+
+#[test]
+fn the_samples_groups_recommendations_and_usage_are_whole() {
+    let Samples {
+        _dir: _kept,
+        out,
+        doc,
+        ..
+    } = samples_page();
+    let s = summary(&out);
     // One recommendation card per recommended policy, each with its JSON and a copy button.
     let policies = s["recommended_policies"].as_array().unwrap().len();
     assert_eq!(
@@ -325,18 +385,15 @@ fn the_samples_page_shows_the_tables_figures() {
         header.contains(s["window"]["first"].as_str().unwrap()),
         "{header}"
     );
-    let outputs: Vec<&str> = s["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
-    assert!(outputs.contains(&"report.html"), "{outputs:?}");
 }
 
 /// A snapshot and a log with markup in every name: users, groups, policies, conditions,
 /// request ids, paths, the log file's own name, the account.
 fn hostile(dir: &Path) -> (PathBuf, PathBuf) {
+    (hostile_logs(dir), hostile_snapshot(dir))
+}
+
+fn hostile_snapshot(dir: &Path) -> PathBuf {
     let snapshot = dir.join("snapshot.json");
     std::fs::write(
         &snapshot,
@@ -369,6 +426,10 @@ fn hostile(dir: &Path) -> (PathBuf, PathBuf) {
         .to_string(),
     )
     .unwrap();
+    snapshot
+}
+
+fn hostile_logs(dir: &Path) -> PathBuf {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let line = |t: &str, method: &str, uri: &str, status: u16, user: &str, id: &str| {
@@ -424,7 +485,7 @@ fn hostile(dir: &Path) -> (PathBuf, PathBuf) {
         lines.join("\n") + "\n",
     )
     .unwrap();
-    (logs, snapshot)
+    logs
 }
 
 #[test]

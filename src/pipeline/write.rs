@@ -94,18 +94,12 @@ pub fn report(
             f.before_first_snapshot
         ));
     }
-    writer.list(usage_written);
-    let mut change_counts = None;
-    if let Some(report) = &mut report {
-        writer.list(std::mem::take(&mut report.written));
-        writer.list(report.policies.iter().map(|p| p.file.clone()).collect());
-        writer.list(vec![changes::INDEX.to_owned()]);
-        change_counts = Some(std::mem::take(&mut report.change_counts));
-    }
-    if usage_page.is_some() {
-        writer.announce(page::FILE);
-    }
-    writer.announce("summary.json");
+    let change_counts = list_outputs(
+        &mut writer,
+        usage_written,
+        report.as_mut(),
+        usage_page.is_some(),
+    );
     let failing = findings
         .as_ref()
         .map(|f| super::config::failing_findings(cfg.fail_on, f))
@@ -117,15 +111,7 @@ pub fn report(
         summary["changes"] = c;
     }
     if let Some(h) = &ctx.history {
-        summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
-        summary["account"] = json!(h.latest().domain_name);
-    }
-    if let Some(report) = &report {
-        summary["recommended_policies"] = report
-            .policies
-            .iter()
-            .map(|p| json!({"group": p.group, "file": p.file}))
-            .collect();
+        snapshot_context(&mut summary, h, report.as_ref());
     }
     if let Some(usage_page) = &usage_page {
         let findings_page = report.as_ref().and_then(|r| r.page.as_ref());
@@ -147,6 +133,43 @@ pub fn report(
         _report: report,
         _previous: previous,
     })
+}
+
+/// Lists the files the lanes wrote, in a fixed order, then the page and `summary.json` to
+/// come; returns the change counts for the summary.
+fn list_outputs(
+    writer: &mut ReportWriter,
+    usage_written: Vec<String>,
+    report: Option<&mut FindingsReport>,
+    with_page: bool,
+) -> Option<serde_json::Value> {
+    writer.list(usage_written);
+    let mut change_counts = None;
+    if let Some(report) = report {
+        writer.list(std::mem::take(&mut report.written));
+        writer.list(report.policies.iter().map(|p| p.file.clone()).collect());
+        writer.list(vec![changes::INDEX.to_owned()]);
+        change_counts = Some(std::mem::take(&mut report.change_counts));
+    }
+    if with_page {
+        writer.announce(page::FILE);
+    }
+    writer.announce("summary.json");
+    change_counts
+}
+
+/// What `summary.json` says of the snapshots: which judged, the account, and which policy
+/// file is each group's (so that a report read back pairs them without guessing).
+fn snapshot_context(summary: &mut serde_json::Value, h: &History, report: Option<&FindingsReport>) {
+    summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
+    summary["account"] = json!(h.latest().domain_name);
+    if let Some(report) = report {
+        summary["recommended_policies"] = report
+            .policies
+            .iter()
+            .map(|p| json!({"group": p.group, "file": p.file}))
+            .collect();
+    }
 }
 
 /// What the usage lane hands back: the files it wrote and its part of the page.
