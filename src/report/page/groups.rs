@@ -285,8 +285,15 @@ fn card(
                 }
             }
             @if !advice.is_empty() {
-                ul.why { @for a in advice {
-                    li { span.action { (a.action) } " " code { (a.target) } ": " (a.detail) }
+                ul.why { @for ((action, detail), targets) in same_reason(advice) {
+                    li {
+                        span.action { (action) } " "
+                        @for (i, t) in targets.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            code { (t) }
+                        }
+                        ": " (detail)
+                    }
                 } }
             }
             div.diff {
@@ -310,6 +317,20 @@ fn card(
             }
         }
     }
+}
+
+/// Recommendation rows with the same action and reason, as one line naming their targets
+/// (ten unused permissions of one policy read as one reason), in the order of their first row.
+fn same_reason(advice: &[Advice]) -> Vec<((&str, &str), Vec<&str>)> {
+    let mut out: Vec<((&str, &str), Vec<&str>)> = Vec::new();
+    for a in advice {
+        let key = (a.action.as_str(), a.detail.as_str());
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, targets)) => targets.push(&a.target),
+            None => out.push((key, vec![&a.target])),
+        }
+    }
+    out
 }
 
 /// The effect, actions and condition (as JSON text) of each statement of a policy document.
