@@ -170,12 +170,11 @@ fn per_day_chart(t: &Table) -> anyhow::Result<Markup> {
 fn table(t: &Table, r: &Rows<'_>) -> anyhow::Result<Markup> {
     let n = t.len();
     let order = markup::top_rows(n, DENIED_ROWS, |i| r.count[i]);
-    let snapshots: BTreeSet<String> = match &r.snapshot {
-        Some(s) => (0..n).map(|i| s.get(i).into_owned()).collect(),
-        None => BTreeSet::new(),
-    };
-    let several = snapshots.len() > 1;
-    let reasons: BTreeSet<String> = (0..n).map(|i| r.reason.get(i).into_owned()).collect();
+    let several = r
+        .snapshot
+        .as_ref()
+        .is_some_and(|s| (1..n).any(|i| s.get(i) != s.get(0)));
+    let reasons: BTreeSet<_> = (0..n).map(|i| r.reason.get(i)).collect();
     let mut cols = vec![
         col("User"),
         col("API"),
@@ -227,7 +226,11 @@ fn table(t: &Table, r: &Rows<'_>) -> anyhow::Result<Markup> {
         file: &t.name,
         selects: vec![
             (3, "verdict", VERDICTS.map(str::to_owned).to_vec()),
-            (4, "reason", reasons.into_iter().collect()),
+            (
+                4,
+                "reason",
+                reasons.into_iter().map(|r| r.into_owned()).collect(),
+            ),
         ],
         rows,
     }

@@ -1,6 +1,7 @@
 //! Usage: per API, who called it and how often (from `usage`), per user and API, and the
 //! calls to the service that matched no API (from `unmatched`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use maud::{Markup, html};
@@ -32,10 +33,10 @@ struct Calls {
     last: Option<i64>,
 }
 
-impl Api {
+impl<'a> Api<'a> {
     /// Callers, most requests first.
-    fn callers(&self) -> Vec<(&String, &u64)> {
-        let mut callers: Vec<(&String, &u64)> = self.users.iter().collect();
+    fn callers(&self) -> Vec<(&Cow<'a, str>, &u64)> {
+        let mut callers: Vec<(&Cow<'a, str>, &u64)> = self.users.iter().collect();
         callers.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
         callers
     }
@@ -66,14 +67,21 @@ impl Calls {
     }
 }
 
+/// Texts of a table: borrowed from the frame (copied only when a CSV cell was unescaped).
+type Text<'a> = Cow<'a, str>;
+
 /// One API (method and route) and its callers.
 #[derive(Default)]
-struct Api {
-    name: String,
-    permission: String,
+struct Api<'a> {
+    name: Text<'a>,
+    permission: Text<'a>,
     calls: Calls,
-    users: HashMap<String, u64>,
+    users: HashMap<Text<'a>, u64>,
 }
+
+/// (method, route) of an API; (user, method, route) of a user's calls to it.
+type ApiKey<'a> = (Text<'a>, Text<'a>);
+type PairKey<'a> = (Text<'a>, Text<'a>, Text<'a>);
 
 pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
     let u = &t.usage;
@@ -90,20 +98,20 @@ pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
         u.times("first_seen")?,
         u.times("last_seen")?,
     );
-    let mut apis: BTreeMap<(String, String), Api> = BTreeMap::new();
-    let mut pairs: HashMap<(String, String, String), Calls> = HashMap::new();
+    let mut apis: BTreeMap<ApiKey<'_>, Api<'_>> = BTreeMap::new();
+    let mut pairs: HashMap<PairKey<'_>, Calls> = HashMap::new();
     for i in 0..u.len() {
-        let key = (method.get(i).into_owned(), route.get(i).into_owned());
+        let key = (method.get(i), route.get(i));
         let a = apis.entry(key.clone()).or_default();
         if a.name.is_empty() {
-            a.name = api.get(i).into_owned();
-            a.permission = permission.get(i).into_owned();
+            a.name = api.get(i);
+            a.permission = permission.get(i);
         }
         let o = outcome.get(i);
         a.calls.add(&o, count[i], first[i], last[i]);
-        *a.users.entry(user.get(i).into_owned()).or_default() += count[i];
+        *a.users.entry(user.get(i)).or_default() += count[i];
         pairs
-            .entry((user.get(i).into_owned(), key.0, key.1))
+            .entry((user.get(i), key.0, key.1))
             .or_default()
             .add(&o, count[i], first[i], last[i]);
     }
@@ -129,8 +137,8 @@ pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
     })
 }
 
-fn per_api(apis: &BTreeMap<(String, String), Api>, file: &str) -> Markup {
-    let mut list: Vec<(&(String, String), &Api)> = apis.iter().collect();
+fn per_api(apis: &BTreeMap<ApiKey<'_>, Api<'_>>, file: &str) -> Markup {
+    let mut list: Vec<(&ApiKey<'_>, &Api<'_>)> = apis.iter().collect();
     list.sort_by(|a, b| b.1.calls.all.cmp(&a.1.calls.all).then(a.0.cmp(b.0)));
     let rows = html! {
         @for ((method, route), a) in &list {
@@ -175,11 +183,11 @@ fn per_api(apis: &BTreeMap<(String, String), Api>, file: &str) -> Markup {
 }
 
 fn per_user(
-    pairs: &HashMap<(String, String, String), Calls>,
-    apis: &BTreeMap<(String, String), Api>,
+    pairs: &HashMap<PairKey<'_>, Calls>,
+    apis: &BTreeMap<ApiKey<'_>, Api<'_>>,
     file: &str,
 ) -> Markup {
-    let mut list: Vec<(&(String, String, String), &Calls)> = pairs.iter().collect();
+    let mut list: Vec<(&PairKey<'_>, &Calls)> = pairs.iter().collect();
     list.sort_by(|a, b| b.1.all.cmp(&a.1.all).then(a.0.cmp(b.0)));
     let total = list.len();
     list.truncate(USER_API_ROWS);
@@ -188,8 +196,8 @@ fn per_user(
             @let api = apis.get(&(method.clone(), route.clone()));
             tr {
                 td { (user) }
-                td.api { (api.map_or("", |a| a.name.as_str())) br; (markup::route(method, route)) }
-                td { (markup::permission(api.map_or("", |a| a.permission.as_str()))) }
+                td.api { (api.map_or("", |a| &*a.name)) br; (markup::route(method, route)) }
+                td { (markup::permission(api.map_or("", |a| &*a.permission))) }
                 (c.cells())
                 (markup::time_cell(c.first))
                 (markup::time_cell(c.last))
