@@ -753,3 +753,49 @@ fn a_page_over_100k_denied_rows_caps_what_it_shows() {
     assert_eq!(figure(&doc, "unknown-users"), 100_000);
     assert!(doc.select(&sel("#limits ul.names li")).count() <= 50);
 }
+
+/// A report written before `denied_per_day`, `account` and `recommended_policies` existed (or
+/// without a snapshot) still makes a page: without the chart per day, with each group's policy
+/// found by its file name.
+#[test]
+fn reports_of_earlier_versions_make_a_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    samples_report(&out, "parquet");
+    let mut s = summary(&out);
+    let obj = s.as_object_mut().unwrap();
+    obj.remove("account");
+    obj.remove("recommended_policies");
+    let outputs = obj["outputs"].as_array_mut().unwrap();
+    outputs.retain(|v| v != "denied_per_day.parquet" && v != "report.html");
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&s).unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_file(out.join("denied_per_day.parquet")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    let o = permlens().arg("report").arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (raw, doc) = page(&out);
+    assert_self_contained_and_inert(&raw, &doc);
+    assert!(text(one(&doc, "#denied")).contains("no denied_per_day table"));
+    let policies = std::fs::read_dir(out.join("policies")).unwrap().count();
+    assert_eq!(doc.select(&sel("#recommendations pre")).count(), policies);
+
+    let usage_only = dir.path().join("usage-only");
+    let o = analyze(
+        &samples().join("logs"),
+        None,
+        &usage_only,
+        &["--user-field", "custom_data_log1"],
+    );
+    assert!(o.status.success());
+    assert!(!usage_only.join("report.html").exists());
+    let o = permlens().arg("report").arg(&usage_only).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (raw, doc) = page(&usage_only);
+    assert_self_contained_and_inert(&raw, &doc);
+    one(&doc, "section#usage");
+    assert!(doc.select(&sel("section#denied")).next().is_none());
+}

@@ -141,6 +141,9 @@ fn per_day_chart(t: &Table) -> anyhow::Result<Markup> {
         days.entry(d).or_default()[v] += count[i];
     }
     let days: Vec<(i64, [u64; 3])> = days.into_iter().collect();
+    if days.is_empty() {
+        return Ok(html! { p.note { "No denied call in the window: nothing to chart." } });
+    }
     Ok(html! {
         figure.chart {
             (charts::per_day(&days))

@@ -198,6 +198,17 @@ impl Dir<'_> {
                     pairs.push((group, file));
                 }
             }
+            // A group no table names (no grant, no advice): named by its file.
+            for file in &self.outputs {
+                let stem = file
+                    .strip_prefix("policies/")
+                    .and_then(|f| f.strip_suffix(".json"));
+                if let Some(stem) = stem
+                    && !pairs.iter().any(|(_, f)| f == file)
+                {
+                    pairs.push((stem.to_owned(), file.clone()));
+                }
+            }
         }
         pairs
             .into_iter()
