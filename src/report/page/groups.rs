@@ -414,3 +414,53 @@ fn recommended(statements: &[(String, Vec<String>, Option<String>)]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_is_kept_removed_or_still_denied_by_the_recommended_policy() {
+        let doc = serde_json::json!({"Version": "1.1", "Statement": [
+            {"Effect": "Allow", "Action": ["bss:order:*", "bss:contract:*"]},
+            {"Effect": "Allow", "Action": "bss:bill:view"},
+            {"Effect": "Deny", "Action": ["bss:order:pay"]}
+        ]});
+        let st = statements(&doc);
+        assert_eq!(fate("bss:order:view", &st), "kept", "covered by a pattern");
+        assert_eq!(
+            fate("bss:contract:*", &st),
+            "kept",
+            "a pattern kept as written"
+        );
+        assert_eq!(
+            fate("bss:bill:view", &st),
+            "kept",
+            "an Action given as a string"
+        );
+        assert_eq!(fate("bss:order:pay", &st), "deny_kept");
+        assert_eq!(fate("bss:coupon:view", &st), "removed");
+    }
+
+    #[test]
+    fn advice_with_one_reason_is_one_line() {
+        let a = |action: &str, target: &str, detail: &str| Advice {
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+            confidence: "low".into(),
+        };
+        let advice = [
+            a("remove_permission", "x", "why"),
+            a("review_member", "bob", "idle"),
+            a("remove_permission", "y", "why"),
+        ];
+        assert_eq!(
+            same_reason(&advice),
+            [
+                (("remove_permission", "why"), vec!["x", "y"]),
+                (("review_member", "idle"), vec!["bob"]),
+            ]
+        );
+    }
+}
