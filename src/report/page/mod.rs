@@ -146,7 +146,9 @@ pub fn page(
 /// references: the same text to an HTML reader, and never a line break to a script or a
 /// tool that reads the file.
 fn line_separators_as_references(page: String) -> String {
-    if !page.contains(['\u{2028}', '\u{2029}']) {
+    // One character at a time: a search for a single char is a byte search, one for a set of
+    // chars decodes every character of the page.
+    if !page.contains('\u{2028}') && !page.contains('\u{2029}') {
         return page;
     }
     page.replace('\u{2028}', "&#x2028;")
