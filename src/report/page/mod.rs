@@ -115,9 +115,8 @@ pub fn page(
             (limits)
         }
         footer {
-            p { "Made by permlens " (summary["version"].as_str().unwrap_or("?"))
-                " from the tables of this report directory. The tables hold every row; this \
-                page shows at most the number of rows it states." }
+            p { "Made from the tables and summary.json of this report directory, which hold \
+                every row; this page shows at most the number of rows it states." }
         }
     };
     let page = html! {
@@ -128,7 +127,7 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 // Nothing may be fetched: no network, inline everything.
                 meta http-equiv="Content-Security-Policy"
-                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
