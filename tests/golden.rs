@@ -16,6 +16,7 @@ const TABLES: &[&str] = &[
     "usage",
     "unmatched",
     "denied_calls",
+    "denied_per_day",
     "group_permissions",
     "over_privileged_groups",
     "unused_permissions",
@@ -182,6 +183,44 @@ fn samples_exercise_every_verdict_reason_state_and_action() {
             "removes a used permission: {r:?}"
         );
     }
+}
+
+/// The requests per day add up, per verdict, to the requests of the denied-calls rows, and
+/// each day is a midnight inside the window.
+#[test]
+fn denied_per_day_adds_up_to_denied_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report");
+    assert!(run_samples(&out, &[]).status.success());
+    let sums = |table: &str| {
+        let (h, rows) = read_csv(&out.join(format!("{table}.csv")));
+        let mut by = std::collections::BTreeMap::<String, u64>::new();
+        for (v, n) in column(&rows, &h, "verdict")
+            .into_iter()
+            .zip(column(&rows, &h, "count"))
+        {
+            *by.entry(v).or_default() += n.parse::<u64>().unwrap();
+        }
+        (
+            by,
+            column(
+                &rows,
+                &h,
+                if table == "denied_per_day" {
+                    "day"
+                } else {
+                    "user"
+                },
+            ),
+        )
+    };
+    let (per_day, days) = sums("denied_per_day");
+    let (per_row, _) = sums("denied_calls");
+    assert_eq!(per_day, per_row);
+    assert!(
+        days.iter().all(|d| d.ends_with("T00:00:00.000000Z")),
+        "{days:?}"
+    );
 }
 
 #[test]

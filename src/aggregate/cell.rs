@@ -2,7 +2,8 @@
 //! added up without copying ([`RowSum`]).
 //!
 //! A cell keeps the earliest samples in input order, whatever order the workers saw them in,
-//! so that merged aggregates keep the same samples for any thread count and chunk size.
+//! so that merged aggregates keep the same samples for any thread count and chunk size, and
+//! its requests per UTC day, for the report's denied calls per day.
 
 use std::net::IpAddr;
 
@@ -25,8 +26,53 @@ impl Sample {
     }
 }
 
+/// Microseconds in a day.
+const DAY: i64 = 86_400_000_000;
+
+/// The UTC day of a time in microseconds, in days since the epoch.
+#[inline]
+pub fn day_of(micros: i64) -> i32 {
+    micros.div_euclid(DAY) as i32
+}
+
+/// Midnight (UTC) of a day since the epoch, in microseconds.
+pub fn day_start(day: i32) -> i64 {
+    i64::from(day) * DAY
+}
+
+/// A cell's requests on days other than its current day ([`Cell::day`]).
+#[derive(Debug, Clone, Default)]
+struct OtherDays {
+    /// Sorted by day, no day twice, never the cell's current day.
+    days: Vec<(i32, u64)>,
+    /// The sum of `days`' counts: the current day holds the rest of the cell's count.
+    total: u64,
+}
+
+impl OtherDays {
+    fn add(&mut self, day: i32, n: u64) {
+        match self.days.binary_search_by_key(&day, |d| d.0) {
+            Ok(i) => self.days[i].1 += n,
+            Err(i) => self.days.insert(i, (day, n)),
+        }
+        self.total += n;
+    }
+
+    /// Takes a day's count out (it becomes the current day's).
+    fn take(&mut self, day: i32) -> u64 {
+        match self.days.binary_search_by_key(&day, |d| d.0) {
+            Ok(i) => {
+                let n = self.days.remove(i).1;
+                self.total -= n;
+                n
+            }
+            Err(_) => 0,
+        }
+    }
+}
+
 /// Counts and evidence for one usage row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Cell {
     pub count: u64,
     /// Microseconds since the epoch, UTC.
@@ -39,14 +85,37 @@ pub struct Cell {
     last_sample: Position,
     /// The client IP of the earliest request, when the log has one.
     pub source_ip: Option<(Position, IpAddr)>,
+    /// The day the last request was counted in, which holds every request not in
+    /// `other_days`. Logs are mostly in time order, so a request nearly always falls on it
+    /// and counting it by day reads no heap memory.
+    day: i32,
+    /// Requests on other days; `None` while every request fell on `day` (always so for an
+    /// hourly row).
+    other_days: Option<Box<OtherDays>>,
 }
+
+/// Equal counts, times, samples and requests per day, however the days are held.
+impl PartialEq for Cell {
+    fn eq(&self, other: &Cell) -> bool {
+        self.count == other.count
+            && self.first_seen == other.first_seen
+            && self.last_seen == other.last_seen
+            && self.samples == other.samples
+            && self.last_sample == other.last_sample
+            && self.source_ip == other.source_ip
+            && self.days() == other.days()
+    }
+}
+
+impl Eq for Cell {}
 
 impl Cell {
     pub(super) fn new(time: i64) -> Cell {
         Cell::stored(0, time, time, Vec::new(), None)
     }
 
-    /// A cell from stored parts; `samples` in input order, at most [`SAMPLES_PER_ROW`].
+    /// A cell from stored parts; `samples` in input order, at most [`SAMPLES_PER_ROW`]. Its
+    /// requests are counted on the day of `first_seen` (an hourly row's day).
     pub fn stored(
         count: u64,
         first_seen: i64,
@@ -62,6 +131,62 @@ impl Cell {
             samples,
             last_sample,
             source_ip,
+            day: day_of(first_seen),
+            other_days: None,
+        }
+    }
+
+    /// Counts one request at `time` (microseconds).
+    #[inline]
+    pub(super) fn count_at(&mut self, time: i64) {
+        let day = day_of(time);
+        if day != self.day {
+            self.move_to_day(day);
+        }
+        self.count += 1;
+    }
+
+    /// Makes `day` the current day: the requests counted on the current day so far move to
+    /// `other_days`, and `day`'s move out of it.
+    #[cold]
+    fn move_to_day(&mut self, day: i32) {
+        let others = self.other_days.get_or_insert_with(Box::default);
+        let here = self.count - others.total;
+        if here > 0 {
+            others.add(self.day, here);
+        }
+        others.take(day);
+        self.day = day;
+    }
+
+    /// Requests per UTC day (days since the epoch), in day order, days without requests left
+    /// out.
+    pub fn days(&self) -> Vec<(i32, u64)> {
+        let mut days = self
+            .other_days
+            .as_ref()
+            .map_or_else(Vec::new, |o| o.days.clone());
+        let here = self.count - self.other_days.as_ref().map_or(0, |o| o.total);
+        if here > 0 {
+            let at = days.partition_point(|d| d.0 < self.day);
+            days.insert(at, (self.day, here));
+        }
+        days
+    }
+
+    /// Adds another cell's requests per day; `self.count` already holds them.
+    fn fold_days(&mut self, other: &Cell) {
+        let theirs_here = other.count - other.other_days.as_ref().map_or(0, |o| o.total);
+        let theirs = other
+            .other_days
+            .iter()
+            .flat_map(|o| o.days.iter().copied())
+            .chain(std::iter::once((other.day, theirs_here)));
+        for (day, n) in theirs {
+            // Requests on this cell's current day are its count's remainder already.
+            if n > 0 && day != self.day {
+                self.other_days.get_or_insert_with(Box::default).add(day, n);
+            }
         }
     }
 
@@ -100,6 +225,7 @@ impl Cell {
     /// Adds another cell's counts, time range and client address (all but the samples).
     fn fold_counts(&mut self, other: &Cell) {
         self.count += other.count;
+        self.fold_days(other);
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
         self.source_ip = earlier_ip(self.source_ip, other.source_ip);
@@ -204,7 +330,9 @@ impl<'a> RowSum<'a> {
         self.samples.iter().map_while(|s| *s)
     }
 
-    /// An owned cell with these counts, samples and client address.
+    /// An owned cell with these counts, samples and client address. Requests per day are not
+    /// summed: the cell counts them all on the day of `first_seen` (read them from the
+    /// summed cells).
     pub fn to_cell(&self) -> Cell {
         Cell::stored(
             self.count,
@@ -278,6 +406,60 @@ pub(super) mod tests {
                 assert!(cell.samples.capacity() <= limit, "limit {limit}");
             }
             assert_eq!(offsets(&cell), earliest(&[9, 3, 7, 1, 5, 2], limit));
+        }
+    }
+
+    /// The plain definition of requests per day.
+    fn histogram(times: &[i64]) -> Vec<(i32, u64)> {
+        let mut days = std::collections::BTreeMap::new();
+        for &t in times {
+            *days.entry(day_of(t)).or_insert(0u64) += 1;
+        }
+        days.into_iter().collect()
+    }
+
+    fn counted(times: &[i64]) -> Cell {
+        let mut cell = Cell::new(times.first().copied().unwrap_or(0));
+        for &t in times {
+            cell.count_at(t);
+        }
+        cell
+    }
+
+    #[test]
+    fn days_are_utc_days_before_and_after_the_epoch() {
+        assert_eq!(day_of(0), 0);
+        assert_eq!(day_of(DAY - 1), 0);
+        assert_eq!(day_of(DAY), 1);
+        assert_eq!(day_of(-1), -1);
+        assert_eq!(day_start(day_of(DAY + 5)), DAY);
+    }
+
+    proptest::proptest! {
+        /// Requests per day, counted in any order and merged from any split (by value, by
+        /// reference), are the plain histogram; cells that saw the same requests are equal
+        /// however they hold their days.
+        #[test]
+        fn cells_count_requests_per_day(
+            times in proptest::collection::vec(-2 * DAY..5 * DAY, 0..60),
+            split in 0usize..60,
+        ) {
+            let whole = counted(&times);
+            proptest::prop_assert_eq!(whole.days(), histogram(&times));
+            proptest::prop_assert_eq!(whole.days().iter().map(|d| d.1).sum::<u64>(), whole.count);
+            let (a, b) = times.split_at(split.min(times.len()));
+            let mut by_ref = counted(b);
+            by_ref.merge_ref(&counted(a));
+            proptest::prop_assert_eq!(by_ref.days(), histogram(&times));
+            let mut by_value = counted(a);
+            by_value.merge(counted(b));
+            proptest::prop_assert_eq!(by_value.days(), histogram(&times));
+            let mut reversed: Vec<i64> = times.clone();
+            reversed.reverse();
+            let mut back = counted(&reversed);
+            back.first_seen = whole.first_seen;
+            back.last_seen = whole.last_seen;
+            proptest::prop_assert_eq!(&back, &whole);
         }
     }
 

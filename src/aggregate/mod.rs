@@ -17,7 +17,7 @@ use foldhash::HashMap;
 use crate::catalog::RouteId;
 use crate::scan::sink::Sink;
 pub use crate::scan::sink::{Counters, Observation, Position};
-pub use cell::{Cell, RowSum, Sample};
+pub use cell::{Cell, RowSum, Sample, day_of, day_start};
 pub use intern::Interner;
 
 /// How many request ids are kept as evidence per aggregate row.
@@ -248,7 +248,7 @@ impl<K: RowKey> Stats<K> {
         };
         let key = K::of(row, o, &mut self.codes);
         let cell = self.usage.entry(key).or_insert_with(|| Cell::new(o.time));
-        cell.count += 1;
+        cell.count_at(o.time);
         cell.first_seen = cell.first_seen.min(o.time);
         cell.last_seen = cell.last_seen.max(o.time);
         if cell.keeps(o.at, K::SAMPLES) && !o.request_id.is_empty() {

@@ -47,6 +47,20 @@ pub enum Command {
     /// Show how permlens reads log files: detected format and layout (and why), compression,
     /// fields found and used, the first requests as read and the first errors (from a sample)
     Inspect(InspectArgs),
+    /// Make report.html again from a report directory's tables (Parquet or CSV) and summary.json
+    #[command(
+        after_help = "The page replaces REPORT_DIR/report.html atomically; the tables and summary.json are \
+not changed. Exit 2 with one line naming the file when the directory is not a permlens report or a \
+table it needs is missing or damaged."
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A report directory written by `permlens analyze`
+    #[arg(value_name = "REPORT_DIR")]
+    pub dir: PathBuf,
 }
 
 /// How log lines are read: shared by `analyze` and `inspect`, so that `inspect` shows what
@@ -184,7 +198,8 @@ pub struct AnalyzeArgs {
     /// Report directory, replaced atomically
     #[arg(short, long, value_name = "DIR", default_value = "permlens-report")]
     pub out: PathBuf,
-    /// Table formats: parquet, csv, or parquet,csv
+    /// What to write: parquet, csv (tables) and the page: report.html is written with a snapshot
+    /// unless the list says no-html; html writes it without a snapshot too (html alone: no tables)
     #[arg(long, value_name = "LIST", default_value = "parquet", value_parser = value::formats)]
     pub format: Formats,
     #[command(flatten)]

@@ -7,6 +7,7 @@ mod classify;
 mod explain;
 mod generate;
 mod inspect;
+mod report;
 mod snapshot;
 mod state;
 
@@ -24,5 +25,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::State(cmd) => state::run(cmd),
         Command::Inspect(args) => inspect::run(args),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -6,12 +6,12 @@
 //! one decision per row is exact.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 /// For the per-row lookups of the judging loop (SipHash showed in its profile).
 use foldhash::HashMap as FastMap;
 
-use super::{DeniedCall, Verdict};
+use super::{DeniedCall, DeniedDay, Verdict};
 use crate::aggregate::{Cell, RowSum, Stats, StatusClass, UsageKey};
 use crate::catalog::{Catalog, RouteId};
 use crate::policy::{Decision, Effect, History, Outcome as Judgement, Reason, Snapshot, Truth};
@@ -216,6 +216,25 @@ fn blame<'a>(d: &Decision, judged_by: &'a Snapshot) -> (Option<Cow<'a, str>>, Op
         deciding.map(|m| judged_by.policies[m.policy].name.as_str().into())
     };
     (policy, deciding.and_then(|m| m.condition.clone()))
+}
+
+/// Requests of the denied-calls rows per UTC day, verdict and reason, in that order: read
+/// from the judged cells, before [`denied_calls`] adds them up (a sum keeps no days).
+pub(super) fn per_day(rows: &[(DeniedKey<'_>, &Cell)]) -> Vec<DeniedDay> {
+    let mut days: BTreeMap<(i32, Verdict, &'static str), u64> = BTreeMap::new();
+    for ((_, _, verdict, reason, ..), cell) in rows {
+        for (day, n) in cell.days() {
+            *days.entry((day, *verdict, reason)).or_insert(0) += n;
+        }
+    }
+    days.into_iter()
+        .map(|((day, verdict, reason), count)| DeniedDay {
+            day,
+            verdict,
+            reason,
+            count,
+        })
+        .collect()
 }
 
 /// The denied-calls table: the rows of equal keys added up, in key order, each naming the

@@ -64,7 +64,20 @@ pub struct DeniedCall {
     /// `console`: Billing Center console operations recorded by CTS, mapped to this route by
     /// inference; `None`: API calls.
     pub source: Option<&'static str>,
+    /// The row's counts and evidence (its requests per day are in
+    /// [`Findings::denied_per_day`], not here).
     pub cell: Cell,
+}
+
+/// One row of `denied_per_day`: the requests of the denied-calls rows of one verdict and
+/// reason on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeniedDay {
+    /// Days since the epoch (UTC).
+    pub day: i32,
+    pub verdict: Verdict,
+    pub reason: &'static str,
+    pub count: u64,
 }
 
 /// The state of a permission a group grants.
@@ -131,6 +144,8 @@ pub struct UnusedPermission {
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
     pub denied: Vec<DeniedCall>,
+    /// The requests of `denied` per day, verdict and reason, in that order.
+    pub denied_per_day: Vec<DeniedDay>,
     pub group_permissions: Vec<GroupPermission>,
     /// Every group's summary; over-privileged ones have `unused > 0`.
     pub groups: Vec<GroupSummary>,
@@ -203,6 +218,7 @@ pub fn compute(
         window_days < f64::from(min_days),
     );
     Findings {
+        denied_per_day: denied::per_day(&judged.rows),
         denied: denied::denied_calls(judged.rows, history),
         group_permissions,
         groups,

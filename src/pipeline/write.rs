@@ -2,7 +2,9 @@
 //! policy documents and `summary.json` into the staged report, then swap it into place.
 //!
 //! The tail runs on the scan's threads in two lanes: the usage tables are built and written
-//! while the findings are judged, turned into tables and written. Files are listed
+//! while the findings are judged, turned into tables and written. `report.html` is made from
+//! the same frames: each lane renders its part of the page beside writing its tables, and
+//! the page is finished once `summary.json` is known (it shows the run). Files are listed
 //! afterwards, in a fixed order, so the report does not depend on which lane finished first.
 
 use std::time::Instant;
@@ -16,8 +18,8 @@ use crate::catalog::Catalog;
 use crate::findings::{self, Findings, Verdict, Window};
 use crate::parse::time::format_micros;
 use crate::policy::History;
-use crate::report::finding_tables;
-use crate::report::{ReportWriter, changes, tables};
+use crate::report::page::{self, PolicyDoc, Table};
+use crate::report::{Formats, ReportWriter, changes, finding_tables, tables};
 
 /// What the findings lane hands back: the findings and their report.
 type Judged = (Findings, FindingsReport);
@@ -78,7 +80,8 @@ pub fn report(
             scanned.straddling
         ));
     }
-    let (usage_written, judged) = lanes(cfg, ctx, &scanned, &writer, previous.as_ref(), timing)?;
+    let ((usage_written, usage_page), judged) =
+        lanes(cfg, ctx, &scanned, &writer, previous.as_ref(), timing)?;
     let (findings, mut report) = match judged {
         Some((f, r)) => (Some(f), Some(r)),
         None => (None, None),
@@ -91,15 +94,12 @@ pub fn report(
             f.before_first_snapshot
         ));
     }
-    writer.list(usage_written);
-    let mut change_counts = None;
-    if let Some(report) = &mut report {
-        writer.list(std::mem::take(&mut report.written));
-        writer.list(report.policies.iter().map(|(rel, _)| rel.clone()).collect());
-        writer.list(vec![changes::INDEX.to_owned()]);
-        change_counts = Some(std::mem::take(&mut report.change_counts));
-    }
-    writer.announce("summary.json");
+    let change_counts = list_outputs(
+        &mut writer,
+        usage_written,
+        report.as_mut(),
+        usage_page.is_some(),
+    );
     let failing = findings
         .as_ref()
         .map(|f| super::config::failing_findings(cfg.fail_on, f))
@@ -111,7 +111,12 @@ pub fn report(
         summary["changes"] = c;
     }
     if let Some(h) = &ctx.history {
-        summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
+        snapshot_context(&mut summary, h, report.as_ref());
+    }
+    if let Some(usage_page) = &usage_page {
+        let findings_page = report.as_ref().and_then(|r| r.page.as_ref());
+        let html = page::page(&summary, usage_page, findings_page, &page::Made::ByTheRun);
+        writer.write_text(page::FILE, &html)?;
     }
     writer.json("summary.json", &summary)?;
     writer.commit()?;
@@ -130,7 +135,48 @@ pub fn report(
     })
 }
 
+/// Lists the files the lanes wrote, in a fixed order, then the page and `summary.json` to
+/// come; returns the change counts for the summary.
+fn list_outputs(
+    writer: &mut ReportWriter,
+    usage_written: Vec<String>,
+    report: Option<&mut FindingsReport>,
+    with_page: bool,
+) -> Option<serde_json::Value> {
+    writer.list(usage_written);
+    let mut change_counts = None;
+    if let Some(report) = report {
+        writer.list(std::mem::take(&mut report.written));
+        writer.list(report.policies.iter().map(|p| p.file.clone()).collect());
+        writer.list(vec![changes::INDEX.to_owned()]);
+        change_counts = Some(std::mem::take(&mut report.change_counts));
+    }
+    if with_page {
+        writer.announce(page::FILE);
+    }
+    writer.announce("summary.json");
+    change_counts
+}
+
+/// What `summary.json` says of the snapshots: which judged, the account, and which policy
+/// file is each group's (so that a report read back pairs them without guessing).
+fn snapshot_context(summary: &mut serde_json::Value, h: &History, report: Option<&FindingsReport>) {
+    summary["snapshots"] = json!((0..h.len()).map(|i| h.label(i)).collect::<Vec<_>>());
+    summary["account"] = json!(h.latest().domain_name);
+    if let Some(report) = report {
+        summary["recommended_policies"] = report
+            .policies
+            .iter()
+            .map(|p| json!({"group": p.group, "file": p.file}))
+            .collect();
+    }
+}
+
+/// What the usage lane hands back: the files it wrote and its part of the page.
+type UsageWritten = (Vec<String>, Option<page::UsagePart>);
+
 /// The two lanes: usage tables on one side; findings judged, built and written on the other.
+/// Each lane renders its part of the page beside writing its tables.
 fn lanes(
     cfg: &Config,
     ctx: &Context,
@@ -138,14 +184,23 @@ fn lanes(
     writer: &ReportWriter,
     previous: Option<&changes::FindingsIndex>,
     timing: &Timing,
-) -> anyhow::Result<(Vec<String>, Option<Judged>)> {
+) -> anyhow::Result<(UsageWritten, Option<Judged>)> {
     let stats = &scanned.stats;
     let catalog = &ctx.catalog;
+    let with_page = cfg.formats.writes_page(ctx.history.is_some());
     let (usage_written, judged) = rayon::join(
-        || -> anyhow::Result<Vec<String>> {
+        || -> anyhow::Result<UsageWritten> {
             let usage = tables::usage(stats, catalog)?;
             let unmatched = tables::unmatched(stats)?;
-            writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)])
+            let page_tables = with_page.then(|| page::UsageTables {
+                usage: frame_table("usage", &usage, cfg.formats),
+                unmatched: frame_table("unmatched", &unmatched, cfg.formats),
+            });
+            let (written, part) = rayon::join(
+                || writer.write_tables(vec![("usage", usage), ("unmatched", unmatched)]),
+                || page_tables.as_ref().map(page::usage_part).transpose(),
+            );
+            Ok((written?, part?))
         },
         || -> anyhow::Result<Option<Judged>> {
             let Some(h) = &ctx.history else {
@@ -154,25 +209,65 @@ fn lanes(
             let f = judge(cfg, stats, catalog, h, &scanned.earlier)?;
             let mut report =
                 FindingsReport::build(&f, h.latest(), catalog, timing.started, previous)?;
-            // The index and the policy documents are written beside the tables (the
-            // usage lane, done by then, takes one side).
+            // The index, the policy documents and the page's part are made beside the
+            // tables (the usage lane, done by then, takes one side).
             let tables = std::mem::take(&mut report.tables);
-            let (written, documents) = rayon::join(
+            let page_tables = with_page.then(|| page_tables(&tables, cfg.formats));
+            let (written, (documents, part)) = rayon::join(
                 || writer.write_tables(tables),
-                || -> anyhow::Result<()> {
-                    writer.write_compact_json(changes::INDEX, &report.index)?;
-                    for (rel, doc) in &report.policies {
-                        writer.write_json(rel, doc)?;
-                    }
-                    Ok(())
+                || {
+                    rayon::join(
+                        || -> anyhow::Result<()> {
+                            writer.write_compact_json(changes::INDEX, &report.index)?;
+                            for p in &report.policies {
+                                writer.write_json(&p.file, &p.doc)?;
+                            }
+                            Ok(())
+                        },
+                        || {
+                            page_tables
+                                .flatten()
+                                .map(|t| page::findings_part(&t, &report.policies))
+                                .transpose()
+                        },
+                    )
                 },
             );
             report.written = written?;
             documents?;
+            report.page = part?;
             Ok(Some((f, report)))
         },
     );
     Ok((usage_written?, judged?))
+}
+
+/// A frame of this run as the page reads it (polars frames share their columns: no copy).
+fn frame_table(name: &str, df: &polars::prelude::DataFrame, formats: Formats) -> Table {
+    Table::new(name, formats.table_file(name), df.clone(), false)
+}
+
+/// The findings frames as the page reads them; `None` if one is missing (never: the page's
+/// tables are the ones [`FindingsReport::build`] makes).
+fn page_tables(
+    tables: &[(&'static str, polars::prelude::DataFrame)],
+    formats: Formats,
+) -> Option<page::FindingTables> {
+    let get = |name: &str| {
+        tables
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(n, df)| frame_table(n, df, formats))
+    };
+    Some(page::FindingTables {
+        denied_calls: get("denied_calls")?,
+        denied_per_day: get("denied_per_day"),
+        group_permissions: get("group_permissions")?,
+        over_privileged_groups: get("over_privileged_groups")?,
+        unused_permissions: get("unused_permissions")?,
+        recommendations: get("recommendations")?,
+        changes: get("changes")?,
+    })
 }
 
 /// The findings tables, policy documents and change list of a run, built before writing.
@@ -180,9 +275,11 @@ pub struct FindingsReport {
     /// Handed to the writer in the findings lane, which lists their files in `written`.
     tables: Vec<(&'static str, polars::prelude::DataFrame)>,
     written: Vec<String>,
-    policies: Vec<(String, serde_json::Value)>,
+    policies: Vec<PolicyDoc>,
     index: changes::FindingsIndex,
     change_counts: serde_json::Value,
+    /// The findings' part of the page, when it is written.
+    page: Option<page::FindingsPart>,
 }
 
 impl FindingsReport {
@@ -205,6 +302,7 @@ impl FindingsReport {
         );
         let tables = vec![
             ("denied_calls", denied_calls?),
+            ("denied_per_day", finding_tables::denied_per_day(f)?),
             (
                 "group_permissions",
                 finding_tables::group_permissions(f, snapshot)?,
@@ -220,12 +318,20 @@ impl FindingsReport {
         Ok(FindingsReport {
             tables,
             written: Vec::new(),
-            policies: finding_tables::policy_files(f)
-                .into_iter()
-                .map(|(rel, doc)| (rel, doc.clone()))
+            // `policy_files` names the documents in the order of `f.policies`.
+            policies: f
+                .policies
+                .keys()
+                .zip(finding_tables::policy_files(f))
+                .map(|(group, (file, doc))| PolicyDoc {
+                    group: group.clone(),
+                    file,
+                    doc: doc.clone(),
+                })
                 .collect(),
             change_counts: changes::counts(previous, &list),
             index,
+            page: None,
         })
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use polars::prelude::*;
 
 use super::tables::samples_column;
+use crate::aggregate::day_start;
 use crate::catalog::Catalog;
 use crate::findings::Findings;
 use crate::findings::recommend_file_stem;
@@ -39,6 +40,20 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
             )?,
             samples_column("sample_request_ids", d.iter().map(|r| &r.cell.samples)),
             col("source", d.iter().map(|r| r.source)),
+        ],
+    )
+}
+
+/// `denied_per_day`: the requests of `denied_calls` per UTC day, verdict and reason.
+pub fn denied_per_day(f: &Findings) -> PolarsResult<DataFrame> {
+    let d = &f.denied_per_day;
+    DataFrame::new(
+        d.len(),
+        vec![
+            datetime_column("day", d.iter().map(|r| Some(day_start(r.day))).collect())?,
+            col("verdict", d.iter().map(|r| r.verdict.as_str())),
+            col("reason", d.iter().map(|r| r.reason)),
+            col("count", d.iter().map(|r| r.count)),
         ],
     )
 }

@@ -4,6 +4,7 @@
 
 pub mod changes;
 pub mod finding_tables;
+pub mod page;
 pub mod tables;
 
 use std::fs::File;
@@ -15,30 +16,95 @@ use polars::prelude::*;
 
 use crate::fsutil::{MARKER, is_report};
 
-/// Which table formats to write.
+/// What `--format` asks for: the table formats, and the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Formats {
     pub parquet: bool,
     pub csv: bool,
+    pub html: Html,
 }
 
+/// Whether `report.html` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Html {
+    /// With a snapshot (the page is about findings); the list did not name it.
+    #[default]
+    WithSnapshot,
+    /// `html` listed: also without a snapshot (a usage-only page).
+    Always,
+    /// `no-html` listed.
+    Never,
+}
+
+impl Formats {
+    /// Tables in the given formats, the page by the default rule.
+    pub fn tables(parquet: bool, csv: bool) -> Formats {
+        Formats {
+            parquet,
+            csv,
+            html: Html::WithSnapshot,
+        }
+    }
+
+    /// Whether the run writes `report.html`.
+    pub fn writes_page(&self, with_snapshot: bool) -> bool {
+        match self.html {
+            Html::WithSnapshot => with_snapshot,
+            Html::Always => true,
+            Html::Never => false,
+        }
+    }
+
+    /// The file of a table that holds every row, as the page names it.
+    pub fn table_file(&self, name: &str) -> String {
+        if self.parquet {
+            format!("{name}.parquet")
+        } else if self.csv {
+            format!("{name}.csv")
+        } else {
+            format!("{name} (not written: --format lists no table format)")
+        }
+    }
+}
+
+/// `--format`: a list of `parquet`, `csv`, `html` and `no-html`. The page is written with a
+/// snapshot unless the list says `no-html`; `html` writes it without one too, and a list of
+/// `html` alone writes the page without tables.
 impl std::str::FromStr for Formats {
     type Err = String;
     fn from_str(s: &str) -> Result<Formats, String> {
-        let mut f = Formats {
-            parquet: false,
-            csv: false,
-        };
+        let mut f = Formats::tables(false, false);
+        let mut html = None;
         for part in s.split(',').map(str::trim) {
-            match part {
-                "parquet" => f.parquet = true,
-                "csv" => f.csv = true,
+            let said = match part {
+                "parquet" => {
+                    f.parquet = true;
+                    None
+                }
+                "csv" => {
+                    f.csv = true;
+                    None
+                }
+                "html" => Some(Html::Always),
+                "no-html" => Some(Html::Never),
                 other => {
                     return Err(format!(
-                        "unknown format {other:?}: expected parquet, csv or parquet,csv"
+                        "unknown format {other:?}: expected a list of parquet, csv, html, no-html"
                     ));
                 }
+            };
+            if let Some(h) = said {
+                if html.is_some_and(|was| was != h) {
+                    return Err("html and no-html contradict each other".to_owned());
+                }
+                html = Some(h);
             }
+        }
+        f.html = html.unwrap_or_default();
+        if !f.parquet && !f.csv && f.html != Html::Always {
+            return Err(format!(
+                "{s:?} names nothing to write: expected parquet, csv or html"
+            ));
         }
         Ok(f)
     }
@@ -202,6 +268,17 @@ impl ReportWriter {
         Ok(())
     }
 
+    /// Writes a text file at `rel` without listing it (for [`ReportWriter::list`]).
+    pub fn write_text(&self, rel: &str, text: &str) -> anyhow::Result<()> {
+        std::fs::write(self.stage.path().join(rel), text)
+            .with_context(|| format!("cannot write {rel}"))
+    }
+
+    /// The formats this report is written in.
+    pub fn formats(&self) -> Formats {
+        self.formats
+    }
+
     /// Writes a JSON document at `rel` (may contain one directory level).
     pub fn json(&mut self, rel: &str, value: &serde_json::Value) -> anyhow::Result<()> {
         self.write_json(rel, value)?;
@@ -353,34 +430,32 @@ mod tests {
     fn formats_parse() {
         assert_eq!(
             "parquet,csv".parse::<Formats>().unwrap(),
-            Formats {
-                parquet: true,
-                csv: true
-            }
+            Formats::tables(true, true)
         );
         assert_eq!(
             "csv".parse::<Formats>().unwrap(),
-            Formats {
-                parquet: false,
-                csv: true
-            }
+            Formats::tables(false, true)
         );
         assert!("xlsx".parse::<Formats>().is_err());
+        // The page: with a snapshot unless no-html; html also without one, or alone.
+        let f = |s: &str| s.parse::<Formats>();
+        assert!(f("parquet").unwrap().writes_page(true));
+        assert!(!f("parquet").unwrap().writes_page(false));
+        assert!(!f("csv,no-html").unwrap().writes_page(true));
+        assert!(f("csv,html").unwrap().writes_page(false));
+        let page_only = f("html").unwrap();
+        assert!(!page_only.parquet && !page_only.csv && page_only.writes_page(false));
+        assert!(f("no-html").is_err());
+        assert!(f("html,no-html").is_err());
     }
 
     #[test]
     fn refuses_to_replace_a_directory_that_is_not_a_report() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("precious.txt"), "x").unwrap();
-        let err = ReportWriter::begin(
-            dir.path(),
-            Formats {
-                parquet: true,
-                csv: false,
-            },
-        )
-        .unwrap_err()
-        .to_string();
+        let err = ReportWriter::begin(dir.path(), Formats::tables(true, false))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("refusing to replace"), "{err}");
     }
 
@@ -389,14 +464,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("report");
         for round in 0..3 {
-            let mut w = ReportWriter::begin(
-                &out,
-                Formats {
-                    parquet: false,
-                    csv: true,
-                },
-            )
-            .unwrap();
+            let mut w = ReportWriter::begin(&out, Formats::tables(false, true)).unwrap();
             w.json("summary.json", &serde_json::json!({"round": round}))
                 .unwrap();
             w.commit().unwrap();

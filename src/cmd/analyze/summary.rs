@@ -55,6 +55,12 @@ pub fn print(
         print_findings(f, s);
     }
     println!("  report: {}", cfg.out.display());
+    if cfg.formats.writes_page(snapshot.is_some()) {
+        println!(
+            "  page: {} (open it in a browser)",
+            cfg.out.join(crate::report::page::FILE).display()
+        );
+    }
 }
 
 fn print_findings(f: &Findings, s: &Snapshot) {
