@@ -15,11 +15,13 @@ fn main() -> std::process::ExitCode {
             ) {
                 e.exit();
             }
-            // A usage error is one line, like every other error, and names `--help`. A bad
-            // value is named by its option: the value parsers' messages do not repeat it.
+            // A usage error is one line, like every other error, and names `--help`. A value
+            // our parsers refuse is named by its option (their messages do not repeat it);
+            // clap's own (numbers, addresses) keep clap's wording, which quotes the value.
             if e.kind() == ErrorKind::ValueValidation
                 && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
                 && let Some(why) = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<permlens::cli::value::OptionError>())
             {
                 let option = arg.split(' ').next().unwrap_or(arg);
                 permlens::log::error(&format!("{option}: {why} (see --help)"));

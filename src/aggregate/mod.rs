@@ -203,8 +203,6 @@ pub struct Stats<K: RowKey = UsageKey> {
     pub usage: HashMap<K, Cell>,
     pub unmatched: HashMap<K::Unmatched, u64>,
     pub malformed: Vec<MalformedSample>,
-    /// Malformed lines per file.
-    pub malformed_per_file: HashMap<u32, u64>,
     /// Lines per (file, chunk), for numbering malformed lines.
     pub chunk_lines: Vec<(u32, u32, u64)>,
     /// Request time range of the parsed, in-window requests.
@@ -225,7 +223,6 @@ impl<K: RowKey> Default for Stats<K> {
             usage: HashMap::default(),
             unmatched: HashMap::default(),
             malformed: Vec::new(),
-            malformed_per_file: HashMap::default(),
             chunk_lines: Vec::new(),
             window: None,
             spare: Vec::new(),
@@ -312,7 +309,6 @@ impl<K: RowKey> Stats<K> {
         reason: impl FnOnce() -> String,
     ) {
         self.counters.malformed += 1;
-        *self.malformed_per_file.entry(file).or_insert(0) += 1;
         let kept = self
             .malformed
             .iter()
@@ -333,9 +329,6 @@ impl<K: RowKey> Stats<K> {
     pub fn absorb_tally(&mut self, mut other: Stats<K>) -> Stats<K> {
         self.counters += std::mem::take(&mut other.counters);
         self.malformed.append(&mut other.malformed);
-        for (f, n) in std::mem::take(&mut other.malformed_per_file) {
-            *self.malformed_per_file.entry(f).or_insert(0) += n;
-        }
         self.chunk_lines.append(&mut other.chunk_lines);
         if let Some((a, b)) = other.window.take() {
             self.note_time(a);

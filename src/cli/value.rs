@@ -2,9 +2,30 @@
 //! values that are already checked: a bad value stops the run at parse time with one line
 //! naming the option (see `main.rs`), before anything is read.
 //!
-//! Messages do not name the option: the caller of the parser prefixes it.
+//! Messages do not name the option: `main` prefixes it to an [`OptionError`]. Values clap
+//! parses itself (numbers, addresses) keep clap's own message, which quotes the value.
 
 use crate::parse::FormatChoice;
+
+/// Why a value given to an option is not one it takes (the option is named by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError(pub String);
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionError {}
+
+impl From<String> for OptionError {
+    fn from(s: String) -> OptionError {
+        OptionError(s)
+    }
+}
+
+type Parsed<T> = Result<T, OptionError>;
 use crate::parse::apig::UserField;
 use crate::parse::json::FieldSpec;
 use crate::pipeline::FailOn;
@@ -26,69 +47,83 @@ impl Default for LogFormatArg {
     }
 }
 
-pub fn log_format(s: &str) -> Result<LogFormatArg, String> {
+pub fn log_format(s: &str) -> Parsed<LogFormatArg> {
     Ok(LogFormatArg {
-        choice: s.parse()?,
+        choice: s.parse().map_err(OptionError)?,
         name: s.to_owned(),
     })
 }
 
 /// `--format parquet,csv`.
-pub fn formats(s: &str) -> Result<Formats, String> {
-    s.parse()
+pub fn formats(s: &str) -> Parsed<Formats> {
+    s.parse().map_err(OptionError)
 }
 
 /// `--fail-on denied,unused`.
-pub fn fail_on(s: &str) -> Result<FailOn, String> {
-    s.parse()
+pub fn fail_on(s: &str) -> Parsed<FailOn> {
+    s.parse().map_err(OptionError)
 }
 
 /// `--field NAME=PATH`, checked as the JSON reader will read it.
-pub fn field_spec(s: &str) -> Result<FieldSpec, String> {
-    FieldSpec::parse(s)
+pub fn field_spec(s: &str) -> Parsed<FieldSpec> {
+    FieldSpec::parse(s).map_err(OptionError)
 }
 
 /// `--user-field`: an API Gateway log field.
-pub fn user_field(s: &str) -> Result<UserField, String> {
-    UserField::new(s)
+pub fn user_field(s: &str) -> Parsed<UserField> {
+    UserField::new(s).map_err(OptionError)
 }
 
 /// `--timezone +08:00`: seconds east of UTC.
-pub fn timezone(s: &str) -> Result<i32, String> {
-    crate::parse::time::parse_offset(s)
-        .ok_or_else(|| format!("expected a UTC offset such as +08:00, -0500 or Z, got {s:?}"))
+pub fn timezone(s: &str) -> Parsed<i32> {
+    crate::parse::time::parse_offset(s).ok_or_else(|| {
+        OptionError(format!(
+            "expected a UTC offset such as +08:00, -0500 or Z, got {s:?}"
+        ))
+    })
 }
 
 /// `--strip-prefix /prod`: leading path segments.
-pub fn strip_prefix(p: &str) -> Result<String, String> {
+pub fn strip_prefix(p: &str) -> Parsed<String> {
     if !p.starts_with('/') || p.ends_with('/') || p.len() < 2 || p.contains(['?', '#']) {
-        return Err(format!(
+        return Err(OptionError(format!(
             "{p:?}: expected leading path segments such as /prod or /bss/v1 (starting with /, not ending with one)"
-        ));
+        )));
     }
     Ok(p.to_owned())
 }
 
 /// `--since`, `--until`, `--at`.
-pub fn time(s: &str) -> Result<jiff::Timestamp, String> {
-    crate::policy::condition::parse_date(s)
-        .ok_or_else(|| format!("expected an RFC 3339 time or a date (YYYY-MM-DD), got {s:?}"))
+pub fn time(s: &str) -> Parsed<jiff::Timestamp> {
+    crate::policy::condition::parse_date(s).ok_or_else(|| {
+        OptionError(format!(
+            "expected an RFC 3339 time or a date (YYYY-MM-DD), got {s:?}"
+        ))
+    })
 }
 
 /// A span of whole hours: `90d`, `36h`, `2w`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Hours(pub i64);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hours {
+    pub hours: i64,
+    /// As given, for messages.
+    pub text: String,
+}
 
 impl Hours {
     /// Whole days, rounded up.
-    pub fn days(self) -> u32 {
-        (self.0.div_euclid(24) + i64::from(self.0 % 24 != 0)) as u32
+    pub fn days(&self) -> u32 {
+        (self.hours.div_euclid(24) + i64::from(self.hours % 24 != 0)) as u32
     }
 }
 
 /// `--window`, `--retain`.
-pub fn duration(s: &str) -> Result<Hours, String> {
-    let bad = || format!("expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}");
+pub fn duration(s: &str) -> Parsed<Hours> {
+    let bad = || {
+        OptionError(format!(
+            "expected a number of days, hours or weeks (90d, 36h, 2w), got {s:?}"
+        ))
+    };
     let t = s.trim();
     let (n, unit) = t.split_at(t.len().saturating_sub(1));
     let n: i64 = n.parse().map_err(|_| bad())?;
@@ -101,7 +136,19 @@ pub fn duration(s: &str) -> Result<Hours, String> {
     if hours <= 0 {
         return Err(bad());
     }
-    Ok(Hours(hours))
+    Ok(Hours {
+        hours,
+        text: t.to_owned(),
+    })
+}
+
+/// A number as given: bare, or quoted when it is empty or holds spaces.
+fn shown(s: &str) -> String {
+    if s.trim().is_empty() || s.contains(char::is_whitespace) {
+        format!("{s:?}")
+    } else {
+        s.to_owned()
+    }
 }
 
 /// The most `-j` threads: more than any machine permlens runs on has cores, few enough that a
@@ -109,18 +156,24 @@ pub fn duration(s: &str) -> Result<Hours, String> {
 pub const MAX_THREADS: usize = 1024;
 
 /// `--threads N`.
-pub fn threads(s: &str) -> Result<usize, String> {
+pub fn threads(s: &str) -> Parsed<usize> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
-        _ => Err(format!("expected 1 to {MAX_THREADS}, got {s}")),
+        _ => Err(OptionError(format!(
+            "expected 1 to {MAX_THREADS}, got {}",
+            shown(s)
+        ))),
     }
 }
 
 /// `--max-bad-ratio R`: a ratio between 0 and 1.
-pub fn ratio(s: &str) -> Result<f64, String> {
+pub fn ratio(s: &str) -> Parsed<f64> {
     match s.parse::<f64>() {
         Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
-        _ => Err(format!("expected a ratio between 0 and 1, got {s}")),
+        _ => Err(OptionError(format!(
+            "expected a ratio between 0 and 1, got {}",
+            shown(s)
+        ))),
     }
 }
 
@@ -139,12 +192,13 @@ mod tests {
             (" 7d ", 7 * 24, 7),
         ] {
             let h = duration(text).unwrap();
-            assert_eq!((h.0, h.days()), (hours, days), "{text}");
+            assert_eq!((h.hours, h.days()), (hours, days), "{text}");
         }
         for bad in ["", "d", "0d", "-1d", "1y", "1.5d", "ten days"] {
             assert!(
                 duration(bad)
                     .unwrap_err()
+                    .0
                     .contains("expected a number of days"),
                 "{bad}"
             );
@@ -157,7 +211,7 @@ mod tests {
         assert_eq!(micros("1970-01-01"), 0);
         assert_eq!(micros("1970-01-01T01:00:00Z"), 3_600_000_000);
         assert_eq!(micros("1970-01-01T09:00:00+08:00"), 3_600_000_000);
-        assert!(time("yesterday").unwrap_err().contains("RFC 3339"));
+        assert!(time("yesterday").unwrap_err().0.contains("RFC 3339"));
     }
 
     #[test]
@@ -166,7 +220,10 @@ mod tests {
         assert_eq!(threads("1024"), Ok(1024));
         for bad in ["0", "1025", "x", "-1"] {
             assert!(
-                threads(bad).unwrap_err().starts_with("expected 1 to 1024"),
+                threads(bad)
+                    .unwrap_err()
+                    .0
+                    .starts_with("expected 1 to 1024"),
                 "{bad}"
             );
         }
@@ -183,30 +240,35 @@ mod tests {
         assert!(
             formats("xlsx")
                 .unwrap_err()
+                .0
                 .contains("unknown format \"xlsx\"")
         );
         assert_eq!(log_format("kong").unwrap().name, "kong");
         assert!(
             log_format("syslog")
                 .unwrap_err()
+                .0
                 .starts_with("expected auto, json")
         );
         assert!(fail_on("denied,unused").is_ok_and(|f| f.denied && f.unused && !f.drift));
         assert!(
             fail_on("everything")
                 .unwrap_err()
+                .0
                 .contains("unknown finding")
         );
         assert!(field_spec("user=auth.name").is_ok());
         assert!(
             field_spec("colour=x")
                 .unwrap_err()
+                .0
                 .contains("unknown field")
         );
         assert!(user_field("custom_data_log1").is_ok());
         assert!(
             user_field("nope")
                 .unwrap_err()
+                .0
                 .starts_with("\"nope\" is not an API Gateway")
         );
         assert_eq!(timezone("+08:00"), Ok(8 * 3600));

@@ -29,8 +29,8 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
     let window = window(
         a.since.map(|t| t.as_microsecond()),
         a.until.map(|t| t.as_microsecond()),
-        a.window,
-        a.retain,
+        a.window.as_ref(),
+        a.retain.as_ref(),
         a.state.is_some(),
         now.as_microsecond(),
     )?;
@@ -69,8 +69,8 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
 fn window(
     since: Option<i64>,
     until: Option<i64>,
-    window: Option<Hours>,
-    retain: Option<Hours>,
+    window: Option<&Hours>,
+    retain: Option<&Hours>,
     with_state: bool,
     now: i64,
 ) -> anyhow::Result<Window> {
@@ -99,15 +99,17 @@ fn window(
         } else {
             now
         });
-        w.since = Some(end - hours.0 * HOUR);
+        w.since = Some(end - hours.hours * HOUR);
         w.window_days = Some(hours.days());
     }
     if let Some(r) = retain {
-        if window.is_some_and(|w| r.0 < w.0) {
+        if let Some(w) = window
+            && r.hours < w.hours
+        {
             bail!(
-                "--retain ({}h) is shorter than --window ({}h): the window's rows would be pruned",
-                r.0,
-                window.map_or(0, |w| w.0)
+                "--retain {} is shorter than --window {}: the window's rows would be pruned",
+                r.text,
+                w.text
             );
         }
         w.retain_days = Some(r.days());
@@ -156,11 +158,15 @@ mod tests {
         retain_h: Option<i64>,
         state: bool,
     ) -> Result<Window, String> {
+        let hours = |h: i64| Hours {
+            hours: h,
+            text: format!("{h}h"),
+        };
         window(
             since,
             until,
-            window_h.map(Hours),
-            retain_h.map(Hours),
+            window_h.map(hours).as_ref(),
+            retain_h.map(hours).as_ref(),
             state,
             NOW,
         )
@@ -233,7 +239,7 @@ mod tests {
             ),
             (
                 w(None, None, Some(48), Some(24), true),
-                "--retain (24h) is shorter than --window (48h)",
+                "--retain 24h is shorter than --window 48h",
             ),
         ] {
             let e = got.unwrap_err();
