@@ -1,6 +1,7 @@
 //! Ingestion through the library: any thread count and chunk size give the same result, the
 //! prefilter changes nothing, and damaged inputs are counted rather than fatal.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -28,10 +29,14 @@ type UsageCanon = (
 );
 
 /// The whole result in a comparable, order-independent form.
+/// user, route, status, error code, source -> requests per UTC day (contexts merged).
+type DaysCanon = BTreeMap<(String, u16, u16, String, String), BTreeMap<i32, u64>>;
+
 #[derive(Debug, PartialEq)]
 struct Canon {
     counters: Counters,
     usage: Vec<UsageCanon>,
+    days: DaysCanon,
     unmatched: Vec<(String, String, u64)>,
     malformed: Vec<(u32, u64, String)>,
     window: Option<(i64, i64)>,
@@ -114,10 +119,32 @@ fn canon(stats: &Stats) -> Canon {
     Canon {
         counters: stats.counters,
         usage,
+        days: days(stats),
         unmatched,
         malformed,
         window: stats.window,
     }
+}
+
+/// Every row's requests per day: the cells' current days and the day log, however the
+/// workers split the input.
+fn days(stats: &Stats) -> DaysCanon {
+    let index = stats.day_index();
+    let mut out = DaysCanon::new();
+    for (k, cell) in &stats.usage {
+        let row = (
+            stats.users.text(k.user),
+            k.route,
+            k.status,
+            stats.codes.text(k.error_code),
+            stats.codes.text(k.source),
+        );
+        let days = out.entry(row).or_default();
+        for (d, n) in index.days(k, cell) {
+            *days.entry(d).or_insert(0) += n;
+        }
+    }
+    out
 }
 
 fn run(paths: &[PathBuf], threads: usize, chunk: u64, prefilter: bool) -> (Stats, Vec<FileReport>) {

@@ -2,8 +2,10 @@
 //! added up without copying ([`RowSum`]).
 //!
 //! A cell keeps the earliest samples in input order, whatever order the workers saw them in,
-//! so that merged aggregates keep the same samples for any thread count and chunk size, and
-//! its requests per UTC day, for the report's denied calls per day.
+//! so that merged aggregates keep the same samples for any thread count and chunk size. It
+//! counts its requests of one UTC day inline; when its requests change day, the count of the
+//! day left is handed to the aggregate's day log (`Stats::day_log`), for the report's denied
+//! calls per day.
 
 use std::net::IpAddr;
 
@@ -40,36 +42,8 @@ pub fn day_start(day: i32) -> i64 {
     i64::from(day) * DAY
 }
 
-/// A cell's requests on days other than its current day ([`Cell::day`]).
-#[derive(Debug, Clone, Default)]
-struct OtherDays {
-    /// Sorted by day, no day twice, never the cell's current day.
-    days: Vec<(i32, u64)>,
-    /// The sum of `days`' counts: the current day holds the rest of the cell's count.
-    total: u64,
-}
-
-impl OtherDays {
-    fn add(&mut self, day: i32, n: u64) {
-        match self.days.binary_search_by_key(&day, |d| d.0) {
-            Ok(i) => self.days[i].1 += n,
-            Err(i) => self.days.insert(i, (day, n)),
-        }
-        self.total += n;
-    }
-
-    /// Takes a day's count out (it becomes the current day's).
-    fn take(&mut self, day: i32) -> u64 {
-        match self.days.binary_search_by_key(&day, |d| d.0) {
-            Ok(i) => {
-                let n = self.days.remove(i).1;
-                self.total -= n;
-                n
-            }
-            Err(_) => 0,
-        }
-    }
-}
+/// Requests of a row on one UTC day (days since the epoch).
+pub type DayCount = (i32, u64);
 
 /// Counts and evidence for one usage row.
 #[derive(Debug, Clone)]
@@ -85,16 +59,16 @@ pub struct Cell {
     last_sample: Position,
     /// The client IP of the earliest request, when the log has one.
     pub source_ip: Option<(Position, IpAddr)>,
-    /// The day the last request was counted in, which holds every request not in
-    /// `other_days`. Logs are mostly in time order, so a request nearly always falls on it
-    /// and counting it by day reads no heap memory.
+    /// The day of the requests counted last: `count - elsewhere` of the cell's requests fell
+    /// on it. Logs are mostly in time order, so a request nearly always falls on it too.
     day: i32,
-    /// Requests on other days; `None` while every request fell on `day` (always so for an
-    /// hourly row).
-    other_days: Option<Box<OtherDays>>,
+    /// Requests counted on other days, which the aggregate's day log holds: where a row's
+    /// days are depends on the order requests came in, so [`PartialEq`] leaves it out and
+    /// `Stats::day_index` gives the days.
+    elsewhere: u64,
 }
 
-/// Equal counts, times, samples and requests per day, however the days are held.
+/// Equal counts, times, samples and client address (the days are the aggregate's).
 impl PartialEq for Cell {
     fn eq(&self, other: &Cell) -> bool {
         self.count == other.count
@@ -103,7 +77,6 @@ impl PartialEq for Cell {
             && self.samples == other.samples
             && self.last_sample == other.last_sample
             && self.source_ip == other.source_ip
-            && self.days() == other.days()
     }
 }
 
@@ -132,62 +105,51 @@ impl Cell {
             last_sample,
             source_ip,
             day: day_of(first_seen),
-            other_days: None,
+            elsewhere: 0,
         }
     }
 
-    /// Counts one request at `time` (microseconds).
+    /// Counts one request at `time` (microseconds). When it falls on another day than the
+    /// requests before it, returns the requests of the day left, for the day log.
     #[inline]
-    pub(super) fn count_at(&mut self, time: i64) {
+    #[must_use]
+    pub(super) fn count_at(&mut self, time: i64) -> Option<DayCount> {
         let day = day_of(time);
-        if day != self.day {
-            self.move_to_day(day);
-        }
+        let left = if day != self.day {
+            self.move_to_day(day)
+        } else {
+            None
+        };
         self.count += 1;
+        left
     }
 
-    /// Makes `day` the current day: the requests counted on the current day so far move to
-    /// `other_days`, and `day`'s move out of it.
+    /// Makes `day` the current day; returns the requests of the day left.
     #[cold]
-    fn move_to_day(&mut self, day: i32) {
-        let others = self.other_days.get_or_insert_with(Box::default);
-        let here = self.count - others.total;
-        if here > 0 {
-            others.add(self.day, here);
-        }
-        others.take(day);
+    fn move_to_day(&mut self, day: i32) -> Option<DayCount> {
+        let here = self.count - self.elsewhere;
+        self.elsewhere = self.count;
+        let left = (here > 0).then_some((self.day, here));
         self.day = day;
+        left
     }
 
-    /// Requests per UTC day (days since the epoch), in day order, days without requests left
-    /// out.
-    pub fn days(&self) -> Vec<(i32, u64)> {
-        let mut days = self
-            .other_days
-            .as_ref()
-            .map_or_else(Vec::new, |o| o.days.clone());
-        let here = self.count - self.other_days.as_ref().map_or(0, |o| o.total);
-        if here > 0 {
-            let at = days.partition_point(|d| d.0 < self.day);
-            days.insert(at, (self.day, here));
-        }
-        days
+    /// The requests on the cell's current day (those on other days are in the day log).
+    pub fn current_day(&self) -> DayCount {
+        (self.day, self.count - self.elsewhere)
     }
 
-    /// Adds another cell's requests per day; `self.count` already holds them.
-    fn fold_days(&mut self, other: &Cell) {
-        let theirs_here = other.count - other.other_days.as_ref().map_or(0, |o| o.total);
-        let theirs = other
-            .other_days
-            .iter()
-            .flat_map(|o| o.days.iter().copied())
-            .chain(std::iter::once((other.day, theirs_here)));
-        for (day, n) in theirs {
-            // Requests on this cell's current day are its count's remainder already.
-            if n > 0 && day != self.day {
-                self.other_days.get_or_insert_with(Box::default).add(day, n);
-            }
+    /// Takes in another cell's days; `self.count` already holds its requests. The other
+    /// cell's logged days stay logged (for this row); its current day, unless it is this
+    /// cell's, is returned for the day log.
+    fn fold_days(&mut self, other: &Cell) -> Option<DayCount> {
+        self.elsewhere += other.elsewhere;
+        let (day, n) = other.current_day();
+        if n == 0 || day == self.day {
+            return None;
         }
+        self.elsewhere += n;
+        Some((day, n))
     }
 
     /// Whether a request at `at` would be kept among `limit` samples.
@@ -222,36 +184,49 @@ impl Cell {
         out
     }
 
-    /// Adds another cell's counts, time range and client address (all but the samples).
-    fn fold_counts(&mut self, other: &Cell) {
+    /// Adds another cell's counts, time range and client address (all but the samples);
+    /// returns a day for the day log, as [`Cell::merge`] does.
+    fn fold_counts(&mut self, other: &Cell) -> Option<DayCount> {
         self.count += other.count;
-        self.fold_days(other);
         self.first_seen = self.first_seen.min(other.first_seen);
         self.last_seen = self.last_seen.max(other.last_seen);
         self.source_ip = earlier_ip(self.source_ip, other.source_ip);
+        self.fold_days(other)
     }
 
-    /// Folds another cell of the same row into this one, cloning only the samples it keeps.
-    pub fn merge_ref(&mut self, other: &Cell) {
-        self.fold_counts(other);
+    /// Folds another cell of the same row into this one, cloning only the samples it keeps;
+    /// returns a day for the day log, as [`Cell::merge`] does.
+    #[must_use]
+    pub fn merge_ref(&mut self, other: &Cell) -> Option<DayCount> {
+        let left = self.fold_counts(other);
         for s in &other.samples {
             if !self.keeps(s.at, SAMPLES_PER_ROW) {
                 break;
             }
             self.add_sample(s.clone(), SAMPLES_PER_ROW);
         }
+        left
     }
 
-    /// Folds another cell of the same row into this one.
-    pub fn merge(&mut self, other: Cell) {
-        self.merge_sparing(other, SAMPLES_PER_ROW, &mut Vec::new());
+    /// Folds another cell of the same row into this one. The other cell's requests of its
+    /// current day, when that is not this cell's, are returned: the caller logs them for the
+    /// row (the other cell's logged days are the row's already).
+    #[must_use]
+    pub fn merge(&mut self, other: Cell) -> Option<DayCount> {
+        self.merge_sparing(other, SAMPLES_PER_ROW, &mut Vec::new())
     }
 
     /// [`Cell::merge`] for a row that keeps `limit` samples, leaving the samples neither
     /// cell keeps in `spare` instead of freeing them, so that the caller decides when their
     /// memory is released.
-    pub fn merge_sparing(&mut self, mut other: Cell, limit: usize, spare: &mut Vec<Vec<Sample>>) {
-        self.fold_counts(&other);
+    #[must_use]
+    pub fn merge_sparing(
+        &mut self,
+        mut other: Cell,
+        limit: usize,
+        spare: &mut Vec<Vec<Sample>>,
+    ) -> Option<DayCount> {
+        let left = self.fold_counts(&other);
         let mut theirs = std::mem::take(&mut other.samples);
         // Both lists are in input order: once one of `other`'s is not kept, no later one is.
         // A kept sample trades places with the one it displaces.
@@ -265,6 +240,7 @@ impl Cell {
             }
         }
         spare.push(theirs);
+        left
     }
 }
 
@@ -390,7 +366,7 @@ pub(super) mod tests {
         let mut sum = RowSum::of(&x);
         sum.add(&y);
         let summed = sum.to_cell();
-        x.merge_ref(&y);
+        let _ = x.merge_ref(&y);
         assert_eq!(summed.source_ip, x.source_ip);
         assert_eq!(x.source_ip, b);
     }
@@ -418,12 +394,44 @@ pub(super) mod tests {
         days.into_iter().collect()
     }
 
-    fn counted(times: &[i64]) -> Cell {
-        let mut cell = Cell::new(times.first().copied().unwrap_or(0));
-        for &t in times {
-            cell.count_at(t);
+    /// A cell and the day log its aggregate would hold for it.
+    struct Logged {
+        cell: Cell,
+        log: Vec<DayCount>,
+    }
+
+    impl Logged {
+        /// Requests per day: the log's and the current day's, added up.
+        fn days(&self) -> Vec<DayCount> {
+            let mut days = std::collections::BTreeMap::new();
+            for &(d, n) in self.log.iter().chain([self.cell.current_day()].iter()) {
+                *days.entry(d).or_insert(0u64) += n;
+            }
+            days.into_iter().filter(|d| d.1 > 0).collect()
         }
-        cell
+
+        /// Folds `other` in as an aggregate's merge does: its log is the row's, and the day
+        /// the merge hands back is logged.
+        fn merge(&mut self, other: Logged, by_ref: bool) {
+            self.log.extend(other.log);
+            let left = if by_ref {
+                self.cell.merge_ref(&other.cell)
+            } else {
+                self.cell.merge(other.cell)
+            };
+            self.log.extend(left);
+        }
+    }
+
+    fn counted(times: &[i64]) -> Logged {
+        let mut l = Logged {
+            cell: Cell::new(times.first().copied().unwrap_or(0)),
+            log: Vec::new(),
+        };
+        for &t in times {
+            l.log.extend(l.cell.count_at(t));
+        }
+        l
     }
 
     #[test]
@@ -438,7 +446,7 @@ pub(super) mod tests {
     proptest::proptest! {
         /// Requests per day, counted in any order and merged from any split (by value, by
         /// reference), are the plain histogram; cells that saw the same requests are equal
-        /// however they hold their days.
+        /// however their days are held.
         #[test]
         fn cells_count_requests_per_day(
             times in proptest::collection::vec(-2 * DAY..5 * DAY, 0..60),
@@ -446,20 +454,22 @@ pub(super) mod tests {
         ) {
             let whole = counted(&times);
             proptest::prop_assert_eq!(whole.days(), histogram(&times));
-            proptest::prop_assert_eq!(whole.days().iter().map(|d| d.1).sum::<u64>(), whole.count);
+            proptest::prop_assert_eq!(
+                whole.days().iter().map(|d| d.1).sum::<u64>(),
+                whole.cell.count
+            );
             let (a, b) = times.split_at(split.min(times.len()));
-            let mut by_ref = counted(b);
-            by_ref.merge_ref(&counted(a));
-            proptest::prop_assert_eq!(by_ref.days(), histogram(&times));
-            let mut by_value = counted(a);
-            by_value.merge(counted(b));
-            proptest::prop_assert_eq!(by_value.days(), histogram(&times));
+            for by_ref in [true, false] {
+                let mut merged = counted(b);
+                merged.merge(counted(a), by_ref);
+                proptest::prop_assert_eq!(merged.days(), histogram(&times));
+            }
             let mut reversed: Vec<i64> = times.clone();
             reversed.reverse();
-            let mut back = counted(&reversed);
-            back.first_seen = whole.first_seen;
-            back.last_seen = whole.last_seen;
-            proptest::prop_assert_eq!(&back, &whole);
+            let mut back = counted(&reversed).cell;
+            back.first_seen = whole.cell.first_seen;
+            back.last_seen = whole.cell.last_seen;
+            proptest::prop_assert_eq!(&back, &whole.cell);
         }
     }
 
@@ -489,7 +499,7 @@ pub(super) mod tests {
                     c
                 };
                 let mut merged = half(a);
-                merged.merge_ref(&half(b));
+                let _ = merged.merge_ref(&half(b));
                 let whole = earliest(&seen, SAMPLES_PER_ROW);
                 proptest::prop_assert_eq!(offsets(&merged), whole.clone());
                 proptest::prop_assert!(last_is_cached(&merged));
@@ -497,7 +507,7 @@ pub(super) mod tests {
                 // handed back as spare, exactly once.
                 let mut spare = Vec::new();
                 let mut moved = half(a);
-                moved.merge_sparing(half(b), SAMPLES_PER_ROW, &mut spare);
+                let _ = moved.merge_sparing(half(b), SAMPLES_PER_ROW, &mut spare);
                 proptest::prop_assert_eq!(offsets(&moved), whole);
                 proptest::prop_assert_eq!(moved.last_sample, merged.last_sample);
                 let mut all: Vec<u64> = offsets(&moved);

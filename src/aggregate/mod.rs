@@ -17,7 +17,7 @@ use foldhash::HashMap;
 use crate::catalog::RouteId;
 use crate::scan::sink::Sink;
 pub use crate::scan::sink::{Counters, Observation, Position};
-pub use cell::{Cell, RowSum, Sample, day_of, day_start};
+pub use cell::{Cell, DayCount, RowSum, Sample, day_of, day_start};
 pub use intern::Interner;
 
 /// How many request ids are kept as evidence per aggregate row.
@@ -98,7 +98,7 @@ pub struct UnmatchedKey {
 /// What a kind of aggregate row is keyed by. [`Stats`] is generic over it: the plain
 /// aggregate is keyed by [`UsageKey`]; the hourly rows of `--state` by a key with the input
 /// file, the hour and the client address (`state::HourKey`).
-pub trait RowKey: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + 'static {
+pub trait RowKey: Copy + Ord + std::hash::Hash + std::fmt::Debug + Send + 'static {
     /// How many samples a row keeps.
     const SAMPLES: usize;
     /// Whether a row keeps the client address of its earliest request (a key that holds the
@@ -188,6 +188,28 @@ pub fn hour_of(micros: i64) -> u32 {
 /// beyond the window, so an unused permission can say when it was last needed.
 pub type EarlierUses = std::collections::HashMap<(String, String), i64>;
 
+/// The logged days of an aggregate's rows ([`Stats::day_index`]).
+#[derive(Debug, Default)]
+pub struct DayIndex<K>(HashMap<K, Vec<DayCount>>);
+
+impl<K: RowKey> DayIndex<K> {
+    /// A row's requests per UTC day, in day order: its logged days and its cell's current day.
+    pub fn days(&self, key: &K, cell: &Cell) -> Vec<DayCount> {
+        let mut days: Vec<DayCount> = self.0.get(key).cloned().unwrap_or_default();
+        days.push(cell.current_day());
+        days.sort_unstable();
+        days.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
+            }
+            same
+        });
+        days.retain(|d| d.1 > 0);
+        days
+    }
+}
+
 /// Everything one worker learned, in rows keyed by `K`. `Default` + [`Stats::merge`] make
 /// it a monoid.
 #[derive(Debug, Clone)]
@@ -210,6 +232,11 @@ pub struct Stats<K: RowKey = UsageKey> {
     /// Samples that [`Stats::merge_spare`] displaced: freed with the aggregate, after the
     /// report is written, instead of one by one while the report waits for the merge.
     pub spare: Vec<Vec<Sample>>,
+    /// Requests of rows on days other than their cell's current day, handed over when a
+    /// row's requests change day (a few times a row: logs are mostly in time order): row,
+    /// day, requests. A row and day may be here several times; [`Stats::day_index`] adds
+    /// them up with the cells' current days.
+    pub day_log: Vec<(K, i32, u64)>,
 }
 
 impl<K: RowKey> Default for Stats<K> {
@@ -226,6 +253,7 @@ impl<K: RowKey> Default for Stats<K> {
             chunk_lines: Vec::new(),
             window: None,
             spare: Vec::new(),
+            day_log: Vec::new(),
         }
     }
 }
@@ -248,7 +276,7 @@ impl<K: RowKey> Stats<K> {
         };
         let key = K::of(row, o, &mut self.codes);
         let cell = self.usage.entry(key).or_insert_with(|| Cell::new(o.time));
-        cell.count_at(o.time);
+        let day_left = cell.count_at(o.time);
         cell.first_seen = cell.first_seen.min(o.time);
         cell.last_seen = cell.last_seen.max(o.time);
         if cell.keeps(o.at, K::SAMPLES) && !o.request_id.is_empty() {
@@ -268,7 +296,41 @@ impl<K: RowKey> Stats<K> {
         {
             cell.source_ip = Some((o.at, ip));
         }
+        if let Some(day) = day_left {
+            self.log_day(key, day);
+        }
         self.note_time(o.time);
+    }
+
+    /// Logs a row's requests on a day other than its cell's current one. A full log is first
+    /// compacted in place (one entry a row and day), so that scanning the same days again
+    /// allocates nothing; it grows when that frees too little.
+    pub fn log_day(&mut self, key: K, (day, n): DayCount) {
+        let log = &mut self.day_log;
+        if log.len() == log.capacity() && log.len() >= 64 {
+            log.sort_unstable_by_key(|e| (e.0, e.1));
+            log.dedup_by(|later, kept| {
+                let same = (later.0, later.1) == (kept.0, kept.1);
+                if same {
+                    kept.2 += later.2;
+                }
+                same
+            });
+            // Grow when compacting freed too little, so it is not done again at once.
+            if log.len() > log.capacity() / 2 {
+                log.reserve(log.len());
+            }
+        }
+        log.push((key, day, n));
+    }
+
+    /// Every row's logged days, added up per row and day, for [`DayIndex::days`].
+    pub fn day_index(&self) -> DayIndex<K> {
+        let mut rows: HashMap<K, Vec<DayCount>> = HashMap::default();
+        for &(key, day, n) in &self.day_log {
+            rows.entry(key).or_default().push((day, n));
+        }
+        DayIndex(rows)
     }
 
     pub fn note_time(&mut self, t: i64) {
@@ -369,12 +431,20 @@ impl<K: RowKey> Stats<K> {
         for (u, first) in other.user_ids {
             keep_earlier_id(&mut self.user_ids, users[u as usize], first);
         }
+        for (k, day, n) in other.day_log {
+            self.log_day(k.remapped(&users, &codes), (day, n));
+        }
         for (k, cell) in other.usage {
-            match self.usage.entry(k.remapped(&users, &codes)) {
+            let k = k.remapped(&users, &codes);
+            let day_left = match self.usage.entry(k) {
                 Entry::Occupied(mut e) => e.get_mut().merge_sparing(cell, K::SAMPLES, &mut spare),
                 Entry::Vacant(e) => {
                     e.insert(cell);
+                    None
                 }
+            };
+            if let Some(day) = day_left {
+                self.log_day(k, day);
             }
         }
         for (k, n) in other.unmatched {

@@ -48,6 +48,8 @@ pub(super) struct Judged<'a> {
     pub active: Active<'a>,
     /// Requests older than every snapshot (judged by the earliest), with several snapshots.
     pub before_first_snapshot: u64,
+    /// Requests of the denied-calls rows per UTC day, verdict and reason, in that order.
+    pub per_day: Vec<DeniedDay>,
 }
 
 /// Decisions, computed once per (snapshot, user, code), or per (snapshot, user, code,
@@ -114,6 +116,8 @@ pub(super) fn judge_rows<'a>(
     let mut active_ids = vec![false; names.len()];
     let mut before_first_snapshot = 0u64;
     let console = stats.codes.find(b"console");
+    let days = stats.day_index();
+    let mut per_day: BTreeMap<(i32, Verdict, &'static str), u64> = BTreeMap::new();
     for (k, cell) in &stats.usage {
         let user = names[k.user as usize].as_str();
         active_ids[k.user as usize] = true;
@@ -139,6 +143,9 @@ pub(super) fn judge_rows<'a>(
             Verdict::ObservedOnly => (None, None),
             _ => blame(d, &history.snapshots[at]),
         };
+        for (day, n) in days.days(k, cell) {
+            *per_day.entry((day, verdict, reason)).or_insert(0) += n;
+        }
         let via_console = console == Some(k.source);
         let key = (
             user,
@@ -162,6 +169,15 @@ pub(super) fn judge_rows<'a>(
         used,
         active,
         before_first_snapshot,
+        per_day: per_day
+            .into_iter()
+            .map(|((day, verdict, reason), count)| DeniedDay {
+                day,
+                verdict,
+                reason,
+                count,
+            })
+            .collect(),
     }
 }
 
@@ -216,25 +232,6 @@ fn blame<'a>(d: &Decision, judged_by: &'a Snapshot) -> (Option<Cow<'a, str>>, Op
         deciding.map(|m| judged_by.policies[m.policy].name.as_str().into())
     };
     (policy, deciding.and_then(|m| m.condition.clone()))
-}
-
-/// Requests of the denied-calls rows per UTC day, verdict and reason, in that order: read
-/// from the judged cells, before [`denied_calls`] adds them up (a sum keeps no days).
-pub(super) fn per_day(rows: &[(DeniedKey<'_>, &Cell)]) -> Vec<DeniedDay> {
-    let mut days: BTreeMap<(i32, Verdict, &'static str), u64> = BTreeMap::new();
-    for ((_, _, verdict, reason, ..), cell) in rows {
-        for (day, n) in cell.days() {
-            *days.entry((day, *verdict, reason)).or_insert(0) += n;
-        }
-    }
-    days.into_iter()
-        .map(|((day, verdict, reason), count)| DeniedDay {
-            day,
-            verdict,
-            reason,
-            count,
-        })
-        .collect()
 }
 
 /// The denied-calls table: the rows of equal keys added up, in key order, each naming the

@@ -218,7 +218,7 @@ pub fn compute(
         window_days < f64::from(min_days),
     );
     Findings {
-        denied_per_day: denied::per_day(&judged.rows),
+        denied_per_day: judged.per_day,
         denied: denied::denied_calls(judged.rows, history),
         group_permissions,
         groups,

@@ -271,11 +271,15 @@ impl EntryFold<'_> {
         let cell = stored_cell(v, self.seq, first, last, ip);
         stats.note_time(first);
         stats.note_time(last);
-        match stats.usage.get_mut(&key) {
+        let day_left = match stats.usage.get_mut(&key) {
             Some(c) => c.merge(cell),
             None => {
                 stats.usage.insert(key, cell);
+                None
             }
+        };
+        if let Some(day) = day_left {
+            stats.log_day(key, day);
         }
         Ok(())
     }
