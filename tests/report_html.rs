@@ -709,7 +709,7 @@ fn the_format_list_decides_the_page() {
     assert!(!page_only.join("usage.parquet").exists() && !page_only.join("usage.csv").exists());
 }
 
-/// 100k denied-call rows: the page shows the 2000 with the most requests, says so, stays a
+/// 100k denied-call rows: the page shows the 1000 with the most requests, says so, stays a
 /// few megabytes, and its headline still counts every row.
 #[test]
 fn a_page_over_100k_denied_rows_caps_what_it_shows() {
@@ -738,12 +738,12 @@ fn a_page_over_100k_denied_rows_caps_what_it_shows() {
     assert_self_contained_and_inert(&raw, &doc);
     assert_eq!(figure(&doc, "denied-confirmed"), 100_000);
     assert_eq!(figure(&doc, "denied-confirmed-requests"), 100_200);
-    assert_eq!(doc.select(&sel("#denied-table tbody tr")).count(), 2000);
+    assert_eq!(doc.select(&sel("#denied-table tbody tr")).count(), 1000);
     let count = one(&doc, "#denied p.count");
     assert_eq!(count.attr("data-total"), Some("100000"));
-    assert_eq!(count.attr("data-shown"), Some("2000"));
+    assert_eq!(count.attr("data-shown"), Some("1000"));
     assert!(
-        text(count).contains("Showing 2000 of 100000 rows"),
+        text(count).contains("Showing 1000 of 100000 rows"),
         "{}",
         text(count)
     );

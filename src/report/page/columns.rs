@@ -27,7 +27,17 @@ pub struct Texts<'a> {
 
 impl<'a> Texts<'a> {
     pub fn get(&self, row: usize) -> Cow<'a, str> {
-        let s = self.ca.get(row).unwrap_or("");
+        self.text(self.ca.get(row))
+    }
+
+    /// Every row's text, in order: reading a whole column, this is much cheaper than `get`
+    /// row by row (which finds the chunk and the view of each row).
+    pub fn all(&self) -> Vec<Cow<'a, str>> {
+        self.ca.iter().map(|s| self.text(s)).collect()
+    }
+
+    fn text(&self, s: Option<&'a str>) -> Cow<'a, str> {
+        let s = s.unwrap_or("");
         if self.csv {
             unescape_formula(s)
         } else {

@@ -10,9 +10,6 @@ use super::Table;
 use super::charts;
 use super::markup::{self, DataTable, VERDICTS, col, num_col};
 
-/// Rows of `denied_calls` the page shows (those with the most requests).
-const DENIED_ROWS: usize = 2000;
-
 /// A headline figure: one verdict's rows and requests.
 #[derive(Debug, Clone)]
 pub struct VerdictFigure {
@@ -48,8 +45,9 @@ struct Rows<'a> {
     route: super::columns::Texts<'a>,
     api: super::columns::Texts<'a>,
     permission: super::columns::Texts<'a>,
-    verdict: super::columns::Texts<'a>,
-    reason: super::columns::Texts<'a>,
+    /// Every row's verdict and reason: read in whole, as every row is counted by them.
+    verdict: Vec<std::borrow::Cow<'a, str>>,
+    reason: Vec<std::borrow::Cow<'a, str>>,
     policy: super::columns::Texts<'a>,
     condition: Option<super::columns::Texts<'a>>,
     snapshot: Option<super::columns::Texts<'a>>,
@@ -68,8 +66,8 @@ impl<'a> Rows<'a> {
             route: t.texts("route")?,
             api: t.texts("api")?,
             permission: t.texts("permission")?,
-            verdict: t.texts("verdict")?,
-            reason: t.texts("reason")?,
+            verdict: t.texts("verdict")?.all(),
+            reason: t.texts("reason")?.all(),
             policy: t.texts("policy")?,
             condition: t.texts_if("condition")?,
             snapshot: t.texts_if("snapshot")?,
@@ -95,7 +93,7 @@ pub fn denied(t: &Table, per_day: Option<&Table>) -> anyhow::Result<Denied> {
     let verdicts = VERDICTS
         .iter()
         .map(|&v| {
-            let mine = (0..n).filter(|&i| rows.verdict.get(i) == v);
+            let mine = (0..n).filter(|&i| rows.verdict[i] == v);
             VerdictFigure {
                 verdict: v,
                 rows: mine.clone().count(),
@@ -172,12 +170,12 @@ fn per_day_chart(t: &Table) -> anyhow::Result<Markup> {
 
 fn table(t: &Table, r: &Rows<'_>) -> anyhow::Result<Markup> {
     let n = t.len();
-    let order = markup::top_rows(n, DENIED_ROWS, |i| r.count[i]);
+    let order = markup::top_rows(n, markup::ROWS_SHOWN, |i| r.count[i]);
     let several = r
         .snapshot
         .as_ref()
         .is_some_and(|s| (1..n).any(|i| s.get(i) != s.get(0)));
-    let reasons: BTreeSet<_> = (0..n).map(|i| r.reason.get(i)).collect();
+    let reasons: BTreeSet<&str> = r.reason.iter().map(|s| &**s).collect();
     let mut cols = vec![
         col("User"),
         col("API"),
@@ -205,9 +203,9 @@ fn table(t: &Table, r: &Rows<'_>) -> anyhow::Result<Markup> {
                     }
                 }
                 td { (markup::permission(&r.permission.get(i))) }
-                td data-sort=(r.verdict.get(i)) { (markup::badge(&r.verdict.get(i))) }
-                td data-sort=(r.reason.get(i)) {
-                    (r.reason.get(i))
+                td data-sort=(r.verdict[i]) { (markup::badge(&r.verdict[i])) }
+                td data-sort=(r.reason[i]) {
+                    (r.reason[i])
                     @let c = r.condition(i);
                     @if !c.is_empty() { br; small { "condition: " (c) } }
                 }
@@ -232,7 +230,7 @@ fn table(t: &Table, r: &Rows<'_>) -> anyhow::Result<Markup> {
             (
                 4,
                 "reason",
-                reasons.into_iter().map(|r| r.into_owned()).collect(),
+                reasons.into_iter().map(str::to_owned).collect(),
             ),
         ],
         rows,
@@ -246,9 +244,9 @@ fn limits(r: &Rows<'_>, n: usize) -> DeniedLimits {
     let mut undecided: BTreeMap<(String, String), (u64, BTreeSet<String>)> = BTreeMap::new();
     let mut out = DeniedLimits::default();
     for i in 0..n {
-        let reason = r.reason.get(i);
+        let reason = &r.reason[i];
         let count = r.count[i];
-        match &*reason {
+        match &**reason {
             "unknown_user" => *unknown.entry(r.user.get(i).into_owned()).or_default() += count,
             "condition_undecided" => {
                 let e = undecided

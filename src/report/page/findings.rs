@@ -9,10 +9,6 @@ use super::denied::{self, DeniedLimits, VerdictFigure};
 use super::markup::{self, DataTable, col};
 use super::{FindingTables, PolicyDoc, Table, groups};
 
-/// Rows of `unused_permissions` and of `changes` the page shows.
-const UNUSED_ROWS: usize = 2000;
-const CHANGE_ROWS: usize = 2000;
-
 /// The findings sections, rendered, and the figures the headline and the limits need.
 pub struct FindingsPart {
     pub verdicts: Vec<VerdictFigure>,
@@ -63,7 +59,7 @@ fn unused(t: &Table) -> anyhow::Result<Markup> {
     let permission = t.texts("permission")?;
     let granted_by = t.texts("granted_by")?;
     let last = t.times("last_used")?;
-    let shown = t.len().min(UNUSED_ROWS);
+    let shown = t.len().min(markup::ROWS_SHOWN);
     let rows = html! {
         @for i in 0..shown {
             tr {
@@ -111,7 +107,7 @@ fn changes(t: &Table) -> anyhow::Result<Markup> {
     for i in 0..t.len() {
         *kinds.entry(change.get(i).into_owned()).or_default() += 1;
     }
-    let shown = t.len().min(CHANGE_ROWS);
+    let shown = t.len().min(markup::ROWS_SHOWN);
     let rows = html! {
         @for i in 0..shown {
             tr {

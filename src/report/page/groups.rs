@@ -2,7 +2,9 @@
 //! and per group the grants it has now beside the recommended policy, with what the
 //! recommendation removes, why, and how sure it is.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use maud::{Markup, html};
 use serde_json::Value;
@@ -11,8 +13,7 @@ use super::markup::{self, DataTable, col, num_col};
 use super::{FindingTables, PolicyDoc, charts};
 use crate::policy::ActionPattern;
 
-/// Groups in the table, in the chart, and with a recommendation card.
-const GROUP_ROWS: usize = 1000;
+/// Groups in the chart, and with a recommendation card.
 const CHART_GROUPS: usize = 30;
 const CARDS: usize = 200;
 
@@ -93,7 +94,7 @@ fn read_groups(t: &FindingTables) -> anyhow::Result<Vec<Group>> {
     );
     let (conditional, last_used) = (gp.bools("conditional")?, gp.times("last_used")?);
     let mut list: Vec<Group> = Vec::new();
-    let mut at: HashMap<String, usize> = HashMap::new();
+    let mut at: HashMap<String, usize> = HashMap::default();
     let mut index = |name: &str, list: &mut Vec<Group>| {
         *at.entry(name.to_owned()).or_insert_with(|| {
             list.push(Group {
@@ -158,7 +159,7 @@ fn read_advice(t: &FindingTables) -> anyhow::Result<BTreeMap<String, Vec<Advice>
 }
 
 fn groups_section(list: &[Group], file: &str) -> Markup {
-    let shown = list.len().min(GROUP_ROWS);
+    let shown = list.len().min(markup::ROWS_SHOWN);
     let chart: Vec<(&str, [usize; 4])> = list
         .iter()
         .take(CHART_GROUPS)

@@ -162,6 +162,10 @@ pub struct DataTable<'a> {
     pub rows: Markup,
 }
 
+/// Rows of a table the page holds at most (those the table's order puts first): enough to
+/// browse, few enough that the page stays small and quick to make beside the tables.
+pub const ROWS_SHOWN: usize = 1000;
+
 /// Rows a page of a table shows at once (the pager moves through the rest).
 const PAGE_ROWS: usize = 50;
 

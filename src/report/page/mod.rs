@@ -115,9 +115,8 @@ pub fn page(
             (limits)
         }
         footer {
-            p { "Made by permlens " (summary["version"].as_str().unwrap_or("?"))
-                " from the tables of this report directory. The tables hold every row; this \
-                page shows at most the number of rows it states." }
+            p { "Made from the tables and summary.json of this report directory, which hold \
+                every row; this page shows at most the number of rows it states." }
         }
     };
     let page = html! {
@@ -128,7 +127,7 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 // Nothing may be fetched: no network, inline everything.
                 meta http-equiv="Content-Security-Policy"
-                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:";
+                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
             }
@@ -146,7 +145,9 @@ pub fn page(
 /// references: the same text to an HTML reader, and never a line break to a script or a
 /// tool that reads the file.
 fn line_separators_as_references(page: String) -> String {
-    if !page.contains(['\u{2028}', '\u{2029}']) {
+    // One character at a time: a search for a single char is a byte search, one for a set of
+    // chars decodes every character of the page.
+    if !page.contains('\u{2028}') && !page.contains('\u{2029}') {
         return page;
     }
     page.replace('\u{2028}', "&#x2028;")

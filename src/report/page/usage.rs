@@ -1,16 +1,15 @@
 //! Usage: per API, who called it and how often (from `usage`), per user and API, and the
 //! calls to the service that matched no API (from `unmatched`).
 
+use foldhash::HashMap;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
 
 use maud::{Markup, html};
 
 use super::UsageTables;
 use super::markup::{self, DataTable, col, num_col};
 
-/// Rows of the user x API table the page shows, callers named per API, and unmatched shapes.
-const USER_API_ROWS: usize = 2000;
+/// Callers named per API, and unmatched shapes shown.
 const CALLERS_NAMED: usize = 8;
 pub const UNMATCHED_ROWS: usize = 100;
 
@@ -33,11 +32,11 @@ struct Calls {
     last: Option<i64>,
 }
 
-impl<'a> Api<'a> {
-    /// Callers, most requests first.
-    fn callers(&self) -> Vec<(&Cow<'a, str>, &u64)> {
-        let mut callers: Vec<(&Cow<'a, str>, &u64)> = self.users.iter().collect();
-        callers.sort_by(|x, y| y.1.cmp(x.1).then(x.0.cmp(y.0)));
+impl Api<'_> {
+    /// Callers (user ids), most requests first.
+    fn callers(&self) -> Vec<(u32, u64)> {
+        let mut callers: Vec<(u32, u64)> = self.users.iter().map(|(&u, &n)| (u, n)).collect();
+        callers.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
         callers
     }
 }
@@ -70,51 +69,71 @@ impl Calls {
 /// Texts of a table: borrowed from the frame (copied only when a CSV cell was unescaped).
 type Text<'a> = Cow<'a, str>;
 
-/// One API (method and route) and its callers.
-#[derive(Default)]
+/// One API (method and route) and its callers (by user id).
 struct Api<'a> {
+    method: Text<'a>,
+    route: Text<'a>,
     name: Text<'a>,
     permission: Text<'a>,
     calls: Calls,
-    users: HashMap<Text<'a>, u64>,
+    users: HashMap<u32, u64>,
 }
 
-/// (method, route) of an API; (user, method, route) of a user's calls to it.
-type ApiKey<'a> = (Text<'a>, Text<'a>);
-type PairKey<'a> = (Text<'a>, Text<'a>, Text<'a>);
+/// The usage rows grouped: users and APIs numbered in table order, calls per API and per
+/// user and API. Rows are grouped by number, so each row's texts are hashed once.
+struct Grouped<'a> {
+    users: Vec<Text<'a>>,
+    apis: Vec<Api<'a>>,
+    pairs: HashMap<(u32, u32), Calls>,
+}
 
-pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
-    let u = &t.usage;
-    let (user, method, route, api, permission, outcome) = (
-        u.texts("user")?,
-        u.texts("method")?,
-        u.texts("route")?,
-        u.texts("api")?,
-        u.texts("permission")?,
-        u.texts("outcome")?,
-    );
+fn group(u: &super::Table) -> anyhow::Result<Grouped<'_>> {
+    let [user, method, route, api, permission, outcome] =
+        ["user", "method", "route", "api", "permission", "outcome"].map(|c| u.texts(c));
+    let (user, method, route) = (user?.all(), method?.all(), route?.all());
+    let (api, permission, outcome) = (api?.all(), permission?.all(), outcome?.all());
     let (count, first, last) = (
         u.counts("count")?,
         u.times("first_seen")?,
         u.times("last_seen")?,
     );
-    let mut apis: BTreeMap<ApiKey<'_>, Api<'_>> = BTreeMap::new();
-    let mut pairs: HashMap<PairKey<'_>, Calls> = HashMap::new();
+    let mut g = Grouped {
+        users: Vec::new(),
+        apis: Vec::new(),
+        pairs: HashMap::default(),
+    };
+    let mut user_ids: HashMap<&str, u32> = HashMap::default();
+    let mut api_ids: HashMap<(&str, &str), u32> = HashMap::default();
     for i in 0..u.len() {
-        let key = (method.get(i), route.get(i));
-        let a = apis.entry(key.clone()).or_default();
-        if a.name.is_empty() {
-            a.name = api.get(i);
-            a.permission = permission.get(i);
-        }
-        let o = outcome.get(i);
-        a.calls.add(&o, count[i], first[i], last[i]);
-        *a.users.entry(user.get(i)).or_default() += count[i];
-        pairs
-            .entry((user.get(i), key.0, key.1))
+        let who = *user_ids.entry(&user[i]).or_insert_with(|| {
+            g.users.push(user[i].clone());
+            g.users.len() as u32 - 1
+        });
+        let which = *api_ids.entry((&method[i], &route[i])).or_insert_with(|| {
+            g.apis.push(Api {
+                method: method[i].clone(),
+                route: route[i].clone(),
+                name: api[i].clone(),
+                permission: permission[i].clone(),
+                calls: Calls::default(),
+                users: HashMap::default(),
+            });
+            g.apis.len() as u32 - 1
+        });
+        let a = &mut g.apis[which as usize];
+        a.calls.add(&outcome[i], count[i], first[i], last[i]);
+        *a.users.entry(who).or_default() += count[i];
+        g.pairs
+            .entry((who, which))
             .or_default()
-            .add(&o, count[i], first[i], last[i]);
+            .add(&outcome[i], count[i], first[i], last[i]);
     }
+    Ok(g)
+}
+
+pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
+    let u = &t.usage;
+    let g = group(u)?;
     let (unmatched_requests, unmatched) = unmatched(&t.unmatched)?;
     let section = html! {
         section #usage {
@@ -124,9 +143,9 @@ pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
                 strong { "refused" } " (403), " strong { "other" }
                 " (401, 404, 429, 5xx, no status: never a use or a denial)." }
             h3 { "Per API" }
-            (per_api(&apis, &u.name))
+            (per_api(&g, &u.name))
             h3 { "Per user and API" }
-            (per_user(&pairs, &apis, &u.name))
+            (per_user(&g, &u.name))
         }
     };
     Ok(UsagePart {
@@ -137,21 +156,22 @@ pub fn part(t: &UsageTables) -> anyhow::Result<UsagePart> {
     })
 }
 
-fn per_api(apis: &BTreeMap<ApiKey<'_>, Api<'_>>, file: &str) -> Markup {
-    let mut list: Vec<(&ApiKey<'_>, &Api<'_>)> = apis.iter().collect();
-    list.sort_by(|a, b| b.1.calls.all.cmp(&a.1.calls.all).then(a.0.cmp(b.0)));
+fn per_api(g: &Grouped<'_>, file: &str) -> Markup {
+    let mut list: Vec<&Api<'_>> = g.apis.iter().collect();
+    // Most requests first; ties in the table's order (stable sort).
+    list.sort_by_key(|a| std::cmp::Reverse(a.calls.all));
     let rows = html! {
-        @for ((method, route), a) in &list {
+        @for a in &list {
             @let callers = a.callers();
             tr {
-                td.api { (a.name) br; (markup::route(method, route)) }
+                td.api { (a.name) br; (markup::route(&a.method, &a.route)) }
                 td { (markup::permission(&a.permission)) }
                 (a.calls.cells())
                 (markup::count_cell(a.users.len() as u64))
                 td.callers {
                     @for (i, (user, n)) in callers.iter().take(CALLERS_NAMED).enumerate() {
                         @if i > 0 { ", " }
-                        span.caller { (user) " " span.muted { "x" (n) } }
+                        span.caller { (g.users[*user as usize]) " " span.muted { "x" (n) } }
                     }
                     @if callers.len() > CALLERS_NAMED {
                         " " span.muted { "and " (callers.len() - CALLERS_NAMED) " more" }
@@ -182,22 +202,18 @@ fn per_api(apis: &BTreeMap<ApiKey<'_>, Api<'_>>, file: &str) -> Markup {
     .render()
 }
 
-fn per_user(
-    pairs: &HashMap<PairKey<'_>, Calls>,
-    apis: &BTreeMap<ApiKey<'_>, Api<'_>>,
-    file: &str,
-) -> Markup {
-    let mut list: Vec<(&PairKey<'_>, &Calls)> = pairs.iter().collect();
-    list.sort_by(|a, b| b.1.all.cmp(&a.1.all).then(a.0.cmp(b.0)));
+fn per_user(g: &Grouped<'_>, file: &str) -> Markup {
+    let mut list: Vec<(&(u32, u32), &Calls)> = g.pairs.iter().collect();
+    list.sort_unstable_by(|a, b| b.1.all.cmp(&a.1.all).then(a.0.cmp(b.0)));
     let total = list.len();
-    list.truncate(USER_API_ROWS);
+    list.truncate(markup::ROWS_SHOWN);
     let rows = html! {
-        @for ((user, method, route), c) in &list {
-            @let api = apis.get(&(method.clone(), route.clone()));
+        @for ((user, api), c) in &list {
+            @let a = &g.apis[*api as usize];
             tr {
-                td { (user) }
-                td.api { (api.map_or("", |a| &*a.name)) br; (markup::route(method, route)) }
-                td { (markup::permission(api.map_or("", |a| &*a.permission))) }
+                td { (g.users[*user as usize]) }
+                td.api { (a.name) br; (markup::route(&a.method, &a.route)) }
+                td { (markup::permission(&a.permission)) }
                 (c.cells())
                 (markup::time_cell(c.first))
                 (markup::time_cell(c.last))
