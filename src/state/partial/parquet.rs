@@ -620,6 +620,55 @@ mod tests {
         assert_eq!(read(&p).unwrap(), Rows::default());
     }
 
+    /// A mapped partial reads back with its rows and their origin; a state partial is not
+    /// one (schema 1), and a state read of a mapped one still gets its rows.
+    #[test]
+    fn mapped_partials_round_trip_with_their_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = Rows::default();
+        row(&mut rows, 490_000, 3, &[(10, "r1"), (20, "r2")]);
+        let p = dir.path().join("m.parquet");
+        let provenance = Provenance {
+            config: "cfg".into(),
+            run: "run1".into(),
+            file: "s3a://b/gw.log".into(),
+            content: "abc-65536".into(),
+            content_bytes: 1 << 40,
+        };
+        write_mapped(&p, &rows, &provenance).unwrap();
+        let origins = origins(&p).unwrap();
+        assert_eq!(
+            origins,
+            [OriginText {
+                config: "cfg".into(),
+                run: "run1".into(),
+                file: "s3a://b/gw.log".into(),
+                content: Some("abc-65536".into()),
+                content_bytes: Some(1 << 40),
+            }]
+        );
+        let mut back = Rows::default();
+        read_mapped_each(&p, |strings, _, key, value| {
+            let mut one = Rows::default();
+            one.strings = strings.clone();
+            one.map.insert(*key, value);
+            back.absorb(one);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(read(&p).unwrap(), rows);
+
+        let state = dir.path().join("s.parquet");
+        write(&state, &rows).unwrap();
+        let e = origins_error(&state);
+        assert!(e.contains("schema 1") && e.contains("s.parquet"), "{e}");
+    }
+
+    fn origins_error(p: &Path) -> String {
+        format!("{:#}", origins(p).unwrap_err())
+    }
+
     #[test]
     fn a_damaged_partial_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
