@@ -649,8 +649,10 @@ mod tests {
         );
         let mut back = Rows::default();
         read_mapped_each(&p, |strings, _, key, value| {
-            let mut one = Rows::default();
-            one.strings = strings.clone();
+            let mut one = Rows {
+                strings: strings.clone(),
+                ..Rows::default()
+            };
             one.map.insert(*key, value);
             back.absorb(one);
             Ok(())
