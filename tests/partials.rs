@@ -149,7 +149,7 @@ impl Logs {
 fn partials_mapped_file_by_file_judge_as_one_plain_analyze() {
     let l = logs("3MiB", 4);
     let plain = l.analyze("plain", &["logs"]);
-    let maps = l.map_each("maps");
+    l.map_each("maps");
     // The same content mapped again elsewhere (a log copied to a second shard) is counted once.
     permlens()
         .current_dir(&l.root)
