@@ -33,7 +33,7 @@ fn catalog_table_and_json() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "27 routes, 12 permission codes, service bss",
+            "27 routes, 12 permission codes, 12 IAM 5.0 actions, service bss",
         ))
         .stdout(predicate::str::contains(
             "GET     /v1.0/{domain_id}/payments/intl-invoices",
@@ -45,6 +45,62 @@ fn catalog_table_and_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["routes"].as_array().unwrap().len(), 27);
     assert_eq!(v["hosts"][0], "bss.myhuaweicloud.com");
+}
+
+#[test]
+fn catalog_shows_each_routes_iam5_action_with_its_basis_and_source() {
+    let out = permlens()
+        .args(["catalog", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let route = |path: &str| {
+        v["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["path"] == path)
+            .unwrap()
+            .clone()
+    };
+    let renew = route("/v2/orders/subscriptions/resources/renew");
+    assert_eq!(renew["permission"], "bss:renewal:update");
+    assert_eq!(renew["v5_action"], "billing:subscription:renew");
+    assert_eq!(renew["v5_basis"], "confirmed");
+    assert!(
+        renew["v5_source"]
+            .as_str()
+            .unwrap()
+            .contains("api_order_00018")
+    );
+    let cancel = route("/v2/orders/customer-orders/cancel");
+    assert_eq!(cancel["v5_basis"], "not_required");
+    assert!(cancel.get("v5_action").is_none());
+    let costs = route("/v4/costs/cost-analysed-bills/query");
+    assert_eq!(costs["v5_basis"], "inferred");
+    assert_eq!(costs["v5_aliases"][0], "bss:costanalysis:view");
+    assert_eq!(
+        route("/v1.0/{domain_id}/payments/intl-invoices")["v5_basis"],
+        "unknown"
+    );
+
+    let out = permlens()
+        .args(["catalog", "--format", "csv"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let headers = rdr.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (action, basis) = (col("v5_action"), col("v5_basis"));
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let packages = rows
+        .iter()
+        .find(|r| &r[1] == "/v3/payments/free-resources/query")
+        .unwrap();
+    assert_eq!(&packages[action], "billing:resourcePackages:view");
+    assert_eq!(&packages[basis], "confirmed");
+    assert!(!packages[col("v5_source")].is_empty());
 }
 
 #[test]

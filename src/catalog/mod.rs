@@ -8,6 +8,7 @@ mod known;
 mod method;
 pub mod seed;
 mod template;
+mod v5;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::jsonfile::{self, Kind};
 
 pub use method::{Method, UnknownMethod};
 pub use template::{Segment, Template, TemplateError};
+pub use v5::{V5Basis, V5Requirement};
 
 /// The catalog compiled into the binary.
 pub const EMBEDDED_JSON: &str = include_str!("data/bss.json");
@@ -43,7 +45,7 @@ pub struct CatalogFile {
 }
 
 /// One route in the catalog file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteFile {
     pub scenario: String,
@@ -63,6 +65,19 @@ pub struct RouteFile {
     /// (console use, not an API call: mapped to this route's permission by inference).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_trace_names: Vec<String>,
+    /// The action an IAM 5.0 identity policy must allow for this API (`billing:order:view`);
+    /// absent when none is required (`v5_basis` `not_required`) or none is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v5_action: Option<String>,
+    /// `confirmed`, `inferred`, `not_required` or `unknown` (the default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v5_basis: Option<V5Basis>,
+    /// Legacy names the provider lists as aliases of `v5_action` in its v5 action table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub v5_aliases: Vec<String>,
+    /// Where the v5 mapping comes from, or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v5_source: Option<String>,
 }
 
 /// A validated route.
@@ -77,6 +92,8 @@ pub struct Route {
     pub permission_description: String,
     pub trace_names: Vec<String>,
     pub console_trace_names: Vec<String>,
+    /// What the route needs under IAM 5.0 identity policies.
+    pub v5: V5Requirement,
 }
 
 /// Why a catalog could not be loaded. Every variant names the file and the place.
@@ -90,6 +107,7 @@ pub struct Catalog {
     hosts: Vec<String>,
     routes: Vec<Route>,
     permissions: Vec<String>,
+    v5_actions: Vec<String>,
     by_trace_name: HashMap<String, RouteId>,
     by_console_trace_name: HashMap<String, RouteId>,
 }
@@ -229,6 +247,7 @@ impl Catalog {
                     map.insert(name.clone(), i as RouteId);
                 }
             }
+            let v5 = check_v5(&r).map_err(|(field, msg)| invalid(at(field), msg))?;
             routes.push(Route {
                 scenario: r.scenario,
                 sub_scenario: r.sub_scenario,
@@ -239,15 +258,19 @@ impl Catalog {
                 permission_description: r.permission_description,
                 trace_names: r.trace_names,
                 console_trace_names: r.console_trace_names,
+                v5,
             });
         }
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
+        let v5_actions: BTreeSet<String> =
+            routes.iter().filter_map(|r| r.v5.action.clone()).collect();
         Ok(Catalog {
             origin: origin.to_owned(),
             service: file.service,
             hosts: file.hosts,
             routes,
             permissions: permissions.into_iter().collect(),
+            v5_actions: v5_actions.into_iter().collect(),
             by_trace_name,
             by_console_trace_name,
         })
@@ -279,6 +302,12 @@ impl Catalog {
         &self.permissions
     }
 
+    /// The distinct IAM 5.0 actions the routes require, sorted (empty for a catalog without
+    /// v5 mappings).
+    pub fn v5_actions(&self) -> &[String] {
+        &self.v5_actions
+    }
+
     /// The route a Cloud Trace Service operation name stands for (case-sensitive).
     pub fn route_for_trace(&self, trace_name: &str) -> Option<RouteId> {
         self.by_trace_name.get(trace_name).copied()
@@ -308,6 +337,10 @@ impl Catalog {
                     permission_description: r.permission_description.clone(),
                     trace_names: r.trace_names.clone(),
                     console_trace_names: r.console_trace_names.clone(),
+                    v5_action: r.v5.action.clone(),
+                    v5_basis: (r.v5 != V5Requirement::default()).then_some(r.v5.basis),
+                    v5_aliases: r.v5.aliases.clone(),
+                    v5_source: (!r.v5.source.is_empty()).then(|| r.v5.source.clone()),
                 })
                 .collect(),
         }
@@ -327,6 +360,45 @@ fn is_service_name(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// A route's v5 fields: an action exactly when the basis is `confirmed` or `inferred` (the
+/// default basis is `confirmed` when an action is given, `unknown` otherwise), well-formed
+/// actions and aliases. Errors name the field.
+fn check_v5(r: &RouteFile) -> Result<V5Requirement, (&'static str, String)> {
+    let basis = r.v5_basis.unwrap_or(if r.v5_action.is_some() {
+        V5Basis::Confirmed
+    } else {
+        V5Basis::Unknown
+    });
+    match (&r.v5_action, basis.has_action()) {
+        (Some(a), true) => v5::check_action(a).map_err(|m| ("v5_action", m))?,
+        (None, false) => {}
+        (Some(a), false) => {
+            return Err((
+                "v5_action",
+                format!("v5_basis {:?} takes no action, got {a:?}", basis.as_str()),
+            ));
+        }
+        (None, true) => {
+            return Err((
+                "v5_action",
+                format!("v5_basis {:?} needs a v5_action", basis.as_str()),
+            ));
+        }
+    }
+    for a in &r.v5_aliases {
+        v5::check_action(a).map_err(|m| ("v5_aliases", m))?;
+    }
+    if !r.v5_aliases.is_empty() && r.v5_action.is_none() {
+        return Err(("v5_aliases", "aliases need a v5_action".into()));
+    }
+    Ok(V5Requirement {
+        basis,
+        action: r.v5_action.clone(),
+        aliases: r.v5_aliases.clone(),
+        source: r.v5_source.clone().unwrap_or_default(),
+    })
 }
 
 /// A permission code is `service:resourceType:action`, with the catalog's service.
@@ -367,6 +439,10 @@ mod tests {
             permission_description: String::new(),
             trace_names: vec![],
             console_trace_names: vec![],
+            v5_action: None,
+            v5_basis: None,
+            v5_aliases: vec![],
+            v5_source: None,
         }
     }
 
@@ -387,6 +463,44 @@ mod tests {
         assert_eq!(c.routes().len(), 27);
         assert_eq!(c.permissions().len(), 12);
         assert_eq!(c.service(), "bss");
+        assert_eq!(c.v5_actions().len(), 12);
+        // Every route says what it needs under IAM 5.0, with a source.
+        for r in c.routes() {
+            assert!(!r.v5.source.is_empty(), "{} {}", r.method, r.template);
+        }
+        let cancel = c
+            .routes()
+            .iter()
+            .find(|r| r.template.as_str() == "/v2/orders/customer-orders/cancel")
+            .unwrap();
+        assert_eq!(cancel.v5.basis, V5Basis::NotRequired);
+        assert_eq!(cancel.v5.action, None);
+    }
+
+    #[test]
+    fn v5_fields_are_checked() {
+        let mut r = route("GET", "/a");
+        r.v5_action = Some("billing:order:*".into());
+        let err = build(vec![r.clone()]).unwrap_err().to_string();
+        assert!(
+            err.contains("routes[0].v5_action: expected a v5 action"),
+            "{err}"
+        );
+        r.v5_action = Some("billing:order:view".into());
+        r.v5_basis = Some(V5Basis::NotRequired);
+        let err = build(vec![r.clone()]).unwrap_err().to_string();
+        assert!(err.contains("takes no action"), "{err}");
+        r.v5_action = None;
+        r.v5_basis = Some(V5Basis::Inferred);
+        let err = build(vec![r.clone()]).unwrap_err().to_string();
+        assert!(err.contains("needs a v5_action"), "{err}");
+        // An action alone is confirmed; no v5 fields at all is unknown (older catalogs).
+        r.v5_action = Some("billing:order:view".into());
+        r.v5_basis = None;
+        let c = build(vec![r, route("GET", "/b")]).unwrap();
+        assert_eq!(c.routes()[0].v5.basis, V5Basis::Confirmed);
+        assert_eq!(c.routes()[1].v5, V5Requirement::default());
+        assert_eq!(c.v5_actions(), ["billing:order:view"]);
     }
 
     #[test]

@@ -60,6 +60,16 @@ pub fn import(text: &str, origin: &str, opts: &ImportOptions) -> Result<CatalogF
                 .filter(|(m, path, _)| m.as_str() == r.method && *path == r.path)
                 .map(|(_, _, name)| (*name).to_owned())
                 .collect();
+            if let Some(v5) = known
+                .v5
+                .iter()
+                .find(|v| v.method.as_str() == r.method && v.path == r.path)
+            {
+                r.v5_action = v5.action.map(str::to_owned);
+                r.v5_basis = Some(v5.basis);
+                r.v5_aliases = v5.aliases.iter().map(|a| (*a).to_owned()).collect();
+                r.v5_source = Some(v5.source.to_owned());
+            }
         }
     }
     Ok(CatalogFile {
@@ -209,6 +219,10 @@ fn route_from_row(
         permission_description: row[5].clone(),
         trace_names: Vec::new(),
         console_trace_names: Vec::new(),
+        v5_action: None,
+        v5_basis: None,
+        v5_aliases: Vec::new(),
+        v5_source: None,
     })
 }
 

@@ -3,8 +3,8 @@
 use anyhow::Context;
 
 use crate::ExitCode;
-use crate::catalog::Catalog;
 use crate::catalog::seed::{self, ImportOptions};
+use crate::catalog::{Catalog, V5Basis, V5Requirement};
 use crate::cli::{CatalogArgs, CatalogCommand, CatalogFormat, ImportArgs};
 use crate::fsutil::{print_stdout, write_atomic};
 
@@ -46,15 +46,18 @@ fn run_import(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn table(catalog: &Catalog) -> String {
-    let header = ["METHOD", "PATH", "PERMISSION", "API"];
-    let rows: Vec<[&str; 4]> = catalog
+    let header = ["METHOD", "PATH", "PERMISSION", "V5 ACTION", "API"];
+    let v5: Vec<String> = catalog.routes().iter().map(|r| v5_cell(&r.v5)).collect();
+    let rows: Vec<[&str; 5]> = catalog
         .routes()
         .iter()
-        .map(|r| {
+        .zip(&v5)
+        .map(|(r, v5)| {
             [
                 r.method.as_str(),
                 r.template.as_str(),
                 &r.permission,
+                v5,
                 &r.api,
             ]
         })
@@ -77,13 +80,24 @@ fn table(catalog: &Catalog) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} routes, {} permission codes, service {} ({})\n",
+        "{} routes, {} permission codes, {} IAM 5.0 actions, service {} ({})\n",
         catalog.routes().len(),
         catalog.permissions().len(),
+        catalog.v5_actions().len(),
         catalog.service(),
         catalog.origin()
     ));
     out
+}
+
+/// `billing:order:view`, `billing:order:pay (inferred)`, `(none required)`, `(unknown)`.
+fn v5_cell(v5: &V5Requirement) -> String {
+    match (&v5.action, v5.basis) {
+        (Some(a), V5Basis::Inferred) => format!("{a} (inferred)"),
+        (Some(a), _) => a.clone(),
+        (None, V5Basis::NotRequired) => "(none required)".into(),
+        (None, _) => "(unknown)".into(),
+    }
 }
 
 fn csv(catalog: &Catalog) -> anyhow::Result<String> {
@@ -98,6 +112,10 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
         "permission_description",
         "trace_names",
         "console_trace_names",
+        "v5_action",
+        "v5_basis",
+        "v5_aliases",
+        "v5_source",
     ])?;
     for r in catalog.routes() {
         w.write_record([
@@ -110,6 +128,10 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
             &r.permission_description,
             &r.trace_names.join(";"),
             &r.console_trace_names.join(";"),
+            r.v5.action.as_deref().unwrap_or(""),
+            r.v5.basis.as_str(),
+            &r.v5.aliases.join(";"),
+            &r.v5.source,
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
