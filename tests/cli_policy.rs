@@ -228,7 +228,7 @@ fn snapshot_validation_errors_exit_2_with_one_line() {
                 "[]",
                 r#"[{"name": "P", "document": {"Version": "3", "Statement": []}}]"#,
             ),
-            "document.Version: expected \"1.1\" (fine-grained policy) or \"1.0\" (role)",
+            "document.Version: expected \"1.1\" (fine-grained policy), \"5.0\" (identity policy) or \"1.0\" (role)",
         ),
     ];
     for (body, want) in cases {

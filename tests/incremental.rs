@@ -503,8 +503,8 @@ fn each_request_is_judged_by_the_snapshot_in_force() {
     assert_eq!(
         t["denied_calls.csv"],
         vec![
-            "alice,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T13:00:00.000000Z,2026-11-26T13:00:00.000000Z,",
-            "bob,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,confirmed,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T14:00:00.000000Z,2026-11-26T14:00:00.000000Z,",
+            "alice,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,predicted_only,not_granted,,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T13:00:00.000000Z,2026-11-26T13:00:00.000000Z,",
+            "bob,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,confirmed,not_granted,,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T14:00:00.000000Z,2026-11-26T14:00:00.000000Z,",
         ]
     );
     let s = summary(&out);
@@ -516,7 +516,7 @@ fn each_request_is_judged_by_the_snapshot_in_force() {
         .success();
     assert!(
         tables(&only_new)["denied_calls.csv"][0]
-            .contains("predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,2,")
+            .contains("predicted_only,not_granted,,,,2026-11-26.json@2026-11-26T12:00:00Z,2,")
     );
     // Snapshots without taken_at cannot be ordered.
     std::fs::write(

@@ -3,11 +3,11 @@
 use serde_json::json;
 
 use crate::ExitCode;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, V5Basis};
 use crate::classify::Scratch;
 use crate::cli::{ExplainArgs, TextOrJson};
 use crate::fsutil::print_stdout;
-use crate::policy::{Decision, History, MatchedStatement, Snapshot, Truth, Via};
+use crate::policy::{Decision, History, MatchedStatement, PolicyModel, Snapshot, Truth, Via};
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load_or_embedded(args.catalog.catalog.as_deref())?;
@@ -33,7 +33,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
         })
         .unwrap_or_default();
 
-    let decision = route.map(|r| snapshot.decide(&args.user, &r.permission, Some(at), args.ip));
+    let decision = route.map(|r| snapshot.decide(&args.user, r, Some(at), args.ip));
     let text = match args.format {
         TextOrJson::Json => {
             let v = to_json(
@@ -86,8 +86,12 @@ fn to_json(
         v["route"] =
             json!({"method": r.method.as_str(), "path": r.template.as_str(), "api": r.api});
         v["permission"] = json!(r.permission);
+        v["v5_action"] = json!(r.v5.action);
+        v["v5_basis"] = json!(r.v5.basis.as_str());
         v["decision"] = json!(d.outcome.as_str());
         v["reason"] = json!(d.reason.map(|r| r.as_str()));
+        v["policy_model"] = json!(d.model.map(|m| m.as_str()));
+        v["deciding_statement"] = json!(d.deciding_statement().map(|m| m.statement));
         v["deciding_policy"] = json!(
             d.deciding_statement()
                 .map(|m| &snapshot.policies[m.policy].name)
@@ -100,6 +104,7 @@ fn to_json(
                     "policy": snapshot.policies[m.policy].name,
                     "attached_to": via(snapshot, m),
                     "statement": m.statement,
+                    "policy_model": m.model.as_str(),
                     "effect": m.effect.as_str(),
                     "pattern": m.pattern,
                     "role": m.role,
@@ -140,7 +145,8 @@ fn text(
         return out;
     };
     line("route", format!("{} {}  ({})", r.method, r.template, r.api));
-    line("permission", r.permission.clone());
+    line("permission", format!("{} (v1.1)", r.permission));
+    line("v5 action", v5_text(&r.v5));
     let user = if snapshot.user(&args.user).is_some() {
         format!(
             "{} (groups: {})",
@@ -163,7 +169,24 @@ fn text(
         ),
     );
     line("snapshot", snapshot_label.to_owned());
-    line("decision", d.outcome.as_str().to_owned());
+    let model = d
+        .model
+        .map(|m| format!(" (decided by the {} model)", m.as_str()))
+        .unwrap_or_default();
+    line("decision", format!("{}{model}", d.outcome.as_str()));
+    if d.reason.is_none() {
+        let detail = match d.deciding_statement() {
+            Some(m) => format!(
+                "{} statement {} ({} {})",
+                snapshot.policies[m.policy].name,
+                m.statement,
+                m.effect.as_str(),
+                m.pattern
+            ),
+            None => "IAM 5.0 requires no identity-policy permission for this API".to_owned(),
+        };
+        line("allowed by", detail);
+    }
     if let Some(reason) = d.reason {
         let detail = match d.deciding_statement() {
             Some(m) => format!(
@@ -194,7 +217,7 @@ fn statements_text(snapshot: &Snapshot, d: &Decision) -> String {
         out.push_str("statements\n");
         for m in &d.matched {
             out.push_str(&format!(
-                "  {:<5} {} [{}] #{}  {}  {}\n",
+                "  {:<5} {} [{}] #{}  {}  {}  ({})\n",
                 m.effect.as_str(),
                 snapshot.policies[m.policy].name,
                 via(snapshot, m),
@@ -204,11 +227,24 @@ fn statements_text(snapshot: &Snapshot, d: &Decision) -> String {
                     "role: not evaluated for these APIs".to_owned()
                 } else {
                     truth(m)
+                },
+                match m.model {
+                    PolicyModel::V11 => "v1.1",
+                    PolicyModel::V5 => "v5 identity policy",
                 }
             ));
         }
     }
     out
+}
+
+/// The route's IAM 5.0 requirement, as `explain` states it.
+fn v5_text(v5: &crate::catalog::V5Requirement) -> String {
+    match (&v5.action, v5.basis) {
+        (Some(a), basis) => format!("{a} ({})", basis.as_str()),
+        (None, V5Basis::NotRequired) => "none required".to_owned(),
+        (None, _) => "unknown: IAM 5.0 identity policies are not judged for this API".to_owned(),
+    }
 }
 
 fn via(snapshot: &Snapshot, m: &MatchedStatement) -> String {

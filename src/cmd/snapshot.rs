@@ -54,12 +54,18 @@ fn describe(s: &Snapshot, name: &str) -> String {
     // Scoped grants are the same documents attached with a scope: not counted again.
     let own = || s.policies.iter().filter(|p| p.scoped_from.is_none());
     let roles = own().filter(|p| p.kind == PolicyKind::Role).count();
+    let identity = own().filter(|p| p.kind == PolicyKind::Identity).count();
     let scoped = s.policies.len() - own().count();
     format!(
-        "{name}: {} users, {} groups, {} policies and {} roles{}{}",
+        "{name}: {} users, {} groups, {}{} policies and {} roles{}{}",
         s.users.len(),
         s.groups.len(),
-        own().count() - roles,
+        if s.agencies.is_empty() {
+            String::new()
+        } else {
+            format!("{} agencies, ", s.agencies.len())
+        },
+        own().count() - roles - identity,
         roles,
         if scoped > 0 {
             format!(" ({scoped} granted with a scope)")
@@ -69,5 +75,9 @@ fn describe(s: &Snapshot, name: &str) -> String {
         s.taken_at
             .map(|t| format!(", taken at {t}"))
             .unwrap_or_default()
-    )
+    ) + &if identity > 0 {
+        format!(", {identity} IAM 5.0 identity policies")
+    } else {
+        String::new()
+    }
 }

@@ -14,7 +14,9 @@ use foldhash::HashMap as FastMap;
 use super::{DeniedCall, DeniedDay, Verdict};
 use crate::aggregate::{Cell, RowSum, Stats, StatusClass, UsageKey};
 use crate::catalog::{Catalog, RouteId};
-use crate::policy::{Decision, Effect, History, Outcome as Judgement, Reason, Snapshot, Truth};
+use crate::policy::{
+    Decision, Effect, History, Need, Outcome as Judgement, Reason, Snapshot, Truth,
+};
 
 /// (user, permission code) -> the last successful use in the window. Keys borrow the user
 /// names and the catalog's codes: no allocation per usage row.
@@ -23,8 +25,8 @@ pub(super) type Used<'a> = FastMap<(&'a str, &'a str), i64>;
 /// Names of the users with a request in the window, whatever its status.
 pub(super) type Active<'a> = HashSet<&'a str>;
 
-/// user, route, verdict, reason, deciding policy, condition, judging snapshot, console.
-/// Field order is the order of the denied-calls table.
+/// user, route, verdict, reason, deciding policy, condition, judging snapshot, console,
+/// deciding model. Field order is the order of the denied-calls table.
 pub(super) type DeniedKey<'a> = (
     &'a str,
     RouteId,
@@ -34,6 +36,7 @@ pub(super) type DeniedKey<'a> = (
     Option<String>,
     usize,
     bool,
+    Option<&'static str>,
 );
 
 /// Gateway access-control codes: the gateway refused the call, not IAM.
@@ -57,8 +60,8 @@ pub(super) struct Judged<'a> {
 /// interned user ids and borrowed codes: no allocation per usage row.
 struct Judge<'a> {
     history: &'a History,
-    depends: FastMap<(usize, u32, &'a str), bool>,
-    cache: FastMap<(usize, u32, &'a str, Option<u32>), Decision>,
+    depends: FastMap<(usize, u32, Need<'a>), bool>,
+    cache: FastMap<(usize, u32, Need<'a>, Option<u32>), Decision>,
 }
 
 impl<'a> Judge<'a> {
@@ -76,19 +79,19 @@ impl<'a> Judge<'a> {
         &mut self,
         at: usize,
         user: &str,
-        code: &'a str,
+        need: Need<'a>,
         k: &UsageKey,
         cell: &Cell,
     ) -> &Decision {
         let snapshot = &self.history.snapshots[at];
         let per_request = *self
             .depends
-            .entry((at, k.user, code))
-            .or_insert_with(|| snapshot.depends_on_request(user, code));
-        let key = (at, k.user, code, per_request.then_some(k.context));
+            .entry((at, k.user, need))
+            .or_insert_with(|| snapshot.depends_on_request(user, need));
+        let key = (at, k.user, need, per_request.then_some(k.context));
         self.cache.entry(key).or_insert_with(|| {
             let t = jiff::Timestamp::from_microsecond(cell.first_seen).ok();
-            snapshot.decide(user, code, t, cell.source_ip.map(|(_, ip)| ip))
+            snapshot.decide(user, need, t, cell.source_ip.map(|(_, ip)| ip))
         })
     }
 }
@@ -125,23 +128,30 @@ pub(super) fn judge_rows<'a>(
         if !matches!(status, StatusClass::Allowed | StatusClass::Denied) {
             continue;
         }
-        let code = catalog.route(k.route).permission.as_str();
+        let route = catalog.route(k.route);
+        let code = route.permission.as_str();
         if status == StatusClass::Allowed {
-            let e = used.entry((user, code)).or_insert(cell.last_seen);
-            *e = (*e).max(cell.last_seen);
+            // A success uses the route's code under both models.
+            for c in std::iter::once(code).chain(route.v5.action.as_deref()) {
+                let e = used.entry((user, c)).or_insert(cell.last_seen);
+                *e = (*e).max(cell.last_seen);
+            }
         }
         if history.predates(cell.first_seen) {
             before_first_snapshot += cell.count;
         }
         let at = history.at(cell.first_seen);
-        let d = judge.decide(at, user, code, k, cell);
+        let d = judge.decide(at, user, Need::from(route), k, cell);
         let error_code = stats.codes.get(k.error_code);
         let Some((verdict, reason)) = verdict(status, d.outcome, d.reason, error_code) else {
             continue;
         };
-        let (policy, condition) = match verdict {
-            Verdict::ObservedOnly => (None, None),
-            _ => blame(d, &history.snapshots[at]),
+        let (policy, condition, model) = match verdict {
+            Verdict::ObservedOnly => (None, None, None),
+            _ => {
+                let (p, c) = blame(d, &history.snapshots[at]);
+                (p, c, d.model.map(|m| m.as_str()))
+            }
         };
         for (day, n) in days.days(k, cell) {
             *per_day.entry((day, verdict, reason)).or_insert(0) += n;
@@ -156,6 +166,7 @@ pub(super) fn judge_rows<'a>(
             condition,
             at,
             via_console,
+            model,
         );
         rows.push((key, cell));
     }
@@ -247,7 +258,7 @@ pub(super) fn denied_calls(
     rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     rows.chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
-            let ((user, route, verdict, reason, policy, condition, at, via_console), first) =
+            let ((user, route, verdict, reason, policy, condition, at, via_console, model), first) =
                 &group[0];
             // Added up by reference; only the kept samples are copied.
             let mut sum = RowSum::of(first);
@@ -260,6 +271,7 @@ pub(super) fn denied_calls(
                 verdict: *verdict,
                 reason,
                 policy: policy.as_deref().map(str::to_owned),
+                policy_model: *model,
                 condition: condition.clone(),
                 snapshot: labels[*at].clone(),
                 source: via_console.then_some("console"),

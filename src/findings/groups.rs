@@ -17,6 +17,8 @@ pub(super) struct Evidence<'e> {
     pub snapshot: &'e Snapshot,
     /// The catalog's permission codes: what a grant can be observed through.
     pub codes: &'e [String],
+    /// The catalog's IAM 5.0 actions: what a v5 grant can be observed through.
+    pub v5_codes: &'e [String],
     pub used: &'e Used<'e>,
     pub active: &'e Active<'e>,
     /// Last uses before the window, for `last_used` of what the window did not see used.
@@ -91,7 +93,7 @@ impl Evidence<'_> {
             unused_ratio: 0.0,
             unused_permissions: Vec::new(),
         };
-        for grant in s.grants(&group.policies, self.codes) {
+        for grant in s.grants(&group.policies, self.codes, self.v5_codes) {
             let uses: Vec<i64> = members
                 .iter()
                 .filter_map(|m| self.used.get(&(*m, grant.permission.as_str())).copied())
@@ -105,6 +107,7 @@ impl Evidence<'_> {
                     .iter()
                     .map(|&p| s.policies[p].name.clone())
                     .collect(),
+                policy_model: grant.model.as_str(),
                 state,
                 last_used: uses.iter().copied().max().or_else(earlier_use),
                 users_used: uses.len() as u32,
@@ -154,7 +157,7 @@ impl Evidence<'_> {
         let s = self.snapshot;
         let mut out = Vec::new();
         for user in &s.users {
-            for grant in s.grants(&user.policies, self.codes) {
+            for grant in s.grants(&user.policies, self.codes, self.v5_codes) {
                 let key = (user.name.as_str(), grant.permission.as_str());
                 if !grant.observable || grant.denied || self.used.contains_key(&key) {
                     continue;

@@ -57,6 +57,8 @@ pub struct DeniedCall {
     /// A policy reason, or `gateway_acl` / `unexplained` for observed-only denials.
     pub reason: &'static str,
     pub policy: Option<String>,
+    /// The model whose statement decided (`v1.1`, `v5`), when one did.
+    pub policy_model: Option<&'static str>,
     /// The undecided or unmet condition, described.
     pub condition: Option<String>,
     /// The snapshot that judged the requests (`file@taken_at`).
@@ -107,6 +109,8 @@ pub struct GroupPermission {
     pub permission: String,
     /// Names of the granting policies.
     pub granted_by: Vec<String>,
+    /// The model of the granting policies (`v1.1`, `v5`).
+    pub policy_model: &'static str,
     pub state: GrantState,
     pub last_used: Option<i64>,
     pub users_used: u32,
@@ -202,6 +206,7 @@ pub fn compute(
     } = groups::group_findings(&groups::Evidence {
         snapshot,
         codes: catalog.permissions(),
+        v5_codes: catalog.v5_actions(),
         used: &judged.used,
         active: &judged.active,
         earlier,

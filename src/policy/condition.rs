@@ -28,6 +28,10 @@ pub struct RequestContext<'a> {
     pub user_name: &'a str,
     pub user_id: Option<&'a str>,
     pub domain_name: Option<&'a str>,
+    /// The account id, for `g:PrincipalAccount` (IAM 5.0).
+    pub domain_id: Option<&'a str>,
+    /// The caller's URN (`iam::<account-id>:user:<name>`), for `g:PrincipalUrn` (IAM 5.0).
+    pub principal_urn: Option<&'a str>,
     /// The request time, for `g:CurrentTime`.
     pub time: Option<Timestamp>,
     /// The client IP, for `g:SourceIp`.
@@ -42,6 +46,10 @@ pub enum Key {
     DomainName,
     CurrentTime,
     SourceIp,
+    /// IAM 5.0: `iam::<account-id>:user:<name>` for an IAM user.
+    PrincipalUrn,
+    /// IAM 5.0: the caller's account id (the same value as `g:DomainId`).
+    PrincipalAccount,
     /// Any key an access log cannot carry.
     Other,
 }
@@ -54,6 +62,8 @@ impl Key {
             "g:domainname" => Key::DomainName,
             "g:currenttime" => Key::CurrentTime,
             "g:sourceip" => Key::SourceIp,
+            "g:principalurn" => Key::PrincipalUrn,
+            "g:principalaccount" | "g:domainid" => Key::PrincipalAccount,
             _ => Key::Other,
         }
     }
@@ -149,11 +159,39 @@ pub struct Condition {
 }
 
 impl Condition {
-    /// Builds a condition; errors say what value was expected.
+    /// Builds a condition of a v1.1 policy; errors say what value was expected.
     pub fn new(operator: &str, key: &str, values: Vec<String>) -> Result<Condition, String> {
         // `IfExists` changes nothing here: every key permlens resolves exists on every real
         // request, and a key it cannot resolve stays undecided either way.
         let op = parse_op(operator.strip_suffix("IfExists").unwrap_or(operator));
+        Condition::build(operator, op, key, values)
+    }
+
+    /// Builds a condition of an IAM 5.0 identity policy. Besides the v1.1 operators it reads
+    /// `StringMatch`/`StringNotMatch` (`*` and `?`, case-sensitive) and the `ForAnyValue:` /
+    /// `ForAllValues:` prefixes: every key permlens resolves has one value per request, and
+    /// over one value both mean the operator itself. `IfExists` as in v1.1.
+    pub fn new_v5(operator: &str, key: &str, values: Vec<String>) -> Result<Condition, String> {
+        let base = operator
+            .strip_prefix("ForAnyValue:")
+            .or_else(|| operator.strip_prefix("ForAllValues:"))
+            .unwrap_or(operator);
+        let base = base.strip_suffix("IfExists").unwrap_or(base);
+        let op = match base {
+            "StringMatch" => Op::Str {
+                op: StrOp::Like,
+                negated: false,
+            },
+            "StringNotMatch" => Op::Str {
+                op: StrOp::Like,
+                negated: true,
+            },
+            other => parse_op(other),
+        };
+        Condition::build(operator, op, key, values)
+    }
+
+    fn build(operator: &str, op: Op, key: &str, values: Vec<String>) -> Result<Condition, String> {
         let mut dates = Vec::new();
         let mut nets = Vec::new();
         match op {
@@ -231,6 +269,8 @@ impl Condition {
             Key::DomainName => ctx.domain_name.map(Value::Str),
             Key::CurrentTime => ctx.time.map(Value::Time),
             Key::SourceIp => ctx.source_ip.map(Value::Ip),
+            Key::PrincipalUrn => ctx.principal_urn.map(Value::Str),
+            Key::PrincipalAccount => ctx.domain_id.map(Value::Str),
             Key::Other => None,
         };
         // Every key we resolve exists on every real request; `None` means we cannot see its
@@ -319,9 +359,70 @@ mod tests {
             user_name: user,
             user_id: Some("u-1"),
             domain_name: Some("acme"),
+            domain_id: Some("d-1"),
+            principal_urn: Some("iam::d-1:user:alice"),
             time: Some("2026-11-27T10:00:00Z".parse().unwrap()),
             source_ip: Some("10.1.2.3".parse().unwrap()),
         }
+    }
+
+    fn eval_v5(op: &str, key: &str, values: &[&str]) -> Truth {
+        Condition::new_v5(op, key, values.iter().map(|s| (*s).to_owned()).collect())
+            .unwrap()
+            .evaluate(&ctx("alice"))
+    }
+
+    #[test]
+    fn v5_condition_forms() {
+        let cases: &[(&str, &str, &[&str], Truth)] = &[
+            ("StringMatch", "g:UserName", &["al*"], Truth::Met),
+            ("StringMatch", "g:UserName", &["a?ice"], Truth::Met),
+            ("StringMatch", "g:UserName", &["AL*"], Truth::Unmet),
+            ("StringNotMatch", "g:UserName", &["b*"], Truth::Met),
+            (
+                "ForAnyValue:StringMatch",
+                "g:UserName",
+                &["x", "a*"],
+                Truth::Met,
+            ),
+            (
+                "ForAllValues:StringEquals",
+                "g:UserName",
+                &["bob"],
+                Truth::Unmet,
+            ),
+            (
+                "StringEquals",
+                "g:PrincipalUrn",
+                &["iam::d-1:user:alice"],
+                Truth::Met,
+            ),
+            (
+                "StringMatch",
+                "g:PrincipalUrn",
+                &["iam::d-1:user:b*"],
+                Truth::Unmet,
+            ),
+            ("StringEquals", "g:PrincipalAccount", &["d-1"], Truth::Met),
+            ("StringEndWithIfExists", "g:UserName", &["ice"], Truth::Met),
+            ("Bool", "g:MFAPresent", &["true"], Truth::Undecided),
+            ("NotIpAddress", "g:SourceIp", &["10.0.0.0/8"], Truth::Unmet),
+            (
+                "DateGreaterThan",
+                "g:CurrentTime",
+                &["2026-11-01T00:00:00Z"],
+                Truth::Met,
+            ),
+            ("NumberEquals", "g:UserName", &["1"], Truth::Undecided),
+        ];
+        for (op, key, values, want) in cases {
+            assert_eq!(eval_v5(op, key, values), *want, "{op} {key} {values:?}");
+        }
+        // v1.1 keeps reading these forms as undecided.
+        assert_eq!(
+            eval("StringMatch", "g:UserName", &["al*"], "alice"),
+            Truth::Undecided
+        );
     }
 
     fn eval(op: &str, key: &str, values: &[&str], user: &str) -> Truth {

@@ -6,6 +6,12 @@
 //! (`"Version": "1.0"`) are never evaluated for these APIs; they only explain `role_only`.
 //! Reasons follow the precedence `unknown_user`, `explicit_deny`, `condition_undecided`,
 //! `condition_unmet`, `role_only`, `not_granted`.
+//!
+//! Two models are in force at once: v1.1 policies match the route's `bss:*` code, IAM 5.0
+//! identity policies its v5 action (`billing:*`). The provider does not document how they
+//! combine; permlens allows a call when either model allows it and neither denies it, which
+//! is the same as judging the matching statements of both models together: a Deny of either
+//! model beats an Allow of the other. Each matched statement and the decision name the model.
 
 pub mod condition;
 pub mod context;
@@ -23,7 +29,92 @@ use jiff::Timestamp;
 pub use condition::{RequestContext, Truth};
 pub use history::History;
 pub use pattern::ActionPattern;
-pub use snapshot::{Effect, PolicyKind, Snapshot, SnapshotError};
+pub use snapshot::{Effect, PolicyKind, PolicyModel, Snapshot, SnapshotError};
+
+use crate::catalog::{Route, V5Basis};
+
+/// What a call needs, per model: the v1.1 permission code and the IAM 5.0 requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Need<'a> {
+    pub code: &'a str,
+    pub v5: V5Need<'a>,
+}
+
+/// What a call needs under IAM 5.0 identity policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum V5Need<'a> {
+    /// This action (or one of its aliases) must be allowed.
+    Action {
+        action: &'a str,
+        aliases: &'a [String],
+    },
+    /// The provider says the API needs no identity-policy permission.
+    NotRequired,
+    /// No v5 action is known: identity policies neither allow nor deny the call.
+    Unknown,
+}
+
+/// What [`Snapshot::decide`] takes: a route (both models), a [`Need`], or a bare v1.1 code
+/// (`&str`, `&String`: nothing known under IAM 5.0).
+pub trait IntoNeed<'a> {
+    fn into_need(self) -> Need<'a>;
+}
+
+impl<'a> IntoNeed<'a> for Need<'a> {
+    fn into_need(self) -> Need<'a> {
+        self
+    }
+}
+
+impl<'a> IntoNeed<'a> for &'a str {
+    fn into_need(self) -> Need<'a> {
+        Need {
+            code: self,
+            v5: V5Need::Unknown,
+        }
+    }
+}
+
+impl<'a> IntoNeed<'a> for &'a String {
+    fn into_need(self) -> Need<'a> {
+        self.as_str().into_need()
+    }
+}
+
+impl<'a> IntoNeed<'a> for &&'a str {
+    fn into_need(self) -> Need<'a> {
+        (*self).into_need()
+    }
+}
+
+impl<'a> IntoNeed<'a> for &&'a String {
+    fn into_need(self) -> Need<'a> {
+        (*self).into_need()
+    }
+}
+
+impl<'a> IntoNeed<'a> for &'a Route {
+    fn into_need(self) -> Need<'a> {
+        Need::from(self)
+    }
+}
+
+impl<'a> From<&'a Route> for Need<'a> {
+    fn from(r: &'a Route) -> Need<'a> {
+        let v5 = match (&r.v5.action, r.v5.basis) {
+            (Some(action), _) => V5Need::Action {
+                action,
+                aliases: &r.v5.aliases,
+            },
+            (None, V5Basis::NotRequired) => V5Need::NotRequired,
+            (None, _) => V5Need::Unknown,
+        };
+        Need {
+            code: &r.permission,
+            v5,
+        }
+    }
+}
 
 /// Why a call is (or may be) denied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +183,8 @@ pub struct MatchedStatement {
     pub pattern: String,
     /// True for a Version 1.0 role, which is shown but never evaluated.
     pub role: bool,
+    /// The model of the statement's policy.
+    pub model: PolicyModel,
     /// How the statement's conditions came out (`Met` when it has none).
     pub truth: Truth,
     /// The first condition that was unmet or undecided, described.
@@ -108,15 +201,20 @@ pub struct Decision {
     pub deciding: Option<usize>,
     /// Every statement (policies and roles) whose actions cover the code.
     pub matched: Vec<MatchedStatement>,
+    /// The model that decided: the deciding statement's, or v5 for an allow because IAM 5.0
+    /// requires nothing for the API; `None` when no statement decided.
+    pub model: Option<PolicyModel>,
 }
 
 impl Decision {
     fn deny(reason: Reason, deciding: Option<usize>, matched: Vec<MatchedStatement>) -> Decision {
+        let model = deciding.map(|i| matched[i].model);
         Decision {
             outcome: Outcome::Deny,
             reason: Some(reason),
             deciding,
             matched,
+            model,
         }
     }
 
@@ -137,6 +235,8 @@ pub struct Grant {
     pub observable: bool,
     /// True when every granting statement has conditions.
     pub conditional: bool,
+    /// The model of the granting policies: v1.1 codes and v5 actions are separate grants.
+    pub model: PolicyModel,
     /// True when the same policies deny it without a condition.
     pub denied: bool,
 }
@@ -159,26 +259,38 @@ impl Snapshot {
         (dates, nets)
     }
 
-    /// Decides whether `user` may use `code` for a request at `time` from `ip`.
-    pub fn decide(
+    /// Decides whether `user` may make a call needing `need` (a route, or a bare v1.1 code)
+    /// at `time` from `ip`, judging the statements of both models together.
+    pub fn decide<'n>(
         &self,
         user: &str,
-        code: &str,
+        need: impl IntoNeed<'n>,
         time: Option<Timestamp>,
         ip: Option<IpAddr>,
     ) -> Decision {
+        let need = need.into_need();
         let Some(u) = self.user(user) else {
             return Decision::deny(Reason::UnknownUser, None, Vec::new());
         };
         let user = &self.users[u];
+        let urn = user.urn.clone().or_else(|| {
+            self.domain_id
+                .as_ref()
+                .map(|d| format!("iam::{d}:user:{}", user.name))
+        });
         let ctx = RequestContext {
             user_name: &user.name,
             user_id: user.id.as_deref(),
             domain_name: self.domain_name.as_deref(),
+            domain_id: self.domain_id.as_deref(),
+            principal_urn: urn.as_deref(),
             time,
             source_ip: ip,
         };
-        let matched = self.matching_statements(u, code, &ctx);
+        let matched = self.matching_statements(u, need, &ctx);
+        // IAM 5.0 requires nothing for this API: in an account on that model, the v5 side
+        // allows it (a Deny of either model still wins).
+        let v5_free = need.v5 == V5Need::NotRequired && self.has_identity_policies();
         let first = |f: &dyn Fn(&MatchedStatement) -> bool| matched.iter().position(f);
         let fine = |effect: Effect, truth: Truth| {
             move |m: &MatchedStatement| !m.role && m.effect == effect && m.truth == truth
@@ -189,10 +301,10 @@ impl Snapshot {
         }
         let allow_met = first(&fine(Effect::Allow, Truth::Met));
         let allow_undecided = first(&fine(Effect::Allow, Truth::Undecided));
-        if allow_met.is_some() || allow_undecided.is_some() {
+        if allow_met.is_some() || allow_undecided.is_some() || v5_free {
             // A Deny we cannot decide matters only when something would allow the call.
             let deny_undecided = first(&fine(Effect::Deny, Truth::Undecided));
-            let undecided = deny_undecided.or(if allow_met.is_none() {
+            let undecided = deny_undecided.or(if allow_met.is_none() && !v5_free {
                 allow_undecided
             } else {
                 None
@@ -202,12 +314,14 @@ impl Snapshot {
                     outcome: Outcome::Undecided,
                     reason: Some(Reason::ConditionUndecided),
                     deciding: Some(i),
+                    model: Some(matched[i].model),
                     matched,
                 },
                 None => Decision {
                     outcome: Outcome::Allow,
                     reason: None,
                     deciding: allow_met,
+                    model: Some(allow_met.map_or(PolicyModel::V5, |i| matched[i].model)),
                     matched,
                 },
             };
@@ -221,18 +335,19 @@ impl Snapshot {
         Decision::deny(Reason::NotGranted, None, matched)
     }
 
-    /// True when a decision for this user and code can differ between requests (a matching
+    /// True when a decision for this user and need can differ between requests (a matching
     /// statement has a `g:CurrentTime` or `g:SourceIp` condition), so it cannot be cached
-    /// per user and code.
-    pub fn depends_on_request(&self, user: &str, code: &str) -> bool {
+    /// per user and need.
+    pub fn depends_on_request<'n>(&self, user: &str, need: impl IntoNeed<'n>) -> bool {
+        let need = need.into_need();
         let Some(u) = self.user(user) else {
             return false;
         };
         self.attached(u).any(|(p, _)| {
             let policy = &self.policies[p];
-            policy.kind == PolicyKind::Policy
+            policy.kind.evaluated()
                 && policy.statements.iter().any(|s| {
-                    s.actions.iter().any(|a| a.matches(code))
+                    statement_covers(policy.kind, s, need).is_some()
                         && s.conditions
                             .iter()
                             .any(|c| c.key_kind().depends_on_request())
@@ -257,14 +372,14 @@ impl Snapshot {
     fn matching_statements(
         &self,
         u: usize,
-        code: &str,
+        need: Need<'_>,
         ctx: &RequestContext<'_>,
     ) -> Vec<MatchedStatement> {
         let mut out = Vec::new();
         for (p, via) in self.attached(u) {
             let policy = &self.policies[p];
             for (si, st) in policy.statements.iter().enumerate() {
-                let Some(pattern) = st.actions.iter().find(|a| a.matches(code)) else {
+                let Some(pattern) = statement_covers(policy.kind, st, need) else {
                     continue;
                 };
                 let role = policy.kind == PolicyKind::Role;
@@ -278,8 +393,9 @@ impl Snapshot {
                     via,
                     statement: si,
                     effect: st.effect,
-                    pattern: pattern.as_str().to_owned(),
+                    pattern,
                     role,
+                    model: policy.kind.model(),
                     truth,
                     condition,
                 });
@@ -288,20 +404,32 @@ impl Snapshot {
         out
     }
 
-    /// What these fine-grained policies grant: catalog codes their Allow patterns cover,
-    /// and, as written, Allow patterns that cover no catalog code (`bss:invoice:view`,
-    /// `bss:contract:*`, `ecs:*:*`): those are unobservable. Roles grant nothing.
-    pub fn grants(&self, policies: &[usize], catalog_codes: &[String]) -> Vec<Grant> {
-        let mut by_code: BTreeMap<String, Grant> = BTreeMap::new();
-        let mut add = |permission: &str, p: usize, observable: bool, conditional: bool| {
+    /// What these policies grant: catalog codes the Allow patterns of v1.1 policies cover,
+    /// catalog v5 actions (`v5_codes`) those of identity policies cover, and, as written,
+    /// Allow patterns that cover none of their model's codes (`bss:invoice:view`,
+    /// `bss:contract:*`, `ecs:*:*`): those are unobservable. Roles grant nothing. A code is
+    /// `denied` when the same policies of its model deny it without a condition.
+    pub fn grants(
+        &self,
+        policies: &[usize],
+        catalog_codes: &[String],
+        v5_codes: &[String],
+    ) -> Vec<Grant> {
+        let mut by_code: BTreeMap<(String, PolicyModel), Grant> = BTreeMap::new();
+        let mut add = |permission: &str,
+                       model: PolicyModel,
+                       p: usize,
+                       observable: bool,
+                       conditional: bool| {
             let g = by_code
-                .entry(permission.to_owned())
+                .entry((permission.to_owned(), model))
                 .or_insert_with(|| Grant {
                     permission: permission.to_owned(),
                     policies: Vec::new(),
                     observable,
                     conditional: true,
                     denied: false,
+                    model,
                 });
             if !g.policies.contains(&p) {
                 g.policies.push(p);
@@ -310,26 +438,38 @@ impl Snapshot {
         };
         for &p in policies {
             let policy = &self.policies[p];
-            if policy.kind != PolicyKind::Policy {
+            if !policy.kind.evaluated() {
                 continue;
             }
+            let model = policy.kind.model();
+            let codes = match model {
+                PolicyModel::V11 => catalog_codes,
+                PolicyModel::V5 => v5_codes,
+            };
             for st in policy
                 .statements
                 .iter()
-                .filter(|s| s.effect == Effect::Allow)
+                .filter(|s| s.effect == Effect::Allow && s.all_resources)
             {
                 let conditional = !st.conditions.is_empty();
+                if st.not_action {
+                    // Everything but the listed actions: what it covers of the catalog.
+                    for code in codes.iter().filter(|c| st.covers(c, &[]).is_some()) {
+                        add(code, model, p, true, conditional);
+                    }
+                    continue;
+                }
                 for action in &st.actions {
                     let mut covered = false;
-                    for code in catalog_codes.iter().filter(|c| action.matches(c)) {
+                    for code in codes.iter().filter(|c| action.matches(c)) {
                         covered = true;
-                        add(code, p, true, conditional);
+                        add(code, model, p, true, conditional);
                     }
                     // A pattern that covers no catalog code (`bss:contract:*`, another
                     // service's `ecs:*:*`): granted, but its use can never be observed in
                     // these logs; reported as written.
                     if !covered {
-                        add(action.as_str(), p, false, conditional);
+                        add(action.as_str(), model, p, false, conditional);
                     }
                 }
             }
@@ -340,17 +480,34 @@ impl Snapshot {
         by_code.into_values().collect()
     }
 
-    /// True when one of these fine-grained policies denies `code` with no condition.
+    /// True when one of these evaluated policies denies `code` with no condition (a v1.1
+    /// code is denied by v1.1 statements, a v5 action by v5 ones: their names differ).
     pub fn denies_unconditionally(&self, policies: &[usize], code: &str) -> bool {
         policies.iter().any(|&p| {
             let policy = &self.policies[p];
-            policy.kind == PolicyKind::Policy
+            policy.kind.evaluated()
                 && policy.statements.iter().any(|s| {
                     s.effect == Effect::Deny
                         && s.conditions.is_empty()
-                        && s.actions.iter().any(|a| a.matches(code))
+                        && s.covers(code, &[]).is_some()
                 })
         })
+    }
+}
+
+/// The pattern through which a statement of a policy of `kind` covers `need`: v1.1 policies
+/// and roles match its v1.1 code, identity policies its v5 action (or an alias).
+fn statement_covers(kind: PolicyKind, st: &snapshot::Statement, need: Need<'_>) -> Option<String> {
+    match kind {
+        PolicyKind::Policy | PolicyKind::Role => st
+            .actions
+            .iter()
+            .find(|a| a.matches(need.code))
+            .map(|a| a.as_str().to_owned()),
+        PolicyKind::Identity => match need.v5 {
+            V5Need::Action { action, aliases } => st.covers(action, aliases),
+            V5Need::NotRequired | V5Need::Unknown => None,
+        },
     }
 }
 

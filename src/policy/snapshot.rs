@@ -16,13 +16,48 @@ use super::pattern::ActionPattern;
 /// Why a snapshot could not be loaded.
 pub type SnapshotError = crate::jsonfile::JsonFileError;
 
-/// `"Version": "1.1"` policies are evaluated; `"1.0"` roles never authorize these APIs.
+/// `"Version": "1.1"` policies and `"5.0"` identity policies are evaluated; `"1.0"` roles
+/// never authorize these APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyKind {
     /// A system-defined role (Version 1.0).
     Role,
-    /// A fine-grained policy (Version 1.1).
+    /// A fine-grained policy (Version 1.1): `bss:*` actions.
     Policy,
+    /// An IAM 5.0 identity policy (Version 5.0): `billing:*` actions, judged against the
+    /// route's v5 action.
+    Identity,
+}
+
+/// The authorization model a policy belongs to: the provider's role/policy model (v1.1
+/// policies, and the roles it explains `role_only` with) or its identity-policy model (5.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyModel {
+    V11,
+    V5,
+}
+
+impl PolicyModel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyModel::V11 => "v1.1",
+            PolicyModel::V5 => "v5",
+        }
+    }
+}
+
+impl PolicyKind {
+    pub fn model(self) -> PolicyModel {
+        match self {
+            PolicyKind::Identity => PolicyModel::V5,
+            PolicyKind::Role | PolicyKind::Policy => PolicyModel::V11,
+        }
+    }
+
+    /// True for the kinds that are evaluated (v1.1 policies and v5 identity policies).
+    pub fn evaluated(self) -> bool {
+        self != PolicyKind::Role
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +81,34 @@ pub struct Statement {
     pub actions: Vec<ActionPattern>,
     /// All must hold.
     pub conditions: Vec<Condition>,
+    /// v5 `NotAction`: the statement covers every action its patterns do *not* match.
+    pub not_action: bool,
+    /// False when a v5 statement's `Resource` names no `*` (or its `NotResource` does):
+    /// billing actions have no resource type, so such a statement never covers them.
+    pub all_resources: bool,
+}
+
+impl Statement {
+    /// The pattern (as written) through which this statement covers `code` or one of its
+    /// aliases, or for `NotAction` a description of the exclusion it escapes; `None` when
+    /// the statement does not cover it.
+    pub fn covers(&self, code: &str, aliases: &[String]) -> Option<String> {
+        if !self.all_resources {
+            return None;
+        }
+        let hit = |a: &ActionPattern| a.matches(code) || aliases.iter().any(|x| a.matches(x));
+        if self.not_action {
+            if self.actions.iter().any(hit) {
+                return None;
+            }
+            let listed: Vec<&str> = self.actions.iter().map(ActionPattern::as_str).collect();
+            return Some(format!("NotAction {listed:?}"));
+        }
+        self.actions
+            .iter()
+            .find(|a| hit(a))
+            .map(|a| a.as_str().to_owned())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +125,9 @@ pub struct Policy {
 pub struct User {
     pub name: String,
     pub id: Option<String>,
+    /// The user's URN as IAM 5.0 lists it (`iam::<account-id>:user:<name>`), for
+    /// `g:PrincipalUrn`; built from the domain id when absent.
+    pub urn: Option<String>,
     pub enabled: bool,
     /// Policies attached directly to the user (indexes into `Snapshot::policies`).
     pub policies: Vec<usize>,
@@ -76,6 +142,14 @@ pub struct Group {
     pub policies: Vec<usize>,
 }
 
+/// An IAM agency (or trust agency) with the v5 identity policies attached to it. No access
+/// log names an agency's sessions yet: agencies are kept so the snapshot is whole.
+#[derive(Debug, Clone)]
+pub struct Agency {
+    pub name: String,
+    pub policies: Vec<usize>,
+}
+
 /// A loaded, validated snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -83,8 +157,11 @@ pub struct Snapshot {
     pub taken_at: Option<Timestamp>,
     /// The account (domain) name, for `g:DomainName`.
     pub domain_name: Option<String>,
+    /// The account (domain) id, for `g:PrincipalAccount` and `g:PrincipalUrn`.
+    pub domain_id: Option<String>,
     pub users: Vec<User>,
     pub groups: Vec<Group>,
+    pub agencies: Vec<Agency>,
     pub policies: Vec<Policy>,
     /// Things that can be analysed anyway, worth telling the user.
     pub warnings: Vec<String>,
@@ -113,6 +190,12 @@ impl Snapshot {
 
     pub fn group_by_name(&self, name: &str) -> Option<usize> {
         self.groups.iter().position(|g| g.name == name)
+    }
+
+    /// True when the snapshot holds IAM 5.0 identity policies: the account uses the
+    /// identity-policy model, so a route that model requires nothing for is allowed by it.
+    pub fn has_identity_policies(&self) -> bool {
+        self.policies.iter().any(|p| p.kind == PolicyKind::Identity)
     }
 }
 
@@ -203,6 +286,22 @@ impl Loader<'_> {
         }
     }
 
+    fn optional_string(
+        &self,
+        o: &Obj,
+        key: &str,
+        at: &str,
+    ) -> Result<Option<String>, SnapshotError> {
+        match o.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.err(
+                &format!("{at}.{key}"),
+                format!("expected a string, got {}", kind(v)),
+            )),
+        }
+    }
+
     /// An optional list of strings (`members`, `policies`).
     fn string_list(
         &self,
@@ -241,6 +340,10 @@ impl Loader<'_> {
                 ));
             }
         };
+        let domain_id = match root.get("domain") {
+            Some(Value::Object(d)) => d.get("id").and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        };
         let domain_name = match root.get("domain") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
@@ -275,7 +378,20 @@ impl Loader<'_> {
                 ));
             }
             let doc_at = format!("{at}.document");
-            let doc = self.object(self.required(o, "document", &at)?, &doc_at)?;
+            // IAM 5.0's API returns a policy version's document as a JSON string.
+            let parsed;
+            let doc = match self.required(o, "document", &at)? {
+                Value::String(text) => {
+                    parsed = serde_json::from_str::<Value>(text).map_err(|e| {
+                        self.err(
+                            &doc_at,
+                            format!("expected a policy document (a JSON object, or a string holding one): {e}"),
+                        )
+                    })?;
+                    self.object(&parsed, &doc_at)?
+                }
+                v => self.object(v, &doc_at)?,
+            };
             policies.push(self.policy(name, doc, &doc_at)?);
         }
 
@@ -295,16 +411,8 @@ impl Loader<'_> {
                     format!("duplicate user name {name:?}: users[{j}] has it too"),
                 ));
             }
-            let id = match o.get("id") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) => Some(s.clone()),
-                Some(v) => {
-                    return Err(self.err(
-                        &format!("{at}.id"),
-                        format!("expected a string, got {}", kind(v)),
-                    ));
-                }
-            };
+            let id = self.optional_string(o, "id", &at)?;
+            let urn = self.optional_string(o, "urn", &at)?;
             let enabled = match o.get("enabled") {
                 None | Some(Value::Null) => true,
                 Some(Value::Bool(b)) => *b,
@@ -322,6 +430,7 @@ impl Loader<'_> {
             users.push(User {
                 name,
                 id,
+                urn,
                 enabled,
                 policies,
                 groups: Vec::new(),
@@ -371,13 +480,33 @@ impl Loader<'_> {
             });
         }
 
+        // Agencies (optional): only v5 identity policies attach to them.
+        let mut agencies: Vec<Agency> = Vec::new();
+        if let Some(list) = root.get("agencies") {
+            for (i, a) in self.array(list, "agencies")?.iter().enumerate() {
+                let at = format!("agencies[{i}]");
+                let o = self.object(a, &at)?;
+                let name = self.name(o, &at)?;
+                if let Some(j) = agencies.iter().position(|x| x.name == name) {
+                    return Err(self.err(
+                        &format!("{at}.name"),
+                        format!("duplicate agency name {name:?}: agencies[{j}] has it too"),
+                    ));
+                }
+                let policies = self.attachments(o, &at, &mut policy_by_name, &mut policies)?;
+                agencies.push(Agency { name, policies });
+            }
+        }
+
         warnings.extend(self.notes.borrow_mut().drain(..));
         Ok(Snapshot {
             origin: self.origin.to_owned(),
             taken_at,
             domain_name,
+            domain_id,
             users,
             groups,
+            agencies,
             policies,
             warnings,
             user_by_name,
@@ -439,6 +568,12 @@ impl Loader<'_> {
                     format!("attached policy {name:?} is not in \"policies\""),
                 )
             })?;
+            if scope != Scope::Domain && policies[base].kind == PolicyKind::Identity {
+                return Err(self.err(
+                    &format!("{item_at}.scope"),
+                    format!("identity policy {name:?} (Version 5.0) is attached without a scope; expected no scope or \"domain\""),
+                ));
+            }
             let p = if scope == Scope::Domain {
                 base
             } else {
@@ -477,16 +612,17 @@ impl Loader<'_> {
         let kind = match doc.get("Version") {
             Some(Value::String(v)) if v == "1.1" => PolicyKind::Policy,
             Some(Value::String(v)) if v == "1.0" => PolicyKind::Role,
+            Some(Value::String(v)) if v == "5.0" => PolicyKind::Identity,
             Some(v) => {
                 return Err(self.err(
                     &format!("{at}.Version"),
-                    format!("expected \"1.1\" (fine-grained policy) or \"1.0\" (role), got {v}"),
+                    format!("expected \"1.1\" (fine-grained policy), \"5.0\" (identity policy) or \"1.0\" (role), got {v}"),
                 ));
             }
             None => {
                 return Err(self.err(
                     at,
-                    "expected a \"Version\" field: \"1.1\" (policy) or \"1.0\" (role)",
+                    "expected a \"Version\" field: \"1.1\" (policy), \"5.0\" (identity policy) or \"1.0\" (role)",
                 ));
             }
         };
@@ -500,9 +636,7 @@ impl Loader<'_> {
                 .map(|list| {
                     list.iter()
                         .enumerate()
-                        .filter_map(|(i, s)| {
-                            self.statement(s, &format!("{st_at}[{i}]"), false).ok()
-                        })
+                        .filter_map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]"), kind).ok())
                         .collect()
                 })
                 .unwrap_or_default()
@@ -510,7 +644,7 @@ impl Loader<'_> {
             self.array(self.required(doc, "Statement", at)?, &st_at)?
                 .iter()
                 .enumerate()
-                .map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]"), true))
+                .map(|(i, s)| self.statement(s, &format!("{st_at}[{i}]"), kind))
                 .collect::<Result<_, _>>()?
         };
         Ok(Policy {
@@ -521,8 +655,16 @@ impl Loader<'_> {
         })
     }
 
-    /// `warn`: note unreadable actions (policies); roles drop them quietly.
-    fn statement(&self, v: &Value, at: &str, warn: bool) -> Result<Statement, SnapshotError> {
+    /// Unreadable actions of policies are noted; roles drop them quietly. v5 statements may
+    /// use `NotAction`, `Resource`/`NotResource` and the v5 condition forms.
+    fn statement(
+        &self,
+        v: &Value,
+        at: &str,
+        kind_of: PolicyKind,
+    ) -> Result<Statement, SnapshotError> {
+        let warn = kind_of.evaluated();
+        let v5 = kind_of == PolicyKind::Identity;
         let o = self.object(v, at)?;
         let effect = match o.get("Effect") {
             Some(Value::String(e)) if e == "Allow" => Effect::Allow,
@@ -537,8 +679,16 @@ impl Loader<'_> {
                 return Err(self.err(at, "expected an \"Effect\" field (\"Allow\" or \"Deny\")"));
             }
         };
-        let action_at = format!("{at}.Action");
-        let raw_actions: Vec<(&str, String)> = match o.get("Action") {
+        let not_action = v5 && o.contains_key("NotAction");
+        if not_action && o.contains_key("Action") {
+            return Err(self.err(
+                at,
+                "expected \"Action\" or \"NotAction\", not both in one statement",
+            ));
+        }
+        let action_key = if not_action { "NotAction" } else { "Action" };
+        let action_at = format!("{at}.{action_key}");
+        let raw_actions: Vec<(&str, String)> = match o.get(action_key) {
             Some(Value::String(s)) => vec![(s.as_str(), action_at.clone())],
             Some(Value::Array(items)) => items
                 .iter()
@@ -565,10 +715,15 @@ impl Loader<'_> {
             None => {
                 return Err(self.err(
                     at,
-                    "expected an \"Action\" field (a string or a list of strings)",
+                    if v5 {
+                        "expected an \"Action\" or \"NotAction\" field (a string or a list of strings)"
+                    } else {
+                        "expected an \"Action\" field (a string or a list of strings)"
+                    },
                 ));
             }
         };
+        let all_resources = if v5 { self.all_resources(o, at)? } else { true };
         // An action that is not `service:resourceType:action` (another service's own form)
         // cannot be a BSS permission: the policy is kept, the action is left out and named.
         let mut actions = Vec::with_capacity(raw_actions.len());
@@ -595,8 +750,12 @@ impl Loader<'_> {
                 for (key, values) in self.object(keys, &op_at)? {
                     let key_at = format!("{op_at}.{key}");
                     let values = self.condition_values(values, &key_at)?;
-                    conditions
-                        .push(Condition::new(op, key, values).map_err(|m| self.err(&key_at, m))?);
+                    let c = if v5 {
+                        Condition::new_v5(op, key, values)
+                    } else {
+                        Condition::new(op, key, values)
+                    };
+                    conditions.push(c.map_err(|m| self.err(&key_at, m))?);
                 }
             }
         }
@@ -604,7 +763,44 @@ impl Loader<'_> {
             effect,
             actions,
             conditions,
+            not_action,
+            all_resources,
         })
+    }
+
+    /// A v5 statement's `Resource` (strings; `*` covers billing actions, which have no
+    /// resource type) or `NotResource` (covers them unless it names `*`). Absent: all.
+    fn all_resources(&self, o: &Obj, at: &str) -> Result<bool, SnapshotError> {
+        for (key, wanted) in [("Resource", true), ("NotResource", false)] {
+            let Some(v) = o.get(key) else { continue };
+            let list_at = format!("{at}.{key}");
+            let items: Vec<&str> = match v {
+                Value::String(s) => vec![s.as_str()],
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        item.as_str().ok_or_else(|| {
+                            self.err(
+                                &format!("{list_at}[{i}]"),
+                                format!("expected a resource string, got {}", kind(item)),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                v => {
+                    return Err(self.err(
+                        &list_at,
+                        format!(
+                            "expected a resource string or a list of them, got {}",
+                            kind(v)
+                        ),
+                    ));
+                }
+            };
+            return Ok(items.contains(&"*") == wanted);
+        }
+        Ok(true)
     }
 
     fn condition_values(&self, v: &Value, at: &str) -> Result<Vec<String>, SnapshotError> {

@@ -366,7 +366,11 @@ fn grants_expand_over_catalog_codes_and_keep_unobservable_patterns() {
     let catalog = Catalog::embedded();
     let g = |name: &str| {
         let gi = s.group_by_name(name).unwrap();
-        s.grants(&s.groups[gi].policies, catalog.permissions())
+        s.grants(
+            &s.groups[gi].policies,
+            catalog.permissions(),
+            catalog.v5_actions(),
+        )
     };
     let finance: Vec<String> = g("finance").into_iter().map(|g| g.permission).collect();
     assert_eq!(
@@ -471,7 +475,7 @@ fn validation_errors_name_file_path_and_expectation() {
                 "[]",
                 r#"[{"name": "P", "document": {"Version": "2.0", "Statement": []}}]"#,
             ),
-            "policies[0].document.Version: expected \"1.1\" (fine-grained policy) or \"1.0\" (role), got \"2.0\"",
+            "policies[0].document.Version: expected \"1.1\" (fine-grained policy), \"5.0\" (identity policy) or \"1.0\" (role), got \"2.0\"",
         ),
         (
             base(
