@@ -57,7 +57,7 @@ fn describe(s: &Snapshot, name: &str) -> String {
     let identity = own().filter(|p| p.kind == PolicyKind::Identity).count();
     let scoped = s.policies.len() - own().count();
     format!(
-        "{name}: {} users, {} groups, {}{} policies and {} roles{}{}",
+        "{name}: {} users, {} groups, {}{} policies{} and {} roles{}{}",
         s.users.len(),
         s.groups.len(),
         if s.agencies.is_empty() {
@@ -66,6 +66,11 @@ fn describe(s: &Snapshot, name: &str) -> String {
             format!("{} agencies, ", s.agencies.len())
         },
         own().count() - roles - identity,
+        if identity > 0 {
+            format!(", {identity} IAM 5.0 identity policies")
+        } else {
+            String::new()
+        },
         roles,
         if scoped > 0 {
             format!(" ({scoped} granted with a scope)")
@@ -75,9 +80,5 @@ fn describe(s: &Snapshot, name: &str) -> String {
         s.taken_at
             .map(|t| format!(", taken at {t}"))
             .unwrap_or_default()
-    ) + &if identity > 0 {
-        format!(", {identity} IAM 5.0 identity policies")
-    } else {
-        String::new()
-    }
+    )
 }

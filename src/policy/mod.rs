@@ -534,3 +534,5 @@ fn all_conditions(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v5;
