@@ -219,3 +219,115 @@ fn snapshot_check_counts_identity_policies_and_agencies() {
         ))
         .stdout(predicate::str::contains("taken at 2026-11-27T00:00:00Z"));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn import(dump: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    permlens()
+        .args(["snapshot", "import"])
+        .arg(dump)
+        .arg("--out")
+        .arg(out)
+        .args(["--taken-at", "2026-11-27T00:00:00Z"])
+        .assert()
+}
+
+#[test]
+fn import_of_the_v5_list_apis_pages_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    import(&data("dump"), &out)
+        .success()
+        .stderr(predicate::str::contains(
+            "3 users, 2 groups, 1 agencies, 0 policies, 3 IAM 5.0 identity policies and 0 roles",
+        ))
+        .stderr(predicate::str::contains("next_marker").not());
+    let snap: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    // Users from both pages, with their URNs and direct attachments.
+    let users: Vec<&str> = snap["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["vic", "walt", "olga"]);
+    assert_eq!(snap["users"][0]["urn"], "iam::0a1b2c3d4e5f:user:vic");
+    assert_eq!(snap["users"][0]["policies"], serde_json::json!(["NoPayV5"]));
+    assert_eq!(snap["groups"][0]["name"], "billing-readers");
+    assert_eq!(snap["groups"][0]["members"], serde_json::json!(["vic"]));
+    assert_eq!(
+        snap["groups"][0]["policies"],
+        serde_json::json!(["BillingReadOnly"])
+    );
+    assert_eq!(snap["agencies"][0]["name"], "finance-agency");
+    assert_eq!(
+        snap["agencies"][0]["policies"],
+        serde_json::json!(["BillingReadOnly"])
+    );
+    // The default version's document (v2), parsed from the API's JSON string.
+    assert_eq!(snap["policies"][0]["name"], "BillingReadOnly");
+    assert_eq!(
+        snap["policies"][0]["document"]["Statement"][0]["Action"],
+        serde_json::json!(["billing:*:view"])
+    );
+    // The v3 sample dump and the v5 one together: one account, both models.
+    let both = dir.path().join("both.json");
+    permlens()
+        .args(["snapshot", "import"])
+        .arg(common::samples().join("iam-dump"))
+        .arg(data("dump"))
+        .arg("--out")
+        .arg(&both)
+        .args(["--taken-at", "2026-11-27T00:00:00Z"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "14 users, 12 groups, 1 agencies, 11 policies, 3 IAM 5.0 identity policies and 2 roles",
+        ));
+}
+
+#[test]
+fn an_unfinished_v5_listing_and_broken_documents_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    copy_dir(&data("dump"), &dump);
+    std::fs::remove_file(dump.join("v5/users.2.json")).unwrap();
+    import(&dump, &dir.path().join("a.json"))
+        .success()
+        .stderr(predicate::str::contains(
+            "v5/users.json: page_info.next_marker is \"u-walt\": the listing goes on",
+        ));
+
+    let versions = dump.join("v5/policies/p-buy/versions.json");
+    std::fs::write(
+        &versions,
+        r#"{"versions": [{"version_id": "v1", "is_default": true, "document": "{\"Version\":\"5.0\",\"Statement\":[{\"Effect\":\"Permit\",\"Action\":[\"billing:order:*\"]}]}"}]}"#,
+    )
+    .unwrap();
+    import(&dump, &dir.path().join("b.json"))
+        .code(2)
+        .stderr(predicate::str::contains(
+            "p-buy/versions.json: versions[0].document.Statement[0].Effect: expected \"Allow\" or \"Deny\"",
+        ));
+    std::fs::write(
+        &versions,
+        r#"{"versions": [{"version_id": "v1", "is_default": true, "document": "{\"Version\":"}]}"#,
+    )
+    .unwrap();
+    import(&dump, &dir.path().join("c.json"))
+        .code(2)
+        .stderr(predicate::str::contains(
+            "p-buy/versions.json: versions[0].document: expected a policy document in the string",
+        ));
+}

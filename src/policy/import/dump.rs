@@ -88,10 +88,13 @@ pub(super) struct Dump {
     pub(super) group_roles: Vec<(String, PathBuf)>,
     pub(super) assignments: Vec<PathBuf>,
     pub(super) roles: Vec<PathBuf>,
+    /// IAM 5.0 responses, under a `v5/` directory: (path under `v5/`, full path).
+    pub(super) v5: Vec<(PathBuf, PathBuf)>,
 }
 
 pub(super) fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<Dump, ImportError> {
     let mut files = Vec::new();
+    let mut v5_files: Vec<(PathBuf, PathBuf)> = Vec::new();
     for input in inputs {
         if input.is_dir() {
             for entry in walkdir::WalkDir::new(input).sort_by_file_name() {
@@ -101,6 +104,20 @@ pub(super) fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<
                     cause: e.into(),
                 })?;
                 if entry.file_type().is_file() {
+                    let rel = entry
+                        .path()
+                        .strip_prefix(input)
+                        .unwrap_or(entry.path())
+                        .to_path_buf();
+                    if super::v5::in_v5(input, &rel) {
+                        let under = if input.file_name().is_some_and(|n| n == "v5") {
+                            rel
+                        } else {
+                            rel.strip_prefix("v5").unwrap_or(&rel).to_path_buf()
+                        };
+                        v5_files.push((under, entry.into_path()));
+                        continue;
+                    }
                     files.push(entry.into_path());
                 }
             }
@@ -136,7 +153,31 @@ pub(super) fn collect(inputs: &[PathBuf], warnings: &mut Vec<String>) -> Result<
         };
         (f.parent().map(Path::to_path_buf), page)
     });
-    let mut dump = Dump::default();
+    // v5 pages in page order too, per directory.
+    let page_of = |p: &Path| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let digits: String = name
+            .trim_end_matches(".json")
+            .chars()
+            .rev()
+            .take_while(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        digits.parse::<u64>().unwrap_or(1)
+    };
+    v5_files.sort_by_key(|(rel, _)| {
+        (
+            rel.parent().map(Path::to_path_buf),
+            page_of(rel),
+            rel.clone(),
+        )
+    });
+    let mut dump = Dump {
+        v5: v5_files,
+        ..Dump::default()
+    };
     for f in files {
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let parent = f

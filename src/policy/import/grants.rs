@@ -52,7 +52,7 @@ pub(super) fn grants(
         let r = records.roles.by_id[l.role.as_str()];
         attach(&mut grants.groups[g], &records.role_names[r], &l.scope);
     }
-    if dump.assignments.is_empty() && listed.is_empty() {
+    if dump.assignments.is_empty() && listed.is_empty() && !dump.users.is_empty() {
         warnings
             .push("no role_assignments.json: no policy is attached to any group or user".into());
     }

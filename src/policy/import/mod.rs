@@ -44,6 +44,7 @@ mod dump;
 mod grants;
 mod pages;
 mod scope;
+mod v5;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -127,7 +128,7 @@ pub fn import(
 ) -> Result<Imported, ImportError> {
     let mut warnings = Vec::new();
     let dump = dump::collect(inputs, &mut warnings)?;
-    if dump.users.is_empty() {
+    if dump.users.is_empty() && dump.v5.is_empty() {
         return Err(ImportError::NoUsers);
     }
     let mut users = pages::users(&dump, &mut warnings)?;
@@ -147,8 +148,8 @@ pub fn import(
         Some(t) => t,
         None => dump::newest_mtime(&dump).unwrap_or_else(jiff::Timestamp::now),
     };
-    let snapshot = snapshot(taken_at, &records, &members, &grants);
-    let sources = roles
+    let mut snapshot = snapshot(taken_at, &records, &members, &grants);
+    let mut sources: Vec<(String, String)> = roles
         .items
         .iter()
         .map(|(_, file, at)| (file.clone(), format!("{at}.policy")))
@@ -159,13 +160,118 @@ pub fn import(
             .map(|(_, file, at)| (file.clone(), at.clone()))
             .collect()
     };
+    let mut user_sources = placed(&users);
+    let mut group_sources = placed(&groups);
+    if !dump.v5.is_empty() {
+        let v5 = v5::read(&dump.v5, &mut warnings)?;
+        add_v5(
+            &mut snapshot,
+            &v5,
+            &mut sources,
+            &mut user_sources,
+            &mut group_sources,
+        );
+    }
     Ok(Imported {
         snapshot,
         warnings,
         sources,
-        user_sources: placed(&users),
-        group_sources: placed(&groups),
+        user_sources,
+        group_sources,
     })
+}
+
+/// Adds the IAM 5.0 records to the snapshot built from the v3 part: policies (a v5 name that
+/// a v3 policy has gets ` [v5 <id>]`), users and groups (matched by name with the v3 ones:
+/// the same account), their attachments, and agencies.
+fn add_v5(
+    snapshot: &mut Value,
+    v5: &v5::V5,
+    sources: &mut Vec<(String, String)>,
+    user_sources: &mut Vec<(String, String)>,
+    group_sources: &mut Vec<(String, String)>,
+) {
+    let taken: Vec<String> = snapshot["policies"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut renamed: HashMap<&str, String> = HashMap::new();
+    for (name, id, doc, file, at) in &v5.policies {
+        let written = if taken.contains(name) {
+            format!("{name} [v5 {id}]")
+        } else {
+            name.clone()
+        };
+        renamed.insert(name.as_str(), written.clone());
+        snapshot["policies"]
+            .as_array_mut()
+            .expect("built as a list")
+            .push(json!({"name": written, "id": id, "document": doc}));
+        sources.push((file.clone(), at.clone()));
+    }
+    let names = |list: Option<&Vec<String>>| -> Vec<Value> {
+        list.map(|l| l.iter().map(|n| json!(renamed[n.as_str()])).collect())
+            .unwrap_or_default()
+    };
+    for (name, id, urn) in &v5.users {
+        let users = snapshot["users"].as_array_mut().expect("built as a list");
+        let k = match users.iter().position(|u| u["name"] == *name) {
+            Some(k) => k,
+            None => {
+                users.push(json!({"name": name, "id": id}));
+                user_sources.push(("v5/users.json".into(), format!("user {name:?}")));
+                users.len() - 1
+            }
+        };
+        let u = &mut users[k];
+        if let Some(urn) = urn {
+            u["urn"] = json!(urn);
+        }
+        let added = names(v5.user_policies.get(id));
+        if !added.is_empty() {
+            let list = u
+                .as_object_mut()
+                .expect("a user object")
+                .entry("policies")
+                .or_insert_with(|| json!([]));
+            list.as_array_mut().expect("a list").extend(added);
+        }
+    }
+    for (name, id, members) in &v5.groups {
+        let groups = snapshot["groups"].as_array_mut().expect("built as a list");
+        let k = match groups.iter().position(|g| g["name"] == *name) {
+            Some(k) => k,
+            None => {
+                groups.push(json!({"name": name, "id": id, "members": [], "policies": []}));
+                group_sources.push(("v5/groups.json".into(), format!("group {name:?}")));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[k];
+        for m in members {
+            let list = g["members"].as_array_mut().expect("a list");
+            if !list.iter().any(|x| x == m) {
+                list.push(json!(m));
+            }
+        }
+        g["policies"]
+            .as_array_mut()
+            .expect("a list")
+            .extend(names(v5.group_policies.get(id)));
+    }
+    if !v5.agencies.is_empty() {
+        snapshot["agencies"] = v5
+            .agencies
+            .iter()
+            .map(|(name, id)| {
+                json!({"name": name, "id": id, "policies": names(v5.agency_policies.get(id))})
+            })
+            .collect();
+    }
 }
 
 /// The snapshot's policy names: display names, a clash getting the id appended.
