@@ -26,7 +26,7 @@ fn analyze(snapshot: &str, out: &Path) -> BTreeMap<String, Vec<BTreeMap<String, 
         .assert()
         .success();
     let mut tables = BTreeMap::new();
-    for name in ["denied_calls", "group_permissions"] {
+    for name in ["denied_calls", "group_permissions", "recommendations"] {
         let mut r = csv::Reader::from_path(out.join(format!("{name}.csv"))).unwrap();
         let headers = r.headers().unwrap().clone();
         let rows = r
@@ -146,6 +146,25 @@ fn both_models_a_v5_deny_beats_a_v11_allow() {
         "billing:subscription:renew".into(),
         "v5".into()
     )));
+    // purchasers rely on v1.1 only in an account on IAM 5.0: the v5 policy for what its
+    // members used (xena's order list and payment), beside the v1.1 recommendation.
+    let migrate = pick(&t["recommendations"], "action", "migrate_to_v5");
+    assert_eq!(migrate.len(), 1, "{migrate:?}");
+    assert_eq!(migrate[0]["group"], "purchasers");
+    assert_eq!(migrate[0]["target"], "OrderManager");
+    let detail = &migrate[0]["detail"];
+    let doc: serde_json::Value =
+        serde_json::from_str(&detail[detail.find('{').unwrap()..]).unwrap();
+    assert_eq!(doc["Version"], "5.0");
+    assert_eq!(
+        doc["Statement"][0]["Action"],
+        serde_json::json!(["billing:order:pay", "billing:order:view"])
+    );
+    assert_eq!(doc["Statement"][0]["Resource"], serde_json::json!(["*"]));
+    // A v5-only account has nothing to migrate.
+    let dir = tempfile::tempdir().unwrap();
+    let t = analyze("v5-only.json", &dir.path().join("r"));
+    assert!(pick(&t["recommendations"], "action", "migrate_to_v5").is_empty());
 }
 
 #[test]

@@ -22,7 +22,8 @@ use crate::policy::{Effect, PolicyKind, Snapshot};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recommendation {
     pub group: String,
-    /// `remove_permission`, `detach_policy`, `replace_role`, `review_member`.
+    /// `remove_permission`, `detach_policy`, `replace_role`, `review_member`,
+    /// `migrate_to_v5`.
     pub action: &'static str,
     pub target: String,
     pub detail: String,
@@ -157,6 +158,7 @@ pub(super) fn recommend(
         let detached = advisor.detach_policies(group, &mine, &mut out);
         advisor.remove_permissions(&mine, &detached, &mut out);
         advisor.review_members(group, &mut out);
+        advisor.migrate_to_v5(group, &used_by_group[gi], &mut out);
         documents.insert(
             group.name.clone(),
             policy_document(snapshot, catalog, &group.policies, &used_by_group[gi]),
@@ -316,6 +318,38 @@ impl<'a> Advisor<'a> {
                 ),
             );
         }
+    }
+}
+
+impl Advisor<'_> {
+    /// In an account on IAM 5.0 (the snapshot has identity policies), a group that relies on
+    /// v1.1 policies only: the least-privilege v5 policy for what its members used.
+    fn migrate_to_v5(&self, group: &Group, used: &BTreeSet<String>, out: &mut GroupRows<'_>) {
+        let s = self.snapshot;
+        let kinds = || group.policies.iter().map(|&p| s.policies[p].kind);
+        if !s.has_identity_policies()
+            || !kinds().any(|k| k == PolicyKind::Policy)
+            || kinds().any(|k| k == PolicyKind::Identity)
+        {
+            return;
+        }
+        let v11: Vec<&str> = group
+            .policies
+            .iter()
+            .filter(|&&p| s.policies[p].kind == PolicyKind::Policy)
+            .map(|&p| s.policies[p].name.as_str())
+            .collect();
+        let detail = match s.least_privilege_v5(&group.policies, used, self.catalog) {
+            Some(doc) => format!(
+                "the group relies on v1.1 policies only; in IAM 5.0 what its members used in {} needs this identity policy (conditions of the v1.1 statements not carried over): {doc}",
+                self.span
+            ),
+            None => format!(
+                "the group relies on v1.1 policies only; its members used no API with a known IAM 5.0 action in {}",
+                self.span
+            ),
+        };
+        out.push("migrate_to_v5", v11.join(";"), detail);
     }
 }
 

@@ -19,6 +19,7 @@ pub mod history;
 pub mod import;
 pub mod pattern;
 pub mod snapshot;
+mod v5doc;
 
 use std::collections::BTreeMap;
 use std::fmt;

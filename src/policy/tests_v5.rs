@@ -463,3 +463,35 @@ fn v5_snapshot_errors_name_the_place() {
         assert!(err.contains(want), "want {want:?} in {err:?}");
     }
 }
+
+#[test]
+fn least_privilege_v5_policy_keeps_what_was_used_and_the_v5_denies() {
+    let s = snapshot();
+    let catalog = Catalog::embedded();
+    let gi = s.group_by_name("both").unwrap();
+    let used: std::collections::BTreeSet<String> = [
+        "billing:order:view",
+        "billing:order:pay",
+        "billing:subscription:renew",
+        "bss:order:view",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let doc = s
+        .least_privilege_v5(&s.groups[gi].policies, &used, &catalog)
+        .unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({"Version": "5.0", "Statement": [
+            {"Effect": "Allow", "Action": ["billing:order:pay", "billing:order:view"], "Resource": ["*"]},
+            {"Effect": "Deny", "Action": ["billing:order:pay"], "Resource": ["*"]}
+        ]})
+    );
+    // Nothing used that the group grants: no policy.
+    let gi = s.group_by_name("agency-only").unwrap();
+    assert!(
+        s.least_privilege_v5(&s.groups[gi].policies, &used, &catalog)
+            .is_none()
+    );
+}
