@@ -347,6 +347,23 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The catalog's JSON without what only judging reads (the IAM 5.0 fields): what shapes
+    /// classified rows, for fingerprints of stored rows. A state or partial made before the
+    /// v5 fields existed keeps its fingerprint, and a change of a v5 mapping never makes one
+    /// unreadable (rows are judged afresh every run).
+    pub fn routing_json(&self) -> String {
+        let mut file = self.to_file();
+        for r in &mut file.routes {
+            r.v5_action = None;
+            r.v5_basis = None;
+            r.v5_aliases.clear();
+            r.v5_source = None;
+        }
+        file.to_json()
+    }
+}
+
 impl CatalogFile {
     /// Pretty JSON with a trailing newline, the form `catalog import` writes.
     pub fn to_json(&self) -> String {
@@ -475,6 +492,26 @@ mod tests {
             .unwrap();
         assert_eq!(cancel.v5.basis, V5Basis::NotRequired);
         assert_eq!(cancel.v5.action, None);
+    }
+
+    #[test]
+    fn routing_json_leaves_out_the_v5_fields() {
+        let c = Catalog::embedded();
+        let routing = c.routing_json();
+        assert!(!routing.contains("v5_"));
+        assert!(c.to_file().to_json().contains("v5_action"));
+        // The same catalog without v5 fields has the same routing JSON.
+        let mut plain = c.to_file();
+        for r in &mut plain.routes {
+            r.v5_action = None;
+            r.v5_basis = None;
+            r.v5_aliases.clear();
+            r.v5_source = None;
+        }
+        assert_eq!(
+            Catalog::from_file(plain, "p").unwrap().routing_json(),
+            routing
+        );
     }
 
     #[test]

@@ -156,7 +156,7 @@ pub fn config_fingerprint(
 ) -> String {
     let text = format!(
         "{}\n{}\n{}\n{}",
-        catalog.to_file().to_json(),
+        catalog.routing_json(),
         user_field.unwrap_or(""),
         fields.join("\n"),
         log_format
