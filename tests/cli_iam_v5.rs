@@ -83,7 +83,16 @@ fn an_account_with_v5_policies_only_is_not_everyone_denied() {
             "olga GET /v2/orders/customer-orders confirmed condition_unmet OfficeOrders v5",
             "vic POST /v3/orders/customer-orders/pay confirmed not_granted  ",
             "walt POST /v2/orders/subscriptions/resources/renew confirmed not_granted  ",
+            "walt GET /v1.0/{domain_id}/payments/intl-invoices confirmed condition_undecided  v5",
         ]
+    );
+    // Invoices have no known v5 action: vic's success is no drift, walt's 403 is undecided
+    // and says why.
+    let walt = pick(denied, "user", "walt");
+    assert!(
+        walt.iter()
+            .any(|r| r["condition"].contains("IAM 5.0 action unknown for this API")),
+        "{walt:?}"
     );
     let olga = pick(denied, "user", "olga");
     assert!(olga[0]["condition"].contains("IpAddress g:SourceIp"));

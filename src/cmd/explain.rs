@@ -90,6 +90,7 @@ fn to_json(
         v["v5_basis"] = json!(r.v5.basis.as_str());
         v["decision"] = json!(d.outcome.as_str());
         v["reason"] = json!(d.reason.map(|r| r.as_str()));
+        v["note"] = json!(d.note);
         v["policy_model"] = json!(d.model.map(|m| m.as_str()));
         v["deciding_statement"] = json!(d.deciding_statement().map(|m| m.statement));
         v["deciding_policy"] = json!(
@@ -200,7 +201,11 @@ fn text(
                     .map(|c| format!(", condition {c}"))
                     .unwrap_or_default()
             ),
-            None => String::new(),
+            None => d
+                .note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default(),
         };
         line("reason", format!("{reason}{detail}"));
     }

@@ -242,7 +242,8 @@ fn blame<'a>(d: &Decision, judged_by: &'a Snapshot) -> (Option<Cow<'a, str>>, Op
     } else {
         deciding.map(|m| judged_by.policies[m.policy].name.as_str().into())
     };
-    (policy, deciding.and_then(|m| m.condition.clone()))
+    let condition = deciding.and_then(|m| m.condition.clone());
+    (policy, condition.or_else(|| d.note.clone()))
 }
 
 /// The denied-calls table: the rows of equal keys added up, in key order, each naming the

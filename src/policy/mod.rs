@@ -205,6 +205,9 @@ pub struct Decision {
     /// The model that decided: the deciding statement's, or v5 for an allow because IAM 5.0
     /// requires nothing for the API; `None` when no statement decided.
     pub model: Option<PolicyModel>,
+    /// Why the outcome is undecided when no statement's condition is the reason: the user
+    /// holds IAM 5.0 identity policies and the API's v5 action is unknown.
+    pub note: Option<String>,
 }
 
 impl Decision {
@@ -216,6 +219,7 @@ impl Decision {
             deciding,
             matched,
             model,
+            note: None,
         }
     }
 
@@ -317,6 +321,7 @@ impl Snapshot {
                     deciding: Some(i),
                     model: Some(matched[i].model),
                     matched,
+                    note: None,
                 },
                 None => Decision {
                     outcome: Outcome::Allow,
@@ -324,7 +329,22 @@ impl Snapshot {
                     deciding: allow_met,
                     model: Some(allow_met.map_or(PolicyModel::V5, |i| matched[i].model)),
                     matched,
+                    note: None,
                 },
+            };
+        }
+        // Nothing allows the call that permlens can see. If the API's v5 action is unknown
+        // and the user holds identity policies, one of them may well allow it: undecided.
+        if need.v5 == V5Need::Unknown && self.holds_identity_allow(u) {
+            return Decision {
+                outcome: Outcome::Undecided,
+                reason: Some(Reason::ConditionUndecided),
+                deciding: None,
+                matched,
+                model: Some(PolicyModel::V5),
+                note: Some(
+                    "IAM 5.0 action unknown for this API: the user's identity policies cannot be judged".into(),
+                ),
             };
         }
         if let Some(i) = first(&fine(Effect::Allow, Truth::Unmet)) {
@@ -334,6 +354,16 @@ impl Snapshot {
             return Decision::deny(Reason::RoleOnly, Some(i), matched);
         }
         Decision::deny(Reason::NotGranted, None, matched)
+    }
+
+    /// True when an identity policy with an Allow statement is attached to the user (directly
+    /// or through a group).
+    fn holds_identity_allow(&self, u: usize) -> bool {
+        self.attached(u).any(|(p, _)| {
+            let policy = &self.policies[p];
+            policy.kind == PolicyKind::Identity
+                && policy.statements.iter().any(|s| s.effect == Effect::Allow)
+        })
     }
 
     /// True when a decision for this user and need can differ between requests (a matching
@@ -507,6 +537,12 @@ fn statement_covers(kind: PolicyKind, st: &snapshot::Statement, need: Need<'_>) 
             .map(|a| a.as_str().to_owned()),
         PolicyKind::Identity => match need.v5 {
             V5Need::Action { action, aliases } => st.covers(action, aliases),
+            // Whatever the action is, `*` covers it.
+            V5Need::Unknown if st.all_resources && !st.not_action => st
+                .actions
+                .iter()
+                .find(|a| a.matches_everything())
+                .map(|a| a.as_str().to_owned()),
             V5Need::NotRequired | V5Need::Unknown => None,
         },
     }

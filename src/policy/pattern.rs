@@ -54,6 +54,11 @@ impl ActionPattern {
         &self.raw
     }
 
+    /// True for `*`, `*:*:*` (and `*:*`...): every action of every service.
+    pub fn matches_everything(&self) -> bool {
+        self.segments.iter().all(|s| s.bytes().all(|b| b == b'*'))
+    }
+
     /// True when the pattern has a `*` anywhere.
     pub fn is_wildcard(&self) -> bool {
         self.raw.contains('*')

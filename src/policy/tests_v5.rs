@@ -12,7 +12,8 @@ const SNAPSHOT: &str = r#"{
   "users": [
     {"name": "vic"}, {"name": "walt"}, {"name": "xena"}, {"name": "yuri"}, {"name": "zoe"},
     {"name": "uma"}, {"name": "olga"}, {"name": "pete"}, {"name": "quin"},
-    {"name": "rita", "urn": "iam::d-1:user:rita", "policies": ["RitaOrders"]}, {"name": "nobody"}
+    {"name": "rita", "urn": "iam::d-1:user:rita", "policies": ["RitaOrders"]}, {"name": "nobody"},
+    {"name": "adam", "policies": ["Everything"]}
   ],
   "groups": [
     {"name": "v5-readers", "members": ["vic"], "policies": ["BillingView"]},
@@ -39,6 +40,7 @@ const SNAPSHOT: &str = r#"{
                     "ForAnyValue:StringMatch": {"g:PrincipalUrn": ["iam::d-1:user:ol*"]}}}]}},
     {"name": "MfaV5", "document": {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["billing:order:view"], "Condition": {"Bool": {"g:MFAPresent": ["true"]}}}]}},
     {"name": "CostAlias", "document": {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["bss:costanalysis:view", "bss:order:view"]}]}},
+    {"name": "Everything", "document": {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["*"]}]}},
     {"name": "RitaOrders", "document": {"Version": "5.0", "Statement": [{"Effect": "Allow", "Action": ["billing:order:view"], "Condition": {"StringEquals": {"g:PrincipalUrn": "iam::d-1:user:rita"}}}]}}
   ]
 }"#;
@@ -295,9 +297,33 @@ const CASES: &[Case] = &[
     ),
     // Order cancel needs no v5 permission: allowed in an account on IAM 5.0 ...
     ("walt", "PUT", CANCEL, NOV, "", Allow, None, "", Some(V5)),
-    // Invoices have no known v5 action: v5 policies are not consulted.
+    // Invoices have no known v5 action: a user holding identity policies may be allowed by
+    // one of them (undecided) ...
     (
         "vic",
+        "GET",
+        INVOICES,
+        NOV,
+        "",
+        Undecided,
+        Some(Reason::ConditionUndecided),
+        "",
+        Some(V5),
+    ),
+    // ... unless a `*` settles it; a user holding no identity policy is judged by v1.1 alone.
+    (
+        "adam",
+        "GET",
+        INVOICES,
+        NOV,
+        "",
+        Allow,
+        None,
+        "Everything",
+        Some(V5),
+    ),
+    (
+        "xena",
         "GET",
         INVOICES,
         NOV,
