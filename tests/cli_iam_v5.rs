@@ -359,3 +359,42 @@ fn an_unfinished_v5_listing_and_broken_documents_are_named() {
             "p-buy/versions.json: versions[0].document: expected a policy document in the string",
         ));
 }
+
+#[test]
+fn v5_grants_get_their_last_use_before_the_window_from_the_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    permlens()
+        .arg("analyze")
+        .arg(data("gateway.jsonl"))
+        .arg("-p")
+        .arg(data("v5-only.json"))
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .args([
+            "--since",
+            "2026-11-26T11:00:00Z",
+            "--until",
+            "2026-11-27T00:00:00Z",
+        ])
+        .args(["--format", "csv,no-html", "--progress", "never", "-q", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let mut r = csv::Reader::from_path(out.join("group_permissions.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let view = rows
+        .iter()
+        .find(|r| {
+            &r[col("group")] == "billing-readers" && &r[col("permission")] == "billing:order:view"
+        })
+        .unwrap();
+    assert_eq!(&view[col("state")], "unused");
+    assert_eq!(&view[col("policy_model")], "v5");
+    assert!(
+        view[col("last_used")].starts_with("2026-11-26T08:00:00"),
+        "{view:?}"
+    );
+}

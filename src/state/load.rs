@@ -205,10 +205,17 @@ impl<'a> EntryFold<'a> {
             && (200..400).contains(&k.status)
             && let (Some(route), Some(last)) = (self.window.route_of(strings, k), v.last_seen)
         {
-            let code = self.window.catalog.route(route).permission.clone();
+            let r = self.window.catalog.route(route);
             let user = String::from_utf8_lossy(strings.get(k.user)).into_owned();
-            let e = self.out.earlier.entry((user, code)).or_insert(last);
-            *e = (*e).max(last);
+            // A use of the route's code under both models (v1.1 code, IAM 5.0 action).
+            for code in std::iter::once(&r.permission).chain(r.v5.action.as_ref()) {
+                let e = self
+                    .out
+                    .earlier
+                    .entry((user.clone(), code.clone()))
+                    .or_insert(last);
+                *e = (*e).max(last);
+            }
         }
     }
 
