@@ -108,6 +108,7 @@ pub struct Catalog {
     routes: Vec<Route>,
     permissions: Vec<String>,
     v5_actions: Vec<String>,
+    v5_grant_codes: Vec<String>,
     by_trace_name: HashMap<String, RouteId>,
     by_console_trace_name: HashMap<String, RouteId>,
 }
@@ -264,6 +265,11 @@ impl Catalog {
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
         let v5_actions: BTreeSet<String> =
             routes.iter().filter_map(|r| r.v5.action.clone()).collect();
+        let v5_grant_codes: BTreeSet<String> = v5_actions
+            .iter()
+            .cloned()
+            .chain(routes.iter().flat_map(|r| r.v5.aliases.iter().cloned()))
+            .collect();
         Ok(Catalog {
             origin: origin.to_owned(),
             service: file.service,
@@ -271,6 +277,7 @@ impl Catalog {
             routes,
             permissions: permissions.into_iter().collect(),
             v5_actions: v5_actions.into_iter().collect(),
+            v5_grant_codes: v5_grant_codes.into_iter().collect(),
             by_trace_name,
             by_console_trace_name,
         })
@@ -306,6 +313,13 @@ impl Catalog {
     /// v5 mappings).
     pub fn v5_actions(&self) -> &[String] {
         &self.v5_actions
+    }
+
+    /// What an IAM 5.0 grant can be observed through: the v5 actions and their documented
+    /// aliases (a v5 policy naming `bss:costanalysis:view` grants cost data, and a success
+    /// on that route uses both the v1.1 code and the alias), sorted.
+    pub fn v5_grant_codes(&self) -> &[String] {
+        &self.v5_grant_codes
     }
 
     /// The route a Cloud Trace Service operation name stands for (case-sensitive).

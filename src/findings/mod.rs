@@ -206,7 +206,7 @@ pub fn compute(
     } = groups::group_findings(&groups::Evidence {
         snapshot,
         codes: catalog.permissions(),
-        v5_codes: catalog.v5_actions(),
+        v5_codes: catalog.v5_grant_codes(),
         used: &judged.used,
         active: &judged.active,
         earlier,

@@ -447,6 +447,24 @@ fn v5_grants_are_rows_of_their_own_model() {
             .any(|p| p.starts_with("billing:subscription:"))
     );
     assert!(grants("agency-only").is_empty());
+    // An alias named in a v5 policy is a grant observable through the alias.
+    let gi = s.group_by_name("costs").unwrap();
+    let costs = s.grants(
+        &s.groups[gi].policies,
+        catalog.permissions(),
+        catalog.v5_grant_codes(),
+    );
+    let alias = costs
+        .iter()
+        .find(|g| g.permission == "bss:costanalysis:view")
+        .unwrap();
+    assert!(alias.observable && alias.model == PolicyModel::V5);
+    // bss:order:view is no alias: unobservable in a v5 policy.
+    let order = costs
+        .iter()
+        .find(|g| g.permission == "bss:order:view")
+        .unwrap();
+    assert!(!order.observable);
     assert_eq!(s.agencies.len(), 1);
     assert_eq!(s.agencies[0].name, "ops-agency");
 }
