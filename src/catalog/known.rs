@@ -14,6 +14,14 @@
 //! `changeBillingMode` (pay-per-use to yearly/monthly, the opposite of `to-on-demand`),
 //! `accountTopUp` and `createInvoiceNew` (requesting an invoice, not querying the list) have
 //! no catalog API doing the same, so they stay unlisted.
+//!
+//! Response-filtering permissions: the provider's pages for the three rating APIs
+//! (on-demand-resources, period-resources/subscribe-rate, period-resources/renew-rate) and
+//! its IAM action table say `bss:discount:view` (v5 `billing:contract:viewDiscount`) "only
+//! affects whether discount information is returned": without it the price query succeeds
+//! without discounts. `GET /v2/orders/customer-orders/order-discounts`, which exists to list
+//! an order's discounts, has no such note and keeps gating its call. No other BSS permission
+//! in the table carries such a note.
 
 use super::Method;
 
@@ -24,6 +32,9 @@ pub(super) struct KnownService {
     pub trace_names: &'static [(Method, &'static str, &'static str)],
     /// (method, path template, console operation name): see the module's header.
     pub console_trace_names: &'static [(Method, &'static str, &'static str)],
+    /// (method, path template) of the routes whose permission only filters the response
+    /// (`RouteFile::response_filtering`): see the module's header.
+    pub response_filtering: &'static [(Method, &'static str)],
 }
 
 pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
@@ -92,6 +103,17 @@ pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
             Method::Post,
             "/v2/orders/subscriptions/resources/unsubscribe",
             "unsubscribeResource",
+        ),
+    ],
+    response_filtering: &[
+        (Method::Post, "/v2/bills/ratings/on-demand-resources"),
+        (
+            Method::Post,
+            "/v2/bills/ratings/period-resources/subscribe-rate",
+        ),
+        (
+            Method::Post,
+            "/v2/bills/ratings/period-resources/renew-rate",
         ),
     ],
 }];
