@@ -15,13 +15,14 @@
 //! `accountTopUp` and `createInvoiceNew` (requesting an invoice, not querying the list) have
 //! no catalog API doing the same, so they stay unlisted.
 //!
-//! Response-filtering permissions: the provider's pages for the three rating APIs
-//! (on-demand-resources, period-resources/subscribe-rate, period-resources/renew-rate) and
-//! its IAM action table say `bss:discount:view` (v5 `billing:contract:viewDiscount`) "only
-//! affects whether discount information is returned": without it the price query succeeds
-//! without discounts. `GET /v2/orders/customer-orders/order-discounts`, which exists to list
-//! an order's discounts, has no such note and keeps gating its call. No other BSS permission
-//! in the table carries such a note.
+//! Response-filtering permissions: the provider's "API Access Permission (Customer)" page
+//! (support.huaweicloud.com/eu/api-oce/jac_00006.html) says "the bss:discount:view permission
+//! code only affects the discount information returned in the response, but it does not
+//! affect the API call. When there is no permission, the API can still be accessed normally,
+//! but it will not return the discount information" — of the code, not of one API, so every
+//! route needing it is marked: the three rating APIs and the order-discounts query. The IAM
+//! 5.0 action table says the same of `billing:contract:viewDiscount`. No other code in the
+//! table carries such a note.
 
 use super::Method;
 
@@ -115,6 +116,7 @@ pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
             Method::Post,
             "/v2/bills/ratings/period-resources/renew-rate",
         ),
+        (Method::Get, "/v2/orders/customer-orders/order-discounts"),
     ],
 }];
 

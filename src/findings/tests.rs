@@ -1001,9 +1001,9 @@ fn each_row_is_judged_by_the_snapshot_in_force_and_groups_by_the_latest() {
     assert_eq!(states, [("bss:order:view", GrantState::Unused)]);
 }
 
-/// `bss:discount:view` only filters the rating APIs' responses (the provider's note): no
-/// drift and no use for a caller without it, a 403 it cannot explain; the order-discounts
-/// API, which it gates, is judged as usual.
+/// `bss:discount:view` only filters responses (the provider's note): no drift and no use for
+/// a caller without it, a 403 it cannot explain; a code that gates its API (order pay) is
+/// judged as usual beside it.
 #[test]
 fn a_response_filtering_code_causes_no_drift_and_counts_only_held_uses() {
     let snapshot = r#"{
@@ -1029,8 +1029,10 @@ fn a_response_filtering_code_causes_no_drift_and_counts_only_held_uses() {
     };
     let rating = route("POST", "/v2/bills/ratings/on-demand-resources");
     let discounts = route("GET", "/v2/orders/customer-orders/order-discounts");
+    let pay = route("POST", "/v3/orders/customer-orders/pay");
     assert!(catalog.route(rating).response_filtering);
-    assert!(!catalog.route(discounts).response_filtering);
+    assert!(catalog.route(discounts).response_filtering);
+    assert!(!catalog.route(pay).response_filtering);
     let snapshot = Snapshot::from_json(snapshot, "fixture.json").unwrap();
     let history = History::new(vec![snapshot.clone()]).unwrap();
     let mut s: Stats = Stats::default();
@@ -1051,8 +1053,9 @@ fn a_response_filtering_code_causes_no_drift_and_counts_only_held_uses() {
     // dan is denied the code explicitly: his price queries still succeed, without discounts.
     add("dan", rating, 200, "");
     add("dan", rating, 403, "CBC.0151");
-    // ned holds nothing: the order-discounts API, which the code gates, is drift.
+    // ned holds nothing: his discounts query is no drift, his payment is.
     add("ned", discounts, 200, "");
+    add("ned", pay, 200, "");
     add("pat", rating, 200, "");
     add("sam", rating, 403, "APIG.0302");
     let f = compute(&s, &catalog, &history, window(), 7, &EarlierUses::default());
@@ -1079,7 +1082,7 @@ fn a_response_filtering_code_causes_no_drift_and_counts_only_held_uses() {
             ),
             (
                 "ned",
-                "/v2/orders/customer-orders/order-discounts".to_owned(),
+                "/v3/orders/customer-orders/pay".to_owned(),
                 Verdict::PredictedOnly,
                 "not_granted"
             ),
