@@ -78,6 +78,12 @@ pub struct RouteFile {
     /// Where the v5 mapping comes from, or why there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v5_source: Option<String>,
+    /// The permission filters the response instead of gating the call: without it the API
+    /// still succeeds and only leaves some information out (the provider documents this for
+    /// `bss:discount:view` on the rating APIs). Its absence never explains a 403, a success
+    /// without it is no drift, and a success counts as a use only for a caller who held it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub response_filtering: bool,
 }
 
 /// A validated route.
@@ -94,6 +100,8 @@ pub struct Route {
     pub console_trace_names: Vec<String>,
     /// What the route needs under IAM 5.0 identity policies.
     pub v5: V5Requirement,
+    /// See [`RouteFile::response_filtering`].
+    pub response_filtering: bool,
 }
 
 /// Why a catalog could not be loaded. Every variant names the file and the place.
@@ -260,6 +268,7 @@ impl Catalog {
                 trace_names: r.trace_names,
                 console_trace_names: r.console_trace_names,
                 v5,
+                response_filtering: r.response_filtering,
             });
         }
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
@@ -355,6 +364,7 @@ impl Catalog {
                     v5_basis: (r.v5 != V5Requirement::default()).then_some(r.v5.basis),
                     v5_aliases: r.v5.aliases.clone(),
                     v5_source: (!r.v5.source.is_empty()).then(|| r.v5.source.clone()),
+                    response_filtering: r.response_filtering,
                 })
                 .collect(),
         }
@@ -362,13 +372,14 @@ impl Catalog {
 }
 
 impl Catalog {
-    /// The catalog's JSON without what only judging reads (the IAM 5.0 fields): what shapes
-    /// classified rows, for fingerprints of stored rows. A state or partial made before the
-    /// v5 fields existed keeps its fingerprint, and a change of a v5 mapping never makes one
-    /// unreadable (rows are judged afresh every run).
+    /// The catalog's JSON without what only judging reads (response filtering, the IAM 5.0
+    /// fields): what shapes classified rows, for fingerprints of stored rows. A state or
+    /// partial made before those fields existed keeps its fingerprint, and a change of them
+    /// never makes one unreadable (rows are judged afresh every run).
     pub fn routing_json(&self) -> String {
         let mut file = self.to_file();
         for r in &mut file.routes {
+            r.response_filtering = false;
             r.v5_action = None;
             r.v5_basis = None;
             r.v5_aliases.clear();
@@ -474,6 +485,7 @@ mod tests {
             v5_basis: None,
             v5_aliases: vec![],
             v5_source: None,
+            response_filtering: false,
         }
     }
 

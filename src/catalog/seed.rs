@@ -70,6 +70,10 @@ pub fn import(text: &str, origin: &str, opts: &ImportOptions) -> Result<CatalogF
                 r.v5_aliases = v5.aliases.iter().map(|a| (*a).to_owned()).collect();
                 r.v5_source = Some(v5.source.to_owned());
             }
+            r.response_filtering = known
+                .response_filtering
+                .iter()
+                .any(|(m, path)| m.as_str() == r.method && *path == r.path);
         }
     }
     Ok(CatalogFile {
@@ -223,6 +227,7 @@ fn route_from_row(
         v5_basis: None,
         v5_aliases: Vec::new(),
         v5_source: None,
+        response_filtering: false,
     })
 }
 

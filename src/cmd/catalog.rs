@@ -116,6 +116,7 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
         "v5_basis",
         "v5_aliases",
         "v5_source",
+        "response_filtering",
     ])?;
     for r in catalog.routes() {
         w.write_record([
@@ -132,6 +133,11 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
             r.v5.basis.as_str(),
             &r.v5.aliases.join(";"),
             &r.v5.source,
+            if r.response_filtering {
+                "true"
+            } else {
+                "false"
+            },
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)
