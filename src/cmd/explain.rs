@@ -248,7 +248,7 @@ fn v5_text(v5: &crate::catalog::V5Requirement) -> String {
     match (&v5.action, v5.basis) {
         (Some(a), basis) => format!("{a} ({})", basis.as_str()),
         (None, V5Basis::NotRequired) => "none required".to_owned(),
-        (None, _) => "unknown: IAM 5.0 identity policies are not judged for this API".to_owned(),
+        (None, _) => "unknown (only a v5 statement of `*` covers this API)".to_owned(),
     }
 }
 
