@@ -26,6 +26,7 @@ fn logs(format: GenFormat, lines: u64) -> Vec<u8> {
         seed: 7,
         start: 1_795_132_800_000_000,
         days: 7,
+        bss_share: generate::DEFAULT_BSS_SHARE,
     };
     generate::first_lines(&catalog, &spec, lines as usize)
 }

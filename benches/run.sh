@@ -12,6 +12,18 @@
 # Usage: benches/run.sh [DATA_DIR]     (default: benches/data, ignored by git; needs ~9 GB)
 #        QUICK=1 benches/run.sh        (1 GiB inputs only)
 #        REPS=5 benches/run.sh         (runs per stateless row, default 3: best and median)
+#        DUCKDB_ONLY=1 benches/run.sh  (only the rows against DuckDB, below)
+#        BEFORE=path/to/permlens benches/run.sh   (DuckDB rows: also time this other binary,
+#                                       e.g. main's, in the same rounds)
+#
+# Against DuckDB (issue 24): when `python3 -c 'import duckdb'` works (`pip install duckdb`),
+# the same 1 GiB JSON log and one where every line is a BSS call (`generate --bss-share 1`)
+# are also run through benches/duckdb_job.py, DuckDB doing only the classification and the
+# aggregation (per user x route x status: counts, first/last time) with the route table
+# `permlens catalog --format csv` exports; each round runs `wc -l`, DuckDB and `analyze` with
+# the snapshot, one after the other, and the rows give medians and the median of the per-round
+# ratios. Checked once per run on the first 100k lines of each log: DuckDB's rows equal
+# permlens' (counts, first and last times), or the script stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/permlens-target}"
@@ -20,6 +32,59 @@ mkdir -p "$data"
 cargo build --release --quiet
 bin="$CARGO_TARGET_DIR/release/permlens"
 results=benches/RESULTS.md
+
+vs_duckdb() { # the rows against DuckDB (see the top of this file), appended to RESULTS.md
+  if ! python3 -c 'import duckdb' 2>/dev/null; then
+    echo "(DuckDB rows skipped: python3 cannot import duckdb; pip install duckdb)" | tee -a "$results"
+    return 0
+  fi
+  local routes="$data/routes.csv" dtmp f r b label
+  dtmp=$(mktemp -d)
+  "$bin" catalog --format csv > "$routes"
+  local pl=(analyze --progress never --user-field custom_data_log1 -j 2 -p "$data/snapshot.json")
+  # Honesty first: the same rows from both on a small file of each kind.
+  for f in "$data/json-1g.jsonl" "$data/json-1g-bss.jsonl"; do
+    head -n 100000 "$f" > "$dtmp/head.jsonl"
+    "$bin" "${pl[@]}" "$dtmp/head.jsonl" --format csv -o "$dtmp/report" > /dev/null 2>&1
+    python3 benches/duckdb_job.py "$dtmp/head.jsonl" "$routes" "$dtmp/duck.csv" > /dev/null
+    echo "check, $(basename "$f") first 100k lines: $(python3 benches/duckdb_job.py --check "$dtmp/duck.csv" "$dtmp/report/usage.csv")" | tee -a "$dtmp/checks"
+  done
+  local files=("$data/json-1g.jsonl" "$data/json-1g-bss.jsonl") bins=("$bin")
+  [ -z "${BEFORE:-}" ] || bins+=("$BEFORE")
+  for f in "${files[@]}"; do settle "$f"; done
+  for ((r = 0; r < ${REPS:-5}; r++)); do
+    for f in "${files[@]}"; do
+      label=$(basename "$f" .jsonl)
+      secs wc -l "$f" >> "$dtmp/$label.wc"
+      # DuckDB's own time for the query (its import and connection not counted).
+      python3 benches/duckdb_job.py "$f" "$routes" "$dtmp/duck.csv" >> "$dtmp/$label.duck"
+      for b in "${!bins[@]}"; do
+        secs "${bins[$b]}" "${pl[@]}" "$f" -o "$data/report" >> "$dtmp/$label.pl$b"
+      done
+    done
+  done
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%dT%H:%MZ) against DuckDB $(python3 -c 'import duckdb; print(duckdb.__version__)') on $(nproc) cores, $(awk '/model name/ {sub(/.*: /,""); print; exit}' /proc/cpuinfo), commit $(git rev-parse --short HEAD)"
+    echo
+    echo "\`permlens analyze -j 2 -p snapshot.json\` (the whole run: scan, judge, report) against DuckDB doing only the classification and aggregation (\`benches/duckdb_job.py\`, 2 threads, the query's time inside DuckDB), ${REPS:-5} rounds, each running \`wc -l\`, DuckDB, then permlens$([ -z "${BEFORE:-}" ] || echo " and the binary before ($BEFORE)") on one file, then the other file. Medians of the rounds; ratios are medians of the per-round ratios (DuckDB / permlens: how many times permlens' time DuckDB takes). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    sed 's/^/- /' "$dtmp/checks"
+    echo
+    echo "| input | binary | permlens median s | DuckDB median s | wc -l median s | DuckDB / permlens (median of rounds) | range | permlens / wc -l (median of rounds) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for f in "${files[@]}"; do
+      label=$(basename "$f" .jsonl)
+      for b in "${!bins[@]}"; do
+        paste -d' ' "$dtmp/$label.pl$b" "$dtmp/$label.duck" "$dtmp/$label.wc" | awk -v label="$label" -v bin="$([ "$b" = 0 ] && echo this || echo before)" '
+          function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
+          { p[NR] = $1; d[NR] = $2; w[NR] = $3; q[NR] = ($1 > 0 ? $2 / $1 : 0); x[NR] = ($3 > 0 ? $1 / $3 : 0); lo = (NR == 1 || q[NR] < lo ? q[NR] : lo); hi = (q[NR] > hi ? q[NR] : hi) }
+          END { printf "| %s | %s | %.2f | %.2f | %.2f | %.2fx | %.2f-%.2fx | %.2fx |\n", label, bin, med(p, NR), med(d, NR), med(w, NR), med(q, NR), lo, hi, med(x, NR) }'
+      done
+    done
+  } | tee -a "$results"
+  rm -rf "$dtmp"
+}
 
 # The page cache state of an input decides what mapping it costs: on this machine's kernel
 # (Linux 6.18, ext4) a file read from disk is cached in folios of up to 2 MiB, which a mapping
@@ -35,12 +100,16 @@ settle() { # file
   dd if="$1" iflag=nocache count=0 status=none
   cat "$1" > /dev/null
 }
-gen() { # format size file
-  [ -s "$3" ] || "$bin" generate --format "$1" --size "$2" --users 300 --seed 1 --days 7 --out "$3" --snapshot "$data/snapshot.json"
+gen() { # format size file [extra generate args]
+  [ -s "$3" ] || "$bin" generate --format "$1" --size "$2" --users 300 --seed 1 --days 7 --out "$3" --snapshot "$data/snapshot.json" "${@:4}"
   # Older than the live-log window, so the file is memory-mapped as a rotated log would be.
   touch -d '1 hour ago' "$3"
 }
 gen json 1GiB "$data/json-1g.jsonl"
+[ -s "$data/json-1g-bss.jsonl" ] || gen json 1GiB "$data/json-1g-bss.jsonl" --bss-share 1
+touch -d '1 hour ago' "$data/json-1g-bss.jsonl"
+secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+if [ -n "${DUCKDB_ONLY:-}" ]; then vs_duckdb; exit 0; fi
 gen apig 1GiB "$data/apig-1g.log"
 gen cts 1GiB "$data/cts-1g.jsonl"
 [ -s "$data/json-1g.jsonl.gz" ] || gzip -1 -c "$data/json-1g.jsonl" > "$data/json-1g.jsonl.gz"
@@ -55,7 +124,6 @@ append_copy() {
 }
 append_copy
 
-secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 
 # The VM's wall clock varies by 10-30% (at times more) between identical runs, and slow phases
 # last minutes. Stateless rows therefore run REPS times (default 3) *interleaved*: each round
@@ -202,3 +270,5 @@ speedups=""
   # After the table, which they would split.
   [ -z "$speedups" ] || { echo; printf '%s' "$speedups" | sed 's/^/- /'; }
 } | tee -a "$results"
+# Against DuckDB, last: it is skipped (and says so) when DuckDB is not installed.
+vs_duckdb

@@ -54,6 +54,7 @@ fn generated(format: GenFormat, lines: usize) -> Vec<u8> {
         seed: 3,
         start: 1_795_132_800_000_000,
         days: 2,
+        bss_share: generate::DEFAULT_BSS_SHARE,
     };
     generate::first_lines(&catalog, &spec, lines)
 }

@@ -165,6 +165,10 @@ pub struct GenerateArgs {
     /// Also write a matching snapshot here
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Share of requests that call the BSS service, 0 to 1 in whole percent (1: every line
+    /// is a BSS call, the worst case for the scan; about 1% of them call an unlisted API)
+    #[arg(long, value_name = "SHARE", default_value_t = crate::generate::DEFAULT_BSS_SHARE, value_parser = value::ratio)]
+    pub bss_share: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

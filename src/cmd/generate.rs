@@ -58,6 +58,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         start: 1_795_737_600_000_000 - i64::from(args.days) * 86_400_000_000, // days before 2026-11-27
         days: args.days,
+        bss_share: args.bss_share,
     };
     let catalog = Catalog::embedded();
     let clock = Instant::now();

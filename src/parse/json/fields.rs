@@ -267,7 +267,7 @@ impl FieldMap {
 
     /// Which field slot a top-level key feeds, and its rank, unless `--field` overrides that
     /// field.
-    #[inline]
+    #[inline(always)]
     pub(super) fn slot(&self, key: &[u8]) -> Option<(usize, u8)> {
         if let Some(user) = &self.user_key {
             if key == &**user {
@@ -280,6 +280,14 @@ impl FieldMap {
         }
         let (field, rank) = alias_of(key)?;
         Some((field as usize, rank))
+    }
+}
+
+/// The walk of a flat line asks the map per key: inlined into it (see [`crate::parse::flat::Keys`]).
+impl crate::parse::flat::Keys for &FieldMap {
+    #[inline(always)]
+    fn slot(self, key: &[u8]) -> Option<(usize, u8)> {
+        FieldMap::slot(self, key)
     }
 }
 

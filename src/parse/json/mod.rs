@@ -73,9 +73,7 @@ impl JsonParser {
     ) -> Result<R, Malformed> {
         if !self.has_overrides {
             let mut hits = [None; FIELD_COUNT];
-            let fields = &self.fields;
-            let slot_of = |key: &[u8]| fields.slot(key);
-            if flat::walk(line, slot_of, &mut hits) == Walk::Done {
+            if flat::walk(line, &self.fields, &mut hits) == Walk::Done {
                 let get = |field: Field| hits[field as usize].map(|h| h.value(line));
                 return gateway_request(get, &mut self.times).map(|req| f(&req));
             }
