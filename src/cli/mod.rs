@@ -44,6 +44,10 @@ pub enum Command {
     /// Work with `analyze --state` directories: merge shards, show what one holds
     #[command(subcommand)]
     State(StateCommand),
+    /// Scan logs into partials (Parquet, no snapshot needed) for `analyze --partials`: the map
+    /// half of a run spread over machines or a Spark cluster
+    #[command(after_help = MAP_HELP)]
+    Map(MapArgs),
     /// Show how permlens reads log files: detected format and layout (and why), compression,
     /// fields found and used, the first requests as read and the first errors (from a sample)
     Inspect(InspectArgs),
@@ -185,12 +189,59 @@ compressed logs are recognised by content, not name) and reports on the stored w
 report gains changes.parquet (what changed since the previous run). Off a terminal, stderr
 lines carry their UTC time; --quiet keeps only errors.";
 
+const MAP_HELP: &str = "\
+Writes DIR/part-<n>-<content>.parquet (partial schema 2: one row per input file, user, route,
+status, error code, response source, client IP and hour, with up to three sample requests) and
+DIR/map.json (what was read). DIR is replaced whole; it must be new, empty or an earlier map's.
+Judge with: permlens analyze --partials DIR [--partials DIR2 ...] -p SNAPSHOT, giving the same
+--catalog and parsing options. A content mapped twice (a log copied to two machines) is counted
+once. Exit 2 when the run could not be done (as analyze).";
+
+/// Options of `permlens map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Log files, directories or globs
+    #[arg(required = true, value_name = "LOGS")]
+    pub logs: Vec<PathBuf>,
+    /// Output directory for the partials and map.json (replaced whole)
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// With a single log file: the name recorded for it instead of its path (e.g. the URI it
+    /// was copied from); samples of a report are ordered by these names, as by paths
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub reading: ReadingOpts,
+    #[command(flatten)]
+    pub catalog: CatalogOpt,
+    /// Threads at work at once (default: all cores)
+    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads)]
+    pub threads: Option<usize>,
+    /// Progress bar on stderr: auto (only on a terminal), always or never
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Largest tolerated share of malformed lines among the lines parsed
+    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio)]
+    pub max_bad_ratio: f64,
+    /// Print only errors
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Input bytes per round of reading before its rows are written out (bounds memory)
+    #[arg(long, hide = true, default_value_t = 1 << 30)]
+    pub round_bytes: u64,
+}
+
 /// Options of `permlens analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Log files, directories or globs (none with --state: report on what is stored)
-    #[arg(required_unless_present = "state", value_name = "LOGS")]
+    /// Log files, directories or globs (none with --state: report on what is stored; none with
+    /// --partials)
+    #[arg(required_unless_present_any = ["state", "partials"], value_name = "LOGS")]
     pub logs: Vec<PathBuf>,
+    /// Judge mapped partials instead of logs: `permlens map` output directories, Parquet files
+    /// or globs (repeatable), from any number of machines or reduced by Spark
+    #[arg(long, value_name = "DIR|FILE|GLOB", conflicts_with_all = ["logs", "state"])]
+    pub partials: Vec<PathBuf>,
     /// IAM snapshot (permlens snapshot JSON); without it only usage is reported. Repeat it, or
     /// name a directory of snapshots, to judge each request by the snapshot in force at its time
     #[arg(short = 'p', long, value_name = "FILE|DIR")]

@@ -7,6 +7,7 @@ mod classify;
 mod explain;
 mod generate;
 mod inspect;
+mod map;
 mod report;
 mod snapshot;
 mod state;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Snapshot(cmd) => snapshot::run(cmd),
         Command::Generate(args) => generate::run(args),
         Command::State(cmd) => state::run(cmd),
+        Command::Map(args) => map::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Report(args) => report::run(args),
     }

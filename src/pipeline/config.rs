@@ -38,6 +38,8 @@ pub struct Config {
     pub retain_days: Option<u32>,
     /// With `--state`: input bytes read per round before the round's rows are written out.
     pub round_bytes: u64,
+    /// `--partials`: mapped partial files, directories or globs to judge instead of logs.
+    pub partials: Vec<PathBuf>,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,
@@ -45,6 +47,26 @@ pub struct Config {
     pub min_days: u32,
     pub max_bad_ratio: f64,
     pub prefilter: bool,
+}
+
+/// The identity of what a line is read as: the catalog and every option that changes it.
+/// States and mapped partials carry it, and runs with another are refused. Options added
+/// later enter it only when given, so older states stay usable.
+pub fn fingerprint(cfg: &Config, ctx: &super::Context) -> String {
+    let mut reading = cfg.log_format_text.clone();
+    if let Some(z) = cfg.timezone {
+        reading.push_str(&format!(";timezone={z}"));
+    }
+    for p in &cfg.strip_prefixes {
+        reading.push_str(&format!(";strip-prefix={p}"));
+    }
+    let specs: Vec<&str> = cfg.field_specs.iter().map(FieldSpec::text).collect();
+    crate::state::config_fingerprint(
+        &ctx.catalog,
+        cfg.user_field.as_ref().map(UserField::name),
+        &specs,
+        &reading,
+    )
 }
 
 /// Which findings make the run exit 1.

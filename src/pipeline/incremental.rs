@@ -10,8 +10,6 @@ use std::path::Path;
 use super::checks::{check_inputs, malformed_samples};
 use super::{Config, Context, Scanned};
 use crate::input::{FileReport, InputFile};
-use crate::parse::apig::UserField;
-use crate::parse::json::FieldSpec;
 use crate::policy::context::ContextClasses;
 use crate::scan::{Counters, ScanConfig};
 use crate::state::{self, HourlyRows, Plan, Prints, State, StateReport};
@@ -85,6 +83,7 @@ pub fn read(
         straddling: loaded.straddling,
         earlier: loaded.earlier,
         pending_state: Some(state),
+        partials: None,
     })
 }
 
@@ -92,21 +91,7 @@ pub fn read(
 /// line is read as; options added later enter it only when given, so older states stay
 /// usable.
 fn open(cfg: &Config, ctx: &Context, dir: &Path) -> anyhow::Result<State> {
-    let mut reading = cfg.log_format_text.clone();
-    if let Some(z) = cfg.timezone {
-        reading.push_str(&format!(";timezone={z}"));
-    }
-    for p in &cfg.strip_prefixes {
-        reading.push_str(&format!(";strip-prefix={p}"));
-    }
-    let specs: Vec<&str> = cfg.field_specs.iter().map(FieldSpec::text).collect();
-    let fingerprint = state::config_fingerprint(
-        &ctx.catalog,
-        cfg.user_field.as_ref().map(UserField::name),
-        &specs,
-        &reading,
-    );
-    let state = State::open(dir, Some(&fingerprint))?;
+    let state = State::open(dir, Some(&super::config::fingerprint(cfg, ctx)))?;
     if let Some(holder) = &state.took_over {
         crate::log::warn(&format!(
             "took over the lock of the state directory {} from a run that did not finish ({holder})",

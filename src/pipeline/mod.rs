@@ -15,6 +15,8 @@ pub mod checks;
 pub mod config;
 pub mod incremental;
 pub mod inputs;
+pub mod map;
+pub mod partials;
 pub mod write;
 
 use std::time::Instant;
@@ -88,6 +90,8 @@ pub struct Scanned {
     pub earlier: EarlierUses,
     /// With `--state`: the state made by this run, written once the report is in place.
     pub pending_state: Option<State>,
+    /// With `--partials`: what was read of them.
+    pub partials: Option<crate::state::MappedReport>,
 }
 
 /// The read stage's result: the scan, the previous report's findings index, the scan's
@@ -155,6 +159,7 @@ pub fn read(
     let (scanned, previous) = rayon::join(
         || -> anyhow::Result<(Scanned, f64)> {
             let scanned = match &cfg.state {
+                None if !cfg.partials.is_empty() => partials::read(cfg, ctx)?,
                 None => read_once(cfg, ctx, files)?,
                 Some(dir) => incremental::read(cfg, ctx, dir, files, started)?,
             };
@@ -198,6 +203,7 @@ pub fn read_once(cfg: &Config, ctx: &Context, files: Vec<InputFile>) -> anyhow::
         straddling: 0,
         earlier: Default::default(),
         pending_state: None,
+        partials: None,
     })
 }
 

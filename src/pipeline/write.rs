@@ -422,6 +422,13 @@ fn summary(
             "per_file": per_file(reports),
         },
         "state": scanned.state.as_ref().map(|s| state_json(s, scanned)),
+        "partials": scanned.partials.as_ref().map(|p| json!({
+            "files": p.files,
+            "contents": p.contents,
+            "duplicate_copies": p.duplicates,
+            "duplicate_requests": p.duplicate_requests,
+            "straddling_requests": scanned.straddling,
+        })),
         "window": {
             "first": window.map(|w| format_micros(w.0)),
             "last": window.map(|w| format_micros(w.1)),

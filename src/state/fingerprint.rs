@@ -47,6 +47,13 @@ pub(super) fn observe(f: &mut InputFile) -> Option<Observed> {
     })
 }
 
+/// The id of `f`'s content, as a mapped partial names it: the hash of its first [`HEAD`]
+/// bytes (decompressed), with their length. `None` when the file cannot be read.
+pub fn content_id(f: &mut InputFile) -> Option<String> {
+    let (prints, _) = fingerprint(f).ok()?;
+    Some(format!("{}-{}", hex(prints.head_hash), prints.head_len))
+}
+
 /// The hash of the `tail_len` bytes before `end` of a plain file; an error when fewer are
 /// there (the file is shorter than the content it is compared with).
 pub(super) fn tail_at(path: &Path, end: u64, tail_len: u64) -> io::Result<u128> {

@@ -27,7 +27,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn merge(&mut self, part: Loaded) {
+    pub(super) fn merge(&mut self, part: Loaded) {
         self.stats.merge(part.stats);
         self.straddling += part.straddling;
         for (k, t) in part.earlier {
@@ -85,7 +85,7 @@ impl State {
 
 /// What every entry is folded against: the window, the context classes, and the catalog's
 /// routes by method and template (a stored row names its route by those).
-struct Window<'a> {
+pub(super) struct Window<'a> {
     catalog: &'a Catalog,
     routes: HashMap<&'a [u8], HashMap<&'a [u8], RouteId>>,
     since: Option<i64>,
@@ -96,7 +96,7 @@ struct Window<'a> {
 }
 
 impl<'a> Window<'a> {
-    fn new(
+    pub(super) fn new(
         catalog: &'a Catalog,
         since: Option<i64>,
         until: Option<i64>,
@@ -132,15 +132,7 @@ impl<'a> Window<'a> {
     /// time), so that loading holds the aggregate of the window, not every stored row of
     /// the entry.
     fn fold_entry(&self, stored: Stored, seq: u64, id: &str) -> anyhow::Result<Loaded> {
-        let mut fold = EntryFold {
-            window: self,
-            seq,
-            id,
-            out: Loaded::default(),
-            user_ids: Vec::new(),
-            code_ids: Vec::new(),
-            ips: Vec::new(),
-        };
+        let mut fold = EntryFold::new(self, seq, id, rows::SAMPLES_PER_HOURLY_ROW);
         match stored {
             Stored::InMemory(rows) => {
                 for (k, v) in &rows.map {
@@ -157,12 +149,15 @@ impl<'a> Window<'a> {
 }
 
 /// One entry being folded into `out`.
-struct EntryFold<'a> {
+pub(super) struct EntryFold<'a> {
     window: &'a Window<'a>,
-    /// The order in which the entry's content was first counted.
-    seq: u64,
+    /// The order in which the entry's content was first counted (with mapped partials: the
+    /// rank of the row's file and content), the `file` of its rows' positions.
+    pub(super) seq: u64,
     id: &'a str,
-    out: Loaded,
+    /// Samples a row gives: the hour's first request in a state; all a mapped row kept.
+    samples: usize,
+    pub(super) out: Loaded,
     /// Ids of the entry's strings in `out.stats`, and parsed IPs, resolved once each (the
     /// entry's strings are interned as its rows are read: the tables grow with them).
     user_ids: Vec<Option<u32>>,
@@ -170,8 +165,21 @@ struct EntryFold<'a> {
     ips: Vec<Option<Option<IpAddr>>>,
 }
 
-impl EntryFold<'_> {
-    fn row(&mut self, strings: &Interner, k: &Key, v: &Value) -> anyhow::Result<()> {
+impl<'a> EntryFold<'a> {
+    pub(super) fn new(window: &'a Window<'a>, seq: u64, id: &'a str, samples: usize) -> Self {
+        EntryFold {
+            window,
+            seq,
+            id,
+            samples,
+            out: Loaded::default(),
+            user_ids: Vec::new(),
+            code_ids: Vec::new(),
+            ips: Vec::new(),
+        }
+    }
+
+    pub(super) fn row(&mut self, strings: &Interner, k: &Key, v: &Value) -> anyhow::Result<()> {
         for table in [&mut self.user_ids, &mut self.code_ids] {
             table.resize(strings.len(), None);
         }
@@ -252,10 +260,15 @@ impl EntryFold<'_> {
         let user_id = strings.get(v.user_id);
         if !user_id.is_empty() {
             // Entries are folded in order and a partial's rows in hour order: the first
-            // row with an id is the earliest (offsets of different runs do not compare).
+            // row with an id is the earliest (offsets of different runs do not compare). A
+            // mapped row's offsets are those of one scan: its first sample places it.
+            let offset = match self.samples {
+                1 => 0,
+                _ => v.samples.first().map_or(0, |s| s.0),
+            };
             let first = Position {
                 file: self.seq as u32,
-                offset: 0,
+                offset,
             };
             let id = String::from_utf8_lossy(user_id).into();
             crate::aggregate::keep_earlier_id(&mut stats.user_ids, user, (first, id));
@@ -268,7 +281,7 @@ impl EntryFold<'_> {
             source,
             context: class,
         };
-        let cell = stored_cell(v, self.seq, first, last, ip);
+        let cell = stored_cell(v, self.seq, first, last, ip, self.samples);
         stats.note_time(first);
         stats.note_time(last);
         let day_left = match stats.usage.get_mut(&key) {
@@ -285,9 +298,16 @@ impl EntryFold<'_> {
     }
 }
 
-/// The cell of a stored usage row of the entry counted `seq`-th; its positions are offsets
-/// in that entry's content.
-fn stored_cell(v: &Value, seq: u64, first: i64, last: i64, ip: Option<IpAddr>) -> Cell {
+/// The cell of a stored usage row of the entry counted `seq`-th, with at most `samples` of
+/// its samples; its positions are offsets in that entry's content.
+fn stored_cell(
+    v: &Value,
+    seq: u64,
+    first: i64,
+    last: i64,
+    ip: Option<IpAddr>,
+    samples: usize,
+) -> Cell {
     let at = |offset: u64| Position {
         file: seq as u32,
         offset,
@@ -300,7 +320,7 @@ fn stored_cell(v: &Value, seq: u64, first: i64, last: i64, ip: Option<IpAddr>) -
         // held by every merge may have kept up to three.
         v.samples
             .iter()
-            .take(rows::SAMPLES_PER_HOURLY_ROW)
+            .take(samples)
             .map(|(o, id)| Sample {
                 at: at(*o),
                 request_id: id.clone(),

@@ -37,6 +37,7 @@
 mod fingerprint;
 mod load;
 mod manifest;
+mod mapped;
 mod merge;
 pub mod partial;
 mod plan;
@@ -44,8 +45,10 @@ pub mod rows;
 mod store;
 
 pub use fingerprint::Prints;
+pub use fingerprint::content_id;
 pub use load::Loaded;
 pub use manifest::{Entry, HEAD, Manifest, RawId, config_fingerprint};
+pub use mapped::{MappedReport, load_mapped};
 pub use merge::MergeReport;
 pub use plan::Plan;
 pub use rows::HourlyRows;
@@ -58,6 +61,6 @@ use partial::Rows;
 
 /// The scan's rows split by input file (by index in the scan's file list), each file's for
 /// [`State::store`].
-pub fn rows_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+pub fn rows_by_file<const N: usize>(rows: HourlyRows<N>, catalog: &Catalog) -> BTreeMap<u32, Rows> {
     partial::split_by_file(rows, catalog)
 }

@@ -21,7 +21,9 @@
 mod parquet;
 mod split;
 
-pub use parquet::{file_hash, read, read_each, write};
+pub use parquet::{
+    Origin, file_hash, origins, read, read_each, read_mapped_each, write, write_mapped,
+};
 pub use split::split_by_file;
 
 use std::borrow::Cow;
@@ -61,8 +63,28 @@ pub struct Value {
     pub samples: Vec<(u64, Box<str>)>,
 }
 
+/// The version of the partial schema `permlens map` writes (`schema_version` column). State
+/// partials, which have no such column, are version 1.
+pub const SCHEMA_VERSION: i32 = 2;
+
+/// Where a mapped partial's rows come from: the columns schema 2 adds to every row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The fingerprint of the catalog and parsing options the rows were made with.
+    pub config: String,
+    /// The map run that wrote the rows.
+    pub run: String,
+    /// The input's name: orders samples across files, as a plain scan orders its inputs.
+    pub file: String,
+    /// The content's id: the hash of its first 64 KiB (decompressed).
+    pub content: String,
+    /// Bytes of the content that were counted.
+    pub content_bytes: u64,
+}
+
 impl Value {
-    fn merge(&mut self, o: Value) {
+    /// Adds another value of the same row, keeping the `keep` earliest samples.
+    fn merge(&mut self, o: Value, keep: usize) {
         self.count += o.count;
         self.first_seen = min_opt(self.first_seen, o.first_seen);
         self.last_seen = match (self.last_seen, o.last_seen) {
@@ -72,9 +94,9 @@ impl Value {
         self.samples.extend(o.samples);
         self.samples.sort();
         self.samples.dedup();
-        // Rows are hourly: like a scan, a merge keeps the hour's first request (a resumed
+        // Rows are hourly: like a scan, a merge keeps the hour's first requests (a resumed
         // file's new lines in a stored hour must not add samples a one-shot run lacks).
-        self.samples.truncate(SAMPLES_PER_HOURLY_ROW);
+        self.samples.truncate(keep);
     }
 }
 
@@ -87,12 +109,26 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 
 /// The rows of one content entry: interned keys, so a row costs tens of bytes, not a dozen
 /// strings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Rows {
     pub strings: Interner,
     pub map: HashMap<Key, Value>,
     /// The id of the empty string.
     empty: Option<u32>,
+    /// Samples a row keeps: one in a state (the hour's first request), three in a mapped
+    /// partial (so that a report from partials names the requests a plain scan would).
+    pub samples_kept: usize,
+}
+
+impl Default for Rows {
+    fn default() -> Rows {
+        Rows {
+            strings: Interner::default(),
+            map: HashMap::default(),
+            empty: None,
+            samples_kept: SAMPLES_PER_HOURLY_ROW,
+        }
+    }
 }
 
 impl PartialEq for Rows {
@@ -157,7 +193,7 @@ impl Rows {
 
     pub fn insert(&mut self, key: Key, value: Value) {
         match self.map.get_mut(&key) {
-            Some(v) => v.merge(value),
+            Some(v) => v.merge(value, self.samples_kept),
             None => {
                 self.map.insert(key, value);
             }

@@ -12,9 +12,14 @@ use crate::scan::{Counters, Observation, Position, Sink};
 /// are the first of the earliest hours.
 pub const SAMPLES_PER_HOURLY_ROW: usize = 1;
 
-/// The key of an hourly row. `row.context` is always 0: the hour stands in its place.
+/// Samples a mapped partial's hourly row keeps (`permlens map`): as many as a plain scan's
+/// row, so that the earliest requests of a report from partials are those of a plain scan.
+pub const SAMPLES_PER_MAPPED_ROW: usize = crate::aggregate::SAMPLES_PER_ROW;
+
+/// The key of an hourly row that keeps `N` samples. `row.context` is always 0: the hour
+/// stands in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HourKey {
+pub struct HourKey<const N: usize = SAMPLES_PER_HOURLY_ROW> {
     pub row: UsageKey,
     /// Hours since the epoch (UTC).
     pub hour: u32,
@@ -32,13 +37,13 @@ pub struct HourUnmatchedKey {
     pub file: u32,
 }
 
-impl RowKey for HourKey {
-    const SAMPLES: usize = SAMPLES_PER_HOURLY_ROW;
+impl<const N: usize> RowKey for HourKey<N> {
+    const SAMPLES: usize = N;
     const KEEPS_IP: bool = false;
     type Unmatched = HourUnmatchedKey;
 
     #[inline]
-    fn of(row: UsageKey, o: &Observation<'_>, codes: &mut Interner) -> HourKey {
+    fn of(row: UsageKey, o: &Observation<'_>, codes: &mut Interner) -> HourKey<N> {
         HourKey {
             row: UsageKey { context: 0, ..row },
             hour: hour_of(o.time),
@@ -47,7 +52,7 @@ impl RowKey for HourKey {
         }
     }
 
-    fn remapped(self, users: &[u32], codes: &[u32]) -> HourKey {
+    fn remapped(self, users: &[u32], codes: &[u32]) -> HourKey<N> {
         HourKey {
             row: self.row.remapped(users, codes),
             ip: codes[self.ip as usize],
@@ -78,17 +83,26 @@ impl RowKey for HourKey {
 /// The rows are split by file next (`partial::split_by_file`), which adds up equal keys
 /// anyway; merging the workers' tables first would hold the largest, one twice its size and
 /// the others at once.
-#[derive(Debug, Default)]
-pub struct HourlyRows {
+#[derive(Debug)]
+pub struct HourlyRows<const N: usize = SAMPLES_PER_HOURLY_ROW> {
     /// Every worker's counters, malformed lines and time range, and one worker's rows.
-    pub rows: Stats<HourKey>,
+    pub rows: Stats<HourKey<N>>,
     /// The other workers' rows (their counters are in `rows`).
-    pub others: Vec<Stats<HourKey>>,
+    pub others: Vec<Stats<HourKey<N>>>,
 }
 
-impl HourlyRows {
+impl<const N: usize> Default for HourlyRows<N> {
+    fn default() -> Self {
+        HourlyRows {
+            rows: Stats::default(),
+            others: Vec::new(),
+        }
+    }
+}
+
+impl<const N: usize> HourlyRows<N> {
     /// Every part's rows, the first holding the counters.
-    pub fn into_parts(self) -> Vec<Stats<HourKey>> {
+    pub fn into_parts(self) -> Vec<Stats<HourKey<N>>> {
         let mut parts = self.others;
         parts.insert(0, self.rows);
         parts
@@ -96,7 +110,7 @@ impl HourlyRows {
 
     /// Every part folded into one table (for tests and small inputs: it holds the largest
     /// table and the merged one at once).
-    pub fn merged(self) -> Stats<HourKey> {
+    pub fn merged(self) -> Stats<HourKey<N>> {
         let mut parts = self.into_parts().into_iter();
         let mut all = parts.next().unwrap_or_default();
         for part in parts {
@@ -106,7 +120,7 @@ impl HourlyRows {
     }
 }
 
-impl Sink for HourlyRows {
+impl<const N: usize> Sink for HourlyRows<N> {
     #[inline]
     fn counters(&mut self) -> &mut Counters {
         &mut self.rows.counters
@@ -143,7 +157,7 @@ impl Sink for HourlyRows {
         self.rows.usage.len()
     }
 
-    fn merge(&mut self, mut other: HourlyRows) {
+    fn merge(&mut self, mut other: HourlyRows<N>) {
         self.others.append(&mut other.others);
         let rest = self.rows.absorb_tally(other.rows);
         self.others.push(rest);

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use polars::prelude::*;
 
-use super::{HOUR, Key, Rows, Value};
+use super::{HOUR, Key, Provenance, Rows, SCHEMA_VERSION, Value};
 use crate::aggregate::Interner;
 use crate::frame::{col, datetime_column};
 
@@ -79,12 +79,51 @@ fn to_frame(rows: &Rows, r: &[(&Key, &Value)]) -> PolarsResult<DataFrame> {
 /// Writes rows to a new Parquet file, ordered by hour, one row group at a time, synced to
 /// disk.
 pub fn write(path: &Path, rows: &Rows) -> anyhow::Result<()> {
+    write_frames(path, rows, None)
+}
+
+/// Writes rows to a new Parquet file in partial schema 2 ([`SCHEMA_VERSION`]): the state's
+/// columns after the provenance columns, `count` as a signed 64-bit integer (which every
+/// engine reads; Spark reads unsigned ones as decimals).
+pub fn write_mapped(path: &Path, rows: &Rows, provenance: &Provenance) -> anyhow::Result<()> {
+    write_frames(path, rows, Some(provenance))
+}
+
+/// The provenance columns of schema 2 put before the state's, `count` made signed.
+fn with_provenance(mut df: DataFrame, p: &Provenance) -> PolarsResult<DataFrame> {
+    let n = df.height();
+    let text = |name: &str, v: &str| col(name, std::iter::repeat_n(v, n));
+    let count = df.column("count")?.cast(&DataType::Int64)?;
+    df.with_column(count)?;
+    let columns = [
+        col("schema_version", std::iter::repeat_n(SCHEMA_VERSION, n)),
+        text("config", &p.config),
+        text("run", &p.run),
+        text("file", &p.file),
+        text("content", &p.content),
+        col(
+            "content_bytes",
+            std::iter::repeat_n(i64::try_from(p.content_bytes).unwrap_or(i64::MAX), n),
+        ),
+    ];
+    for (i, c) in columns.into_iter().enumerate() {
+        df.insert_column(i, c)?;
+    }
+    Ok(df)
+}
+
+fn write_frames(path: &Path, rows: &Rows, provenance: Option<&Provenance>) -> anyhow::Result<()> {
     let mut r: Vec<(&Key, &Value)> = rows.map.iter().collect();
     r.sort_unstable_by_key(|(k, _)| (k.hour, **k));
     let mut file = crate::frame::create_buffered(path, &path.display().to_string())?;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
-    let frame =
-        |group| anyhow::Context::context(to_frame(rows, group), "cannot build a partial table");
+    let frame = |group| {
+        let df = to_frame(rows, group).and_then(|df| match provenance {
+            Some(p) => with_provenance(df, p),
+            None => Ok(df),
+        });
+        anyhow::Context::context(df, "cannot build a partial table")
+    };
     let mut groups = r.chunks(ROWS_PER_GROUP);
     // An empty table still gets its schema written.
     let first = frame(groups.next().unwrap_or(&[]))?;
@@ -125,7 +164,7 @@ fn named_hash(path: &Path) -> Option<&str> {
 /// Reads a partial back. Any deviation from the schema is an error naming the file.
 pub fn read(path: &Path) -> anyhow::Result<Rows> {
     let mut rows = Rows::default();
-    rows.strings = read_into(path, |_, key, value| {
+    rows.strings = read_into(path, false, |_, key, value, _| {
         rows.insert(key, value);
         Ok(())
     })?;
@@ -138,19 +177,91 @@ pub fn read_each(
     path: &Path,
     mut f: impl FnMut(&Interner, &Key, Value) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    read_into(path, |strings, key, value| f(strings, &key, value)).map(drop)
+    read_into(path, false, |strings, key, value, _| {
+        f(strings, &key, value)
+    })
+    .map(drop)
+}
+
+/// Where a mapped partial's row comes from; strings are ids in the rows' [`Interner`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub config: u32,
+    pub run: u32,
+    pub file: u32,
+    /// `None`: rows an engine already counted once (no content to tell copies apart by).
+    pub content: Option<u32>,
+    pub content_bytes: Option<u64>,
+}
+
+/// [`read_each`] for a partial of schema 2 (`permlens map`'s, or an engine's reduction of
+/// them), each row with its [`Origin`]. A file of another schema version is an error naming
+/// the version.
+pub fn read_mapped_each(
+    path: &Path,
+    mut f: impl FnMut(&Interner, Origin, &Key, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    read_into(path, true, |strings, key, value, origin| {
+        f(
+            strings,
+            origin.expect("mapped rows have an origin"),
+            &key,
+            value,
+        )
+    })
+    .map(drop)
+}
+
+/// An [`Origin`] as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OriginText {
+    pub config: String,
+    pub run: String,
+    pub file: String,
+    pub content: Option<String>,
+    pub content_bytes: Option<u64>,
+}
+
+/// The distinct origins of a mapped partial's rows.
+pub fn origins(path: &Path) -> anyhow::Result<Vec<OriginText>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut last: Option<Origin> = None;
+    read_into(path, true, |strings, _, _, origin| {
+        let o = origin.expect("mapped rows have an origin");
+        if last != Some(o) {
+            last = Some(o);
+            let text = |id: u32| String::from_utf8_lossy(strings.get(id)).into_owned();
+            seen.insert(OriginText {
+                config: text(o.config),
+                run: text(o.run),
+                file: text(o.file),
+                content: o.content.map(text),
+                content_bytes: o.content_bytes,
+            });
+        }
+        Ok(())
+    })?;
+    Ok(seen.into_iter().collect())
 }
 
 /// Reads a partial row by row into `f`; returns the strings the rows' ids refer to.
 fn read_into(
     path: &Path,
-    mut f: impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+    mapped: bool,
+    mut f: impl FnMut(&Interner, Key, Value, Option<Origin>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Interner> {
     let bad = |what: &str| {
-        anyhow::anyhow!(
-            "state partial {}: {what} (expected the permlens partial schema; the state directory is damaged)",
-            path.display()
-        )
+        if mapped {
+            anyhow::anyhow!(
+                "partial {}: {what} (expected permlens partial schema {SCHEMA_VERSION}, as `permlens map` writes it)",
+                path.display()
+            )
+        } else {
+            anyhow::anyhow!(
+                "state partial {}: {what} (expected the permlens partial schema; the state directory is damaged)",
+                path.display()
+            )
+        }
     };
     let open =
         || std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()));
@@ -162,15 +273,18 @@ fn read_into(
     }
     // The Parquet reader must not take the run down on a file damaged in a way the checksum
     // could not see (a partial written before checksums): a panic in it is this file's error.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(open, &bad, &mut f)))
-        .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(open, mapped, &bad, &mut f)
+    }))
+    .unwrap_or_else(|_| Err(bad("the Parquet reader failed on it")))
 }
 
 /// [`read_into`] once the file is trusted as far as it can be.
 fn decode(
     open: impl Fn() -> anyhow::Result<std::fs::File>,
+    mapped: bool,
     bad: &impl Fn(&str) -> anyhow::Error,
-    f: &mut impl FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+    f: &mut impl FnMut(&Interner, Key, Value, Option<Origin>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Interner> {
     let unreadable = |e: PolarsError| bad(&format!("not readable as Parquet ({e})"));
     let metadata = ParquetReader::new(open()?)
@@ -190,25 +304,38 @@ fn decode(
             .with_slice((!groups.is_empty()).then_some((first_row, n)));
         reader.set_metadata(metadata.clone());
         let df = reader.finish().map_err(unreadable)?;
-        add_rows(&df, first_row, &mut strings, f, bad)?;
+        add_rows(&df, first_row, mapped, &mut strings, f, bad)?;
         first_row += n;
     }
     Ok(strings)
 }
+
+/// What a partial's rows are handed to, one at a time.
+type RowFn<'a> = dyn FnMut(&Interner, Key, Value, Option<Origin>) -> anyhow::Result<()> + 'a;
 
 /// Hands the rows of `df` (rows `first_row..` of a partial) to `f`, their strings interned
 /// in `strings`; `bad` words an error.
 fn add_rows(
     df: &DataFrame,
     first_row: usize,
+    mapped: bool,
     strings: &mut Interner,
-    f: &mut dyn FnMut(&Interner, Key, Value) -> anyhow::Result<()>,
+    f: &mut RowFn<'_>,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<()> {
     let columns = Columns::of(df, bad)?;
+    let origins = if mapped {
+        Some(OriginColumns::of(df, bad)?)
+    } else {
+        None
+    };
     let mut kind = columns.kind.iter();
     let mut text = columns.text.each_ref().map(|c| c.iter());
     let mut numbers = columns.numbers.each_ref().map(|c| c.iter());
+    let mut origin_text = origins
+        .as_ref()
+        .map(|o| o.text.each_ref().map(|c| c.iter()));
+    let mut origin_bytes = origins.as_ref().map(|o| o.bytes.iter());
     for i in first_row..first_row + df.height() {
         let cells = Cells {
             kind: kind.next().flatten(),
@@ -216,9 +343,82 @@ fn add_rows(
             numbers: numbers.each_mut().map(|c| c.next().flatten()),
         };
         let (key, value) = cells.row(i, strings, bad)?;
-        f(strings, key, value)?;
+        let origin = match (&mut origin_text, &mut origin_bytes) {
+            (Some(t), Some(b)) => {
+                let [config, run, file, content] = t.each_mut().map(|c| c.next().flatten());
+                let bytes = b.next().flatten();
+                let (Some(config), Some(run), Some(file)) = (config, run, file) else {
+                    return Err(bad(&format!("row {i}: no config, run or file")));
+                };
+                Some(Origin {
+                    config: strings.intern(config.as_bytes()),
+                    run: strings.intern(run.as_bytes()),
+                    file: strings.intern(file.as_bytes()),
+                    content: content.map(|c| strings.intern(c.as_bytes())),
+                    content_bytes: bytes.map(|b| b.max(0) as u64),
+                })
+            }
+            _ => None,
+        };
+        f(strings, key, value, origin)?;
     }
     Ok(())
+}
+
+/// The provenance columns of schema 2, checked: the version first, so that a partial of
+/// another version is named as such rather than by a missing column.
+struct OriginColumns {
+    /// `config`, `run`, `file`, `content`.
+    text: [StringChunked; 4],
+    bytes: Int64Chunked,
+}
+
+impl OriginColumns {
+    fn of(df: &DataFrame, bad: &dyn Fn(&str) -> anyhow::Error) -> anyhow::Result<OriginColumns> {
+        let Ok(version) = df.column("schema_version") else {
+            return Err(bad(
+                "no schema_version column: a partial of schema 1 (a --state directory's, read with `analyze --state`) or not a permlens partial",
+            ));
+        };
+        let version = version
+            .cast(&DataType::Int64)
+            .ok()
+            .and_then(|c| c.i64().ok().cloned())
+            .ok_or_else(|| bad("column schema_version is not a number"))?;
+        if let Some(v) = version
+            .iter()
+            .flatten()
+            .find(|v| *v != i64::from(SCHEMA_VERSION))
+        {
+            return Err(bad(&format!(
+                "schema_version {v}: this permlens reads partial schema {SCHEMA_VERSION}; map the logs again with this version"
+            )));
+        }
+        let text = |name: &str| -> anyhow::Result<StringChunked> {
+            let c = df
+                .column(name)
+                .map_err(|_| bad(&format!("no column {name}")))?;
+            Ok(c.str()
+                .map_err(|_| bad(&format!("column {name} is not text")))?
+                .clone())
+        };
+        let bytes = df
+            .column("content_bytes")
+            .map_err(|_| bad("no column content_bytes"))?
+            .cast(&DataType::Int64)
+            .ok()
+            .and_then(|c| c.i64().ok().cloned())
+            .ok_or_else(|| bad("column content_bytes is not a number"))?;
+        Ok(OriginColumns {
+            text: [
+                text("config")?,
+                text("run")?,
+                text("file")?,
+                text("content")?,
+            ],
+            bytes,
+        })
+    }
 }
 
 /// The columns of a row group, in the order [`Cells`] takes them.
@@ -418,6 +618,57 @@ mod tests {
         let p = dir.path().join("empty.parquet");
         write(&p, &Rows::default()).unwrap();
         assert_eq!(read(&p).unwrap(), Rows::default());
+    }
+
+    /// A mapped partial reads back with its rows and their origin; a state partial is not
+    /// one (schema 1), and a state read of a mapped one still gets its rows.
+    #[test]
+    fn mapped_partials_round_trip_with_their_origin() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rows = Rows::default();
+        row(&mut rows, 490_000, 3, &[(10, "r1"), (20, "r2")]);
+        let p = dir.path().join("m.parquet");
+        let provenance = Provenance {
+            config: "cfg".into(),
+            run: "run1".into(),
+            file: "s3a://b/gw.log".into(),
+            content: "abc-65536".into(),
+            content_bytes: 1 << 40,
+        };
+        write_mapped(&p, &rows, &provenance).unwrap();
+        let origins = origins(&p).unwrap();
+        assert_eq!(
+            origins,
+            [OriginText {
+                config: "cfg".into(),
+                run: "run1".into(),
+                file: "s3a://b/gw.log".into(),
+                content: Some("abc-65536".into()),
+                content_bytes: Some(1 << 40),
+            }]
+        );
+        let mut back = Rows::default();
+        read_mapped_each(&p, |strings, _, key, value| {
+            let mut one = Rows {
+                strings: strings.clone(),
+                ..Rows::default()
+            };
+            one.map.insert(*key, value);
+            back.absorb(one);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, rows);
+        assert_eq!(read(&p).unwrap(), rows);
+
+        let state = dir.path().join("s.parquet");
+        write(&state, &rows).unwrap();
+        let e = origins_error(&state);
+        assert!(e.contains("schema 1") && e.contains("s.parquet"), "{e}");
+    }
+
+    fn origins_error(p: &Path) -> String {
+        format!("{:#}", origins(p).unwrap_err())
     }
 
     #[test]

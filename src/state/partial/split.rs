@@ -12,7 +12,10 @@ use crate::state::rows::{HourKey, HourUnmatchedKey, HourlyRows};
 /// Splits the rows a partitioned scan produced by input file, consuming the scan's aggregate
 /// (its samples move, and its memory goes as the rows are built). Each string is interned
 /// once per file (ids are mapped through tables), not once per row.
-pub fn split_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows> {
+pub fn split_by_file<const N: usize>(
+    rows: HourlyRows<N>,
+    catalog: &Catalog,
+) -> BTreeMap<u32, Rows> {
     let mut parts = rows.into_parts();
     // Every row of a user gets the id of the user's earliest request, over all parts: each
     // part only knows the earliest among the requests its worker read.
@@ -37,7 +40,9 @@ pub fn split_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows>
     }
     let mut out: BTreeMap<u32, Rows> = BTreeMap::new();
     for (file, n) in per_file {
-        out.entry(file).or_default().map.reserve(n);
+        let rows = out.entry(file).or_default();
+        rows.samples_kept = N;
+        rows.map.reserve(n);
     }
     // One part after the other (each worker's rows of a partitioned scan), the smallest
     // first, each freed once its rows are in: equal keys of two parts add up in
@@ -50,8 +55,8 @@ pub fn split_by_file(rows: HourlyRows, catalog: &Catalog) -> BTreeMap<u32, Rows>
 }
 
 /// Adds the rows of one aggregate (without parts) to `out`, by file.
-fn add_part(
-    mut stats: Stats<HourKey>,
+fn add_part<const N: usize>(
+    mut stats: Stats<HourKey<N>>,
     catalog: &Catalog,
     first_ids: &HashMap<Box<[u8]>, Box<str>>,
     out: &mut BTreeMap<u32, Rows>,
@@ -80,8 +85,8 @@ fn add_part(
 }
 
 /// One part of a scan's rows (one worker's), whose strings are ids in its own interners.
-struct Part<'a> {
-    stats: &'a Stats<HourKey>,
+struct Part<'a, const N: usize> {
+    stats: &'a Stats<HourKey<N>>,
     catalog: &'a Catalog,
     /// Each user's id (of their earliest request over all parts), by the part's user id.
     user_ids: Vec<Option<&'a str>>,
@@ -100,7 +105,7 @@ fn cached(slot: &mut Option<u32>, rows: &mut Rows, bytes: &[u8]) -> u32 {
     *slot.get_or_insert_with(|| rows.intern(bytes))
 }
 
-impl Part<'_> {
+impl<const N: usize> Part<'_, N> {
     /// The rows of `file` and the ids of this part's strings in them.
     fn target<'o>(
         &self,
@@ -119,7 +124,7 @@ impl Part<'_> {
     }
 
     /// A usage row of the part as a row of `rows` (whose ids are `o`), its samples moved.
-    fn usage_row(&self, rows: &mut Rows, o: &mut Ids, k: HourKey, cell: Cell) -> (Key, Value) {
+    fn usage_row(&self, rows: &mut Rows, o: &mut Ids, k: HourKey<N>, cell: Cell) -> (Key, Value) {
         let stats = self.stats;
         let route = self.catalog.route(k.row.route);
         let (method, route_id) = *o.routes[usize::from(k.row.route)].get_or_insert_with(|| {

@@ -1,0 +1,99 @@
+//! The read stage from mapped partials (`analyze --partials`): the rows `permlens map` wrote
+//! (on this machine, on others, through Spark), judged as a plain scan of the same logs
+//! would be ([`crate::state::load_mapped`] holds the rules).
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::{Config, Context, Scanned};
+use crate::input::{FileReport, discover};
+use crate::state;
+
+/// Finds the partial files and folds their rows in the window.
+pub fn read(cfg: &Config, ctx: &Context) -> anyhow::Result<Scanned> {
+    let paths = find(&cfg.partials)?;
+    let config = super::config::fingerprint(cfg, ctx);
+    let (loaded, report) = state::load_mapped(
+        &paths,
+        &ctx.catalog,
+        cfg.since,
+        cfg.until,
+        &ctx.classes,
+        &config,
+    )?;
+    if loaded.straddling > 0 {
+        crate::log::warn(&format!(
+            "{} requests are in hourly rows that a condition's or snapshot's time boundary splits: they are judged at their hour's first request",
+            loaded.straddling
+        ));
+    }
+    if report.duplicates > 0 {
+        crate::log::info(&format!(
+            "{} copies of contents mapped more than once were left out ({} requests)",
+            report.duplicates, report.duplicate_requests
+        ));
+    }
+    let reports = paths
+        .iter()
+        .map(|p| FileReport {
+            name: p.display().to_string(),
+            bytes: std::fs::metadata(p).map_or(0, |m| m.len()),
+            compression: "none",
+            ..FileReport::default()
+        })
+        .collect();
+    // The partials hold requests, not lines: each request is counted as a line parsed, so
+    // the summary's counts still add up (the map runs' own counts are in their map.json).
+    let held = &loaded.stats.counters;
+    let counters = crate::scan::Counters {
+        bss_requests: held.bss_requests,
+        unmatched_requests: held.unmatched_requests,
+        parsed: held.bss_requests + held.unmatched_requests,
+        lines: held.bss_requests + held.unmatched_requests,
+        ..Default::default()
+    };
+    Ok(Scanned {
+        stats: loaded.stats,
+        counters,
+        reports,
+        malformed: Vec::new(),
+        state: None,
+        straddling: loaded.straddling,
+        earlier: loaded.earlier,
+        pending_state: None,
+        partials: Some(report),
+    })
+}
+
+/// The Parquet files under `inputs` (files, directories searched recursively, globs), in
+/// path order. Names starting with `_` or `.` (Spark's `_SUCCESS`, `.crc` files) and what is
+/// under a `_temporary` directory (an unfinished Spark job's) are not partials.
+pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let found = discover::discover(inputs)?;
+    let ignored = |p: &std::path::Path| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        name.starts_with('_')
+            || name.starts_with('.')
+            || p.components().any(|c| c.as_os_str() == "_temporary")
+    };
+    let files: Vec<PathBuf> = found
+        .files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet") && !ignored(p))
+        .collect();
+    if files.is_empty() {
+        bail!(
+            "--partials {}: no partial files (*.parquet) found; expected the output of `permlens map` or a reduction of it",
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    Ok(files)
+}
