@@ -165,13 +165,21 @@ def arguments(argv):
         help="keep the map's staged partials under OUT/_map (removed after a successful run)",
     )
 
-    m = p.add_argument_group("parsing (passed to `permlens map`; see `permlens analyze --help`)")
+    m = p.add_argument_group(
+        "reading (passed to `permlens map`, and to `analyze`, which refuses partials read "
+        "with other options; see `permlens map --help`)"
+    )
     m.add_argument("--catalog", metavar="FILE", help="route catalog (local file or URI, shipped)")
     m.add_argument("--log-format", metavar="FORMAT")
     m.add_argument("--user-field", metavar="NAME")
     m.add_argument("--field", action="append", default=[], metavar="NAME=dotted.path")
     m.add_argument("--strip-prefix", action="append", default=[], metavar="PREFIX")
     m.add_argument("--timezone", metavar="OFFSET")
+    m.add_argument(
+        "--max-bad-ratio",
+        metavar="R",
+        help="largest tolerated share of malformed lines in each file (map only)",
+    )
     m.add_argument(
         "--map-arg",
         action="append",
@@ -452,6 +460,23 @@ def map_task(plan):
     return run
 
 
+def reading_args(args):
+    """The options that decide how a line is read: the same for map and analyze."""
+    out = []
+    for flag, value in (
+        ("--log-format", args.log_format),
+        ("--user-field", args.user_field),
+        ("--timezone", args.timezone),
+    ):
+        if value:
+            out += [flag, value]
+    for value in args.field:
+        out += ["--field", value]
+    for value in args.strip_prefix:
+        out += ["--strip-prefix", value]
+    return out
+
+
 def plan_groups(files, per_task, bytes_per_task):
     """Cuts the sorted file list into tasks of at most per_task files and about
     bytes_per_task bytes (a larger file is a task of its own)."""
@@ -475,18 +500,9 @@ def run_map(spark, hadoop, args, files, binary, catalog, stage_local):
         args.fetch == "auto" and all(uri.startswith("file:") for uri, _, _ in files)
     )
     threads = args.map_threads or int(sc.getConf().get("spark.task.cpus", "1"))
-    map_args = []
-    for flag, value in (
-        ("--log-format", args.log_format),
-        ("--user-field", args.user_field),
-        ("--timezone", args.timezone),
-    ):
-        if value:
-            map_args += [flag, value]
-    for value in args.field:
-        map_args += ["--field", value]
-    for value in args.strip_prefix:
-        map_args += ["--strip-prefix", value]
+    map_args = reading_args(args)
+    if args.max_bad_ratio:
+        map_args += ["--max-bad-ratio", args.max_bad_ratio]
     map_args += args.map_arg
     plan = {
         "binary": binary,
@@ -678,13 +694,15 @@ def sum_totals(documents):
             elif isinstance(v, dict):
                 add(into.setdefault(k, {}), v)
 
+    malformed = []
     for name, doc, seconds in documents:
         add(totals, doc.get("totals") or {})
         for f in doc.get("files") or []:
             entry = dict(f)
             entry["map_seconds"] = seconds
             files.append(entry)
-    return totals, files
+        malformed += doc.get("malformed_samples") or []
+    return totals, files, malformed[:100]
 
 
 def ship(sc, hadoop, location, what):
@@ -701,13 +719,20 @@ def ship(sc, hadoop, location, what):
     ]
     if name in already:
         return name
+
+    def add(path):
+        try:
+            sc.addFile(path)
+        except Exception as e:
+            raise JobError(f"cannot ship {what} {path} to the executors: {first_line(e)}")
+
     if "://" in location or location.startswith("file:") or os.path.isfile(location):
-        sc.addFile(location)
+        add(location)
         return name
     if what == "permlens" and "/" not in location:
         found = shutil.which(location)
         if found:
-            sc.addFile(found)
+            add(found)
             return os.path.basename(found)
     raise JobError(
         f"{what} {location}: no such file here, and not shipped with spark-submit --files"
@@ -720,6 +745,7 @@ def run_analyze(args, binary, partials_local, report_local, snapshots, catalog):
         cmd += ["-p", s]
     if catalog:
         cmd += ["--catalog", catalog]
+    cmd += reading_args(args)
     for flag, value in (
         ("--since", args.since),
         ("--until", args.until),
@@ -745,6 +771,10 @@ def main(argv=None):
         return job(spark, args)
     except JobError as e:
         log(f"error: {e}")
+        return 2
+    except Exception as e:  # Spark's or the JVM's: the trace for a bug report, then one line
+        traceback.print_exc()
+        log(f"error: {first_line(e)}")
         return 2
     finally:
         spark.stop()
@@ -842,7 +872,7 @@ def job(spark, args):
         log(f"reduce: {rows} rows in {partials_out}")
 
         # What the map read
-        totals, entries = sum_totals(documents)
+        totals, entries, malformed = sum_totals(documents)
         summary = {
             "schema_version": PARTIAL_SCHEMA_VERSION,
             "run": run_id,
@@ -853,6 +883,7 @@ def job(spark, args):
             "reduced_rows": rows,
             "totals": totals,
             "files": entries,
+            "malformed_samples": malformed,
         }
         local_summary = os.path.join(scratch, "map-summary.json")
         with open(local_summary, "w", encoding="utf-8") as f:
