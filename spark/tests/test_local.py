@@ -68,9 +68,13 @@ def job(args, tmp):
     return run(cmd, env=dict(os.environ, TZ="UTC"))
 
 
-def messages(stderr):
-    """The job's own lines (Spark's log lines left out)."""
-    return "\n".join(l for l in stderr.splitlines() if l.startswith("permlens-spark:") or l.startswith("  "))
+def messages(result):
+    """The job's own lines (Spark's log lines left out). spark-submit runs the Python driver
+    with its stderr sent to the JVM's stdout: look at both."""
+    text = result.stdout + "\n" + result.stderr
+    return "\n".join(
+        l for l in text.splitlines() if l.startswith("permlens-spark:") or l.startswith("  ")
+    )
 
 
 class LocalModeTest(unittest.TestCase):
@@ -270,7 +274,7 @@ class LocalModeTest(unittest.TestCase):
             self.tmp,
         )
         self.assertIn(r.returncode, (0, 1), f"{r.stdout}\n{r.stderr[-5000:]}")
-        self.assertIn("read through Hadoop FS", r.stderr)
+        self.assertIn("read through Hadoop FS", messages(r))
         self.assert_same_tables(self.plain, os.path.join(self.tmp, "report-fetch"))
 
     def test_a_failed_map_fails_the_job(self):
@@ -282,7 +286,7 @@ class LocalModeTest(unittest.TestCase):
         out = os.path.join(self.tmp, "out-bad")
         r = job([logs, "-p", self.snapshot, "-o", out, "--permlens", self.bin], self.tmp)
         self.assertEqual(r.returncode, 2, f"{r.stdout}\n{r.stderr[-5000:]}")
-        said = messages(r.stderr)
+        said = messages(r)
         self.assertIn("1 of 2 files could not be mapped", said)
         self.assertIn(os.path.join(logs, "broken.jsonl"), said)
         self.assertIn("`permlens map` exit 2", said)
@@ -304,7 +308,7 @@ class LocalModeTest(unittest.TestCase):
         r = job(["--partials", bad, "-p", self.snapshot, "-o", out, "--permlens", self.bin],
                 self.tmp)
         self.assertEqual(r.returncode, 2, f"{r.stdout}\n{r.stderr[-5000:]}")
-        said = messages(r.stderr)
+        said = messages(r)
         self.assertIn("schema_version 3", said)
         self.assertIn("this job reads partial schema 2", said)
         self.assertIn(bad, said)
