@@ -170,11 +170,35 @@ def arguments(argv):
         "with other options; see `permlens map --help`)"
     )
     m.add_argument("--catalog", metavar="FILE", help="route catalog (local file or URI, shipped)")
-    m.add_argument("--log-format", metavar="FORMAT")
-    m.add_argument("--user-field", metavar="NAME")
-    m.add_argument("--field", action="append", default=[], metavar="NAME=dotted.path")
-    m.add_argument("--strip-prefix", action="append", default=[], metavar="PREFIX")
-    m.add_argument("--timezone", metavar="OFFSET")
+    m.add_argument(
+        "--log-format",
+        metavar="FORMAT",
+        help="auto (default), json, apig, cts, or a gateway (kong, envoy, nginx, ...)",
+    )
+    m.add_argument(
+        "--user-field",
+        metavar="NAME",
+        help="API Gateway field with the caller's IAM user name, e.g. custom_data_log1",
+    )
+    m.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="NAME=dotted.path",
+        help="JSON field override, e.g. user=auth.user.name (repeatable)",
+    )
+    m.add_argument(
+        "--strip-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="leading path segments removed before classification, e.g. /prod (repeatable)",
+    )
+    m.add_argument(
+        "--timezone",
+        metavar="OFFSET",
+        help="zone of times written without one, e.g. +08:00",
+    )
     m.add_argument(
         "--max-bad-ratio",
         metavar="R",
@@ -185,7 +209,7 @@ def arguments(argv):
         action="append",
         default=[],
         metavar="ARG",
-        help="any other argument for `permlens map` (repeatable, e.g. --map-arg=--max-bad-ratio=0.05)",
+        help="any other argument for `permlens map` (repeatable, e.g. --map-arg=--progress=never)",
     )
     m.add_argument(
         "--map-threads",
@@ -195,12 +219,16 @@ def arguments(argv):
     )
 
     a = p.add_argument_group("judging (passed to `permlens analyze --partials`)")
-    a.add_argument("--since", metavar="TIME")
-    a.add_argument("--until", metavar="TIME")
-    a.add_argument("--window", metavar="DURATION")
-    a.add_argument("--min-days", metavar="N")
-    a.add_argument("--fail-on", metavar="LIST")
-    a.add_argument("--format", metavar="LIST", help="report formats (parquet, csv, html...)")
+    a.add_argument("--since", metavar="TIME", help="keep requests at or after TIME (RFC 3339 or YYYY-MM-DD)")
+    a.add_argument("--until", metavar="TIME", help="keep requests before TIME")
+    a.add_argument("--window", metavar="DURATION", help="findings over the last N days/hours/weeks (90d, 36h, 2w) before --until")
+    a.add_argument("--min-days", metavar="N", help="observation window below which recommendations are low confidence")
+    a.add_argument(
+        "--fail-on",
+        metavar="LIST",
+        help="exit 1 when any of denied, drift, over-privileged, unused exist",
+    )
+    a.add_argument("--format", metavar="LIST", help="report formats: parquet, csv, html, no-html")
     a.add_argument(
         "--analyze-arg",
         action="append",

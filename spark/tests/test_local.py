@@ -6,7 +6,7 @@ table as values, the policies, and summary.json's findings. Also: a map that fai
 partials of another schema version fail the job with a clear message.
 
 Needs Java, pyspark (tools/install-spark.sh) and cargo (the binary is built when missing:
-$CARGO_TARGET_DIR/release/permlens)."""
+$CARGO_TARGET_DIR/release/permlens, or debug/ with PERMLENS_SPARK_PROFILE=debug)."""
 
 import glob
 import gzip
@@ -28,17 +28,20 @@ from sparksession import session  # noqa: E402
 
 
 def permlens_binary():
-    """The release binary of this checkout, built when missing (PERMLENS_BIN overrides)."""
+    """This checkout's binary, built by cargo (quick when nothing changed; a stale binary
+    would test another permlens). PERMLENS_SPARK_PROFILE=debug uses the debug build (what
+    `cargo test` just built, in CI), release otherwise; PERMLENS_BIN names a binary instead."""
     if os.environ.get("PERMLENS_BIN"):
         return os.environ["PERMLENS_BIN"]
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO, "target")
-    binary = os.path.join(target, "release", "permlens")
-    # Always ask cargo: it is quick when nothing changed, and a stale binary would test
-    # another permlens than this checkout's.
-    subprocess.run(
-        ["cargo", "build", "--release", "--locked", "--quiet"], cwd=REPO, check=True
-    )
-    return binary
+    profile = os.environ.get("PERMLENS_SPARK_PROFILE", "release")
+    cmd = ["cargo", "build", "--locked", "--quiet"]
+    if profile == "release":
+        cmd.append("--release")
+    elif profile != "debug":
+        raise ValueError(f"PERMLENS_SPARK_PROFILE={profile}: release or debug")
+    subprocess.run(cmd, cwd=REPO, check=True)
+    return os.path.join(target, profile, "permlens")
 
 
 def spark_submit():
