@@ -100,9 +100,9 @@ class LocalModeTest(unittest.TestCase):
              "--seed", "7", "--days", "7", "--out", whole, "--snapshot", cls.snapshot],
             check=True, stdout=subprocess.DEVNULL,
         )
-        # Split by day: 8 files under logs/a (the last one gzipped), a copy of one of them
-        # under logs/b (a second shard holding the same content), and files Spark and
-        # permlens skip (hidden, `_`-prefixed) holding garbage.
+        # Split by day: 9 files under logs/a (the first day in two, the last one gzipped),
+        # a copy of one of them under logs/b (a second shard holding the same content), and
+        # files Spark and permlens skip (hidden, `_`-prefixed) holding garbage.
         cls.logs = os.path.join(tmp, "logs")
         shard_a, shard_b = os.path.join(cls.logs, "a"), os.path.join(cls.logs, "b")
         os.makedirs(shard_a)
@@ -119,6 +119,12 @@ class LocalModeTest(unittest.TestCase):
             if i == len(names) - 1:
                 with gzip.open(os.path.join(shard_a, f"{day}.jsonl.gz"), "wb") as f:
                     f.write(data)
+            elif i == 0:
+                # The first day in two files cut mid-hour: rows of one hour from two files.
+                half = len(days[day]) // 2
+                for part, lines in (("1", days[day][:half]), ("2", days[day][half:])):
+                    with open(os.path.join(shard_a, f"{day}-{part}.jsonl"), "wb") as f:
+                        f.write(b"".join(lines))
             else:
                 with open(os.path.join(shard_a, f"{day}.jsonl"), "wb") as f:
                     f.write(data)
@@ -128,7 +134,7 @@ class LocalModeTest(unittest.TestCase):
             with open(junk, "w") as f:
                 f.write("this is not a log line\n" * 10)
         os.remove(whole)
-        cls.files = len(names) + 1
+        cls.files = len(names) + 2  # the first day in two, and the copy
 
         # One machine, the same files without the copy.
         cls.plain = os.path.join(tmp, "plain")
