@@ -358,7 +358,7 @@ class Hadoop:
                 raise JobError(f"{location}: no file matches")
             for status in matches:
                 uri = status.getPath().toString()
-                self._walk(fs, status, self._name_of(location, uri, None), found)
+                self._walk(fs, status, self._name_of(location, uri), found)
             return found
         if not fs.exists(path):
             raise JobError(f"{location}: no such file or directory")
@@ -367,10 +367,12 @@ class Hadoop:
         return found
 
     @staticmethod
-    def _name_of(given, uri, _):
-        # A glob match: a local path stays a path, as `permlens analyze` names it.
+    def _name_of(given, uri):
+        """The name of a glob's match: a local path stays a path (relative when the glob
+        is), as `permlens analyze` names it; anything else is its URI."""
         if "://" not in given and not given.startswith("file:") and uri.startswith("file:"):
-            return unquote(re.sub(r"^file:(//)?", "", uri))
+            path = re.sub(r"^file:(//)?", "", uri)  # Path.toString(): not percent-encoded
+            return path if os.path.isabs(given) else os.path.relpath(path)
         return uri
 
     def _walk(self, fs, status, name, found):
@@ -442,7 +444,8 @@ def map_task(plan):
                     # A binaryFile row: the bytes were read by the executor's JVM through
                     # Hadoop's FileSystem; write them where permlens can read them.
                     uri, content = item["path"], item["content"]
-                    entry = plan["entries"].get(uri) or plan["entries"].get(unquote(uri))
+                    entries = plan["entries"].value
+                    entry = entries.get(uri) or entries.get(unquote(uri))
                     name = entry[0] if entry else uri
                     local = os.path.join(root, f"in-{n}-" + os.path.basename(unquote(uri)))
                     with open(local, "wb") as f:
@@ -539,7 +542,7 @@ def run_map(spark, hadoop, args, files, binary, catalog, stage_local):
         "map_args": map_args,
         "tmp": args.local_tmp,
         "fetch": "local" if local else "spark",
-        "entries": {},
+        "entries": None,
     }
     if local:
         groups = plan_groups(files, args.files_per_task, args.bytes_per_task)
@@ -553,9 +556,13 @@ def run_map(spark, hadoop, args, files, binary, catalog, stage_local):
             "spark.sql.files.openCostInBytes",
             str(max(1, args.bytes_per_task // args.files_per_task)),
         )
+        # The names of the files by the paths Spark gives them (as Hadoop prints a path, or
+        # percent-encoded), sent once to each executor.
+        entries = {}
         for uri, name, _ in files:
-            plan["entries"][uri] = (name,)
-            plan["entries"][hadoop.path(uri).toUri().toString()] = (name,)
+            entries[uri] = (name,)
+            entries[hadoop.path(uri).toUri().toString()] = (name,)
+        plan["entries"] = sc.broadcast(entries)
         escaped = [re.sub(r"([*?\[\]{}\\])", r"\\\1", uri) for uri, _, _ in files]
         df = spark.read.format("binaryFile").load(escaped).select("path", "content")
         rdd = df.rdd
