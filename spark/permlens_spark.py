@@ -112,7 +112,8 @@ def arguments(argv):
         nargs="*",
         metavar="LOGS",
         help="log files, directories (searched recursively; names starting with . or _ are "
-        "skipped) or globs; local paths or URIs",
+        "skipped) or globs: URIs, or paths on Hadoop's default file system (the local one "
+        "in local mode, HDFS on most clusters)",
     )
     io.add_argument(
         "--partials",
@@ -128,8 +129,9 @@ def arguments(argv):
         "--out",
         required=True,
         metavar="OUT",
-        help="output location (local path on one machine; HDFS/OBS/S3 URI on a cluster, where "
-        "the executors must reach it); OUT/partials and OUT/map-summary.json are replaced",
+        help="output location, on a file system the executors and the driver reach (a URI, "
+        "or a path on Hadoop's default file system); OUT/partials and OUT/map-summary.json "
+        "are replaced",
     )
     io.add_argument(
         "-p",
@@ -137,14 +139,14 @@ def arguments(argv):
         action="append",
         default=[],
         metavar="SNAPSHOT",
-        help="IAM snapshot file or directory of snapshots, local or URI (copied to the "
-        "driver); repeatable; without it only usage is reported",
+        help="IAM snapshot file or directory of snapshots: a path on the driver's machine, or "
+        "a URI (copied to the driver); repeatable; without it only usage is reported",
     )
     io.add_argument(
         "--report",
         metavar="REPORT",
-        help="where the report goes (default OUT/report): a local path on the driver's "
-        "machine, or a URI the report is copied to",
+        help="where the report goes (default OUT/report): a path on the driver's machine, or "
+        "a URI the report is copied to",
     )
     io.add_argument(
         "--permlens",
@@ -774,6 +776,16 @@ def ship(sc, hadoop, location, what):
     )
 
 
+def driver_path(location):
+    """The local path of a driver-side location (snapshot, report): a path without a scheme
+    or a file: URI; None for a URI of another scheme."""
+    if location.startswith("file:"):
+        return re.sub(r"^file:(//)?", "", location)
+    if "://" in location:
+        return None
+    return os.path.abspath(location)
+
+
 def run_analyze(args, binary, partials_local, report_local, snapshots, catalog):
     cmd = [binary, "analyze", "--partials", partials_local, "--out", report_local]
     for s in snapshots:
@@ -829,7 +841,22 @@ def job(spark, args):
     out = args.out.rstrip("/")
     partials_out = f"{out}/partials"
     stage = f"{out}/_map"
-    report = args.report or f"{out}/report"
+    # The report: a path without a scheme is on the driver's machine; the default follows
+    # OUT (which, without a scheme, is on Hadoop's default file system, as Spark reads paths).
+    if args.report:
+        report = args.report
+        report_on_driver = driver_path(report)
+    else:
+        report = f"{out}/report"
+        report_on_driver = hadoop.local_path(report) if hadoop.is_local(report) else None
+    # Driver-side inputs are checked before the map, not after it.
+    if not args.no_analyze:
+        for s in args.policies:
+            local = driver_path(s)
+            if local is not None and not os.path.exists(local):
+                raise JobError(f"snapshot {s}: no such file or directory on the driver")
+            if local is None and not hadoop.exists(s):
+                raise JobError(f"snapshot {s}: not found")
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     scratch = tempfile.mkdtemp(prefix="permlens-spark-", dir=scratch_root(args.local_tmp))
     try:
@@ -942,21 +969,17 @@ def job(spark, args):
             hadoop.get(partials_out, partials_local)
         snapshots = []
         for i, s in enumerate(args.policies):
-            if hadoop.is_local(s):
-                snapshots.append(hadoop.local_path(s))
-            else:
+            local = driver_path(s)
+            if local is None:
                 local = os.path.join(scratch, f"snapshot-{i}", os.path.basename(s.rstrip("/")))
                 os.makedirs(os.path.dirname(local))
                 hadoop.get(s, local)
-                snapshots.append(local)
-        if hadoop.is_local(report):
-            report_local = hadoop.local_path(report)
-        else:
-            report_local = os.path.join(scratch, "report")
+            snapshots.append(local)
+        report_local = report_on_driver or os.path.join(scratch, "report")
         code = run_analyze(args, driver_binary, partials_local, report_local, snapshots, driver_catalog)
         if code not in (0, 1):
             raise JobError(f"`permlens analyze --partials` failed (exit {code}); see above")
-        if not hadoop.is_local(report):
+        if not report_on_driver:
             if hadoop.exists(report) and not hadoop.exists(f"{report}/summary.json"):
                 fs, q = hadoop.qualified(report)
                 if len(fs.listStatus(q)) > 0:

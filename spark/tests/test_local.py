@@ -307,6 +307,16 @@ class LocalModeTest(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(out, "partials")))
         self.assertFalse(os.path.exists(os.path.join(out, "report")))
 
+    def test_a_missing_snapshot_fails_before_the_map(self):
+        out = os.path.join(self.tmp, "out-nosnap")
+        missing = os.path.join(self.tmp, "no-such-snapshot.json")
+        r = job([self.logs, "-p", missing, "-o", out, "--permlens", self.bin], self.tmp)
+        self.assertEqual(r.returncode, 2, f"{r.stdout}\n{r.stderr[-5000:]}")
+        said = messages(r)
+        self.assertIn(f"snapshot {missing}: no such file or directory on the driver", said)
+        self.assertNotIn("map:", said)
+        self.assertFalse(os.path.exists(os.path.join(out, "partials")))
+
     def test_another_schema_version_is_refused(self):
         """Partials of another schema version: the job refuses them naming the file and the
         version, and so does `permlens analyze --partials`."""
