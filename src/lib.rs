@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod classify;
 pub mod cli;
 pub mod cmd;
+pub mod exceptions;
 pub mod exit;
 pub mod findings;
 pub mod frame;

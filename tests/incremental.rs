@@ -503,8 +503,8 @@ fn each_request_is_judged_by_the_snapshot_in_force() {
     assert_eq!(
         t["denied_calls.csv"],
         vec![
-            "alice,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T13:00:00.000000Z,2026-11-26T13:00:00.000000Z,",
-            "bob,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,confirmed,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T14:00:00.000000Z,2026-11-26T14:00:00.000000Z,",
+            "alice,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,predicted_only,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T13:00:00.000000Z,2026-11-26T13:00:00.000000Z,,",
+            "bob,GET,/v2/orders/customer-orders,Querying order lists,bss:order:view,confirmed,not_granted,,,2026-11-26.json@2026-11-26T12:00:00Z,1,2026-11-26T14:00:00.000000Z,2026-11-26T14:00:00.000000Z,,",
         ]
     );
     let s = summary(&out);
@@ -658,7 +658,7 @@ fn rows_kept_beyond_the_window_give_unused_permissions_their_last_use() {
         .collect();
     assert_eq!(
         rows,
-        vec!["group,buyers,bss:order:view,View,2026-11-25T10:00:00.000000Z"]
+        vec!["group,buyers,bss:order:view,View,2026-11-25T10:00:00.000000Z,"]
     );
     assert_eq!(summary(&out)["state"]["retain_days"], 30);
     // A retention shorter than the window would prune the window itself.

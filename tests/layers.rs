@@ -10,7 +10,16 @@ use std::path::Path;
 /// Bottom first. Modules on one line are one layer and may not use each other.
 const LAYERS: &[&[&str]] = &[
     &[
-        "bytes", "exit", "fsutil", "jsonfile", "lock", "log", "net", "progress", "frame",
+        "bytes",
+        "exceptions",
+        "exit",
+        "fsutil",
+        "jsonfile",
+        "lock",
+        "log",
+        "net",
+        "progress",
+        "frame",
     ],
     &["catalog"],
     &["classify"],

@@ -14,6 +14,15 @@
 //! `changeBillingMode` (pay-per-use to yearly/monthly, the opposite of `to-on-demand`),
 //! `accountTopUp` and `createInvoiceNew` (requesting an invoice, not querying the list) have
 //! no catalog API doing the same, so they stay unlisted.
+//!
+//! Response-filtering permissions: the provider's "API Access Permission (Customer)" page
+//! (support.huaweicloud.com/eu/api-oce/jac_00006.html) says "the bss:discount:view permission
+//! code only affects the discount information returned in the response, but it does not
+//! affect the API call. When there is no permission, the API can still be accessed normally,
+//! but it will not return the discount information" — of the code, not of one API, so every
+//! route needing it is marked: the three rating APIs and the order-discounts query. The IAM
+//! 5.0 action table says the same of `billing:contract:viewDiscount`. No other code in the
+//! table carries such a note.
 
 use super::Method;
 
@@ -24,6 +33,9 @@ pub(super) struct KnownService {
     pub trace_names: &'static [(Method, &'static str, &'static str)],
     /// (method, path template, console operation name): see the module's header.
     pub console_trace_names: &'static [(Method, &'static str, &'static str)],
+    /// (method, path template) of the routes whose permission only filters the response
+    /// (`RouteFile::response_filtering`): see the module's header.
+    pub response_filtering: &'static [(Method, &'static str)],
 }
 
 pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
@@ -93,6 +105,18 @@ pub(super) const KNOWN_SERVICES: &[KnownService] = &[KnownService {
             "/v2/orders/subscriptions/resources/unsubscribe",
             "unsubscribeResource",
         ),
+    ],
+    response_filtering: &[
+        (Method::Post, "/v2/bills/ratings/on-demand-resources"),
+        (
+            Method::Post,
+            "/v2/bills/ratings/period-resources/subscribe-rate",
+        ),
+        (
+            Method::Post,
+            "/v2/bills/ratings/period-resources/renew-rate",
+        ),
+        (Method::Get, "/v2/orders/customer-orders/order-discounts"),
     ],
 }];
 

@@ -63,6 +63,12 @@ pub struct RouteFile {
     /// (console use, not an API call: mapped to this route's permission by inference).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub console_trace_names: Vec<String>,
+    /// The permission filters the response instead of gating the call: without it the API
+    /// still succeeds and only leaves some information out (the provider documents this for
+    /// `bss:discount:view` on the rating APIs). Its absence never explains a 403, a success
+    /// without it is no drift, and a success counts as a use only for a caller who held it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub response_filtering: bool,
 }
 
 /// A validated route.
@@ -77,6 +83,8 @@ pub struct Route {
     pub permission_description: String,
     pub trace_names: Vec<String>,
     pub console_trace_names: Vec<String>,
+    /// See [`RouteFile::response_filtering`].
+    pub response_filtering: bool,
 }
 
 /// Why a catalog could not be loaded. Every variant names the file and the place.
@@ -239,6 +247,7 @@ impl Catalog {
                 permission_description: r.permission_description,
                 trace_names: r.trace_names,
                 console_trace_names: r.console_trace_names,
+                response_filtering: r.response_filtering,
             });
         }
         let permissions: BTreeSet<String> = routes.iter().map(|r| r.permission.clone()).collect();
@@ -308,6 +317,7 @@ impl Catalog {
                     permission_description: r.permission_description.clone(),
                     trace_names: r.trace_names.clone(),
                     console_trace_names: r.console_trace_names.clone(),
+                    response_filtering: r.response_filtering,
                 })
                 .collect(),
         }
@@ -367,6 +377,7 @@ mod tests {
             permission_description: String::new(),
             trace_names: vec![],
             console_trace_names: vec![],
+            response_filtering: false,
         }
     }
 

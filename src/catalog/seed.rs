@@ -60,6 +60,10 @@ pub fn import(text: &str, origin: &str, opts: &ImportOptions) -> Result<CatalogF
                 .filter(|(m, path, _)| m.as_str() == r.method && *path == r.path)
                 .map(|(_, _, name)| (*name).to_owned())
                 .collect();
+            r.response_filtering = known
+                .response_filtering
+                .iter()
+                .any(|(m, path)| m.as_str() == r.method && *path == r.path);
         }
     }
     Ok(CatalogFile {
@@ -209,6 +213,7 @@ fn route_from_row(
         permission_description: row[5].clone(),
         trace_names: Vec::new(),
         console_trace_names: Vec::new(),
+        response_filtering: false,
     })
 }
 

@@ -161,6 +161,7 @@ mod tests {
                 permission_description: String::new(),
                 trace_names: vec![],
                 console_trace_names: vec![],
+                response_filtering: false,
             })
             .collect();
         Catalog::from_file(

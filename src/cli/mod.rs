@@ -272,6 +272,10 @@ pub struct AnalyzeArgs {
     /// Exit 1 when any of these findings exist: denied, drift, over-privileged, unused
     #[arg(long, value_name = "LIST", value_parser = value::fail_on)]
     pub fail_on: Option<FailOn>,
+    /// Accepted exceptions (TOML): findings they cover stay in the tables with excepted_by
+    /// and never trigger --fail-on; expired and stale ones are reported (see the README)
+    #[arg(long, value_name = "FILE", requires = "policies")]
+    pub exceptions: Option<PathBuf>,
     /// Observation window (days) below which recommendations are low confidence
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub min_days: u32,

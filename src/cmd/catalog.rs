@@ -98,6 +98,7 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
         "permission_description",
         "trace_names",
         "console_trace_names",
+        "response_filtering",
     ])?;
     for r in catalog.routes() {
         w.write_record([
@@ -110,6 +111,11 @@ fn csv(catalog: &Catalog) -> anyhow::Result<String> {
             &r.permission_description,
             &r.trace_names.join(";"),
             &r.console_trace_names.join(";"),
+            if r.response_filtering {
+                "true"
+            } else {
+                "false"
+            },
         ])?;
     }
     Ok(String::from_utf8(w.into_inner()?)?)

@@ -82,6 +82,7 @@ fn resolve(a: MapArgs) -> Config {
         retain_days: None,
         round_bytes: a.round_bytes.max(1),
         partials: Vec::new(),
+        exceptions: None,
         state: None,
         threads: a.threads,
         progress: a.progress,

@@ -125,18 +125,28 @@ pub(super) fn judge_rows<'a>(
         if !matches!(status, StatusClass::Allowed | StatusClass::Denied) {
             continue;
         }
-        let code = catalog.route(k.route).permission.as_str();
-        if status == StatusClass::Allowed {
-            let e = used.entry((user, code)).or_insert(cell.last_seen);
-            *e = (*e).max(cell.last_seen);
-        }
+        let route = catalog.route(k.route);
+        let code = route.permission.as_str();
         if history.predates(cell.first_seen) {
             before_first_snapshot += cell.count;
         }
         let at = history.at(cell.first_seen);
         let d = judge.decide(at, user, code, k, cell);
+        // A success uses the code; where the code only filters the response, only a caller
+        // who held it used it (the others got the answer without the filtered part).
+        if status == StatusClass::Allowed
+            && (!route.response_filtering || d.outcome != Judgement::Deny)
+        {
+            let e = used.entry((user, code)).or_insert(cell.last_seen);
+            *e = (*e).max(cell.last_seen);
+        }
         let error_code = stats.codes.get(k.error_code);
-        let Some((verdict, reason)) = verdict(status, d.outcome, d.reason, error_code) else {
+        let judged = if route.response_filtering {
+            filtering_verdict(status, error_code)
+        } else {
+            verdict(status, d.outcome, d.reason, error_code)
+        };
+        let Some((verdict, reason)) = judged else {
             continue;
         };
         let (policy, condition) = match verdict {
@@ -206,6 +216,22 @@ pub(super) fn verdict(
         (StatusClass::Allowed, Judgement::Deny) => Some((Verdict::PredictedOnly, policy_reason())),
         _ => None,
     }
+}
+
+/// [`verdict`] for a route whose code only filters the response: the code's absence never
+/// causes a 403 and a success without it is no drift, so only a 403 has a verdict, and the
+/// snapshot cannot explain it (the gateway's access control, or unexplained).
+pub(super) fn filtering_verdict(
+    status: StatusClass,
+    error_code: &[u8],
+) -> Option<(Verdict, &'static str)> {
+    (status == StatusClass::Denied).then(|| {
+        let acl = GATEWAY_ACL.iter().any(|c| c.as_bytes() == error_code);
+        (
+            Verdict::ObservedOnly,
+            if acl { "gateway_acl" } else { "unexplained" },
+        )
+    })
 }
 
 /// The policy and the condition a denial the snapshot explains names. Where several policies

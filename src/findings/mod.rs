@@ -16,6 +16,7 @@
 //!   grants more than the group had.
 
 mod denied;
+pub mod excepted;
 mod groups;
 mod recommend;
 #[cfg(test)]
@@ -157,6 +158,10 @@ pub struct Findings {
     pub window_days: f64,
     /// Requests older than every snapshot (judged by the earliest), with several snapshots.
     pub before_first_snapshot: u64,
+    /// The rows accepted exceptions cover (`--exceptions`; empty without).
+    pub excepted: excepted::Excepted,
+    /// What the exceptions did, with `--exceptions`.
+    pub excepted_report: Option<excepted::ExceptionReport>,
 }
 
 impl Findings {
@@ -166,6 +171,27 @@ impl Findings {
 
     pub fn count(&self, verdict: Verdict) -> usize {
         self.denied.iter().filter(|d| d.verdict == verdict).count()
+    }
+
+    /// Denied calls of `verdict` no exception covers.
+    pub fn count_open(&self, verdict: Verdict) -> usize {
+        (self.denied.iter().enumerate())
+            .filter(|(i, d)| d.verdict == verdict && self.excepted.denied(*i).is_none())
+            .count()
+    }
+
+    /// Over-privileged groups with an unused grant no exception covers.
+    pub fn over_privileged_open(&self) -> impl Iterator<Item = &GroupSummary> {
+        (self.groups.iter().enumerate())
+            .filter(|(i, g)| g.unused > self.excepted.group_unused(*i))
+            .map(|(_, g)| g)
+    }
+
+    /// Unused permissions no exception covers.
+    pub fn unused_open(&self) -> usize {
+        (0..self.unused.len())
+            .filter(|&i| self.excepted.unused(i).is_none())
+            .count()
     }
 }
 
@@ -227,5 +253,7 @@ pub fn compute(
         policies,
         window_days,
         before_first_snapshot: judged.before_first_snapshot,
+        excepted: Default::default(),
+        excepted_report: None,
     }
 }

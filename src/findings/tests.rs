@@ -1000,3 +1000,125 @@ fn each_row_is_judged_by_the_snapshot_in_force_and_groups_by_the_latest() {
         .collect();
     assert_eq!(states, [("bss:order:view", GrantState::Unused)]);
 }
+
+/// `bss:discount:view` only filters responses (the provider's note): no drift and no use for
+/// a caller without it, a 403 it cannot explain; a code that gates its API (order pay) is
+/// judged as usual beside it.
+#[test]
+fn a_response_filtering_code_causes_no_drift_and_counts_only_held_uses() {
+    let snapshot = r#"{
+      "taken_at": "2026-11-27T00:00:00Z",
+      "users": [{"name": "pat"}, {"name": "sam"}, {"name": "dan", "policies": ["NoDiscount"]}, {"name": "ned"}],
+      "groups": [
+        {"name": "pricers", "members": ["pat"], "policies": ["Discounts"]},
+        {"name": "others", "members": ["sam", "dan"], "policies": ["Orders"]}
+      ],
+      "policies": [
+        {"name": "Discounts", "document": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:discount:view"]}]}},
+        {"name": "Orders", "document": {"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["bss:order:view", "bss:discount:view"]}]}},
+        {"name": "NoDiscount", "document": {"Version": "1.1", "Statement": [{"Effect": "Deny", "Action": ["bss:discount:view"]}]}}
+      ]
+    }"#;
+    let catalog = Catalog::embedded();
+    let route = |m: &str, p: &str| -> RouteId {
+        let i = catalog
+            .routes()
+            .iter()
+            .position(|r| r.method.as_str() == m && r.template.to_string() == p);
+        RouteId::try_from(i.unwrap()).unwrap()
+    };
+    let rating = route("POST", "/v2/bills/ratings/on-demand-resources");
+    let discounts = route("GET", "/v2/orders/customer-orders/order-discounts");
+    let pay = route("POST", "/v3/orders/customer-orders/pay");
+    assert!(catalog.route(rating).response_filtering);
+    assert!(catalog.route(discounts).response_filtering);
+    assert!(!catalog.route(pay).response_filtering);
+    let snapshot = Snapshot::from_json(snapshot, "fixture.json").unwrap();
+    let history = History::new(vec![snapshot.clone()]).unwrap();
+    let mut s: Stats = Stats::default();
+    let mut add = |user: &str, route: RouteId, status: u16, error: &str| {
+        let key = UsageKey {
+            user: s.users.intern(user.as_bytes()),
+            route,
+            status,
+            error_code: s.codes.intern(error.as_bytes()),
+            source: s.codes.intern(b""),
+            context: 0,
+        };
+        s.usage.insert(
+            key,
+            Cell::stored(1, micros(D20), micros(D20), Vec::new(), None),
+        );
+    };
+    // dan is denied the code explicitly: his price queries still succeed, without discounts.
+    add("dan", rating, 200, "");
+    add("dan", rating, 403, "CBC.0151");
+    // ned holds nothing: his discounts query is no drift, his payment is.
+    add("ned", discounts, 200, "");
+    add("ned", pay, 200, "");
+    add("pat", rating, 200, "");
+    add("sam", rating, 403, "APIG.0302");
+    let f = compute(&s, &catalog, &history, window(), 7, &EarlierUses::default());
+    let denied: Vec<_> = f
+        .denied
+        .iter()
+        .map(|d| {
+            (
+                d.user.as_str(),
+                catalog.route(d.route).template.to_string(),
+                d.verdict,
+                d.reason,
+            )
+        })
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            (
+                "dan",
+                "/v2/bills/ratings/on-demand-resources".to_owned(),
+                Verdict::ObservedOnly,
+                "unexplained"
+            ),
+            (
+                "ned",
+                "/v3/orders/customer-orders/pay".to_owned(),
+                Verdict::PredictedOnly,
+                "not_granted"
+            ),
+            (
+                "sam",
+                "/v2/bills/ratings/on-demand-resources".to_owned(),
+                Verdict::ObservedOnly,
+                "gateway_acl"
+            ),
+        ]
+    );
+    let state = |group: &str, code: &str| {
+        f.group_permissions
+            .iter()
+            .find(|p| snapshot.groups[p.group].name == group && p.permission == code)
+            .map(|p| (p.state, p.users_used))
+    };
+    // pat held the code: his success used it. dan's did not (he was denied it).
+    assert_eq!(
+        state("pricers", "bss:discount:view"),
+        Some((GrantState::Used, 1))
+    );
+    assert_eq!(state("others", "bss:discount:view").unwrap().1, 0);
+}
+
+#[test]
+fn a_filtering_code_has_a_verdict_only_for_a_403() {
+    use super::denied::filtering_verdict;
+    assert_eq!(filtering_verdict(StatusClass::Allowed, b""), None);
+    assert_eq!(filtering_verdict(StatusClass::of_status(500), b""), None);
+    assert_eq!(
+        filtering_verdict(StatusClass::Denied, b"CBC.0151"),
+        Some((Verdict::ObservedOnly, "unexplained"))
+    );
+    assert_eq!(
+        filtering_verdict(StatusClass::Denied, b"APIG.0306"),
+        Some((Verdict::ObservedOnly, "gateway_acl"))
+    );
+}

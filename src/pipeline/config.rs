@@ -40,6 +40,8 @@ pub struct Config {
     pub round_bytes: u64,
     /// `--partials`: mapped partial files, directories or globs to judge instead of logs.
     pub partials: Vec<PathBuf>,
+    /// `--exceptions`: the accepted-exceptions file.
+    pub exceptions: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,
@@ -102,17 +104,18 @@ impl std::str::FromStr for FailOn {
 /// The `--fail-on` kinds that have findings.
 pub fn failing_findings(fail_on: FailOn, f: &Findings) -> Vec<&'static str> {
     let mut out = Vec::new();
-    if fail_on.denied && (f.count(Verdict::Confirmed) > 0 || f.count(Verdict::ObservedOnly) > 0) {
+    // Findings accepted exceptions cover never fail a run.
+    let open = |v| f.count_open(v) > 0;
+    if fail_on.denied && (open(Verdict::Confirmed) || open(Verdict::ObservedOnly)) {
         out.push("denied");
     }
-    if fail_on.drift && (f.count(Verdict::PredictedOnly) > 0 || f.count(Verdict::ObservedOnly) > 0)
-    {
+    if fail_on.drift && (open(Verdict::PredictedOnly) || open(Verdict::ObservedOnly)) {
         out.push("drift");
     }
-    if fail_on.over_privileged && f.over_privileged().next().is_some() {
+    if fail_on.over_privileged && f.over_privileged_open().next().is_some() {
         out.push("over-privileged");
     }
-    if fail_on.unused && !f.unused.is_empty() {
+    if fail_on.unused && f.unused_open() > 0 {
         out.push("unused");
     }
     out

@@ -43,6 +43,8 @@ pub struct Context {
     pub history: Option<History>,
     /// The request contexts the snapshots' time and IP conditions tell apart.
     pub classes: ContextClasses,
+    /// `--exceptions`: the accepted exceptions and the file's name.
+    pub exceptions: Option<(Vec<crate::exceptions::Exception>, String)>,
 }
 
 impl Context {
@@ -66,10 +68,15 @@ impl Context {
             }
             None => ContextClasses::default(),
         };
+        let exceptions = match &cfg.exceptions {
+            Some(path) => Some((crate::exceptions::load(path)?, path.display().to_string())),
+            None => None,
+        };
         Ok(Context {
             catalog,
             history,
             classes,
+            exceptions,
         })
     }
 }

@@ -206,7 +206,23 @@ fn lanes(
             let Some(h) = &ctx.history else {
                 return Ok(None);
             };
-            let f = judge(cfg, stats, catalog, h, &scanned.earlier)?;
+            let mut f = judge(cfg, stats, catalog, h, &scanned.earlier)?;
+            if let Some((exceptions, file)) = &ctx.exceptions {
+                let now = timing.started.as_microsecond();
+                let r =
+                    findings::excepted::apply(&mut f, exceptions, file, h.latest(), catalog, now);
+                for (id, expires) in &r.expired {
+                    crate::log::warn(&format!(
+                        "exceptions file {file}: {id} expired on {expires}: it no longer applies"
+                    ));
+                }
+                for id in &r.stale {
+                    crate::log::warn(&format!(
+                        "exceptions file {file}: {id} matched no finding in this run: stale (remove it, or check its matchers)"
+                    ));
+                }
+                f.excepted_report = Some(r);
+            }
             let mut report =
                 FindingsReport::build(&f, h.latest(), catalog, timing.started, previous)?;
             // The index, the policy documents and the page's part are made beside the
@@ -376,6 +392,36 @@ fn findings_json(f: &Findings) -> serde_json::Value {
         "unused_permissions": f.unused.len(),
         "recommendations": f.recommendations.len(),
         "window_days": (f.window_days * 100.0).round() / 100.0,
+        "excepted": excepted_json(f),
+    })
+}
+
+/// The findings accepted exceptions cover, apart (`null` without `--exceptions`), and what
+/// became of each exception.
+fn excepted_json(f: &Findings) -> serde_json::Value {
+    let Some(r) = &f.excepted_report else {
+        return serde_json::Value::Null;
+    };
+    let e = &f.excepted;
+    let count = |v: &[Option<String>]| v.iter().filter(|x| x.is_some()).count();
+    let denied = |verdict: Verdict| {
+        (f.denied.iter().enumerate())
+            .filter(|(i, d)| d.verdict == verdict && e.denied(*i).is_some())
+            .count()
+    };
+    json!({
+        "file": r.file,
+        "denied_calls": {
+            "confirmed": denied(Verdict::Confirmed),
+            "predicted_only": denied(Verdict::PredictedOnly),
+            "observed_only": denied(Verdict::ObservedOnly),
+        },
+        "over_privileged_groups": f.over_privileged().count() - f.over_privileged_open().count(),
+        "unused_grants": count(&e.group_permissions),
+        "unused_permissions": count(&e.unused),
+        "applied": r.applied.iter().map(|(id, n)| json!({"id": id, "findings": n})).collect::<Vec<_>>(),
+        "expired": r.expired.iter().map(|(id, at)| json!({"id": id, "expires": at})).collect::<Vec<_>>(),
+        "stale": r.stale,
     })
 }
 

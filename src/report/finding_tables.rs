@@ -40,6 +40,7 @@ pub fn denied_calls(f: &Findings, catalog: &Catalog) -> PolarsResult<DataFrame> 
             )?,
             samples_column("sample_request_ids", d.iter().map(|r| &r.cell.samples)),
             col("source", d.iter().map(|r| r.source)),
+            col("excepted_by", (0..d.len()).map(|i| f.excepted.denied(i))),
         ],
     )
 }
@@ -74,13 +75,19 @@ pub fn group_permissions(f: &Findings, snapshot: &Snapshot) -> PolarsResult<Data
             col("conditional", g.iter().map(|r| r.conditional)),
             datetime_column("last_used", g.iter().map(|r| r.last_used).collect())?,
             col("users_used", g.iter().map(|r| r.users_used)),
+            col(
+                "excepted_by",
+                (0..g.len()).map(|i| f.excepted.group_permission(i)),
+            ),
         ],
     )
 }
 
 /// `over_privileged_groups`: groups with at least one unused observable permission, worst first.
 pub fn over_privileged_groups(f: &Findings, snapshot: &Snapshot) -> PolarsResult<DataFrame> {
-    let g: Vec<_> = f.over_privileged().collect();
+    let (at, g): (Vec<usize>, Vec<_>) = (f.groups.iter().enumerate())
+        .filter(|(_, g)| g.unused > 0)
+        .unzip();
     DataFrame::new(
         g.len(),
         vec![
@@ -100,6 +107,10 @@ pub fn over_privileged_groups(f: &Findings, snapshot: &Snapshot) -> PolarsResult
                 "unused_permissions",
                 g.iter().map(|r| r.unused_permissions.join(";")),
             ),
+            col(
+                "unused_excepted",
+                at.iter().map(|&i| f.excepted.group_unused(i)),
+            ),
         ],
     )
 }
@@ -115,6 +126,7 @@ pub fn unused_permissions(f: &Findings) -> PolarsResult<DataFrame> {
             col("permission", u.iter().map(|r| r.permission.clone())),
             col("granted_by", u.iter().map(|r| r.granted_by.clone())),
             datetime_column("last_used", u.iter().map(|r| r.last_used).collect())?,
+            col("excepted_by", (0..u.len()).map(|i| f.excepted.unused(i))),
         ],
     )
 }

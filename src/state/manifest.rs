@@ -154,12 +154,42 @@ pub fn config_fingerprint(
     fields: &[&str],
     log_format: &str,
 ) -> String {
+    // Only what decides which route a line is classified to enters: a route's judging
+    // attributes (response filtering) leave the stored rows valid, so they are cleared,
+    // which also keeps the fingerprints of states made before they existed.
+    let mut file = catalog.to_file();
+    for r in &mut file.routes {
+        r.response_filtering = false;
+    }
     let text = format!(
         "{}\n{}\n{}\n{}",
-        catalog.to_file().to_json(),
+        file.to_json(),
         user_field.unwrap_or(""),
         fields.join("\n"),
         log_format
     );
     hex(content_hash(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A route's judging attributes do not change what a line is classified to: states made
+    /// before they existed, or with them set otherwise, stay usable.
+    #[test]
+    fn the_fingerprint_ignores_response_filtering() {
+        let catalog = Catalog::embedded();
+        let mut file = catalog.to_file();
+        assert!(file.routes.iter().any(|r| r.response_filtering));
+        for r in &mut file.routes {
+            r.response_filtering = !r.response_filtering;
+        }
+        let flipped = Catalog::from_file(file.clone(), "x.json").unwrap();
+        let print = |c: &Catalog| config_fingerprint(c, Some("custom_data_log1"), &[], "auto");
+        assert_eq!(print(&catalog), print(&flipped));
+        file.routes[0].permission = "bss:other:view".into();
+        let changed = Catalog::from_file(file, "x.json").unwrap();
+        assert_ne!(print(&catalog), print(&changed));
+    }
 }

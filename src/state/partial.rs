@@ -1,7 +1,12 @@
 //! Partial aggregates: what one input's content contributed, per hour, independent of any
 //! snapshot, stored as one Parquet file per content entry.
 //!
-//! Schema (one row per kind x user x route x status x error code x response source x client
+//! Two versions: a state's partials (schema 1, below) and `permlens map`'s (schema 2: the
+//! same columns after `schema_version`, `config`, `run`, `file`, `content`, `content_bytes`
+//! — see [`Provenance`] — with `count` as int64 and up to three samples a row; the README's
+//! "Fleets" section documents it for users).
+//!
+//! Schema 1 (one row per kind x user x route x status x error code x response source x client
 //! IP x hour, or per unmatched method x path shape x hour):
 //!
 //! | column | type | |

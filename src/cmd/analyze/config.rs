@@ -55,6 +55,7 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
         retain_days: window.retain_days,
         round_bytes: a.round_bytes.max(1),
         partials: a.partials,
+        exceptions: a.exceptions,
         state: a.state,
         threads: a.threads,
         progress: a.progress,

@@ -99,6 +99,25 @@ fn print_findings(f: &Findings, s: &Snapshot) {
         f.recommendations.len(),
         f.window_days
     );
+    print_excepted(f);
+}
+
+/// Findings accepted exceptions cover, apart: they stay in the tables but fail no run.
+fn print_excepted(f: &Findings) {
+    let Some(r) = &f.excepted_report else {
+        return;
+    };
+    let e = &f.excepted;
+    let n = |v: &[Option<String>]| v.iter().filter(|x| x.is_some()).count();
+    println!(
+        "  excepted ({}): {} denied calls, {} unused grants, {} unused permissions; {} expired, {} stale",
+        r.file,
+        n(&e.denied),
+        n(&e.group_permissions),
+        n(&e.unused),
+        r.expired.len(),
+        r.stale.len()
+    );
 }
 
 fn print_most_denied(f: &Findings) {
