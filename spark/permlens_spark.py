@@ -457,7 +457,8 @@ def map_task(plan):
                     uri, name = item  # Hadoop's Path.toString(): not percent-encoded
                     local = re.sub(r"^file:(//)?", "", uri)
                 out = os.path.join(root, f"out-{n}")
-                cmd = [binary, "map", local, "--name", name, "--out", out, "--quiet"]
+                # `--name=`: a name may start with `-`.
+                cmd = [binary, "map", local, f"--name={name}", f"--out={out}", "--quiet"]
                 cmd += ["--threads", str(plan["threads"])]
                 if catalog:
                     cmd += ["--catalog", catalog]
@@ -776,6 +777,30 @@ def ship(sc, hadoop, location, what):
     )
 
 
+def on_driver(sc, hadoop, name, scratch):
+    """A shipped file's local path on the driver. SparkFiles has it after addFile; a file
+    given to spark-submit --files on YARN in client mode is only in the containers' working
+    directories, so then the file is taken from where --files named it."""
+    try:
+        return shipped(name)
+    except RuntimeError:
+        pass
+    conf = sc.getConf()
+    for key in ("spark.files", "spark.yarn.dist.files"):
+        for entry in (conf.get(key, "") or "").split(","):
+            source = entry.split("#")[0]
+            if not source or os.path.basename(entry.split("#")[-1]) != name:
+                continue
+            local = driver_path(source)
+            if local is not None and os.path.exists(local):
+                return local
+            copy = os.path.join(scratch, "driver-files", name)
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            hadoop.get(source, copy)
+            return copy
+    raise JobError(f"{name} is not on the driver: give --permlens a local path or a URI")
+
+
 def driver_path(location):
     """The local path of a driver-side location (snapshot, report): a path without a scheme
     or a file: URI; None for a URI of another scheme."""
@@ -862,8 +887,8 @@ def job(spark, args):
     try:
         binary = ship(sc, hadoop, args.permlens, "permlens")
         catalog = ship(sc, hadoop, args.catalog, "catalog") if args.catalog else None
-        driver_binary = executable(shipped(binary), scratch)
-        driver_catalog = shipped(catalog) if catalog else None
+        driver_binary = executable(on_driver(sc, hadoop, binary, scratch), scratch)
+        driver_catalog = on_driver(sc, hadoop, catalog, scratch) if catalog else None
 
         # Inputs
         files, seen = [], set()
