@@ -38,6 +38,8 @@ pub struct Config {
     pub retain_days: Option<u32>,
     /// With `--state`: input bytes read per round before the round's rows are written out.
     pub round_bytes: u64,
+    /// With `--state`: bytes of one plain file read before its rows are written out as a part.
+    pub part_bytes: u64,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,

@@ -12,6 +12,10 @@ use crate::scan::{Counters, Observation, Position, Sink};
 /// are the first of the earliest hours.
 pub const SAMPLES_PER_HOURLY_ROW: usize = 1;
 
+/// The first request (its position and the user's id) of each user name, over the scans of
+/// a file read in parts.
+pub type FirstIds = foldhash::HashMap<Box<[u8]>, (Position, Box<str>)>;
+
 /// The key of an hourly row. `row.context` is always 0: the hour stands in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct HourKey {

@@ -54,6 +54,7 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
         window_days: window.window_days,
         retain_days: window.retain_days,
         round_bytes: a.round_bytes.max(1),
+        part_bytes: a.part_bytes.max(1),
         state: a.state,
         threads: a.threads,
         progress: a.progress,
