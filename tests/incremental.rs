@@ -1228,3 +1228,43 @@ fn a_state_of_format_1_is_read_and_grown() {
     assert_same(&full(&[first, later].concat(), "all"), &tables(&out));
     assert_no_orphans(&state);
 }
+
+/// A file read in parts names the same malformed lines as one read whole: its first ones,
+/// numbered in the file, not a few per part.
+#[test]
+fn a_file_read_in_parts_names_its_first_malformed_lines() {
+    let fx = fixture("512KiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut content = Vec::new();
+    for (i, line) in fx
+        .days
+        .concat()
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+    {
+        content.extend_from_slice(line);
+        if i % 97 == 0 {
+            content.extend_from_slice(b"{not json at all\n");
+        }
+    }
+    std::fs::write(logs.join("gateway.log"), &content).unwrap();
+    let samples = |part_bytes: &str, name: &str| {
+        let state = fx.root.join(format!("state-{name}"));
+        let out = fx.root.join(format!("report-{name}"));
+        let args = [
+            "-q",
+            "--max-bad-ratio",
+            "0.5",
+            "--state",
+            state.to_str().unwrap(),
+            "--part-bytes",
+            part_bytes,
+        ];
+        analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+        summary(&out)["inputs"]["malformed_samples"].clone()
+    };
+    let whole = samples("1000000000", "whole");
+    assert_eq!(whole.as_array().unwrap().len(), 5, "{whole}");
+    assert_eq!(samples("50000", "parts"), whole);
+}

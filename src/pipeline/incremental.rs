@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::checks::{check_inputs, malformed_samples};
 use super::{Config, Context, Scanned};
+use crate::aggregate::MALFORMED_SAMPLES_PER_FILE;
 use crate::input::{Compression, FileReport, InputFile};
 use crate::parse::apig::UserField;
 use crate::parse::json::FieldSpec;
@@ -235,13 +236,16 @@ fn read_in_parts(
     let mut spilled = Vec::new();
     let mut whole: Option<FileReport> = None;
     let mut part = f.clone();
+    // The file's first malformed lines, as one scan of it would keep them.
+    let mut samples_left = MALFORMED_SAMPLES_PER_FILE;
     loop {
         part.len = part_end(f, part.start, cfg.part_bytes)?;
         let (hourly, reports): (HourlyRows, Vec<FileReport>) =
             super::scan_all(cfg, std::slice::from_ref(&part), scan_cfg)?;
-        progress
-            .malformed
-            .extend(malformed_samples(&hourly.rows, &reports));
+        let samples = malformed_samples(&hourly.rows, &reports);
+        let take = samples.len().min(samples_left);
+        samples_left -= take;
+        progress.malformed.extend(samples.into_iter().take(take));
         progress.counters += hourly.rows.counters;
         let rows = state::rows_by_file_after(hourly, &ctx.catalog, &mut first_ids)
             .remove(&0)
