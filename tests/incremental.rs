@@ -974,11 +974,19 @@ fn any_sequence_of_growth_rotation_and_runs_equals_one_full_run() {
                 }
                 Op::Rotate { compress } => rotate(&logs, *compress),
                 Op::Run => {
+                    // Small parts: larger appends are read in parts, smaller ones join the
+                    // entry's last part.
                     analyze(
                         &logs,
                         &fx.snapshot,
                         &out,
-                        &["-q", "--state", state.to_str().unwrap()],
+                        &[
+                            "-q",
+                            "--state",
+                            state.to_str().unwrap(),
+                            "--part-bytes",
+                            "40000",
+                        ],
                     )
                     .assert()
                     .success();
@@ -1064,4 +1072,199 @@ fn killed_runs_leave_a_whole_report() {
         .filter(|n| n.starts_with(".permlens-stage-"))
         .collect();
     assert!(staged.is_empty(), "{staged:?}");
+}
+
+/// The partial files a state's manifest names, and its format.
+fn named_partials(state: &Path) -> (u64, Vec<String>) {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("manifest.json")).unwrap())
+            .unwrap();
+    let mut named = Vec::new();
+    for e in manifest["entries"].as_array().unwrap() {
+        named.extend(e["partial"].as_str().map(str::to_owned));
+        for p in e["parts"].as_array().into_iter().flatten() {
+            named.push(p["file"].as_str().unwrap().to_owned());
+        }
+    }
+    (manifest["format"].as_u64().unwrap(), named)
+}
+
+/// Every file in `partials/` is named by the manifest.
+fn assert_no_orphans(state: &Path) {
+    let (_, named) = named_partials(state);
+    for f in std::fs::read_dir(state.join("partials")).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(named.contains(&name), "orphan {name}");
+    }
+}
+
+/// A file larger than `--part-bytes` is read a part at a time, each part's rows written as a
+/// part of its entry: the report equals one full run, after growth, after killed runs, after
+/// a merge and after pruning, and the state's files stay named by its manifest.
+#[test]
+fn a_large_file_read_in_parts_equals_one_full_run() {
+    let fx = fixture("2MiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("gateway.log");
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let args = [
+        "-q",
+        "--state",
+        state.to_str().unwrap(),
+        "--part-bytes",
+        "150000",
+    ];
+    let first: Vec<u8> = fx.days[..2].concat();
+    std::fs::write(&log, &first).unwrap();
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    assert_same(&full_run(&fx, std::slice::from_ref(&first)), &tables(&out));
+    let (format, named) = named_partials(&state);
+    assert_eq!(format, 2, "a manifest with a multi-part entry says so");
+    assert!(named.len() >= 4, "{named:?}");
+    assert_no_orphans(&state);
+    // Nothing new.
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    assert_same(&full_run(&fx, std::slice::from_ref(&first)), &tables(&out));
+    assert_eq!(summary(&out)["state"]["files_skipped"], 1);
+    // Grown, with runs killed before and right after the new manifest first.
+    append(&log, &fx.days[2]);
+    let all: Vec<u8> = fx.days.concat();
+    for point in ["before-commit", "after-manifest"] {
+        analyze(&logs, &fx.snapshot, &out, &args)
+            .env("PERMLENS_CRASH_AT", point)
+            .assert()
+            .failure();
+    }
+    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    assert_same(&full_run(&fx, std::slice::from_ref(&all)), &tables(&out));
+    assert_no_orphans(&state);
+    // Merged into another state: the parts are copied, the report is the same.
+    let merged = fx.root.join("merged");
+    permlens()
+        .args(["state", "merge"])
+        .arg(&state)
+        .arg("--into")
+        .arg(&merged)
+        .assert()
+        .success();
+    assert_no_orphans(&merged);
+    let merged_out = fx.root.join("merged-report");
+    analyze(
+        &logs,
+        &fx.snapshot,
+        &merged_out,
+        &["-q", "--state", merged.to_str().unwrap()],
+    )
+    .assert()
+    .success();
+    assert_same(
+        &full_run(&fx, std::slice::from_ref(&all)),
+        &tables(&merged_out),
+    );
+    // Pruned to the last day, a part at a time.
+    let mut pruning = args.to_vec();
+    pruning.extend(["--until", "2026-11-28", "--window", "1d"]);
+    analyze(&logs, &fx.snapshot, &out, &pruning)
+        .assert()
+        .success();
+    assert!(summary(&out)["state"]["requests_pruned"].as_u64().unwrap() > 0);
+    assert_same(
+        &full_run_with(
+            &fx,
+            &[fx.by_day["2026-11-27"].clone()],
+            &["--since", "2026-11-27", "--until", "2026-11-28"],
+        ),
+        &tables(&out),
+    );
+    assert_no_orphans(&state);
+}
+
+/// A state written before entries had parts (manifest format 1, one `partial` per entry,
+/// `tests/data/state-format1`) is read as it is, and grows.
+#[test]
+fn a_state_of_format_1_is_read_and_grown() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/state-format1");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("partials")).unwrap();
+    std::fs::copy(
+        data.join("state/manifest.json"),
+        state.join("manifest.json"),
+    )
+    .unwrap();
+    for f in std::fs::read_dir(data.join("state/partials")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), state.join("partials").join(f.file_name())).unwrap();
+    }
+    let (old_format, old_partials) = named_partials(&state);
+    assert_eq!((old_format, old_partials.len()), (1, 1));
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let log = logs.join("gateway.jsonl");
+    std::fs::copy(data.join("gateway.jsonl"), &log).unwrap();
+    let snapshot = data.join("snapshot.json");
+    let full = |contents: &[u8], name: &str| {
+        let logs = dir.path().join(name);
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("all.jsonl"), contents).unwrap();
+        let out = dir.path().join(format!("{name}-report"));
+        analyze(&logs, &snapshot, &out, &["-q"]).assert().success();
+        tables(&out)
+    };
+    let out = dir.path().join("report");
+    let args = ["-q", "--state", state.to_str().unwrap()];
+    // Counted by the old version: nothing is read, the stored rows are the report.
+    analyze(&logs, &snapshot, &out, &args).assert().success();
+    assert_eq!(summary(&out)["state"]["files_skipped"], 1);
+    let first = std::fs::read(&log).unwrap();
+    assert_same(&full(&first, "first"), &tables(&out));
+    // Grown: the new rows join the old partial's.
+    let later = std::fs::read(data.join("later.jsonl")).unwrap();
+    append(&log, &later);
+    analyze(&logs, &snapshot, &out, &args).assert().success();
+    assert_eq!(summary(&out)["state"]["files_resumed"], 1);
+    assert_same(&full(&[first, later].concat(), "all"), &tables(&out));
+    assert_no_orphans(&state);
+}
+
+/// A file read in parts names the same malformed lines as one read whole: its first ones,
+/// numbered in the file, not a few per part.
+#[test]
+fn a_file_read_in_parts_names_its_first_malformed_lines() {
+    let fx = fixture("512KiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut content = Vec::new();
+    for (i, line) in fx
+        .days
+        .concat()
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+    {
+        content.extend_from_slice(line);
+        if i % 97 == 0 {
+            content.extend_from_slice(b"{not json at all\n");
+        }
+    }
+    std::fs::write(logs.join("gateway.log"), &content).unwrap();
+    let samples = |part_bytes: &str, name: &str| {
+        let state = fx.root.join(format!("state-{name}"));
+        let out = fx.root.join(format!("report-{name}"));
+        let args = [
+            "-q",
+            "--max-bad-ratio",
+            "0.5",
+            "--state",
+            state.to_str().unwrap(),
+            "--part-bytes",
+            part_bytes,
+        ];
+        analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+        summary(&out)["inputs"]["malformed_samples"].clone()
+    };
+    let whole = samples("1000000000", "whole");
+    assert_eq!(whole.as_array().unwrap().len(), 5, "{whole}");
+    assert_eq!(samples("50000", "parts"), whole);
 }

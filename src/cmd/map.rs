@@ -81,6 +81,8 @@ fn resolve(a: MapArgs) -> Config {
         window_days: None,
         retain_days: None,
         round_bytes: a.round_bytes.max(1),
+        // Used with --state only.
+        part_bytes: 512 << 20,
         partials: Vec::new(),
         exceptions: None,
         state: None,

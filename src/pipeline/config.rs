@@ -42,6 +42,8 @@ pub struct Config {
     pub partials: Vec<PathBuf>,
     /// `--exceptions`: the accepted-exceptions file.
     pub exceptions: Option<PathBuf>,
+    /// With `--state`: bytes of one plain file read before its rows are written out as a part.
+    pub part_bytes: u64,
     pub state: Option<PathBuf>,
     pub threads: Option<usize>,
     pub progress: ProgressMode,

@@ -9,10 +9,12 @@ use std::path::Path;
 
 use super::checks::{check_inputs, malformed_samples};
 use super::{Config, Context, Scanned};
-use crate::input::{FileReport, InputFile};
+use crate::aggregate::MALFORMED_SAMPLES_PER_FILE;
+use crate::input::{Compression, FileReport, InputFile};
 use crate::policy::context::ContextClasses;
 use crate::scan::{Counters, ScanConfig};
-use crate::state::{self, HourlyRows, Plan, Prints, State, StateReport};
+use crate::state::partial::Rows;
+use crate::state::{self, FirstIds, HourlyRows, Plan, Prints, Spilled, State, StateReport};
 
 /// What the rounds of one run add up to.
 #[derive(Default)]
@@ -125,7 +127,8 @@ fn plan_batch(
                     ..FileReport::default()
                 };
                 let counts = &mut progress.counts;
-                state.store(&f, &plan, &prints, &report, Default::default(), counts)?;
+                let rows = Default::default();
+                state.store(&f, &plan, &prints, &report, rows, Vec::new(), counts)?;
                 progress.reports.push(report);
             }
             Some(p) => batch.push((f, p)),
@@ -137,7 +140,9 @@ fn plan_batch(
 
 /// Reads a batch in rounds of at most `round_bytes` of input: each round's rows are written
 /// to their partials and dropped before the next, so a backfill over months of logs holds
-/// one round's rows at a time (the manifest still commits once, at the end).
+/// one round's rows at a time (the manifest still commits once, at the end). A plain file
+/// with more than `part_bytes` to read is a round of its own, read in parts
+/// ([`read_in_parts`]).
 fn read_batch(
     cfg: &Config,
     ctx: &Context,
@@ -155,34 +160,169 @@ fn read_batch(
             take += 1;
         }
         let round: Vec<_> = rest.drain(..take).collect();
-        let files: Vec<InputFile> = round.iter().map(|r| r.0.clone()).collect();
-        let (hourly, mut reports): (HourlyRows, _) = super::scan_all(cfg, &files, scan_cfg)?;
-        progress
-            .malformed
-            .extend(malformed_samples(&hourly.rows, &reports));
-        progress.counters += hourly.rows.counters;
-        let mut rows = state::rows_by_file(hourly, &ctx.catalog);
-        for (i, (f, (plan, prints))) in round.iter().enumerate() {
-            let r = &mut reports[i];
-            if r.error.is_some() {
-                continue;
+        if let [(f, (plan, prints))] = &round[..]
+            && in_parts(f, cfg.part_bytes)
+        {
+            read_in_parts(cfg, ctx, state, scan_cfg, f, plan, prints, progress)?;
+        } else {
+            let files: Vec<InputFile> = round.iter().map(|r| r.0.clone()).collect();
+            let (hourly, reports): (HourlyRows, _) = super::scan_all(cfg, &files, scan_cfg)?;
+            progress
+                .malformed
+                .extend(malformed_samples(&hourly.rows, &reports));
+            progress.counters += hourly.rows.counters;
+            let mut rows = state::rows_by_file(hourly, &ctx.catalog);
+            for (i, ((f, (plan, prints)), mut r)) in round.iter().zip(reports).enumerate() {
+                let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
+                record(
+                    state,
+                    f,
+                    plan,
+                    prints,
+                    &mut r,
+                    file_rows,
+                    Vec::new(),
+                    progress,
+                )?;
+                progress.reports.push(r);
             }
-            let nothing_new = r.nothing_new || (r.new_lines == 0 && !r.restarted);
-            if matches!(plan, Plan::Resume { .. }) && nothing_new {
-                // Decompressed up to what was counted and found nothing after it.
-                r.skipped = Some("already counted (nothing new)");
-            }
-            let how = how_read(plan, r, f, nothing_new);
-            crate::log::info(&format!("{}: {how}, {} new lines", f.name, r.new_lines));
-            let file_rows = rows.remove(&(i as u32)).unwrap_or_default();
-            state.store(f, plan, prints, r, file_rows, &mut progress.counts)?;
         }
-        progress.reports.extend(reports);
         if !rest.is_empty() || !pending.is_empty() {
             state.flush(true)?;
         }
     }
     Ok(())
+}
+
+/// Whether `f` is read in parts of `part_bytes`: a plain file of lines with more than that to
+/// read. (A compressed stream or a document is read whole.)
+fn in_parts(f: &InputFile, part_bytes: u64) -> bool {
+    f.compression == Compression::None
+        && f.format.as_ref().is_ok_and(|f| !f.is_document())
+        && f.len.saturating_sub(f.start) > part_bytes
+}
+
+/// Reads one large plain file a part (about `part_bytes`, cut at a line start) at a time:
+/// each part's rows are written out ([`State::spill`]) before the next is read, so a first
+/// run over a file of a week holds the rows of one part, not of the week. The parts' reports
+/// add up to the file's; users keep the id of their first request over all parts.
+#[allow(clippy::too_many_arguments)]
+fn read_in_parts(
+    cfg: &Config,
+    ctx: &Context,
+    state: &mut State,
+    scan_cfg: &ScanConfig,
+    f: &InputFile,
+    plan: &Plan,
+    prints: &Prints,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    let mut first_ids = FirstIds::default();
+    let mut spilled = Vec::new();
+    let mut whole: Option<FileReport> = None;
+    let mut part = f.clone();
+    // The file's first malformed lines, as one scan of it would keep them.
+    let mut samples_left = MALFORMED_SAMPLES_PER_FILE;
+    loop {
+        part.len = part_end(f, part.start, cfg.part_bytes)?;
+        let (hourly, reports): (HourlyRows, Vec<FileReport>) =
+            super::scan_all(cfg, std::slice::from_ref(&part), scan_cfg)?;
+        let samples = malformed_samples(&hourly.rows, &reports);
+        let take = samples.len().min(samples_left);
+        samples_left -= take;
+        progress.malformed.extend(samples.into_iter().take(take));
+        progress.counters += hourly.rows.counters;
+        let rows = state::rows_by_file_after(hourly, &ctx.catalog, &mut first_ids)
+            .remove(&0)
+            .unwrap_or_default();
+        let r = reports.into_iter().next().unwrap_or_default();
+        let last = part.len >= f.len || r.error.is_some() || !r.warnings.is_empty();
+        part.line_base = r.lines;
+        part.start = part.len;
+        add_report(&mut whole, r);
+        if last {
+            let mut r = whole.unwrap_or_default();
+            record(state, f, plan, prints, &mut r, rows, spilled, progress)?;
+            progress.reports.push(r);
+            return Ok(());
+        }
+        spilled.push(state.spill(prints, &rows)?);
+    }
+}
+
+/// Where the part of `f` that starts at `start` ends: the start of the first line at or after
+/// `start + part_bytes`, or the end of what is read of the file.
+fn part_end(f: &InputFile, start: u64, part_bytes: u64) -> anyhow::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let target = start.saturating_add(part_bytes);
+    if target >= f.len {
+        return Ok(f.len);
+    }
+    let file = std::fs::File::open(&f.path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot open: {e}", f.name))?;
+    let mut buf = vec![0u8; 64 << 10];
+    // From the byte before the target: a line that starts at the target ends the part there.
+    let mut at = target - 1;
+    while at < f.len {
+        let want = buf.len().min((f.len - at) as usize);
+        let n = file
+            .read_at(&mut buf[..want], at)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read at byte {at}: {e}", f.name))?;
+        if n == 0 {
+            break;
+        }
+        if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+            return Ok(at + i as u64 + 1);
+        }
+        at += n as u64;
+    }
+    Ok(f.len)
+}
+
+/// Adds the report of a part of a file to the file's.
+fn add_report(whole: &mut Option<FileReport>, r: FileReport) {
+    let Some(w) = whole else {
+        *whole = Some(r);
+        return;
+    };
+    w.bytes += r.bytes;
+    w.lines = r.lines;
+    w.new_lines += r.new_lines;
+    w.malformed += r.malformed;
+    w.counts += r.counts;
+    w.end = r.end;
+    w.tail = r.tail;
+    w.warnings.extend(r.warnings);
+    if w.error.is_none() {
+        w.error = r.error;
+    }
+}
+
+/// Stores what reading one planned file produced (see [`State::store`]) and logs how it was
+/// read.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    state: &mut State,
+    f: &InputFile,
+    plan: &Plan,
+    prints: &Prints,
+    r: &mut FileReport,
+    rows: Rows,
+    spilled: Spilled,
+    progress: &mut Progress,
+) -> anyhow::Result<()> {
+    if r.error.is_some() {
+        // The run fails; the parts written are orphans, removed by the next run.
+        return Ok(());
+    }
+    let nothing_new = r.nothing_new || (r.new_lines == 0 && !r.restarted);
+    if matches!(plan, Plan::Resume { .. }) && nothing_new {
+        // Decompressed up to what was counted and found nothing after it.
+        r.skipped = Some("already counted (nothing new)");
+    }
+    let how = how_read(plan, r, f, nothing_new);
+    crate::log::info(&format!("{}: {how}, {} new lines", f.name, r.new_lines));
+    state.store(f, plan, prints, r, rows, spilled, &mut progress.counts)
 }
 
 /// How a planned file was read, for the log.

@@ -37,20 +37,27 @@ impl Loaded {
     }
 }
 
-/// Where an entry's rows are.
+/// Where a part of an entry's rows is.
 enum Stored {
     /// Produced or read in this run.
     InMemory(Rows),
     Partial(PathBuf),
-    /// The entry has no rows.
-    Nowhere,
+}
+
+/// An entry to fold: its parts, oldest first, each with the span of its hours (`None`:
+/// unknown, any hour).
+struct Job {
+    seq: u64,
+    id: String,
+    parts: Vec<(Stored, Option<(u32, u32)>)>,
 }
 
 impl State {
     /// Every stored row whose hour lies in `[since, until)`, folded into an aggregate whose
     /// usage rows are split by `context` classes (time slices and networks of the snapshots'
     /// conditions and `taken_at` times), like a scan would. Entries are read and folded in
-    /// parallel (one partial at a time per worker), then merged.
+    /// parallel (one part at a time per worker, one entry per worker at a time), and merged
+    /// in the order they were counted.
     pub fn load(
         &mut self,
         catalog: &Catalog,
@@ -59,28 +66,95 @@ impl State {
         context: &ContextClasses,
     ) -> anyhow::Result<Loaded> {
         use rayon::prelude::*;
-        // Rows produced in this run are in memory; the others are read from their partials.
-        let mut jobs: Vec<(u64, String, Stored)> = Vec::new();
+        // Rows written in this run are in memory; the others are read from their partials.
+        let mut jobs: Vec<Job> = Vec::new();
         for e in &self.manifest.entries {
-            let stored = match (self.rows.remove(&e.id), &e.partial) {
-                (Some(rows), _) => Stored::InMemory(rows),
-                (None, Some(name)) => Stored::Partial(self.partial_path(name)),
-                (None, None) => Stored::Nowhere,
-            };
-            jobs.push((e.seq, e.id.clone(), stored));
+            let mut parts = Vec::new();
+            for p in &e.parts {
+                let stored = match self.written.remove(&p.file) {
+                    Some(rows) => Stored::InMemory(rows),
+                    None => Stored::Partial(self.partial_path(&p.file)),
+                };
+                parts.push((stored, p.first_hour.zip(p.last_hour)));
+            }
+            if let Some(rows) = self.pending.remove(&e.id) {
+                let span = rows.hours();
+                parts.push((Stored::InMemory(rows), span));
+            }
+            jobs.push(Job {
+                seq: e.seq,
+                id: e.id.clone(),
+                parts,
+            });
         }
-        jobs.sort_by_key(|j| j.0);
+        jobs.sort_by_key(|j| j.seq);
         let window = Window::new(catalog, since, until, context, &self.dir);
-        let parts: Vec<anyhow::Result<Loaded>> = jobs
-            .into_par_iter()
-            .map(|(seq, id, stored)| window.fold_entry(stored, seq, &id))
-            .collect();
+        // As many entries at a time as there are threads, each group merged before the next
+        // is read: the aggregates of every entry held at once were most of the memory of a
+        // run over many files. The merge order is the same as folding them all first.
+        let threads = rayon::current_num_threads().max(1);
+        let mut jobs = jobs.into_iter().peekable();
         let mut all = Loaded::default();
-        for part in parts {
-            all.merge(part?);
+        while jobs.peek().is_some() {
+            let group: Vec<Job> = jobs.by_ref().take(threads).collect();
+            let parts: Vec<anyhow::Result<Loaded>> = group
+                .into_par_iter()
+                .map(|job| window.fold_entry(job))
+                .collect();
+            for part in parts {
+                all.merge(part?);
+            }
         }
         Ok(all)
     }
+}
+
+/// The hours that more than one of `spans` covers, as sorted, disjoint ranges.
+fn shared_hours(spans: &[Option<(u32, u32)>]) -> Vec<(u32, u32)> {
+    let spans: Vec<(u32, u32)> = spans.iter().map(|s| s.unwrap_or((0, u32::MAX))).collect();
+    let mut overlaps: Vec<(u32, u32)> = Vec::new();
+    for (i, a) in spans.iter().enumerate() {
+        for b in &spans[i + 1..] {
+            let (lo, hi) = (a.0.max(b.0), a.1.min(b.1));
+            if lo <= hi {
+                overlaps.push((lo, hi));
+            }
+        }
+    }
+    overlaps.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for (lo, hi) in overlaps {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+fn in_ranges(ranges: &[(u32, u32)], hour: u32) -> bool {
+    let i = ranges.partition_point(|r| r.1 < hour);
+    ranges.get(i).is_some_and(|r| r.0 <= hour)
+}
+
+/// Adds a row of an entry's part (whose strings are `strings`) to `held`, where rows of the
+/// same key from other parts merge into one hourly row as one partial would hold it.
+fn hold(held: &mut Rows, strings: &Interner, k: &Key, v: Value) {
+    let mut id = |i: u32| held.intern(strings.get(i));
+    let key = Key {
+        user: id(k.user),
+        method: id(k.method),
+        target: id(k.target),
+        error_code: id(k.error_code),
+        source: id(k.source),
+        source_ip: id(k.source_ip),
+        ..*k
+    };
+    let value = Value {
+        user_id: id(v.user_id),
+        ..v
+    };
+    held.insert(key, value);
 }
 
 /// What every entry is folded against: the window, the context classes, and the catalog's
@@ -128,21 +202,46 @@ impl<'a> Window<'a> {
     }
 
     /// Folds one entry's rows into a new aggregate (see [`State::load`]): the rows this run
-    /// produced, or those of its partial, folded as they are read (one row group at a
+    /// produced, or those of its partials, folded as they are read (one row group at a
     /// time), so that loading holds the aggregate of the window, not every stored row of
-    /// the entry.
-    fn fold_entry(&self, stored: Stored, seq: u64, id: &str) -> anyhow::Result<Loaded> {
-        let mut fold = EntryFold::new(self, seq, id, rows::SAMPLES_PER_HOURLY_ROW);
-        match stored {
-            Stored::InMemory(rows) => {
-                for (k, v) in &rows.map {
-                    fold.row(&rows.strings, k, v)?;
+    /// the entry. Rows of hours that several parts cover are held and merged first, so that
+    /// an hourly row split between two parts is folded as the one row an unsplit partial
+    /// holds (its one sample, its first and last request, its context class).
+    fn fold_entry(&self, job: Job) -> anyhow::Result<Loaded> {
+        let mut fold = EntryFold::new(self, job.seq, &job.id, rows::SAMPLES_PER_HOURLY_ROW);
+        let spans: Vec<Option<(u32, u32)>> = job.parts.iter().map(|p| p.1).collect();
+        let shared = if spans.len() > 1 {
+            shared_hours(&spans)
+        } else {
+            Vec::new()
+        };
+        let mut held = Rows::default();
+        for (stored, _) in job.parts {
+            // Each part has its own strings.
+            fold.new_strings();
+            match stored {
+                Stored::InMemory(rows) => {
+                    for (k, v) in &rows.map {
+                        if in_ranges(&shared, k.hour) {
+                            hold(&mut held, &rows.strings, k, v.clone());
+                        } else {
+                            fold.row(&rows.strings, k, v)?;
+                        }
+                    }
                 }
+                Stored::Partial(path) => partial::read_each(&path, |strings, k, v| {
+                    if in_ranges(&shared, k.hour) {
+                        hold(&mut held, strings, k, v);
+                        Ok(())
+                    } else {
+                        fold.row(strings, k, &v)
+                    }
+                })?,
             }
-            Stored::Partial(path) => {
-                partial::read_each(&path, |strings, k, v| fold.row(strings, k, &v))?
-            }
-            Stored::Nowhere => {}
+        }
+        fold.new_strings();
+        for (k, v) in &held.map {
+            fold.row(&held.strings, k, v)?;
         }
         Ok(fold.out)
     }
@@ -177,6 +276,13 @@ impl<'a> EntryFold<'a> {
             code_ids: Vec::new(),
             ips: Vec::new(),
         }
+    }
+
+    /// Rows of another part follow: its string ids mean other strings.
+    fn new_strings(&mut self) {
+        self.user_ids.clear();
+        self.code_ids.clear();
+        self.ips.clear();
     }
 
     pub(super) fn row(&mut self, strings: &Interner, k: &Key, v: &Value) -> anyhow::Result<()> {
@@ -370,11 +476,110 @@ mod tests {
         let catalog = Catalog::embedded();
         let context = ContextClasses::default();
         let window = Window::new(&catalog, None, None, &context, Path::new("state"));
-        let loaded = window.fold_entry(Stored::InMemory(rows), 0, "e").unwrap();
+        let job = Job {
+            seq: 0,
+            id: "e".into(),
+            parts: vec![(Stored::InMemory(rows), None)],
+        };
+        let loaded = window.fold_entry(job).unwrap();
         let cells: Vec<&Cell> = loaded.stats.usage.values().collect();
         assert_eq!(cells.len(), 1);
         assert_eq!(cells[0].count, 3);
         let ids: Vec<&str> = cells[0].samples.iter().map(|s| &*s.request_id).collect();
         assert_eq!(ids, ["a"]);
+    }
+
+    /// A row: hour, count, first and last second in the hour, first sample.
+    type TestRow<'a> = (u32, u64, (i64, i64), (u64, &'a str));
+
+    /// An entry's rows.
+    fn rows_of(rows: &[TestRow<'_>]) -> Rows {
+        let mut out = Rows::default();
+        for &(hour, count, (first, last), (offset, id)) in rows {
+            let empty = out.empty_id();
+            let key = partial::Key {
+                unmatched: false,
+                user: out.intern(b"alice"),
+                method: out.intern(b"GET"),
+                target: out.intern(b"/v2/orders/customer-orders"),
+                status: 200,
+                error_code: empty,
+                source: empty,
+                source_ip: out.intern(b"10.0.0.1"),
+                hour,
+            };
+            let value = partial::Value {
+                user_id: empty,
+                count,
+                first_seen: Some(i64::from(hour) * HOUR + first * 1_000_000),
+                last_seen: Some(i64::from(hour) * HOUR + last * 1_000_000),
+                samples: vec![(offset, id.into())],
+            };
+            out.insert(key, value);
+        }
+        out
+    }
+
+    fn fold(parts: Vec<Rows>) -> Loaded {
+        let catalog = Catalog::embedded();
+        let context = ContextClasses::default();
+        let window = Window::new(&catalog, None, None, &context, Path::new("state"));
+        let parts = parts
+            .into_iter()
+            .map(|rows| {
+                let span = rows.hours();
+                (Stored::InMemory(rows), span)
+            })
+            .collect();
+        let job = Job {
+            seq: 0,
+            id: "e".into(),
+            parts,
+        };
+        window.fold_entry(job).unwrap()
+    }
+
+    /// An hour whose rows a part boundary splits loads as the one hourly row of an unsplit
+    /// partial: one sample (the hour's first request), not one per part.
+    #[test]
+    fn an_hour_split_between_parts_loads_as_one_hourly_row() {
+        let h = 490_000;
+        let whole = fold(vec![rows_of(&[
+            (h, 5, (1, 50), (10, "a")),
+            (h + 1, 2, (3, 4), (90, "x")),
+        ])]);
+        let split = fold(vec![
+            rows_of(&[(h, 2, (1, 20), (10, "a"))]),
+            rows_of(&[(h, 3, (30, 50), (50, "e")), (h + 1, 2, (3, 4), (90, "x"))]),
+        ]);
+        let cells = |l: &Loaded| l.stats.usage.values().cloned().collect::<Vec<Cell>>();
+        assert_eq!(cells(&whole).len(), 1);
+        assert_eq!(cells(&split), cells(&whole));
+        let split_cells = cells(&split);
+        let ids: Vec<&str> = split_cells[0]
+            .samples
+            .iter()
+            .map(|s| &*s.request_id)
+            .collect();
+        assert_eq!(ids, ["a", "x"]);
+        assert_eq!(split.straddling, whole.straddling);
+    }
+
+    #[test]
+    fn shared_hours_are_those_two_parts_cover() {
+        assert_eq!(shared_hours(&[Some((1, 5))]), vec![]);
+        assert_eq!(
+            shared_hours(&[Some((1, 5)), Some((5, 9)), Some((9, 9)), Some((20, 30))]),
+            vec![(5, 5), (9, 9)]
+        );
+        assert_eq!(
+            shared_hours(&[Some((1, 5)), None]),
+            vec![(1, 5)],
+            "a part of unknown hours may hold any"
+        );
+        let r = shared_hours(&[Some((1, 5)), Some((4, 9)), Some((20, 30)), Some((25, 40))]);
+        assert_eq!(r, vec![(4, 5), (25, 30)]);
+        assert!(in_ranges(&r, 4) && in_ranges(&r, 5) && in_ranges(&r, 27));
+        assert!(!in_ranges(&r, 3) && !in_ranges(&r, 6) && !in_ranges(&r, 31));
     }
 }

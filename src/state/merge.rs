@@ -36,16 +36,22 @@ impl State {
         }
         for j in 0..other.manifest.entries.len() {
             let e = other.manifest.entries[j].clone();
-            let rows = other.rows_of(j)?.clone();
             let Some(i) = self.merge_entry(&e, report) else {
                 continue;
             };
+            note_origin(&mut self.manifest.entries[i], &e, src);
+            // The longer count's rows hold the shorter's: they replace this state's, copied a
+            // part at a time (under new names: the manifest on disk names the old ones).
+            let id = self.manifest.entries[i].id.clone();
+            self.pending.remove(&id);
+            let mut parts = Vec::with_capacity(e.parts.len());
+            for part in &e.parts {
+                let rows = other.part_rows(part)?;
+                parts.push(self.write_part(&id, &rows)?);
+            }
             let d = &mut self.manifest.entries[i];
-            note_origin(d, &e, src);
-            // The longer count's rows hold the shorter's: they replace this state's.
-            let id = d.id.clone();
-            self.rows.insert(id.clone(), rows);
-            self.dirty.insert(id);
+            d.parts = parts;
+            d.sync_parts();
         }
         Ok(())
     }
@@ -95,6 +101,7 @@ impl State {
                 d.seq = seq;
                 d.id = format!("{}-{seq}", &e.head_hash[..16.min(e.head_hash.len())]);
                 d.partial = None;
+                d.parts.clear();
                 d.raw.clear();
                 d.names.clear();
                 entries.push(d);

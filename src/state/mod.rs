@@ -11,11 +11,18 @@
 //!   counted; only the bytes past what was counted are parsed (a compressed file is
 //!   decompressed up to there, then parsed). Once a compressed file has been read whole, its
 //!   compressed fingerprint lets later runs skip it without decompressing.
-//! - `partials/<entry>.g<generation>.<n>.h<checksum>.parquet`: the entry's aggregates per hour
-//!   and client IP (schema in [`partial`]), independent of any snapshot, so findings are
+//! - `partials/<prefix>.g<generation>.<n>.h<checksum>.parquet`: the entry's aggregates per
+//!   hour and client IP (schema in [`partial`]), independent of any snapshot, so findings are
 //!   recomputed from them against whichever snapshots are in force. The checksum in the name
 //!   (absent from partials written before it existed) is checked on every read, so a damaged
-//!   partial is refused rather than decoded.
+//!   partial is refused rather than decoded. An entry's rows may be in several such *parts*
+//!   (its `parts`, oldest first): a large file is read a part at a time and each part's rows
+//!   are written before the next is read, and rows a later run adds become a new part (or
+//!   join a small last one). The same hourly row may then be in two parts (an hour at a
+//!   boundary); loading merges those before folding, so the result is that of one partial.
+//!   An entry of one part names it in `partial` and the manifest stays format 1, as before
+//!   parts; a manifest with an entry of several parts is format 2, which older versions
+//!   refuse rather than misread.
 //! - `lock`: held by the running permlens ([`crate::lock`]).
 //!
 //! Writes are crash-safe: new partials get new names, the manifest is replaced by a rename,
@@ -51,8 +58,9 @@ pub use manifest::{Entry, HEAD, Manifest, RawId, config_fingerprint};
 pub use mapped::{MappedReport, load_mapped};
 pub use merge::MergeReport;
 pub use plan::Plan;
+pub use rows::FirstIds;
 pub use rows::HourlyRows;
-pub use store::{State, StateReport, crash_point};
+pub use store::{Spilled, State, StateReport, crash_point};
 
 use std::collections::BTreeMap;
 
@@ -62,5 +70,15 @@ use partial::Rows;
 /// The scan's rows split by input file (by index in the scan's file list), each file's for
 /// [`State::store`].
 pub fn rows_by_file<const N: usize>(rows: HourlyRows<N>, catalog: &Catalog) -> BTreeMap<u32, Rows> {
-    partial::split_by_file(rows, catalog)
+    partial::split_by_file(rows, catalog, &mut FirstIds::default())
+}
+
+/// [`rows_by_file`] for a scan that continues earlier scans of the same files (a file read
+/// in parts): `earlier` holds the users' first request ids so far, and is updated.
+pub fn rows_by_file_after<const N: usize>(
+    rows: HourlyRows<N>,
+    catalog: &Catalog,
+    earlier: &mut FirstIds,
+) -> BTreeMap<u32, Rows> {
+    partial::split_by_file(rows, catalog, earlier)
 }

@@ -203,6 +203,7 @@ mod tests {
             raw: Vec::new(),
             names: Vec::new(),
             partial: None,
+            parts: Vec::new(),
             rows: 0,
             first_hour: None,
             last_hour: None,

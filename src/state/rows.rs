@@ -16,6 +16,10 @@ pub const SAMPLES_PER_HOURLY_ROW: usize = 1;
 /// row, so that the earliest requests of a report from partials are those of a plain scan.
 pub const SAMPLES_PER_MAPPED_ROW: usize = crate::aggregate::SAMPLES_PER_ROW;
 
+/// The first request (its position and the user's id) of each user name, over the scans of
+/// a file read in parts.
+pub type FirstIds = foldhash::HashMap<Box<[u8]>, (Position, Box<str>)>;
+
 /// The key of an hourly row that keeps `N` samples. `row.context` is always 0: the hour
 /// stands in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

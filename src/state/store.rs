@@ -19,27 +19,38 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 
 use super::fingerprint::Prints;
-use super::manifest::{Entry, FORMAT, MANIFEST, Manifest, PARTIALS, hex};
+use super::manifest::{Entry, FORMAT, FORMAT_PARTS, MANIFEST, Manifest, PARTIALS, Part, hex};
 use super::partial::{self, HOUR, Rows};
 use super::plan::Plan;
 use crate::input::{Compression, InputFile};
 use crate::lock::RunLock;
 
+/// Rows up to which new rows are merged into an entry's last part instead of starting a
+/// new one (see [`State::flush`]); merging holds both in memory.
+const PART_ROWS: u64 = 1 << 17;
+
 /// An open state directory, locked for this run.
 #[derive(Debug)]
 pub struct State {
     pub dir: PathBuf,
+    /// Every partial of an entry is in its `parts` while the state is open
+    /// ([`Manifest::normalize_parts`]).
     pub manifest: Manifest,
     /// Held while the state is open: one run at a time reads and changes the directory.
     _lock: RunLock,
     pub took_over: Option<String>,
-    /// Rows of entries loaded or produced in this run, by entry id.
-    pub(super) rows: HashMap<String, Rows>,
-    /// Entries whose rows changed since the last flush.
-    pub(super) dirty: HashSet<String>,
+    /// Rows produced in this run and not written yet, by entry id: written as a new part of
+    /// the entry at the next flush.
+    pub(super) pending: HashMap<String, Rows>,
+    /// Rows of parts written in this run and kept in memory for [`State::load`], by file.
+    pub(super) written: HashMap<String, Rows>,
     /// Partial files written in this run, for unique names.
     flushes: u64,
 }
+
+/// Rows of one file that its scan already wrote as parts, a part at a time, before the
+/// file was done ([`State::write_part`]).
+pub type Spilled = Vec<Part>;
 
 /// Counts for the summary.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -90,8 +101,8 @@ impl State {
             manifest,
             _lock: lock,
             took_over,
-            rows: HashMap::new(),
-            dirty: HashSet::new(),
+            pending: HashMap::new(),
+            written: HashMap::new(),
             flushes: 0,
         };
         if clean {
@@ -106,7 +117,7 @@ impl State {
             .manifest
             .entries
             .iter()
-            .filter_map(|e| e.partial.as_deref())
+            .flat_map(Entry::partial_files)
             .collect();
         if let Ok(dir) = std::fs::read_dir(self.dir.join(PARTIALS)) {
             for f in dir.flatten() {
@@ -129,21 +140,53 @@ impl State {
         self.dir.join(PARTIALS).join(name)
     }
 
-    /// The rows of an entry, read once.
-    pub(super) fn rows_of(&mut self, entry: usize) -> anyhow::Result<&mut Rows> {
-        let e = &self.manifest.entries[entry];
-        let id = e.id.clone();
-        if !self.rows.contains_key(&id) {
-            let rows = match &e.partial {
-                Some(name) => partial::read(&self.partial_path(name))?,
-                None => Rows::default(),
-            };
-            self.rows.insert(id.clone(), rows);
-        }
-        Ok(self.rows.get_mut(&id).expect("inserted above"))
+    /// Writes `rows` as a new partial (a temporary name first, then one with a checksum of
+    /// its bytes, which every read checks: a damaged partial is refused by name, never
+    /// decoded) that no manifest names yet; `prefix` starts its name.
+    pub(super) fn write_part(&mut self, prefix: &str, rows: &Rows) -> anyhow::Result<Part> {
+        let generation = self.manifest.generation + 1;
+        self.flushes += 1;
+        let dir = self.dir.join(PARTIALS);
+        let tmp = format!("{prefix}.g{generation}.{}.parquet.tmp", self.flushes);
+        partial::write(&dir.join(&tmp), rows)?;
+        let hash = partial::file_hash(&dir.join(&tmp))?;
+        let name = format!("{prefix}.g{generation}.{}.h{hash}.parquet", self.flushes);
+        std::fs::rename(dir.join(&tmp), dir.join(&name))
+            .with_context(|| format!("cannot name the partial {}", dir.join(&name).display()))?;
+        let span = rows.hours();
+        Ok(Part {
+            file: name,
+            rows: rows.len() as u64,
+            first_hour: span.map(|s| s.0),
+            last_hour: span.map(|s| s.1),
+        })
     }
 
-    /// Records what the scan of one file produced.
+    /// Writes the rows of a file being read in parts (see [`Spilled`]) before the file is
+    /// done; `prints` names the content.
+    pub fn spill(&mut self, prints: &Prints, rows: &Rows) -> anyhow::Result<Part> {
+        let prefix = hex(prints.head_hash)[..16].to_owned();
+        self.write_part(&prefix, rows)
+    }
+
+    /// Removes parts written for a file that is not stored after all.
+    fn discard(&self, spilled: Spilled) {
+        for p in spilled {
+            let _ = std::fs::remove_file(self.partial_path(&p.file));
+        }
+    }
+
+    /// The rows of a part: kept from this run, or read from its partial.
+    pub(super) fn part_rows(&mut self, part: &Part) -> anyhow::Result<Rows> {
+        match self.written.remove(&part.file) {
+            Some(rows) => Ok(rows),
+            None => partial::read(&self.partial_path(&part.file)),
+        }
+    }
+
+    /// Records what the scan of one file produced: `spilled`, the parts already written of
+    /// it (oldest first), and `rows`, the rest.
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         f: &InputFile,
@@ -151,6 +194,7 @@ impl State {
         prints: &Prints,
         report: &crate::input::FileReport,
         rows: Rows,
+        spilled: Spilled,
         counts: &mut StateReport,
     ) -> anyhow::Result<()> {
         let now = now_text();
@@ -159,34 +203,47 @@ impl State {
             // It shrank while read: what was counted is not a well-defined content. Nothing
             // is stored; the next run reads it (or its rotated copy) again.
             counts.files_not_stored += 1;
+            self.discard(spilled);
             return Ok(());
         }
         let nothing_new = report.nothing_new || (report.new_lines == 0 && !report.restarted);
         let entry = match *plan {
-            Plan::Unreadable => return Ok(()),
+            Plan::Unreadable => {
+                self.discard(spilled);
+                return Ok(());
+            }
             Plan::Skip { entry, .. } => {
+                self.discard(spilled);
                 self.seen_again(entry, f, prints, complete, &now, counts);
                 return Ok(());
             }
             Plan::Resume { entry } if nothing_new => {
+                self.discard(spilled);
                 self.seen_again(entry, f, prints, complete, &now, counts);
                 return Ok(());
             }
+            // What was counted before stays in its parts; the new rows become new parts.
             Plan::Resume { entry } if !report.restarted => {
                 counts.files_resumed += 1;
-                self.rows_of(entry)?.absorb(rows);
+                self.add_rows(entry, rows, spilled);
                 entry
             }
             Plan::Replace { entry } => {
                 counts.files_replaced += 1;
-                let id = self.manifest.entries[entry].id.clone();
-                self.rows.insert(id, rows);
+                let e = &mut self.manifest.entries[entry];
+                // The old parts stay on disk, named by the manifest there, until it is replaced.
+                e.parts.clear();
+                let id = e.id.clone();
+                self.pending.remove(&id);
+                self.add_rows(entry, rows, spilled);
                 entry
             }
             // A resumed file whose scan restarted from 0 (its content differed) is new.
             Plan::Resume { .. } | Plan::New => {
                 counts.files_new += 1;
-                self.new_entry(f, prints, rows, &now)
+                let i = self.new_entry(f, prints, &now);
+                self.add_rows(i, rows, spilled);
+                i
             }
         };
         self.counted(entry, f, prints, report, complete, &now);
@@ -208,9 +265,23 @@ impl State {
         counts.bytes_skipped += f.len;
     }
 
-    /// Adds an entry for content not counted before, holding `rows`; returns its index. What
-    /// was counted of it is set by [`State::counted`].
-    fn new_entry(&mut self, f: &InputFile, prints: &Prints, rows: Rows, now: &str) -> usize {
+    /// Adds parts already written and rows to be written to entry `i`.
+    fn add_rows(&mut self, i: usize, rows: Rows, spilled: Spilled) {
+        let e = &mut self.manifest.entries[i];
+        e.parts.extend(spilled);
+        e.sync_parts();
+        let id = e.id.clone();
+        match self.pending.get_mut(&id) {
+            Some(held) => held.absorb(rows),
+            None => {
+                self.pending.insert(id, rows);
+            }
+        }
+    }
+
+    /// Adds an entry for content not counted before; returns its index. What was counted of
+    /// it is set by [`State::counted`].
+    fn new_entry(&mut self, f: &InputFile, prints: &Prints, now: &str) -> usize {
         let seq = self.manifest.next_seq;
         self.manifest.next_seq += 1;
         let id = format!("{}-{seq}", &hex(prints.head_hash)[..16]);
@@ -232,6 +303,7 @@ impl State {
             raw: Vec::new(),
             names: Vec::new(),
             partial: None,
+            parts: Vec::new(),
             rows: 0,
             first_hour: None,
             last_hour: None,
@@ -239,7 +311,6 @@ impl State {
             updated_at: now.to_owned(),
             seen_at: now.to_owned(),
         });
-        self.rows.insert(id, rows);
         self.manifest.entries.len() - 1
     }
 
@@ -271,8 +342,6 @@ impl State {
             e.tail_hash = hex(hash);
         }
         e.updated_at = now.to_owned();
-        let id = e.id.clone();
-        self.dirty.insert(id);
         self.touch(i, f, prints, complete, now);
     }
 
@@ -320,56 +389,68 @@ impl State {
             cutoff = cutoff.min(s);
         }
         let cutoff = crate::aggregate::hour_of(cutoff);
+        for rows in self.pending.values_mut() {
+            counts.rows_pruned += rows.prune_before(cutoff);
+        }
+        // A part at a time: one that holds rows before the cutoff is read, pruned and written
+        // again under a new name (or dropped when nothing is left).
         for i in 0..self.manifest.entries.len() {
-            let e = &self.manifest.entries[i];
-            if e.first_hour.is_some_and(|h| h < cutoff) || self.rows.contains_key(&e.id) {
-                let pruned = self.rows_of(i)?.prune_before(cutoff);
-                if pruned > 0 {
-                    counts.rows_pruned += pruned;
-                    let id = self.manifest.entries[i].id.clone();
-                    self.dirty.insert(id);
+            let old = std::mem::take(&mut self.manifest.entries[i].parts);
+            let mut parts = Vec::with_capacity(old.len());
+            for part in old {
+                if part.first_hour.is_none_or(|h| h >= cutoff) {
+                    parts.push(part);
+                    continue;
+                }
+                let mut rows = self.part_rows(&part)?;
+                let pruned = rows.prune_before(cutoff);
+                counts.rows_pruned += pruned;
+                if pruned == 0 {
+                    parts.push(part);
+                } else if !rows.is_empty() {
+                    let prefix = self.manifest.entries[i].id.clone();
+                    parts.push(self.write_part(&prefix, &rows)?);
                 }
             }
+            let e = &mut self.manifest.entries[i];
+            e.parts = parts;
+            e.sync_parts();
         }
         Ok(())
     }
 
-    /// Writes the partials of entries changed since the last flush under new names, so the
-    /// manifest on disk keeps naming the old ones until [`State::commit`]. With `drop_rows`
-    /// their rows leave memory (a later use reads them back).
+    /// Writes the rows produced since the last flush as new parts of their entries, under new
+    /// names, so the manifest on disk keeps naming the old ones until [`State::persist`]. Rows
+    /// few enough to join the entry's last part are merged into it (written again as a new
+    /// part), so that a file that grows a little every night does not gather a part a night.
+    /// Without `drop_rows` the written rows stay in memory for [`State::load`].
     pub fn flush(&mut self, drop_rows: bool) -> anyhow::Result<()> {
-        let generation = self.manifest.generation + 1;
-        for e in &mut self.manifest.entries {
-            if !self.dirty.contains(&e.id) {
-                continue;
-            }
-            let Some(rows) = self.rows.get(&e.id) else {
+        let mut pending: Vec<(String, Rows)> = self.pending.drain().collect();
+        pending.sort_by(|a, b| a.0.cmp(&b.0));
+        for (id, mut rows) in pending {
+            let Some(i) = self.manifest.entries.iter().position(|e| e.id == id) else {
                 continue;
             };
-            e.rows = rows.len() as u64;
-            let span = rows.hours();
-            e.first_hour = span.map(|s| s.0);
-            e.last_hour = span.map(|s| s.1);
-            e.partial = None;
-            if !rows.is_empty() {
-                self.flushes += 1;
-                // Written under a temporary name, then named after its content hash, which
-                // every read checks: a damaged partial is refused by name, never decoded.
-                let dir = self.dir.join(PARTIALS);
-                let tmp = format!("{}.g{generation}.{}.parquet.tmp", e.id, self.flushes);
-                partial::write(&dir.join(&tmp), rows)?;
-                let hash = partial::file_hash(&dir.join(&tmp))?;
-                let name = format!("{}.g{generation}.{}.h{hash}.parquet", e.id, self.flushes);
-                std::fs::rename(dir.join(&tmp), dir.join(&name)).with_context(|| {
-                    format!("cannot name the partial {}", dir.join(&name).display())
-                })?;
-                e.partial = Some(name);
+            if rows.is_empty() {
+                continue;
             }
-            if drop_rows {
-                self.rows.remove(&e.id);
+            let last = self.manifest.entries[i].parts.last().cloned();
+            if let Some(last) = last
+                && last.rows + rows.len() as u64 <= PART_ROWS
+            {
+                let mut held = self.part_rows(&last)?;
+                held.absorb(rows);
+                rows = held;
+                self.manifest.entries[i].parts.pop();
             }
+            let part = self.write_part(&id, &rows)?;
+            if !drop_rows {
+                self.written.insert(part.file.clone(), rows);
+            }
+            let e = &mut self.manifest.entries[i];
+            e.parts.push(part);
+            e.sync_parts();
         }
-        self.dirty.clear();
         Ok(())
     }
 
@@ -423,7 +504,6 @@ impl State {
         sync_dir(&self.dir);
         // The partials the new manifest no longer names (replaced, pruned, dropped).
         self.remove_orphans();
-        self.dirty.clear();
         Ok(())
     }
 }
@@ -437,14 +517,15 @@ fn read_manifest(path: &Path, config: Option<&str>) -> anyhow::Result<Manifest> 
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let m = Manifest::parse(&text, path)?;
-    if m.format != FORMAT {
+    let mut m = Manifest::parse(&text, path)?;
+    if m.format != FORMAT && m.format != FORMAT_PARTS {
         bail!(
-            "state {}: format {} (this permlens reads format {FORMAT}); use a new --state directory",
+            "state {}: format {} (this permlens reads formats {FORMAT} and {FORMAT_PARTS}); use a new --state directory",
             path.display(),
             m.format
         );
     }
+    m.normalize_parts();
     if config.is_some_and(|c| c != m.config) {
         bail!(
             "state {}: made with another catalog or other parsing options (--catalog, --user-field, --field, --log-format); its counts cannot be mixed with this run's: use the same options or a new --state directory",

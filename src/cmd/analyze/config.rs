@@ -56,6 +56,7 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
         round_bytes: a.round_bytes.max(1),
         partials: a.partials,
         exceptions: a.exceptions,
+        part_bytes: a.part_bytes.max(1),
         state: a.state,
         threads: a.threads,
         progress: a.progress,

@@ -5,29 +5,33 @@ use std::collections::BTreeMap;
 use foldhash::HashMap;
 
 use super::{Key, Rows, Value};
-use crate::aggregate::{Cell, Position, Stats};
+use crate::aggregate::{Cell, Stats};
 use crate::catalog::Catalog;
-use crate::state::rows::{HourKey, HourUnmatchedKey, HourlyRows};
+use crate::state::rows::{FirstIds, HourKey, HourUnmatchedKey, HourlyRows};
 
 /// Splits the rows a partitioned scan produced by input file, consuming the scan's aggregate
 /// (its samples move, and its memory goes as the rows are built). Each string is interned
 /// once per file (ids are mapped through tables), not once per row.
+///
+/// `earlier`: the first request id of each user in earlier scans of the same files (a file
+/// read in parts); it is updated with this scan's, and a user's rows get the earliest.
 pub fn split_by_file<const N: usize>(
     rows: HourlyRows<N>,
     catalog: &Catalog,
+    earlier: &mut FirstIds,
 ) -> BTreeMap<u32, Rows> {
     let mut parts = rows.into_parts();
     // Every row of a user gets the id of the user's earliest request, over all parts: each
     // part only knows the earliest among the requests its worker read.
-    let mut first_ids: HashMap<&[u8], (Position, &str)> = HashMap::default();
     for part in &parts {
         for (&u, (at, id)) in &part.user_ids {
-            crate::aggregate::keep_earlier_id(&mut first_ids, part.users.get(u), (*at, &**id));
+            let user: Box<[u8]> = part.users.get(u).into();
+            crate::aggregate::keep_earlier_id(earlier, user, (*at, id.clone()));
         }
     }
-    let first_ids: HashMap<Box<[u8]>, Box<str>> = first_ids
-        .into_iter()
-        .map(|(user, (_, id))| (user.into(), id.into()))
+    let first_ids: HashMap<Box<[u8]>, Box<str>> = earlier
+        .iter()
+        .map(|(user, (_, id))| (user.clone(), id.clone()))
         .collect();
     // Each file's table is sized once, for every row of every part: growing it by doubling
     // would hold the old table and one twice its size beside the parts' tables.
