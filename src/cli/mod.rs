@@ -307,11 +307,11 @@ pub struct AnalyzeArgs {
     pub no_prefilter: bool,
     /// With --state, input bytes per round of reading before its rows are written out (bounds
     /// the memory of a backfill; for tests)
-    #[arg(long, hide = true, default_value_t = 512 << 20)]
+    #[arg(long, hide = true, default_value_t = 256 << 20)]
     pub round_bytes: u64,
     /// With --state, input bytes of one plain file read before its rows are written out as a
     /// part (bounds the memory of a first run over a large file; for tests)
-    #[arg(long, hide = true, default_value_t = 512 << 20)]
+    #[arg(long, hide = true, default_value_t = 256 << 20)]
     pub part_bytes: u64,
 }
 
