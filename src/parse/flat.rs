@@ -76,9 +76,8 @@ impl Hit {
 /// Which slot a top-level key's value goes to, and its rank: what [`walk`] asks per key.
 ///
 /// A trait rather than a closure: it is asked for every key of every line, and a closure
-/// handed to the walk was left a call (`FnMut for &mut F`, then the closure itself) by the
-/// inliner, ~3-10% of an all-BSS scan's samples. An implementation marks `slot`
-/// `#[inline(always)]`.
+/// handed to the walk was left an indirect call by the inliner (benches/RESULTS.md, the worst
+/// case against DuckDB). An implementation marks `slot` `#[inline(always)]`.
 pub trait Keys: Copy {
     fn slot(self, key: &[u8]) -> Option<(usize, u8)>;
 }

@@ -141,15 +141,7 @@ fn in_ranges(ranges: &[(u32, u32)], hour: u32) -> bool {
 /// same key from other parts merge into one hourly row as one partial would hold it.
 fn hold(held: &mut Rows, strings: &Interner, k: &Key, v: Value) {
     let mut id = |i: u32| held.intern(strings.get(i));
-    let key = Key {
-        user: id(k.user),
-        method: id(k.method),
-        target: id(k.target),
-        error_code: id(k.error_code),
-        source: id(k.source),
-        source_ip: id(k.source_ip),
-        ..*k
-    };
+    let key = k.remapped(&mut id);
     let value = Value {
         user_id: id(v.user_id),
         ..v

@@ -57,6 +57,21 @@ pub struct Key {
     pub hour: u32,
 }
 
+impl Key {
+    /// The key with its string ids mapped through `id` (into another [`Rows`]' strings).
+    pub fn remapped(&self, mut id: impl FnMut(u32) -> u32) -> Key {
+        Key {
+            user: id(self.user),
+            method: id(self.method),
+            target: id(self.target),
+            error_code: id(self.error_code),
+            source: id(self.source),
+            source_ip: id(self.source_ip),
+            ..*self
+        }
+    }
+}
+
 /// Counts and evidence of a partial row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Value {
@@ -212,15 +227,7 @@ impl Rows {
             .collect();
         let id = |i: u32| ids[i as usize];
         for (k, mut v) in other.map {
-            let key = Key {
-                user: id(k.user),
-                method: id(k.method),
-                target: id(k.target),
-                error_code: id(k.error_code),
-                source: id(k.source),
-                source_ip: id(k.source_ip),
-                ..k
-            };
+            let key = k.remapped(id);
             v.user_id = id(v.user_id);
             self.insert(key, v);
         }
