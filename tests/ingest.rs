@@ -151,6 +151,82 @@ fn run(paths: &[PathBuf], threads: usize, chunk: u64, prefilter: bool) -> (Stats
     run_with(paths, threads, chunk, prefilter)
 }
 
+/// [`run`] with the prefilter, reading lines without searching them after `dense_after`
+/// hits in a row (`u32::MAX`: never), inside a window that leaves some requests out.
+fn run_dense(paths: &[PathBuf], chunk: u64, dense_after: u32) -> Stats {
+    let mut cfg = ScanConfig::new(Catalog::embedded());
+    cfg.chunk_size = chunk;
+    cfg.dense_after = dense_after;
+    cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
+    cfg.fields.set("user_id=user_id").unwrap();
+    cfg.since = Some(1_764_028_800_000_000); // 2025-11-25T00:00Z
+    cfg.until = Some(1_796_169_600_000_000); // 2026-12-01T00:00Z
+    let files = input::sniff(paths, FormatChoice::Auto);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    pool.install(|| input::scan(&files, &cfg, &|_| {})).0
+}
+
+/// Runs of catalog calls broken by every other kind of line a log holds: calls to other
+/// services, calls the catalog does not list, blank and whitespace lines, broken lines with
+/// and without a route's literal, escapes, lines without a time, old requests, CRLF endings.
+fn dense_mix(n: usize, seed: u64) -> Vec<String> {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as usize
+    };
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        let run = next() % 20;
+        for _ in 0..run {
+            let t = lines.len() as u64;
+            let target = TARGETS[next() % 7].replace("{n}", &(next() % 5).to_string());
+            let mut line = json_line(["alice", "bob"][next() % 2], "GET", &target, 200, t, 0);
+            if next() % 9 == 0 {
+                line.push('\r');
+            }
+            lines.push(line);
+        }
+        let t = lines.len() as u64;
+        let odd = match next() % 14 {
+            0 => json_line("carol", "GET", "/v1/proj/cloudservers/1", 200, t, 0),
+            1 => json_line(
+                "carol",
+                "GET",
+                "/v2/orders/customer-orders/new-thing/1",
+                200,
+                t,
+                0,
+            ),
+            2 => String::new(),
+            3 => "   ".into(),
+            4 => r#"{"broken": "/v2/orders/customer-orders""#.into(),
+            5 => "garbage without any literal".into(),
+            6 => r#"{"no":"literal at all"}"#.into(),
+            7 => json_line("dave", "GET", "/v1/proj/x%20y", 200, t, 0),
+            8 => json_line("dave", "GET", "/v2/orders/customer-orders", 200, t, 2),
+            9 => r#"{"method":"GET","uri":"/v2/orders/customer-orders","user":"erin"}"#.into(),
+            10 => json_line("erin", "GET", "/v2/orders/customer-orders", 200, t, 0)
+                .replace("2026-11-2", "2024-11-2"),
+            11 => format!(
+                "\u{feff}{}",
+                json_line("erin", "GET", "/v2/orders/customer-orders", 200, t, 0)
+            ),
+            12 => {
+                json_line("erin", "GET", "/v2/orders/customer-orders", 200, t, 0).replace('{', "{ ")
+            }
+            _ => "{}".into(),
+        };
+        lines.push(odd);
+    }
+    lines
+}
+
 /// [`run`] into any sink: `HourlyRows` keeps rows by file, hour and client address as
 /// `--state` scans do.
 fn run_with<S: Sink>(
@@ -317,6 +393,18 @@ fn samples_scan_the_same_for_any_threads_and_chunk_size() {
 }
 
 #[test]
+fn reading_dense_runs_directly_changes_nothing_on_the_samples() {
+    let paths = samples_logs();
+    for chunk in [4096, 1 << 20] {
+        let searched = run_dense(&paths, chunk, u32::MAX);
+        let dense = run_dense(&paths, chunk, 1);
+        assert_eq!(dense.counters, searched.counters);
+        assert_eq!(canon(&dense), canon(&searched));
+        assert!(searched.counters.prefiltered > 0 && searched.counters.bss_requests > 0);
+    }
+}
+
+#[test]
 fn prefilter_changes_no_result_on_the_samples() {
     let paths = samples_logs();
     let (with, _) = run(&paths, 2, 4096, true);
@@ -365,6 +453,22 @@ proptest! {
         let (seq, par) = (seq.merged(), par.merged());
         prop_assert!(par.usage.values().all(|c| c.samples.len() <= 1));
         prop_assert_eq!(hourly_canon(&seq), hourly_canon(&par));
+    }
+
+    /// Reading lines without searching them, once hits come in a row, gives what searching
+    /// every line gives: the same rows, samples, counters and malformed lines.
+    #[test]
+    fn reading_dense_runs_directly_changes_nothing(seed in any::<u64>(), n in 1usize..600, chunk in 64u64..5000, after in 1u32..10, mapped in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write_log(dir.path(), "g.jsonl", &dense_mix(n, seed));
+        if mapped {
+            age(&p);
+        }
+        let searched = run_dense(std::slice::from_ref(&p), chunk, u32::MAX);
+        let dense = run_dense(&[p], chunk, after);
+        prop_assert_eq!(&dense.counters, &searched.counters);
+        prop_assert_eq!(canon(&dense), canon(&searched));
+        prop_assert_eq!(days(&dense), days(&searched));
     }
 
     #[test]

@@ -2,9 +2,11 @@
 //! gateway see it ([`Scratch::normalize`]) and looked up in a segment trie ([`Matcher`]).
 
 mod matcher;
+mod memo;
 mod target;
 
 pub use matcher::Matcher;
+pub use memo::Memo;
 pub use target::{Normalization, Scratch};
 
 use crate::catalog::{Catalog, Method, RouteId};

@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use crate::catalog::{Catalog, Segment};
-use crate::classify::{Classifier, Scratch};
+use crate::classify::{Classifier, Memo, Scratch};
 use crate::net::parse_ip;
 use crate::parse::apig::{ApigParser, UserField};
 use crate::parse::json::{FieldMap, JsonParser};
@@ -23,6 +23,9 @@ pub use sink::{Counters, Observation, Position, Sink};
 
 /// Bytes of a plain file per unit of parallel work.
 pub const CHUNK_SIZE: u64 = 32 << 20;
+/// Lines in a row holding a prefilter hit after which the scan stops searching and reads
+/// each next line directly ([`Scanner::scan_dense`]), until one turns out not to pass.
+const DENSE_RUN: u32 = 8;
 /// The longest line read; longer ones are malformed (chunked reads cannot see past it).
 pub const MAX_LINE: u64 = 1 << 20;
 
@@ -50,6 +53,9 @@ pub struct ScanConfig {
     /// leaves its last line without a newline for that run, and a compressed file's tail is
     /// hashed so that the run can tell it is the same file.
     pub resumable: bool,
+    /// Lines in a row holding a prefilter hit after which each next line is read without
+    /// searching it first (`u32::MAX`: always search; for testing that it changes nothing).
+    pub dense_after: u32,
 }
 
 impl ScanConfig {
@@ -68,6 +74,7 @@ impl ScanConfig {
             context: ContextClasses::default(),
             chunk_size: CHUNK_SIZE,
             resumable: false,
+            dense_after: DENSE_RUN,
         }
     }
 }
@@ -145,6 +152,7 @@ impl<'c> Scanner<'c> {
             bufs: Buffers {
                 shape: Vec::with_capacity(256),
                 ips: IpCache::new(),
+                routes: Memo::new(),
             },
             leads,
         }
@@ -162,15 +170,38 @@ impl<'c> Scanner<'c> {
             return self.scan_every_line(bytes, origin, stats);
         };
         let words = pf.literals(origin.format);
+        let dense_format = matches!(origin.format, LogFormat::Json | LogFormat::Apig);
         let mut n = 0u64;
         let mut pos = 0usize;
+        // Lines in a row that held a hit, each starting where the one before ended.
+        let mut run = 0u32;
         while pos < bytes.len() {
+            if dense_format && run >= cfg.dense_after {
+                let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+                if !self.scan_dense(bytes, pos..end, origin, stats) {
+                    // Not a catalog call: the line is read as the search would have read it.
+                    if words.is_some_and(|w| w.find(&bytes[..end], pos).is_some()) {
+                        self.scan_at(bytes, pos..end, origin, n, stats, false);
+                        n += 1;
+                    } else {
+                        // With its newline: an empty line is a line too.
+                        let next = (end + 1).min(bytes.len());
+                        self.skim(bytes, pos..next, origin, &mut n, stats);
+                        run = 0;
+                    }
+                } else {
+                    n += 1;
+                }
+                pos = end + 1;
+                continue;
+            }
             let hit = words.and_then(|w| w.find(bytes, pos));
             let Some(hit) = hit else {
                 self.skim(bytes, pos..bytes.len(), origin, &mut n, stats);
                 break;
             };
             let start = memchr::memrchr(b'\n', &bytes[pos..hit]).map_or(pos, |i| pos + i + 1);
+            run = if start == pos { run + 1 } else { 1 };
             self.skim(bytes, pos..start, origin, &mut n, stats);
             let end = memchr::memchr(b'\n', &bytes[hit..]).map_or(bytes.len(), |i| hit + i);
             self.scan_at(bytes, start..end, origin, n, stats, false);
@@ -178,6 +209,63 @@ impl<'c> Scanner<'c> {
             pos = end + 1;
         }
         n
+    }
+
+    /// Reads the line `bytes[range]`, which no search looked at, as [`Scanner::scan_at`]
+    /// would if it is a call to a catalog route, and returns true; otherwise leaves no trace
+    /// and returns false, for the caller to apply the prefilter first.
+    ///
+    /// What must stay true: a request classified to a route always passes the prefilter (its
+    /// raw line holds the route's literal, or an escape that lets every line pass), so for
+    /// such a line the search could only have found it; any other outcome is decided by the
+    /// caller exactly as the search would have decided it.
+    fn scan_dense<S: Sink>(
+        &mut self,
+        bytes: &[u8],
+        range: std::ops::Range<usize>,
+        origin: Origin,
+        stats: &mut S,
+    ) -> bool {
+        let at = Position {
+            file: origin.file,
+            offset: origin.offset + range.start as u64,
+        };
+        let line = &bytes[range];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        // Blank, overlong and byte-order-marked lines go the way of every line.
+        let json_object = origin.format != LogFormat::Json || line.first() == Some(&b'{');
+        if !json_object || line.len() as u64 > MAX_LINE || at.offset == 0 {
+            return false;
+        }
+        let Scanner {
+            cfg,
+            json,
+            apig,
+            scratch,
+            bufs,
+            leads,
+        } = self;
+        let handle = |req: &Request<'_>| {
+            if req.trace || req.time.is_none() {
+                return false;
+            }
+            let target = strip_prefix(req.target, &cfg.strip_prefixes);
+            let classified =
+                cfg.classifier
+                    .classify_memo(req.method, target, scratch, &mut bufs.routes);
+            if classified.route.is_none() {
+                return false;
+            }
+            stats.counters().lines += 1;
+            // A request with a time and a route is always folded.
+            fold_request(req, at, cfg, scratch, bufs, leads, stats).is_ok()
+        };
+        let folded = match origin.format {
+            LogFormat::Json => json.parse(line, handle),
+            LogFormat::Apig => apig.parse(line, handle),
+            _ => return false,
+        };
+        folded == Ok(true)
     }
 
     /// The lines of `bytes[range]` (whole lines, the last one may lack its newline) hold no
@@ -370,6 +458,8 @@ struct Buffers {
     /// The shape of an unmatched path.
     shape: Vec<u8>,
     ips: IpCache,
+    /// Classifications of the paths seen, by method and path.
+    routes: Memo,
 }
 
 /// [`parse_ip`], and which condition networks hold the address, remembered per text: a caller
@@ -503,7 +593,9 @@ fn fold_request<S: Sink>(
         req.trace_route
     } else {
         let target = strip_prefix(req.target, &cfg.strip_prefixes);
-        let classified = cfg.classifier.classify(req.method, target, scratch);
+        let classified =
+            cfg.classifier
+                .classify_memo(req.method, target, scratch, &mut bufs.routes);
         if classified.route.is_some() {
             c.dot_segments += u64::from(classified.normalized.dot_segments);
             c.percent_decoded += u64::from(classified.normalized.percent_decoded);
