@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 
 use crate::catalog::{Catalog, Segment};
-use crate::classify::{Classifier, Memo, Scratch};
+use crate::classify::{Classified, Classifier, Memo, Scratch};
 use crate::net::parse_ip;
 use crate::parse::apig::{ApigParser, UserField};
 use crate::parse::json::{FieldMap, JsonParser};
@@ -258,7 +258,7 @@ impl<'c> Scanner<'c> {
             }
             stats.counters().lines += 1;
             // A request with a time and a route is always folded.
-            fold_request(req, at, cfg, scratch, bufs, leads, stats).is_ok()
+            fold_request(req, at, cfg, scratch, bufs, leads, stats, Some(classified)).is_ok()
         };
         let folded = match origin.format {
             LogFormat::Json => json.parse(line, handle),
@@ -389,7 +389,7 @@ impl<'c> Scanner<'c> {
             leads,
         } = self;
         let mut handle =
-            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats);
+            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats, None);
         let result = match origin.format {
             LogFormat::Json | LogFormat::JsonDocument => json.parse(line, &mut handle),
             LogFormat::Apig => apig.parse(line, &mut handle),
@@ -422,7 +422,7 @@ impl<'c> Scanner<'c> {
             ..
         } = self;
         let mut handle =
-            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats);
+            |req: &Request<'_>| fold_request(req, at, cfg, scratch, bufs, leads, stats, None);
         let result = json.parse_full(bytes, &mut handle);
         if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
             stats.malformed(origin.file, origin.chunk, index, || reason);
@@ -446,7 +446,7 @@ impl<'c> Scanner<'c> {
             leads,
             ..
         } = self;
-        if let Err(Malformed(reason)) = fold_request(req, at, cfg, scratch, bufs, leads, stats) {
+        if let Err(Malformed(reason)) = fold_request(req, at, cfg, scratch, bufs, leads, stats, None) {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
     }
@@ -571,6 +571,8 @@ fn not_like(line: &[u8], format: LogFormat) -> String {
 
 /// Classifies one parsed request and pushes it into the sink: out of the window, a catalog
 /// call, an unmatched call to the service, or a call to an API not in the catalog.
+/// `known`: the request's classification, when the caller already has it.
+#[allow(clippy::too_many_arguments)]
 fn fold_request<S: Sink>(
     req: &Request<'_>,
     at: Position,
@@ -579,6 +581,7 @@ fn fold_request<S: Sink>(
     bufs: &mut Buffers,
     leads: &[Vec<Option<Box<[u8]>>>],
     stats: &mut S,
+    known: Option<Classified>,
 ) -> Result<(), Malformed> {
     let Some(time) = req.time else {
         return Err(Malformed(no_time(req.time_text)));
@@ -592,10 +595,11 @@ fn fold_request<S: Sink>(
     let route = if req.trace {
         req.trace_route
     } else {
-        let target = strip_prefix(req.target, &cfg.strip_prefixes);
-        let classified =
+        let classified = known.unwrap_or_else(|| {
+            let target = strip_prefix(req.target, &cfg.strip_prefixes);
             cfg.classifier
-                .classify_memo(req.method, target, scratch, &mut bufs.routes);
+                .classify_memo(req.method, target, scratch, &mut bufs.routes)
+        });
         if classified.route.is_some() {
             c.dot_segments += u64::from(classified.normalized.dot_segments);
             c.percent_decoded += u64::from(classified.normalized.percent_decoded);
