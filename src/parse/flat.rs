@@ -78,35 +78,98 @@ impl Hit {
 /// A trait rather than a closure: it is asked for every key of every line, and a closure
 /// handed to the walk was left an indirect call by the inliner (benches/RESULTS.md, the worst
 /// case against DuckDB). An implementation marks `slot` `#[inline(always)]`.
-pub trait Keys: Copy {
-    fn slot(self, key: &[u8]) -> Option<(usize, u8)>;
+/// `index` is the key's place among the line's top-level keys: lines of one log name the
+/// same keys in the same order, which an implementation may remember ([`Remembered`]).
+pub trait Keys {
+    fn slot(&mut self, index: usize, key: &[u8]) -> Option<(usize, u8)>;
 }
 
 /// A closure as [`Keys`] (tests, and callers off the hot path).
 #[derive(Clone, Copy)]
 pub struct ByFn<F>(pub F);
 
-impl<F: Fn(&[u8]) -> Option<(usize, u8)> + Copy> Keys for ByFn<F> {
+impl<F: Fn(&[u8]) -> Option<(usize, u8)>> Keys for ByFn<F> {
     #[inline(always)]
-    fn slot(self, key: &[u8]) -> Option<(usize, u8)> {
+    fn slot(&mut self, _: usize, key: &[u8]) -> Option<(usize, u8)> {
         (self.0)(key)
+    }
+}
+
+/// The answers of [`Keys`] `K` for the keys at each place of the last lines: a key equal to
+/// the one remembered at its place gets the remembered answer, at the cost of one comparison
+/// instead of a lookup among every alias. Exact because `K`'s answer depends on the key alone.
+#[derive(Debug, Clone)]
+pub struct KeyMemo {
+    places: [Place; KeyMemo::PLACES],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    /// Length of the key, `u8::MAX` when nothing is remembered.
+    len: u8,
+    text: [u8; KeyMemo::TEXT],
+    slot: Option<(usize, u8)>,
+}
+
+impl Default for KeyMemo {
+    fn default() -> KeyMemo {
+        KeyMemo {
+            places: [Place {
+                len: u8::MAX,
+                text: [0; KeyMemo::TEXT],
+                slot: None,
+            }; KeyMemo::PLACES],
+        }
+    }
+}
+
+impl KeyMemo {
+    /// Places remembered: keys past them are looked up every time.
+    const PLACES: usize = 48;
+    /// The longest key remembered.
+    const TEXT: usize = 24;
+}
+
+/// [`Keys`] `K` answered through a [`KeyMemo`].
+pub struct Remembered<'m, K> {
+    pub keys: K,
+    pub memo: &'m mut KeyMemo,
+}
+
+impl<K: Keys> Keys for Remembered<'_, K> {
+    #[inline(always)]
+    fn slot(&mut self, index: usize, key: &[u8]) -> Option<(usize, u8)> {
+        let Some(place) = self.memo.places.get_mut(index) else {
+            return self.keys.slot(index, key);
+        };
+        if usize::from(place.len) == key.len() && crate::bytes::same(&place.text[..key.len()], key)
+        {
+            return place.slot;
+        }
+        let slot = self.keys.slot(index, key);
+        if key.len() <= KeyMemo::TEXT {
+            place.len = key.len() as u8;
+            place.text[..key.len()].copy_from_slice(key);
+            place.slot = slot;
+        }
+        slot
     }
 }
 
 /// Walks `line` (one JSON object). For every top-level key to which `keys.slot(key)` gives
 /// a slot and a rank, keeps where its value is in `hits[slot]`, unless that slot already
 /// holds a value of a lower or equal rank.
-pub fn walk<const N: usize>(line: &[u8], keys: impl Keys, hits: &mut [Option<Hit>; N]) -> Walk {
+pub fn walk<const N: usize>(line: &[u8], mut keys: impl Keys, hits: &mut [Option<Hit>; N]) -> Walk {
     // Positions are kept as u32.
     if u32::try_from(line.len()).is_err() {
         return Walk::Unsure;
     }
     let mut quotes = Quotes::new(line);
-    match walk_with(line, keys, hits, &mut quotes) {
+    match walk_with(line, &mut keys, hits, &mut quotes) {
         Walk::Unsure if quotes.backslash => {
             // Quotes only delimit strings without escapes: start again, searching each one.
             *hits = [None; N];
-            walk_with(line, keys, hits, Searched)
+            walk_with(line, &mut keys, hits, Searched)
         }
         done => done,
     }
@@ -257,7 +320,7 @@ fn block_sse2(bytes: &[u8; BLOCK]) -> (u64, bool) {
 /// The walk itself, finding strings with `strings`.
 fn walk_with<'i, const N: usize>(
     line: &'i [u8],
-    keys: impl Keys,
+    keys: &mut impl Keys,
     hits: &mut [Option<Hit>; N],
     mut strings: impl Strings<'i>,
 ) -> Walk {
@@ -270,6 +333,7 @@ fn walk_with<'i, const N: usize>(
     if c.eat(b'}') {
         return c.end();
     }
+    let mut index = 0usize;
     loop {
         if !c.eat_spaced(b'"') {
             return Walk::Unsure;
@@ -283,7 +347,8 @@ fn walk_with<'i, const N: usize>(
         if c.peek() == Some(b' ') {
             c.ws();
         }
-        let want = keys.slot(key);
+        let want = keys.slot(index, key);
+        index += 1;
         let start = c.i;
         let kind = match c.peek() {
             Some(b'"') => {
@@ -493,6 +558,37 @@ mod tests {
                 .filter_map(|(k, h)| Some((k.to_string(), h?.value(line.as_bytes()))))
                 .collect()
         })
+    }
+
+    proptest::proptest! {
+        /// Remembered answers equal fresh ones, whatever keys come at a place from one line
+        /// to the next (same keys, others, longer than a place holds, more than it has).
+        #[test]
+        fn remembered_keys_answer_as_the_lookup(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![
+                        "a", "n", "f", "neg", "t", "z", "e", "dup", "other",
+                        "a_key_longer_than_a_place_holds", "an", "nn",
+                    ]),
+                    0..60,
+                ),
+                1..8,
+            ),
+        ) {
+            let slot_of = |k: &[u8]| KEYS.iter().position(|w| w.as_bytes() == k).map(|i| (i, (i % 3) as u8));
+            let mut memo = KeyMemo::default();
+            for keys in &lines {
+                let body: Vec<String> = keys.iter().enumerate().map(|(i, k)| format!("\"{k}\":{i}")).collect();
+                let line = format!("{{{}}}", body.join(","));
+                let mut fresh = [None; KEYS.len()];
+                let mut remembered = [None; KEYS.len()];
+                let a = walk(line.as_bytes(), ByFn(slot_of), &mut fresh);
+                let b = walk(line.as_bytes(), Remembered { keys: ByFn(slot_of), memo: &mut memo }, &mut remembered);
+                proptest::prop_assert_eq!(a, b);
+                proptest::prop_assert_eq!(fresh, remembered);
+            }
+        }
     }
 
     #[test]

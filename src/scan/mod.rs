@@ -446,7 +446,9 @@ impl<'c> Scanner<'c> {
             leads,
             ..
         } = self;
-        if let Err(Malformed(reason)) = fold_request(req, at, cfg, scratch, bufs, leads, stats, None) {
+        if let Err(Malformed(reason)) =
+            fold_request(req, at, cfg, scratch, bufs, leads, stats, None)
+        {
             stats.malformed(origin.file, origin.chunk, index, || reason);
         }
     }

@@ -286,7 +286,7 @@ impl FieldMap {
 /// The walk of a flat line asks the map per key: inlined into it (see [`crate::parse::flat::Keys`]).
 impl crate::parse::flat::Keys for &FieldMap {
     #[inline(always)]
-    fn slot(self, key: &[u8]) -> Option<(usize, u8)> {
+    fn slot(&mut self, _: usize, key: &[u8]) -> Option<(usize, u8)> {
         FieldMap::slot(self, key)
     }
 }

@@ -34,6 +34,8 @@ pub struct JsonParser {
     fields: FieldMap,
     has_overrides: bool,
     times: TimeCache,
+    /// The slots of the keys at each place of the last lines walked.
+    keys: flat::KeyMemo,
 }
 
 impl std::fmt::Debug for JsonParser {
@@ -53,6 +55,7 @@ impl JsonParser {
             fields: fields.clone(),
             has_overrides: fields.overrides.iter().any(Option::is_some),
             times: TimeCache::default(),
+            keys: flat::KeyMemo::default(),
         }
     }
 
@@ -73,7 +76,11 @@ impl JsonParser {
     ) -> Result<R, Malformed> {
         if !self.has_overrides {
             let mut hits = [None; FIELD_COUNT];
-            if flat::walk(line, &self.fields, &mut hits) == Walk::Done {
+            let keys = flat::Remembered {
+                keys: &self.fields,
+                memo: &mut self.keys,
+            };
+            if flat::walk(line, keys, &mut hits) == Walk::Done {
                 let get = |field: Field| hits[field as usize].map(|h| h.value(line));
                 return gateway_request(get, &mut self.times).map(|req| f(&req));
             }
