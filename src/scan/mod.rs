@@ -175,9 +175,11 @@ impl<'c> Scanner<'c> {
         let mut pos = 0usize;
         // Lines in a row that held a hit, each starting where the one before ended.
         let mut run = 0u32;
+        // Line ends in dense runs, found 64 bytes at a time instead of a search call a line.
+        let mut newlines = crate::bytes::positions::Positions::new(bytes, b'\n');
         while pos < bytes.len() {
             if dense_format && run >= cfg.dense_after {
-                let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
+                let end = newlines.next_from(pos).unwrap_or(bytes.len());
                 if !self.scan_dense(bytes, pos..end, origin, stats) {
                     // Not a catalog call: the line is read as the search would have read it.
                     if words.is_some_and(|w| w.find(&bytes[..end], pos).is_some()) {
