@@ -507,7 +507,7 @@ impl IpCache {
         // multiplies, as long as parsing a dotted quad).
         let hash = std::hash::BuildHasher::hash_one(&foldhash::fast::FixedState::with_seed(0), s);
         let slot = &mut self.slots[(hash >> 32) as usize % Self::SLOTS];
-        if usize::from(slot.len) != s.len() || slot.text[..s.len()] != *s {
+        if usize::from(slot.len) != s.len() || !crate::bytes::same(&slot.text[..s.len()], s) {
             slot.len = s.len() as u8;
             slot.text[..s.len()].copy_from_slice(s);
             slot.ip = parse_ip(s);
