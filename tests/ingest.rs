@@ -151,14 +151,28 @@ fn run(paths: &[PathBuf], threads: usize, chunk: u64, prefilter: bool) -> (Stats
     run_with(paths, threads, chunk, prefilter)
 }
 
+/// How [`run_dense`] reads lines besides `dense_after`.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    /// `--field user_id=user_id`: every JSON line through the full parser instead of the walk.
+    field_override: bool,
+    /// `--strip-prefix /prod`.
+    strip: bool,
+}
+
 /// [`run`] with the prefilter, reading lines without searching them after `dense_after`
 /// hits in a row (`u32::MAX`: never), inside a window that leaves some requests out.
-fn run_dense(paths: &[PathBuf], chunk: u64, dense_after: u32) -> Stats {
+fn run_dense(paths: &[PathBuf], chunk: u64, dense_after: u32, reading: Reading) -> Stats {
     let mut cfg = ScanConfig::new(Catalog::embedded());
     cfg.chunk_size = chunk;
     cfg.dense_after = dense_after;
     cfg.user_field = Some(permlens::parse::apig::UserField::new("custom_data_log1").unwrap());
-    cfg.fields.set("user_id=user_id").unwrap();
+    if reading.field_override {
+        cfg.fields.set("user_id=user_id").unwrap();
+    }
+    if reading.strip {
+        cfg.strip_prefixes = vec![b"/prod"[..].into()];
+    }
     cfg.since = Some(1_764_028_800_000_000); // 2025-11-25T00:00Z
     cfg.until = Some(1_796_169_600_000_000); // 2026-12-01T00:00Z
     let files = input::sniff(paths, FormatChoice::Auto);
@@ -167,6 +181,50 @@ fn run_dense(paths: &[PathBuf], chunk: u64, dense_after: u32) -> Stats {
         .build()
         .unwrap();
     pool.install(|| input::scan(&files, &cfg, &|_| {})).0
+}
+
+/// [`dense_mix`] for API Gateway text lines (the samples' layout): runs of catalog calls,
+/// broken by calls to other services, calls the catalog does not list, blank lines, short
+/// garbage and lines cut short.
+fn apig_mix(n: usize, seed: u64) -> Vec<String> {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/logs/apig-2026-11-27.log"),
+    )
+    .unwrap();
+    let template = sample.lines().next().unwrap().to_owned();
+    let path = "/v2/orders/customer-orders/details/CS261127000000";
+    assert!(template.contains(path) && template.contains(" alice "));
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as usize
+    };
+    let mut lines = Vec::new();
+    while lines.len() < n {
+        for _ in 0..next() % 20 {
+            let target = TARGETS[next() % 7].replace("{n}", &(next() % 5).to_string());
+            let target = target.split("://").last().unwrap();
+            let target = target.find('/').map_or(target, |i| &target[i..]);
+            let user = [" alice ", " bob "][next() % 2];
+            lines.push(template.replace(path, target).replace(" alice ", user));
+        }
+        let odd = match next() % 6 {
+            0 => template
+                .replace(path, "/v1/proj/cloudservers/1")
+                .replace("bss.myhuaweicloud.com", "ecs.example.com"),
+            1 => template.replace(path, "/v2/orders/customer-orders/new-thing/1"),
+            2 => String::new(),
+            3 => "garbage".into(),
+            4 => template[..template.len() / 2].to_owned(),
+            _ => template
+                .replace(path, "/v1/proj/x%20y")
+                .replace("bss.", "ecs."),
+        };
+        lines.push(odd);
+    }
+    lines
 }
 
 /// Runs of catalog calls broken by every other kind of line a log holds: calls to other
@@ -185,7 +243,10 @@ fn dense_mix(n: usize, seed: u64) -> Vec<String> {
         let run = next() % 20;
         for _ in 0..run {
             let t = lines.len() as u64;
-            let target = TARGETS[next() % 7].replace("{n}", &(next() % 5).to_string());
+            let mut target = TARGETS[next() % 7].replace("{n}", &(next() % 5).to_string());
+            if next() % 4 == 0 && target.starts_with('/') {
+                target = format!("/prod{target}");
+            }
             let mut line = json_line(["alice", "bob"][next() % 2], "GET", &target, 200, t, 0);
             if next() % 9 == 0 {
                 line.push('\r');
@@ -193,7 +254,7 @@ fn dense_mix(n: usize, seed: u64) -> Vec<String> {
             lines.push(line);
         }
         let t = lines.len() as u64;
-        let odd = match next() % 14 {
+        let odd = match next() % 15 {
             0 => json_line("carol", "GET", "/v1/proj/cloudservers/1", 200, t, 0),
             1 => json_line(
                 "carol",
@@ -220,6 +281,8 @@ fn dense_mix(n: usize, seed: u64) -> Vec<String> {
             12 => {
                 json_line("erin", "GET", "/v2/orders/customer-orders", 200, t, 0).replace('{', "{ ")
             }
+            13 => json_line("erin", "GET", "/v2/orders/customer-orders", 200, t, 0)
+                .replace("\"method\":\"GET\"", "\"method\":\"GET\\u0000\""),
             _ => "{}".into(),
         };
         lines.push(odd);
@@ -395,9 +458,13 @@ fn samples_scan_the_same_for_any_threads_and_chunk_size() {
 #[test]
 fn reading_dense_runs_directly_changes_nothing_on_the_samples() {
     let paths = samples_logs();
+    let reading = Reading {
+        field_override: false,
+        strip: false,
+    };
     for chunk in [4096, 1 << 20] {
-        let searched = run_dense(&paths, chunk, u32::MAX);
-        let dense = run_dense(&paths, chunk, 1);
+        let searched = run_dense(&paths, chunk, u32::MAX, reading);
+        let dense = run_dense(&paths, chunk, 1, reading);
         assert_eq!(dense.counters, searched.counters);
         assert_eq!(canon(&dense), canon(&searched));
         assert!(searched.counters.prefiltered > 0 && searched.counters.bss_requests > 0);
@@ -456,16 +523,24 @@ proptest! {
     }
 
     /// Reading lines without searching them, once hits come in a row, gives what searching
-    /// every line gives: the same rows, samples, counters and malformed lines.
+    /// every line gives: the same rows, samples, counters and malformed lines; JSON lines
+    /// through the walk or the full parser, with and without `--strip-prefix`, and API
+    /// Gateway lines.
     #[test]
-    fn reading_dense_runs_directly_changes_nothing(seed in any::<u64>(), n in 1usize..600, chunk in 64u64..5000, after in 1u32..10, mapped in any::<bool>()) {
+    fn reading_dense_runs_directly_changes_nothing(seed in any::<u64>(), n in 1usize..600, chunk in 64u64..5000, after in 1u32..10, mapped in any::<bool>(), field_override in any::<bool>(), strip in any::<bool>(), apig in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
-        let p = write_log(dir.path(), "g.jsonl", &dense_mix(n, seed));
+        let p = if apig {
+            write_log(dir.path(), "g.log", &apig_mix(n, seed))
+        } else {
+            write_log(dir.path(), "g.jsonl", &dense_mix(n, seed))
+        };
         if mapped {
             age(&p);
         }
-        let searched = run_dense(std::slice::from_ref(&p), chunk, u32::MAX);
-        let dense = run_dense(&[p], chunk, after);
+        let reading = Reading { field_override, strip };
+        let searched = run_dense(std::slice::from_ref(&p), chunk, u32::MAX, reading);
+        let dense = run_dense(&[p], chunk, after, reading);
+        prop_assert!(searched.counters.lines > 0);
         prop_assert_eq!(&dense.counters, &searched.counters);
         prop_assert_eq!(canon(&dense), canon(&searched));
         prop_assert_eq!(days(&dense), days(&searched));

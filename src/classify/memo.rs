@@ -22,7 +22,7 @@ struct Slot {
     len: u8,
     route: RouteId,
     normalized: Normalization,
-    /// The method as written (up to 8 bytes, zero padded).
+    /// The method as written (up to 7 bytes, zero padded) and its length in the last byte.
     method: u64,
     text: [u8; TEXT],
 }
@@ -54,14 +54,16 @@ impl Memo {
     }
 }
 
-/// The method as one word, or `None` when longer than a word (never a catalog method).
+/// The method and its length as one word (`GET` and `GET\0` differ), or `None` when longer
+/// than 7 bytes (no catalog method is).
 #[inline]
 fn method_word(method: &[u8]) -> Option<u64> {
-    if method.len() > 8 {
+    if method.len() > 7 {
         return None;
     }
     let mut word = [0u8; 8];
     word[..method.len()].copy_from_slice(method);
+    word[7] = method.len() as u8;
     Some(u64::from_le_bytes(word))
 }
 
@@ -124,7 +126,7 @@ mod tests {
         fn the_memo_agrees_with_classifying(
             requests in proptest::collection::vec(
                 (
-                    proptest::sample::select(vec!["GET", "get", "POST", "Post", "PUT", "DELETE", "XGETX", "GETTINGLONGER"]),
+                    proptest::sample::select(vec!["GET", "get", "POST", "Post", "PUT", "DELETE", "XGETX", "GETTINGLONGER", "GET\0", "OPTIONS", "OPTIONS\0"]),
                     proptest::collection::vec(
                         proptest::sample::select(vec![
                             "/", "v2", "v1.0", "bills", "orders", "customer-orders", "customer-bills",
@@ -152,6 +154,25 @@ mod tests {
                     prop_assert_eq!(fresh, memo_said, "{} {}", method, target);
                 }
             }
+        }
+    }
+
+    /// Regression: the method was padded with zero bytes into its word, so `GET\0` (a JSON
+    /// `\u0000` escape) was answered with the route remembered for `GET`.
+    #[test]
+    fn methods_differing_by_trailing_zero_bytes_are_different_keys() {
+        let catalog = Catalog::embedded();
+        let classifier = Classifier::new(&catalog);
+        let mut memo = Memo::new();
+        let mut scratch = Scratch::new();
+        let target = b"/v2/orders/customer-orders";
+        let get = classifier.classify_memo(b"GET", target, &mut scratch, &mut memo);
+        assert!(get.route.is_some());
+        for method in [&b"GET\0"[..], b"GET\0\0", b"GET\0\0\0\0"] {
+            let fresh = classifier.classify(method, target, &mut scratch);
+            assert_eq!(fresh.route, None);
+            let memo_said = classifier.classify_memo(method, target, &mut scratch, &mut memo);
+            assert_eq!(memo_said, fresh);
         }
     }
 

@@ -142,7 +142,10 @@ impl<K: Keys> Keys for Remembered<'_, K> {
         let Some(place) = self.memo.places.get_mut(index) else {
             return self.keys.slot(index, key);
         };
-        if usize::from(place.len) == key.len() && crate::bytes::same(&place.text[..key.len()], key)
+        // An empty place's length (u8::MAX) is longer than any key a place holds.
+        if key.len() <= KeyMemo::TEXT
+            && usize::from(place.len) == key.len()
+            && crate::bytes::same(&place.text[..key.len()], key)
         {
             return place.slot;
         }
@@ -588,6 +591,28 @@ mod tests {
                 proptest::prop_assert_eq!(a, b);
                 proptest::prop_assert_eq!(fresh, remembered);
             }
+        }
+    }
+
+    /// Regression: a key as long as an empty place's length marker (255 bytes) was compared
+    /// with the place's 24 bytes and panicked.
+    #[test]
+    fn a_key_of_any_length_is_answered() {
+        let slot_of = |k: &[u8]| KEYS.iter().position(|w| w.as_bytes() == k).map(|i| (i, 0));
+        for len in [24, 25, 254, 255, 256] {
+            let mut memo = KeyMemo::default();
+            let key = "k".repeat(len);
+            let line = format!(r#"{{"{key}":1,"a":"x"}}"#);
+            let mut hits = [None; KEYS.len()];
+            let keys = Remembered {
+                keys: ByFn(slot_of),
+                memo: &mut memo,
+            };
+            assert_eq!(walk(line.as_bytes(), keys, &mut hits), Walk::Done, "{len}");
+            assert_eq!(
+                hits[0].map(|h| h.value(line.as_bytes())),
+                Some(Raw::Str(b"x"))
+            );
         }
     }
 
