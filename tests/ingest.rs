@@ -183,6 +183,17 @@ fn run_dense(paths: &[PathBuf], chunk: u64, dense_after: u32, reading: Reading) 
     pool.install(|| input::scan(&files, &cfg, &|_| {})).0
 }
 
+/// A small deterministic generator for the mixes below.
+fn xorshift(seed: u64) -> impl FnMut() -> usize {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as usize
+    }
+}
+
 /// [`dense_mix`] for API Gateway text lines (the samples' layout): runs of catalog calls,
 /// broken by calls to other services, calls the catalog does not list, blank lines, short
 /// garbage and lines cut short.
@@ -194,13 +205,7 @@ fn apig_mix(n: usize, seed: u64) -> Vec<String> {
     let template = sample.lines().next().unwrap().to_owned();
     let path = "/v2/orders/customer-orders/details/CS261127000000";
     assert!(template.contains(path) && template.contains(" alice "));
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as usize
-    };
+    let mut next = xorshift(seed);
     let mut lines = Vec::new();
     while lines.len() < n {
         for _ in 0..next() % 20 {
@@ -231,13 +236,7 @@ fn apig_mix(n: usize, seed: u64) -> Vec<String> {
 /// services, calls the catalog does not list, blank and whitespace lines, broken lines with
 /// and without a route's literal, escapes, lines without a time, old requests, CRLF endings.
 fn dense_mix(n: usize, seed: u64) -> Vec<String> {
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x as usize
-    };
+    let mut next = xorshift(seed);
     let mut lines = Vec::new();
     while lines.len() < n {
         let run = next() % 20;
