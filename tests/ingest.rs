@@ -243,11 +243,11 @@ fn dense_mix(n: usize, seed: u64) -> Vec<String> {
         for _ in 0..run {
             let t = lines.len() as u64;
             let mut target = TARGETS[next() % 7].replace("{n}", &(next() % 5).to_string());
-            if next() % 4 == 0 && target.starts_with('/') {
+            if next().is_multiple_of(4) && target.starts_with('/') {
                 target = format!("/prod{target}");
             }
             let mut line = json_line(["alice", "bob"][next() % 2], "GET", &target, 200, t, 0);
-            if next() % 9 == 0 {
+            if next().is_multiple_of(9) {
                 line.push('\r');
             }
             lines.push(line);
