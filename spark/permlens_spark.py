@@ -855,8 +855,9 @@ def main(argv=None):
 def job(spark, args):
     sc = spark.sparkContext
     sc.setLogLevel("WARN")
-    # Times are instants in UTC; Parquet timestamps as INT64 microseconds (Spark's default,
-    # INT96, is not the partial schema and permlens refuses it).
+    # Times are instants in UTC; Parquet timestamps as INT64 microseconds, as the partial
+    # schema says (Spark's default, INT96, is deprecated in Parquet and not every reader of
+    # the reduced partials takes it).
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     spark.conf.set("spark.sql.parquet.datetimeRebaseModeInWrite", "CORRECTED")

@@ -266,7 +266,8 @@ class LocalModeTest(unittest.TestCase):
 
         df = self.spark.read.parquet(os.path.join(self.out, "partials"))
         self.assertEqual(df.dtypes, [(n, t) for n, t in permlens_spark.COLUMNS])
-        # INT64 microseconds, not Spark's default INT96 (which permlens would misread).
+        # INT64 microseconds as the schema says, not Spark's default INT96 (which other readers
+        # of the reduced partials may not take).
         from parquet_footer import physical_types
 
         parts = glob.glob(os.path.join(self.out, "partials", "*.parquet"))

@@ -355,7 +355,12 @@ fn add_rows(
                     run: strings.intern(run.as_bytes()),
                     file: strings.intern(file.as_bytes()),
                     content: content.map(|c| strings.intern(c.as_bytes())),
-                    content_bytes: bytes.map(|b| b.max(0) as u64),
+                    content_bytes: match bytes {
+                        Some(b) => Some(u64::try_from(b).map_err(|_| {
+                            bad(&format!("row {i}: content_bytes {b}, expected 0 or more"))
+                        })?),
+                        None => None,
+                    },
                 })
             }
             _ => None,
@@ -446,12 +451,30 @@ impl Columns {
                 .clone())
         };
         let ints = |name: &str| -> anyhow::Result<Int64Chunked> {
-            let c = column(name)?
-                .cast(&DataType::Int64)
-                .map_err(|_| bad(&format!("column {name} is not a number or time")))?;
-            Ok(c.i64()
-                .map_err(|_| bad(&format!("column {name} is not a number")))?
-                .clone())
+            let c = column(name)?;
+            if !c.dtype().is_integer() {
+                return Err(bad(&format!(
+                    "column {name} is {}, expected an integer",
+                    c.dtype()
+                )));
+            }
+            as_i64(c, name, bad)
+        };
+        // Times are read as microseconds whatever unit an engine wrote them in (Spark's
+        // INT96 and pandas' nanoseconds, DuckDB's microseconds, milliseconds): their raw
+        // numbers in another unit would be read as dates centuries away.
+        let times = |name: &str| -> anyhow::Result<Int64Chunked> {
+            let c = column(name)?;
+            let DataType::Datetime(_, zone) = c.dtype() else {
+                return Err(bad(&format!(
+                    "column {name} is {}, expected a timestamp",
+                    c.dtype()
+                )));
+            };
+            let micros = c
+                .cast(&DataType::Datetime(TimeUnit::Microseconds, zone.clone()))
+                .map_err(|e| bad(&format!("column {name}: {e}")))?;
+            as_i64(&micros, name, bad)
         };
         let (kind, user, user_id, method) = (
             text("kind")?,
@@ -466,10 +489,10 @@ impl Columns {
             text("source_ip")?,
         );
         let (hour, count, first, last) = (
-            ints("hour")?,
+            times("hour")?,
             ints("count")?,
-            ints("first_seen")?,
-            ints("last_seen")?,
+            times("first_seen")?,
+            times("last_seen")?,
         );
         let (offsets, ids) = (text("sample_offsets")?, text("sample_request_ids")?);
         Ok(Columns {
@@ -480,6 +503,21 @@ impl Columns {
             numbers: [status, hour, count, first, last],
         })
     }
+}
+
+/// An integer or timestamp column as 64-bit integers.
+fn as_i64(
+    c: &Column,
+    name: &str,
+    bad: &dyn Fn(&str) -> anyhow::Error,
+) -> anyhow::Result<Int64Chunked> {
+    // A strict cast: an unsigned value past i64::MAX is an error, not a null.
+    let c = c
+        .strict_cast(&DataType::Int64)
+        .map_err(|_| bad(&format!("column {name} holds a value out of range")))?;
+    Ok(c.i64()
+        .map_err(|_| bad(&format!("column {name} is not a number")))?
+        .clone())
 }
 
 /// The cells of one row, as in [`Columns`].
@@ -521,21 +559,47 @@ impl Cells<'_> {
         let Some(h) = hour else {
             return Err(bad(&format!("row {i}: no hour")));
         };
+        // Values no permlens writes are refused rather than clamped into a plausible row.
+        let hour = u32::try_from(h / HOUR)
+            .ok()
+            .filter(|_| h >= 0 && h % HOUR == 0)
+            .ok_or_else(|| {
+                bad(&format!(
+                    "row {i}: hour {h} µs is not the start of an hour after 1970"
+                ))
+            })?;
+        let status = match status {
+            None => 0,
+            Some(s) => u16::try_from(s)
+                .map_err(|_| bad(&format!("row {i}: status {s}, expected 0-65535 or null")))?,
+        };
+        let count = match count {
+            Some(n) if n > 0 => n as u64,
+            other => {
+                let n = other.map_or("null".to_string(), |n| n.to_string());
+                return Err(bad(&format!("row {i}: count {n}, expected at least 1")));
+            }
+        };
+        if let (Some(first), Some(last)) = (first_seen, last_seen)
+            && first > last
+        {
+            return Err(bad(&format!("row {i}: first_seen after last_seen")));
+        }
         let mut s = |v: Option<&str>| strings.intern(v.unwrap_or_default().as_bytes());
         let key = Key {
             unmatched,
             user: s(user),
             method: s(method),
             target: s(Some(target)),
-            status: status.unwrap_or(0).clamp(0, i64::from(u16::MAX)) as u16,
+            status,
             error_code: s(error_code),
             source: s(source),
             source_ip: s(source_ip),
-            hour: (h.max(0) / HOUR) as u32,
+            hour,
         };
         let value = Value {
             user_id: s(user_id),
-            count: count.unwrap_or(0).max(0) as u64,
+            count,
             first_seen,
             last_seen,
             samples: samples(offsets, ids),
@@ -669,6 +733,149 @@ mod tests {
 
     fn origins_error(p: &Path) -> String {
         format!("{:#}", origins(p).unwrap_err())
+    }
+
+    /// A mapped partial of `rows` as a frame, changed by `edit`, written back as another
+    /// engine would have written it; what reading it gives.
+    fn rewritten(
+        rows: &Rows,
+        edit: impl FnOnce(&mut DataFrame),
+    ) -> (tempfile::TempDir, anyhow::Result<Rows>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.parquet");
+        let provenance = Provenance {
+            config: "cfg".into(),
+            run: "run1".into(),
+            file: "gw.log".into(),
+            content: "abc-65536".into(),
+            content_bytes: 100,
+        };
+        write_mapped(&p, rows, &provenance).unwrap();
+        let mut df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        edit(&mut df);
+        let q = dir.path().join("edited.parquet");
+        ParquetWriter::new(std::fs::File::create(&q).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let mut back = Rows::default();
+        let read = read_mapped_each(&q, |strings, _, key, value| {
+            let mut one = Rows {
+                strings: strings.clone(),
+                ..Rows::default()
+            };
+            one.map.insert(*key, value);
+            back.absorb(one);
+            Ok(())
+        })
+        .map(|()| back);
+        (dir, read)
+    }
+
+    fn cast(df: &mut DataFrame, name: &str, to: DataType) {
+        let c = df.column(name).unwrap().cast(&to).unwrap();
+        df.with_column(c).unwrap();
+    }
+
+    /// Regression: times in another unit than microseconds (Spark's INT96 and pandas'
+    /// nanoseconds, milliseconds) were read as raw numbers, i.e. as microseconds.
+    #[test]
+    fn times_in_any_unit_and_integers_of_any_width_read_the_same() {
+        let mut rows = Rows::default();
+        row(&mut rows, 490_000, 3, &[(10, "r1"), (20, "r2")]);
+        // Times a millisecond column holds exactly.
+        for v in rows.map.values_mut() {
+            v.first_seen = Some(490_000 * HOUR + 5_000);
+            v.last_seen = Some(490_000 * HOUR + 9_000);
+        }
+        for unit in [TimeUnit::Nanoseconds, TimeUnit::Milliseconds] {
+            for zone in [None, Some(TimeZone::UTC)] {
+                let (_d, back) = rewritten(&rows, |df| {
+                    for c in ["hour", "first_seen", "last_seen"] {
+                        cast(df, c, DataType::Datetime(unit, zone.clone()));
+                    }
+                    cast(df, "count", DataType::Int32);
+                    cast(df, "status", DataType::Int64);
+                    cast(df, "schema_version", DataType::Int64);
+                });
+                assert_eq!(back.unwrap(), rows, "{unit:?} {zone:?}");
+            }
+        }
+    }
+
+    /// Values no permlens writes are refused with the row and what was expected, never
+    /// clamped into a plausible row.
+    #[test]
+    fn implausible_values_are_refused_naming_the_row() {
+        let mut rows = Rows::default();
+        row(&mut rows, 490_000, 3, &[(10, "r1")]);
+        let set = |name: &'static str, v: Column| {
+            move |df: &mut DataFrame| {
+                df.with_column(v.with_name(name.into())).unwrap();
+            }
+        };
+        let hour = |us: i64| crate::frame::datetime_column("hour", vec![Some(us)]).unwrap();
+        type Edit = Box<dyn FnOnce(&mut DataFrame)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(set("count", Column::new("".into(), [-2i64]))),
+                "count -2",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), [0i64]))),
+                "count 0",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), [None::<i64>]))),
+                "count null",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), ["3"]))),
+                "column count is str",
+            ),
+            (
+                Box::new(set("status", Column::new("".into(), [70_000i64]))),
+                "status 70000",
+            ),
+            (
+                Box::new(set("status", Column::new("".into(), [-1i32]))),
+                "status -1",
+            ),
+            (
+                Box::new(set("hour", hour(-HOUR))),
+                "not the start of an hour",
+            ),
+            (
+                Box::new(set("hour", hour(490_000 * HOUR + 5))),
+                "not the start of an hour",
+            ),
+            (
+                Box::new(set("hour", Column::new("".into(), [490_000 * HOUR]))),
+                "expected a timestamp",
+            ),
+            (
+                Box::new(set("content_bytes", Column::new("".into(), [-1i64]))),
+                "content_bytes -1",
+            ),
+            (
+                Box::new(|df: &mut DataFrame| {
+                    let first = df.column("first_seen").unwrap().clone();
+                    let last = df.column("last_seen").unwrap().clone();
+                    df.with_column(first.with_name("last_seen".into())).unwrap();
+                    df.with_column(last.with_name("first_seen".into())).unwrap();
+                }),
+                "first_seen after last_seen",
+            ),
+        ];
+        for (edit, want) in cases {
+            let (_d, back) = rewritten(&rows, edit);
+            let e = format!("{:#}", back.unwrap_err());
+            assert!(
+                e.contains(want) && e.contains("edited.parquet"),
+                "{want}: {e}"
+            );
+        }
     }
 
     #[test]
