@@ -345,6 +345,55 @@ fn no_catalog_request_gives_no_basis_for_unused() {
     assert!(!dir.path().join("r").exists());
 }
 
+/// Regression: a log whose requests have no status (its status key has another name) was
+/// judged as if nobody had used anything: every grant unused, a removal recommended, exit 0
+/// or 1. Such requests are no basis for findings; one with a status among them is.
+#[test]
+fn requests_without_a_status_give_no_basis_for_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = |user: &str, status: &str| {
+        format!(
+            "{{\"time\":\"2026-11-27T00:00:00Z\",\"method\":\"GET\",\"uri\":\"/v2/accounts/customer-accounts/balances\",\"user\":\"{user}\"{status}}}\n"
+        )
+    };
+    let run = |name: &str, body: String| {
+        let log = dir.path().join(name);
+        std::fs::write(&log, body).unwrap();
+        let out = dir.path().join(format!("r-{name}"));
+        let o = permlens()
+            .args(["analyze", "--progress", "never", "-p"])
+            .arg(samples().join("snapshot.json"))
+            .arg("-o")
+            .arg(&out)
+            .arg(&log)
+            .output()
+            .unwrap();
+        (o, out)
+    };
+    let (o, out) = run(
+        "nostatus.jsonl",
+        line("alice", ",\"http_status\":200") + &line("bob", ""),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("none of the 2 requests") && err.contains("has a status"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    // One request with a status is evidence: the report is written.
+    let (o, out) = run(
+        "somestatus.jsonl",
+        line("alice", ",\"status\":200") + &line("bob", ""),
+    );
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.join("summary.json").is_file());
+}
+
 #[test]
 fn csv_cells_that_look_like_formulas_are_escaped() {
     let dir = tempfile::tempdir().unwrap();

@@ -367,6 +367,15 @@ fn judge(
             stats.counters.lines
         );
     };
+    // Requests without a status are counted, but none is a use or a denial: logs whose
+    // requests all lack one are no more a basis for calling a permission unused than no logs.
+    if stats.usage.keys().all(|k| k.status == 0) {
+        bail!(
+            "none of the {} requests to {} APIs read has a status (see the warnings above): no basis for calling any permission used, unused or denied; name the status field with --field status=KEY",
+            stats.counters.bss_requests,
+            catalog.service(),
+        );
+    }
     let window = Window {
         start: cfg.since.unwrap_or(first),
         end: cfg.until.unwrap_or(last),

@@ -385,11 +385,7 @@ impl OriginColumns {
                 "no schema_version column: a partial of schema 1 (a --state directory's, read with `analyze --state`) or not a permlens partial",
             ));
         };
-        let version = version
-            .cast(&DataType::Int64)
-            .ok()
-            .and_then(|c| c.i64().ok().cloned())
-            .ok_or_else(|| bad("column schema_version is not a number"))?;
+        let version = whole_numbers(version, "schema_version", bad)?;
         if let Some(v) = version
             .iter()
             .flatten()
@@ -399,21 +395,12 @@ impl OriginColumns {
                 "schema_version {v}: this permlens reads partial schema {SCHEMA_VERSION}; map the logs again with this version"
             )));
         }
-        let text = |name: &str| -> anyhow::Result<StringChunked> {
-            let c = df
-                .column(name)
-                .map_err(|_| bad(&format!("no column {name}")))?;
-            Ok(c.str()
-                .map_err(|_| bad(&format!("column {name} is not text")))?
-                .clone())
+        let column = |name: &str| {
+            df.column(name)
+                .map_err(|_| bad(&format!("no column {name}")))
         };
-        let bytes = df
-            .column("content_bytes")
-            .map_err(|_| bad("no column content_bytes"))?
-            .cast(&DataType::Int64)
-            .ok()
-            .and_then(|c| c.i64().ok().cloned())
-            .ok_or_else(|| bad("column content_bytes is not a number"))?;
+        let text = |name: &str| text_of(column(name)?, name, bad);
+        let bytes = whole_numbers(column("content_bytes")?, "content_bytes", bad)?;
         Ok(OriginColumns {
             text: [
                 text("config")?,
@@ -444,22 +431,8 @@ impl Columns {
             df.column(name)
                 .map_err(|_| bad(&format!("no column {name}")))
         };
-        let text = |name: &str| -> anyhow::Result<StringChunked> {
-            let c = column(name)?;
-            Ok(c.str()
-                .map_err(|_| bad(&format!("column {name} is not text")))?
-                .clone())
-        };
-        let ints = |name: &str| -> anyhow::Result<Int64Chunked> {
-            let c = column(name)?;
-            if !c.dtype().is_integer() {
-                return Err(bad(&format!(
-                    "column {name} is {}, expected an integer",
-                    c.dtype()
-                )));
-            }
-            as_i64(c, name, bad)
-        };
+        let text = |name: &str| text_of(column(name)?, name, bad);
+        let ints = |name: &str| whole_numbers(column(name)?, name, bad);
         // Times are read as microseconds whatever unit an engine wrote them in (Spark's
         // INT96 and pandas' nanoseconds, DuckDB's microseconds, milliseconds): their raw
         // numbers in another unit would be read as dates centuries away.
@@ -505,7 +478,58 @@ impl Columns {
     }
 }
 
-/// An integer or timestamp column as 64-bit integers.
+/// A text column; dictionary-encoded text (pandas' categoricals) is text too.
+fn text_of(
+    c: &Column,
+    name: &str,
+    bad: &dyn Fn(&str) -> anyhow::Error,
+) -> anyhow::Result<StringChunked> {
+    let not_text = || bad(&format!("column {name} is {}, expected text", c.dtype()));
+    let c = match c.dtype() {
+        DataType::String => c.clone(),
+        DataType::Categorical(..) | DataType::Enum(..) => {
+            c.cast(&DataType::String).map_err(|_| not_text())?
+        }
+        _ => return Err(not_text()),
+    };
+    Ok(c.str().map_err(|_| not_text())?.clone())
+}
+
+/// A column of whole numbers as 64-bit integers: integers of any width, or floating-point
+/// numbers that are all whole (DuckDB writes `sum()` of integers as a double; pandas
+/// writes an integer column with nulls as one). A fraction, an infinity or NaN is an error.
+fn whole_numbers(
+    c: &Column,
+    name: &str,
+    bad: &dyn Fn(&str) -> anyhow::Error,
+) -> anyhow::Result<Int64Chunked> {
+    let dtype = c.dtype();
+    if dtype.is_float() {
+        let f = c
+            .cast(&DataType::Float64)
+            .map_err(|e| bad(&format!("column {name}: {e}")))?;
+        let f = f
+            .f64()
+            .map_err(|_| bad(&format!("column {name} is not a number")))?;
+        // Past 2^53 a double no longer holds every whole number.
+        if let Some(v) = f
+            .iter()
+            .flatten()
+            .find(|v| !v.is_finite() || v.fract() != 0.0 || v.abs() > 9_007_199_254_740_992.0)
+        {
+            return Err(bad(&format!(
+                "column {name} holds {v}, expected whole numbers"
+            )));
+        }
+    } else if !dtype.is_integer() {
+        return Err(bad(&format!(
+            "column {name} is {dtype}, expected an integer"
+        )));
+    }
+    as_i64(c, name, bad)
+}
+
+/// An integer, whole floating-point or timestamp column as 64-bit integers.
 fn as_i64(
     c: &Column,
     name: &str,
@@ -802,6 +826,17 @@ mod tests {
                 assert_eq!(back.unwrap(), rows, "{unit:?} {zone:?}");
             }
         }
+        // Other widths, whole doubles (DuckDB's sum), dictionary text (pandas' categoricals).
+        let (_d, back) = rewritten(&rows, |df| {
+            cast(df, "count", DataType::Float64);
+            cast(df, "content_bytes", DataType::Float64);
+            cast(df, "status", DataType::Int16);
+            cast(df, "schema_version", DataType::UInt8);
+            for c in ["kind", "user", "method"] {
+                cast(df, c, DataType::from_categories(Categories::global()));
+            }
+        });
+        assert_eq!(back.unwrap(), rows);
     }
 
     /// Values no permlens writes are refused with the row and what was expected, never
@@ -833,6 +868,14 @@ mod tests {
             (
                 Box::new(set("count", Column::new("".into(), ["3"]))),
                 "column count is str",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), [1.5f64]))),
+                "column count holds 1.5, expected whole numbers",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), [f64::NAN]))),
+                "expected whole numbers",
             ),
             (
                 Box::new(set("status", Column::new("".into(), [70_000i64]))),
