@@ -208,6 +208,50 @@ fn partials_mapped_file_by_file_judge_as_one_plain_analyze() {
     );
 }
 
+/// Regression: the same partials given under two paths (a map's directory copied, a part
+/// copied beside itself) were all counted, doubling every count with exit 0.
+#[test]
+fn the_same_partials_given_twice_count_once() {
+    let l = logs("1MiB", 3);
+    let plain = l.analyze("plain", &["logs"]);
+    permlens()
+        .current_dir(&l.root)
+        .args(["map", "logs", "-q", "-o", "whole"])
+        .assert()
+        .success();
+    copy_dir(&l.root.join("whole"), &l.root.join("backup"));
+    let part = only_parts(&l.root.join("whole"))[0].clone();
+    std::fs::copy(&part, l.root.join("whole").join("part-copy.parquet")).unwrap();
+    let judged = l.analyze(
+        "judged",
+        &["--partials", "whole", "--partials", "backup/*.parquet"],
+    );
+    same_tables(&plain, &judged);
+    let (a, b) = (summary(&plain), summary(&judged));
+    assert_eq!(a["inputs"]["bss_requests"], b["inputs"]["bss_requests"]);
+    // Three copies in backup/, one beside itself.
+    assert_eq!(b["partials"]["duplicate_copies"], 4);
+    assert!(b["partials"]["duplicate_requests"].as_u64().unwrap() > 0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+fn only_parts(dir: &Path) -> Vec<PathBuf> {
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    parts.sort();
+    parts
+}
+
 #[test]
 fn map_json_says_what_was_read_and_a_rerun_replaces_the_output() {
     let l = logs("1MiB", 2);

@@ -8,6 +8,13 @@
 //!   of its first (`content_bytes` descending, `file`, `run`) are counted, as `state merge`
 //!   keeps the longer count. Rows without a content (an engine's output that dropped it) are
 //!   counted as they are.
+//! - **Each copy from one place.** The same partials given twice (a map's directory copied,
+//!   a glob that also matches a backup, a reduction given with the maps it was made from)
+//!   hold the same copy (`content`, `file`, `run`) in two places. A map writes a copy into
+//!   one file and an engine's reduction keeps a copy's rows whole, though it may spread them
+//!   over the files of its output directory: so a copy's rows are taken from the first
+//!   directory (in path order) that holds it, and of files with identical bytes in one
+//!   directory only the first is read.
 //! - **Samples in input order.** A plain scan keeps each row's earliest requests in the order
 //!   of its (sorted) input paths, then of their bytes. A mapped row keeps the three first
 //!   requests of its hour with their offsets, and its `file` names the input: positions are
@@ -16,7 +23,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 
 use super::Loaded;
 use super::load::{EntryFold, Window};
@@ -41,6 +48,39 @@ pub struct MappedReport {
 /// A content's identity and the copy of it that is counted.
 type CopyId = (String, Option<String>, String, String);
 
+/// A copy of a content: its `content` (if any), `file` and `run`.
+type CopyOf = (Option<String>, String, String);
+
+/// Which of `paths` repeat an earlier one of the same directory byte for byte (a partial
+/// copied beside itself): those are not read.
+fn identical_files(paths: &[PathBuf]) -> anyhow::Result<Vec<bool>> {
+    let size = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len())
+            .with_context(|| format!("cannot read {}", p.display()))
+    };
+    let mut by_size: HashMap<(&Path, u64), Vec<usize>> = HashMap::new();
+    for (i, p) in paths.iter().enumerate() {
+        let dir = p.parent().unwrap_or(Path::new(""));
+        by_size.entry((dir, size(p)?)).or_default().push(i);
+    }
+    let mut repeat = vec![false; paths.len()];
+    for same_size in by_size.values().filter(|v| v.len() > 1) {
+        let mut seen: HashMap<u128, ()> = HashMap::new();
+        for &i in same_size {
+            let bytes = std::fs::read(&paths[i])
+                .with_context(|| format!("cannot read {}", paths[i].display()))?;
+            if seen
+                .insert(xxhash_rust::xxh3::xxh3_128(&bytes), ())
+                .is_some()
+            {
+                repeat[i] = true;
+            }
+        }
+    }
+    Ok(repeat)
+}
+
 /// Every row of `paths` in `[since, until)`, folded into an aggregate split by `context`, as
 /// [`super::State::load`] does for a state. `config` is the fingerprint of the catalog and
 /// parsing options in force: partials made with others are refused.
@@ -53,13 +93,31 @@ pub fn load_mapped(
     config: &str,
 ) -> anyhow::Result<(Loaded, MappedReport)> {
     use rayon::prelude::*;
+    let repeats = identical_files(paths)?;
+    let paths: Vec<PathBuf> = paths
+        .iter()
+        .zip(&repeats)
+        .filter(|(_, repeat)| !**repeat)
+        .map(|(p, _)| p.clone())
+        .collect();
+    let paths = &paths[..];
     let found: Vec<anyhow::Result<_>> = paths.par_iter().map(|p| partial::origins(p)).collect();
     // Per content: the copy counted, the longest first, then by file and run.
     let mut best: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
     let mut copies: BTreeMap<CopyId, ()> = BTreeMap::new();
     let mut names: Vec<(String, Option<String>)> = Vec::new();
+    // Per copy, the directory its rows are taken from: the first that holds it.
+    let mut places: HashMap<CopyOf, &Path> = HashMap::new();
+    let mut elsewhere: BTreeMap<(CopyOf, &Path), ()> = BTreeMap::new();
     for (path, origins) in paths.iter().zip(found) {
+        let dir = path.parent().unwrap_or(Path::new(""));
         for o in origins? {
+            let copy = (o.content.clone(), o.file.clone(), o.run.clone());
+            let first = *places.entry(copy.clone()).or_insert(dir);
+            if first != dir {
+                elsewhere.insert((copy, dir), ());
+                continue;
+            }
             let (cfg, run, file, content, bytes) =
                 (o.config, o.run, o.file, o.content, o.content_bytes);
             if cfg != config {
@@ -96,7 +154,7 @@ pub fn load_mapped(
     let window = Window::new(catalog, since, until, context, Path::new("--partials"));
     let parts: Vec<anyhow::Result<(Loaded, u64)>> = paths
         .par_iter()
-        .map(|path| fold_file(path, &window, &best, &rank))
+        .map(|path| fold_file(path, &window, &best, &rank, &places))
         .collect();
     let mut all = Loaded::default();
     let mut duplicate_requests = 0;
@@ -108,7 +166,9 @@ pub fn load_mapped(
     let report = MappedReport {
         files: paths.len(),
         contents: best.len(),
-        duplicates: copies.len().saturating_sub(best.len()),
+        duplicates: copies.len().saturating_sub(best.len())
+            + elsewhere.len()
+            + repeats.iter().filter(|r| **r).count(),
         duplicate_requests,
     };
     Ok((all, report))
@@ -121,8 +181,10 @@ fn fold_file(
     window: &Window<'_>,
     best: &BTreeMap<String, (u64, String, String)>,
     rank: &HashMap<(String, Option<String>), u64>,
+    places: &HashMap<CopyOf, &Path>,
 ) -> anyhow::Result<(Loaded, u64)> {
     let id = path.display().to_string();
+    let dir = path.parent().unwrap_or(Path::new(""));
     let mut fold = EntryFold::new(window, 0, &id, SAMPLES_PER_ROW);
     let mut dropped = 0u64;
     // Per origin (ids of this file's strings): whether its rows count, and their rank.
@@ -132,6 +194,10 @@ fn fold_file(
             let text = |id: u32| String::from_utf8_lossy(strings.get(id)).into_owned();
             let file = text(origin.file);
             let content = origin.content.map(text);
+            let copy = (content.clone(), file.clone(), text(origin.run));
+            if places.get(&copy) != Some(&dir) {
+                return None;
+            }
             if let Some(c) = &content {
                 let (bytes, f, run) = &best[c];
                 if origin.content_bytes.unwrap_or(0) != *bytes
