@@ -234,6 +234,34 @@ fn the_same_partials_given_twice_count_once() {
     assert!(b["partials"]["duplicate_requests"].as_u64().unwrap() > 0);
 }
 
+/// Regression: a map cut a just-written file back to its last complete line, as `--state`
+/// does to read the rest next run; a map has no next run, so the last request was lost.
+#[test]
+fn a_map_reads_a_just_written_file_whole() {
+    let l = logs("1MiB", 1);
+    let log = only_parts_with(&l.logs, "log")[0].clone();
+    // A BSS call last, without its newline.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let call = text
+        .lines()
+        .rfind(|l| l.contains("\"host\":\"bss."))
+        .unwrap()
+        .to_owned();
+    std::fs::write(&log, text + &call).unwrap();
+    let plain = l.analyze("plain", &["logs"]);
+    permlens()
+        .current_dir(&l.root)
+        .args(["map", "logs", "-q", "-o", "m"])
+        .assert()
+        .success();
+    let judged = l.analyze("judged", &["--partials", "m"]);
+    same_tables(&plain, &judged);
+    assert_eq!(
+        summary(&plain)["inputs"]["bss_requests"],
+        summary(&judged)["inputs"]["bss_requests"]
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -243,10 +271,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn only_parts(dir: &Path) -> Vec<PathBuf> {
+    only_parts_with(dir, "parquet")
+}
+
+/// The files of `dir` with extension `ext`, sorted.
+fn only_parts_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     parts.sort();
     parts

@@ -37,7 +37,7 @@ pub(super) struct Observed {
 /// the file). Cuts a live plain file's `len` back to its last complete line.
 pub(super) fn observe(f: &mut InputFile) -> Option<Observed> {
     let document = f.format.as_ref().ok()?.is_document();
-    let (prints, head) = fingerprint(f).ok()?;
+    let (prints, head) = fingerprint(f, true).ok()?;
     Some(Observed {
         len: f.len,
         compressed: f.compression != Compression::None,
@@ -48,9 +48,11 @@ pub(super) fn observe(f: &mut InputFile) -> Option<Observed> {
 }
 
 /// The id of `f`'s content, as a mapped partial names it: the hash of its first [`HEAD`]
-/// bytes (decompressed), with their length. `None` when the file cannot be read.
+/// bytes (decompressed), with their length. `None` when the file cannot be read. A live
+/// file is not cut back to its last complete line: a map has no next run to read the rest,
+/// so it reads the file whole, as a plain `analyze` does.
 pub fn content_id(f: &mut InputFile) -> Option<String> {
-    let (prints, _) = fingerprint(f).ok()?;
+    let (prints, _) = fingerprint(f, false).ok()?;
     Some(format!("{}-{}", hex(prints.head_hash), prints.head_len))
 }
 
@@ -68,13 +70,14 @@ pub(super) fn tail_at(path: &Path, end: u64, tail_len: u64) -> io::Result<u128> 
 }
 
 /// Reads a file's fingerprints: content head, plain tail (after cutting a live file back to
-/// its last complete line), compressed identity. Returns them with the head bytes.
-fn fingerprint(f: &mut InputFile) -> io::Result<(Prints, Vec<u8>)> {
+/// its last complete line when `cut_live`), compressed identity. Returns them with the head
+/// bytes.
+fn fingerprint(f: &mut InputFile, cut_live: bool) -> io::Result<(Prints, Vec<u8>)> {
     let fd = File::open(&f.path)?;
     let mut raw_head = Vec::new();
     read_range(&fd, 0, f.len.min(HEAD) as usize, &mut raw_head)?;
     let (mut prints, head) = if f.compression == Compression::None {
-        plain_prints(f, &fd, raw_head)?
+        plain_prints(f, &fd, raw_head, cut_live)?
     } else {
         compressed_prints(f, &fd, &raw_head)?
     };
@@ -85,8 +88,13 @@ fn fingerprint(f: &mut InputFile) -> io::Result<(Prints, Vec<u8>)> {
 
 /// A plain file: its head is its first bytes (`raw_head`, read before any cut), its tail the
 /// last [`TAIL`] bytes of what will be counted.
-fn plain_prints(f: &mut InputFile, fd: &File, raw_head: Vec<u8>) -> io::Result<(Prints, Vec<u8>)> {
-    if f.live && !f.format.as_ref().is_ok_and(|f| f.is_document()) {
+fn plain_prints(
+    f: &mut InputFile,
+    fd: &File,
+    raw_head: Vec<u8>,
+    cut_live: bool,
+) -> io::Result<(Prints, Vec<u8>)> {
+    if cut_live && f.live && !f.format.as_ref().is_ok_and(|f| f.is_document()) {
         cut_to_last_line(f, fd)?;
     }
     let mut head = raw_head;
