@@ -232,6 +232,20 @@ fn the_same_partials_given_twice_count_once() {
     // Three copies in backup/, one beside itself.
     assert_eq!(b["partials"]["duplicate_copies"], 4);
     assert!(b["partials"]["duplicate_requests"].as_u64().unwrap() > 0);
+    // A part missing from a map's output (its map.json names it) is an error.
+    std::fs::remove_file(only_parts(&l.root.join("backup"))[1].clone()).unwrap();
+    permlens()
+        .current_dir(&l.root)
+        .args(["analyze", "--partials", "backup", "-p"])
+        .arg(&l.snapshot)
+        .args(["-q", "-o", "missing"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("map.json: files[").and(predicate::str::contains(
+                "which is not in backup: copy the map's output whole",
+            )),
+        );
 }
 
 /// Regression: a map cut a just-written file back to its last complete line, as `--state`

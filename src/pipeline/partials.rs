@@ -85,6 +85,7 @@ pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "parquet") && !ignored(p))
         .collect();
+    check_map_outputs(&files)?;
     if files.is_empty() {
         bail!(
             "--partials {}: no partial files (*.parquet) found; expected the output of `permlens map` or a reduction of it",
@@ -96,4 +97,43 @@ pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         );
     }
     Ok(files)
+}
+
+/// A directory written by `permlens map` names its parts in `map.json`: one missing (lost
+/// in a copy, removed by hand) would leave its file's requests out of the report unnoticed.
+fn check_map_outputs(files: &[PathBuf]) -> anyhow::Result<()> {
+    let dirs: std::collections::BTreeSet<&std::path::Path> =
+        files.iter().filter_map(|p| p.parent()).collect();
+    for dir in dirs {
+        let manifest = dir.join("map.json");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: not a map's output description ({e}); expected the map.json `permlens map` writes",
+                manifest.display()
+            )
+        })?;
+        let Some(listed) = json.get("files").and_then(|f| f.as_array()) else {
+            bail!(
+                "{}: no `files` list; expected the map.json `permlens map` writes",
+                manifest.display()
+            );
+        };
+        for (i, entry) in listed.iter().enumerate() {
+            let Some(part) = entry.get("partial").and_then(|p| p.as_str()) else {
+                continue;
+            };
+            if !dir.join(part).is_file() {
+                bail!(
+                    "{}: files[{i}] names the partial {part} (the rows of {}), which is not in {}: copy the map's output whole",
+                    manifest.display(),
+                    entry.get("file").and_then(|f| f.as_str()).unwrap_or("?"),
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
 }
