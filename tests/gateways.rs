@@ -379,3 +379,47 @@ fn second_reader_findings_stay_fixed() {
     assert!(stderr.contains("app.jsonl: read as JSON lines"), "{stderr}");
     assert_eq!(s.unwrap()["inputs"]["bss_requests"], 2);
 }
+
+/// Regression: a file whose first record was longer than the 64 KiB format detection looked
+/// at (a Kong record with a long cookie header) was refused whole as "neither JSON lines nor
+/// a CTS document", though `inspect` and `--log-format` read it.
+#[test]
+fn a_first_record_longer_than_detection_looks_at_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let kong = std::fs::read_to_string(data("kong.jsonl")).unwrap();
+    let cookie = "c".repeat(200_000);
+    let mut lines: Vec<String> = kong.lines().map(str::to_owned).collect();
+    lines[0] = lines[0].replacen(
+        "\"user-agent\": \"curl/8\"",
+        &format!("\"user-agent\": \"curl/8\", \"cookie\": \"{cookie}\""),
+        1,
+    );
+    assert!(lines[0].len() > 200_000);
+    let log = dir.path().join("long-first.jsonl");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = dir.path().join("r");
+    let o = permlens()
+        .arg("analyze")
+        .arg(&log)
+        .args(["--progress", "never", "--format", "csv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(s["inputs"]["per_file"][0]["layout"], "kong", "{s}");
+    assert_eq!(s["inputs"]["malformed"], 0);
+    assert_eq!(s["inputs"]["lines"], lines.len());
+    let plain = dir.path().join("plain");
+    let o = permlens()
+        .arg("analyze")
+        .arg(data("kong.jsonl"))
+        .args(["--progress", "never", "--format", "csv", "-o"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert!(matches!(o.status.code(), Some(0 | 1)));
+    assert_eq!(usage(&out), usage(&plain));
+}

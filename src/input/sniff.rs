@@ -78,6 +78,25 @@ fn read_head(r: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The bytes format detection looks at: [`SNIFF`] bytes, or more when the first line is
+/// longer (a gateway record with a long cookie header), up to its end or the longest line
+/// read ([`crate::scan::MAX_LINE`]): a first line cut short looks like no format at all.
+fn sniff_head(r: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = read_head(r, SNIFF)?;
+    while head.len() % SNIFF == 0
+        && !head.is_empty()
+        && head.len() < crate::scan::MAX_LINE as usize
+        && memchr::memchr(b'\n', &head).is_none()
+    {
+        let more = read_head(r, SNIFF)?;
+        if more.is_empty() {
+            break;
+        }
+        head.extend_from_slice(&more);
+    }
+    Ok(head)
+}
+
 /// Opens each file and decides its compression and format.
 pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
     paths
@@ -100,7 +119,7 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
                     let mut reader = open_decoder(file, compression)
                         .map_err(|e| format!("cannot decompress: {e}"))?;
-                    let head = read_head(&mut *reader, SNIFF)
+                    let head = sniff_head(&mut *reader)
                         .map_err(|e| format!("cannot read ({} data): {e}", compression.as_str()))?;
                     let format = parse::decide(&head, choice);
                     Ok((len, compression, format))
