@@ -181,6 +181,91 @@ fn logs_with_no_readable_request_exit_2() {
     assert!(!dir.path().join("r").exists());
 }
 
+/// Regression: a `--quiet` run (the nightly mode) that read no request said only how many
+/// lines it read: the file and the cause were in warnings `--quiet` hides. The error itself
+/// names each file and why; a too-malformed run names its worst file and first bad line.
+#[test]
+fn an_error_that_nothing_was_read_names_the_file_and_why_under_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("notime.jsonl");
+    std::fs::write(
+        &log,
+        "{\"when\":\"2026-11-27T00:00:00Z\",\"method\":\"GET\",\"uri\":\"/v2/orders/customer-orders\",\"status\":200,\"user\":\"a\"}\n",
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let o = permlens()
+        .args(["analyze", "-q", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(&log)
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("notime.jsonl: first malformed line 1: no request time")
+            && err.contains("--field time=KEY")
+            && err.contains("empty.jsonl: no line"),
+        "{err}"
+    );
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"time\":\"2026-11-27T00:00:00Z\",\"method\":\"GET\",\"uri\":\"/v2/orders/customer-orders\",\"status\":200,\"user\":\"a\"}\n{\"time\": \"2026-11-27T00:00:00Z\", \"method\": \"GET\", \"uri\": \"/v2/orders\n{\"time\n",
+    )
+    .unwrap();
+    permlens()
+        .args(["analyze", "-q", "-o"])
+        .arg(dir.path().join("r"))
+        .arg(samples().join("logs/gateway-2026-11-26.jsonl"))
+        .arg(&bad)
+        .args(["--max-bad-ratio", "0"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("most in ").and(predicate::str::contains(
+                "bad.jsonl (2 malformed); the first: ",
+            )),
+        );
+}
+
+/// A field a file's records lack is said in its `per_file` entry, not only on stderr.
+#[test]
+fn a_files_missing_field_is_in_its_summary_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("nostatus.jsonl");
+    std::fs::write(
+        &log,
+        "{\"time\":\"2026-11-27T00:00:00Z\",\"method\":\"GET\",\"uri\":\"/v2/orders/customer-orders\",\"code\":200,\"user\":\"a\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r");
+    permlens()
+        .args(["analyze", "-q", "-o"])
+        .arg(&out)
+        .arg(samples().join("logs/gateway-2026-11-26.jsonl"))
+        .arg(&log)
+        .assert()
+        .success();
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let files = s["inputs"]["per_file"].as_array().unwrap();
+    let entry = files
+        .iter()
+        .find(|f| f["file"].as_str().unwrap().ends_with("nostatus.jsonl"))
+        .unwrap();
+    assert!(
+        entry["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("has no status"),
+        "{entry}"
+    );
+}
+
 #[test]
 fn bad_options_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,6 +50,9 @@ pub struct InputFile {
     /// For a compressed file read from `start > 0`: the hash of the content just before
     /// `start`, which must match or the file is read from the beginning after all.
     pub expect_tail: Option<(u64, u128)>,
+    /// What was said of the file before the scan (a field its records lack): warned about
+    /// then, and kept for the summary's `per_file` and an error that names the file.
+    pub notes: Vec<String>,
 }
 
 /// Bytes of content at the end of what was read that a fingerprint covers.
@@ -89,6 +92,8 @@ pub struct FileReport {
     pub skipped: Option<&'static str>,
     /// What this run counted in the file's lines.
     pub counts: Counters,
+    /// What was said of the file before the scan ([`InputFile::notes`]).
+    pub notes: Vec<String>,
 }
 
 /// Seconds since the last modification within which a file counts as live (still written).
@@ -315,6 +320,7 @@ fn file_reports<S: Sink>(
             },
             error: f.format.as_ref().err().map(|e| format!("{}: {e}", f.name)),
             end: f.len.max(f.start),
+            notes: f.notes.clone(),
             ..FileReport::default()
         })
         .collect();
@@ -386,6 +392,7 @@ mod tests {
             start,
             line_base: 0,
             expect_tail: None,
+            notes: Vec::new(),
         }
     }
 

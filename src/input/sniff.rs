@@ -144,6 +144,7 @@ pub fn sniff(paths: &[PathBuf], choice: FormatChoice) -> Vec<InputFile> {
                 start: 0,
                 line_base: 0,
                 expect_tail: None,
+                notes: Vec::new(),
             }
         })
         .collect()

@@ -64,10 +64,11 @@ pub fn check_inputs(
     // not. (A compressed copy of counted content has bytes but no new line.)
     if c.parsed + c.prefiltered == 0 && (cfg.state.is_none() || c.lines > 0) {
         bail!(
-            "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report",
+            "no request could be read from {} file(s) ({} lines, {} malformed): nothing to report; {}",
             read,
             c.lines,
-            c.malformed
+            c.malformed,
+            why_nothing(reports, malformed)
         );
     }
     // Every non-blank line is judged: parsed, checked for its format's shape, or malformed.
@@ -76,15 +77,48 @@ pub fn check_inputs(
         for s in malformed.iter().take(5) {
             crate::log::warn(&format!("malformed: {s}"));
         }
+        let worst = reports
+            .iter()
+            .max_by_key(|r| r.malformed)
+            .map(|r| format!("; most in {} ({} malformed)", r.name, r.malformed))
+            .unwrap_or_default();
         bail!(
-            "{} of {} lines read were malformed ({:.2}%), more than --max-bad-ratio {}",
+            "{} of {} lines read were malformed ({:.2}%), more than --max-bad-ratio {}{worst}; the first: {}",
             c.malformed,
             judged,
             100.0 * c.malformed as f64 / judged as f64,
-            cfg.max_bad_ratio
+            cfg.max_bad_ratio,
+            malformed.first().map_or("?", String::as_str)
         );
     }
     Ok(())
+}
+
+/// Why each file read gave no request, for the error that stops such a run (a `--quiet`
+/// run shows no warning): its first malformed line, else what was said of it before the
+/// scan, else its line count. The first three files, then how many more.
+fn why_nothing(reports: &[FileReport], malformed: &[String]) -> String {
+    let read: Vec<&FileReport> = reports.iter().filter(|r| r.skipped.is_none()).collect();
+    let mut parts: Vec<String> = read
+        .iter()
+        .take(3)
+        .map(|r| {
+            let prefix = format!("{}:", r.name);
+            if let Some(m) = malformed.iter().find(|m| m.starts_with(&prefix)) {
+                format!("{}: first malformed line {}", r.name, &m[prefix.len()..])
+            } else if let Some(note) = r.notes.first() {
+                note.clone()
+            } else if r.new_lines == 0 {
+                format!("{}: no line (no record) to read", r.name)
+            } else {
+                format!("{}: {} lines, none a request", r.name, r.new_lines)
+            }
+        })
+        .collect();
+    if read.len() > 3 {
+        parts.push(format!("and {} more file(s)", read.len() - 3));
+    }
+    parts.join("; ")
 }
 
 /// `file:line: reason` of the kept malformed lines (line numbers count the lines of a file

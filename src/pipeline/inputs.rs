@@ -32,7 +32,7 @@ pub fn find(cfg: &Config) -> anyhow::Result<Inputs> {
         }
     }
     if let Some(uf) = &cfg.user_field {
-        warn_layouts_without(uf.name(), &files);
+        warn_layouts_without(uf.name(), &mut files);
     }
     Ok(Inputs {
         files,
@@ -40,18 +40,26 @@ pub fn find(cfg: &Config) -> anyhow::Result<Inputs> {
     })
 }
 
+/// Warns about `f` now, and keeps the warning with the file (its `per_file` entry, an
+/// error that names it).
+fn note(f: &mut InputFile, text: String) {
+    crate::log::warn(&text);
+    f.notes.push(text);
+}
+
 /// Names the API Gateway files whose layout has no field `uf` (`--user-field`).
-fn warn_layouts_without(uf: &str, files: &[InputFile]) {
+fn warn_layouts_without(uf: &str, files: &mut [InputFile]) {
     for f in files {
         let lacks = crate::parse::apig::Layout::ALL
             .iter()
             .find(|l| l.as_str() == f.layout)
             .is_some_and(|l| !l.has(uf));
         if lacks {
-            crate::log::warn(&format!(
+            let text = format!(
                 "{}: --user-field {uf}: the {} layout this file is in has no such field; its callers are read as unknown (name a field it has, e.g. app_id)",
                 f.name, f.layout
-            ));
+            );
+            note(f, text);
         }
     }
 }
@@ -64,7 +72,7 @@ fn warn_layouts_without(uf: &str, files: &[InputFile]) {
 ///
 /// A file none of whose first records has a method and a target is no access log of any
 /// kind permlens reads: it is refused (the returned error), not counted as other traffic.
-fn check_json_fields(f: &InputFile, cfg: &Config) -> Option<String> {
+fn check_json_fields(f: &mut InputFile, cfg: &Config) -> Option<String> {
     let json = matches!(f.format, Ok(LogFormat::Json | LogFormat::JsonDocument));
     if !json || f.keys.is_empty() {
         return None;
@@ -97,14 +105,16 @@ fn check_json_fields(f: &InputFile, cfg: &Config) -> Option<String> {
         }
         // Another kind of JSON log (an application's): named, its lines counted as not
         // addressed to the service.
-        crate::log::warn(&format!(
+        let text = format!(
             "{}: read as JSON lines ({shape}), but its records have no HTTP method and request target: not an access log? name them with --field method=KEY --field path=KEY (keys: {keys}); see permlens inspect",
             f.name
-        ));
+        );
+        note(f, text);
         return None;
     }
-    let warn = |what: &str| {
-        crate::log::warn(&format!(
+    let mut said = Vec::new();
+    let mut warn = |what: &str| {
+        said.push(format!(
             "{}: read as JSON lines ({shape}), but its first record {what} (keys: {keys}); see permlens inspect",
             f.name
         ))
@@ -129,6 +139,9 @@ fn check_json_fields(f: &InputFile, cfg: &Config) -> Option<String> {
         warn(
             "has no time (StartUTC, start_time, started_at, time, timestamp, @timestamp, time_local, requestTime, ts ...): its lines cannot be read; name it with --field time=KEY",
         );
+    }
+    for text in said {
+        note(f, text);
     }
     None
 }

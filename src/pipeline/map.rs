@@ -63,7 +63,7 @@ impl Mapped {
                 "lines": r.lines,
                 "malformed": r.malformed,
                 "bss_requests": r.counts.bss_requests,
-                "warnings": r.warnings,
+                "warnings": r.notes.iter().chain(&r.warnings).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
     }

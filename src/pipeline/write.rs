@@ -371,7 +371,7 @@ fn judge(
     // requests all lack one are no more a basis for calling a permission unused than no logs.
     if stats.usage.keys().all(|k| k.status == 0) {
         bail!(
-            "none of the {} requests to {} APIs read has a status (see the warnings above): no basis for calling any permission used, unused or denied; name the status field with --field status=KEY",
+            "none of the {} requests to {} APIs read has a status: no basis for calling any permission used, unused or denied; name the status field with --field status=KEY (`permlens inspect LOG` shows its fields)",
             stats.counters.bss_requests,
             catalog.service(),
         );
@@ -514,7 +514,7 @@ fn per_file(reports: &[crate::input::FileReport]) -> Vec<serde_json::Value> {
                 "not_addressed_to_service": r.counts.prefiltered,
                 "bss_requests": r.counts.bss_requests,
                 "skipped": r.skipped,
-                "warnings": r.warnings,
+                "warnings": r.notes.iter().chain(&r.warnings).collect::<Vec<_>>(),
             })
         })
         .collect()

@@ -462,6 +462,7 @@ mod tests {
             start: 0,
             line_base: 0,
             expect_tail: None,
+            notes: Vec::new(),
         }
     }
 
