@@ -488,7 +488,9 @@ fn a_damaged_cts_document_keeps_what_came_before_the_damage() {
         stderr.contains("cut.json.gz: read as a CTS document"),
         "{stderr}"
     );
-    assert!(summary.unwrap()["inputs"]["bss_requests"].as_u64().unwrap() >= 2);
+    let s = summary.unwrap();
+    assert!(s["inputs"]["bss_requests"].as_u64().unwrap() >= 2);
+    lines_add_up(&s);
     // A plain document cut short: its complete traces are read and the cut is counted.
     let text = std::fs::read_to_string(data("cts-list-traces-pretty.json")).unwrap();
     let short = dir.path().join("short.json");
@@ -500,6 +502,27 @@ fn a_damaged_cts_document_keeps_what_came_before_the_damage() {
     let s = summary.unwrap();
     assert!(s["inputs"]["parsed"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["inputs"]["malformed"], 1, "{s}");
+    lines_add_up(&s);
+}
+
+/// `lines` = `blank` + `parsed` + `malformed` + `not_addressed_to_service`, for the run and
+/// for each file, and the files' lines add up to the run's (regression: a cut document's
+/// malformed line was in the run's lines but not its file's).
+fn lines_add_up(s: &Value) {
+    let parts = |o: &Value| {
+        ["blank", "parsed", "malformed", "not_addressed_to_service"]
+            .iter()
+            .map(|k| o[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let inputs = &s["inputs"];
+    assert_eq!(inputs["lines"].as_u64().unwrap(), parts(inputs), "{inputs}");
+    let files = inputs["per_file"].as_array().unwrap();
+    for f in files {
+        assert_eq!(f["lines"].as_u64().unwrap(), parts(f), "{f}");
+    }
+    let sum: u64 = files.iter().map(|f| f["lines"].as_u64().unwrap()).sum();
+    assert_eq!(sum, inputs["lines"].as_u64().unwrap(), "{inputs}");
 }
 
 #[test]

@@ -317,7 +317,9 @@ fn scan_document<S: Sink>(
         stats.malformed(file, 0, i as u64, || format!("trace {i}: {}", m.0));
         lines += 1;
     }
-    stats.chunk_lines(file, 0, lines);
+    // A document that does not end as it should is one malformed line more (counted in
+    // `document_note`): the file's lines include it, as the run's do.
+    stats.chunk_lines(file, 0, lines + u64::from(result.is_err()));
     document_note(f, file, format, result, damaged, stats)
 }
 
