@@ -416,6 +416,6 @@ fn explain_text_names_policy_statement_and_pattern() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "--at: expected an RFC 3339 time or a date (YYYY-MM-DD), got \"yesterday\"",
+            "--at: expected an RFC 3339 time (offset at most 23:59) or a date (YYYY-MM-DD), got \"yesterday\"",
         ));
 }

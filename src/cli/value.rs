@@ -96,8 +96,13 @@ pub fn strip_prefix(p: &str) -> Parsed<String> {
 /// `--since`, `--until`, `--at`.
 pub fn time(s: &str) -> Parsed<jiff::Timestamp> {
     crate::policy::condition::parse_date(s).ok_or_else(|| {
+        // The parser says why a well-formed time is refused (a year past its range).
+        let why = match s.parse::<jiff::Timestamp>() {
+            Err(e) if s.len() > 10 && s.as_bytes().get(4) == Some(&b'-') => format!(" ({e})"),
+            _ => String::new(),
+        };
         OptionError(format!(
-            "expected an RFC 3339 time or a date (YYYY-MM-DD), got {s:?}"
+            "expected an RFC 3339 time (offset at most 23:59) or a date (YYYY-MM-DD), got {s:?}{why}"
         ))
     })
 }
@@ -117,6 +122,9 @@ impl Hours {
     }
 }
 
+/// The longest `--window` or `--retain`: 100 years.
+const MAX_SPAN_HOURS: i64 = 876_000;
+
 /// `--window`, `--retain`.
 pub fn duration(s: &str) -> Parsed<Hours> {
     let bad = || {
@@ -128,14 +136,20 @@ pub fn duration(s: &str) -> Parsed<Hours> {
     let (n, unit) = t.split_at(t.len().saturating_sub(1));
     let n: i64 = n.parse().map_err(|_| bad())?;
     let hours = match unit {
-        "h" => n,
-        "d" => n * 24,
-        "w" => n * 24 * 7,
+        "h" => Some(n),
+        "d" => n.checked_mul(24),
+        "w" => n.checked_mul(24 * 7),
         _ => return Err(bad()),
     };
-    if hours <= 0 {
+    if hours.is_some_and(|h| h <= 0) {
         return Err(bad());
     }
+    // Times are microseconds since 1970: a span reaching back past that is a typo.
+    let Some(hours) = hours.filter(|h| *h <= MAX_SPAN_HOURS) else {
+        return Err(OptionError(format!(
+            "{s:?} is longer than permlens handles (at most 100 years, 876000h)"
+        )));
+    };
     Ok(Hours {
         hours,
         text: t.to_owned(),
@@ -203,6 +217,14 @@ mod tests {
                 "{bad}"
             );
         }
+        // Regression: a huge span overflowed into a window starting before the epoch.
+        for huge in ["99999999999999d", "9223372036854775807w", "876001h"] {
+            assert!(
+                duration(huge).unwrap_err().0.contains("at most 100 years"),
+                "{huge}"
+            );
+        }
+        assert_eq!(duration("36500d").unwrap().hours, 876_000);
     }
 
     #[test]
@@ -212,6 +234,11 @@ mod tests {
         assert_eq!(micros("1970-01-01T01:00:00Z"), 3_600_000_000);
         assert_eq!(micros("1970-01-01T09:00:00+08:00"), 3_600_000_000);
         assert!(time("yesterday").unwrap_err().0.contains("RFC 3339"));
+        // Regression: an offset past 23:59 was taken; a year past the parser's range was
+        // refused as if it were not a time at all.
+        assert!(time("2025-11-27T08:00:00+25:00").is_err());
+        let e = time("9999-12-31T23:59:59Z").unwrap_err().0;
+        assert!(e.contains("RFC 3339") && e.contains("9999"), "{e}");
     }
 
     #[test]

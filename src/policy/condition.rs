@@ -339,10 +339,11 @@ fn date_op(op: DateOp, t: Timestamp, d: Timestamp) -> bool {
     }
 }
 
-/// RFC 3339 (`2026-12-31T23:59:59Z`), or a bare date meaning its midnight UTC.
+/// RFC 3339 (`2026-12-31T23:59:59Z`), or a bare date meaning its midnight UTC. An offset
+/// is at most 23:59, as RFC 3339 says (the parser takes up to 25:59:59).
 pub fn parse_date(s: &str) -> Option<Timestamp> {
     if let Ok(t) = s.parse::<Timestamp>() {
-        return Some(t);
+        return offset_in_range(s).then_some(t);
     }
     let date: jiff::civil::Date = s.parse().ok()?;
     date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -350,9 +351,33 @@ pub fn parse_date(s: &str) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
+/// Whether the numeric offset an RFC 3339 time ends with (if any) has hours below 24.
+fn offset_in_range(s: &str) -> bool {
+    let b = s.trim_end().as_bytes();
+    let Some(tail) = b.len().checked_sub(6).map(|i| &b[i..]) else {
+        return true;
+    };
+    match tail {
+        [b'+' | b'-', h1, h2, b':', _, _] if h1.is_ascii_digit() && h2.is_ascii_digit() => {
+            (h1 - b'0') * 10 + (h2 - b'0') < 24
+        }
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_take_rfc_3339_offsets_only() {
+        assert!(parse_date("2025-11-27T08:00:00+23:59").is_some());
+        assert!(parse_date("2025-11-27T08:00:00-05:00").is_some());
+        assert!(parse_date("2025-11-27T08:00:00Z").is_some());
+        assert!(parse_date("2025-11-27").is_some());
+        assert!(parse_date("2025-11-27T08:00:00+24:00").is_none());
+        assert!(parse_date("2025-11-27T08:00:00+25:00").is_none());
+    }
 
     fn ctx<'a>(user: &'a str) -> RequestContext<'a> {
         RequestContext {
