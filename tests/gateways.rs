@@ -423,3 +423,45 @@ fn a_first_record_longer_than_detection_looks_at_is_read() {
     assert!(matches!(o.status.code(), Some(0 | 1)));
     assert_eq!(usage(&out), usage(&plain));
 }
+
+/// Regression: a caller or status field that is there but never filled (Traefik writes
+/// `ClientUsername` `-` without auth) passed the first record's check, and every request was
+/// judged as an unknown user's, or as no use, without a word. Such a file is named, in the
+/// warnings and in its `per_file` entry.
+#[test]
+fn a_field_that_is_never_filled_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let traefik = std::fs::read_to_string(data("traefik.jsonl")).unwrap();
+    let anonymous = traefik.replace(
+        "\"ClientUsername\": \"",
+        "\"ClientUsername\": \"-\", \"Other\": \"",
+    );
+    assert_ne!(anonymous, traefik);
+    let log = dir.path().join("anonymous.jsonl");
+    std::fs::write(&log, anonymous).unwrap();
+    let out = dir.path().join("r");
+    let o = permlens()
+        .arg("analyze")
+        .arg(&log)
+        .args(["--progress", "never", "--format", "csv", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    assert!(err.contains("anonymous.jsonl: none of its"), "{err}");
+    assert!(err.contains("names a caller"), "{err}");
+    let s: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let w = s["inputs"]["per_file"][0]["warnings"].to_string();
+    assert!(w.contains("names a caller"), "{w}");
+    // The fixture as it is, with its callers: no such warning.
+    let o = permlens()
+        .arg("analyze")
+        .arg(data("traefik.jsonl"))
+        .args(["--progress", "never", "--format", "csv", "-o"])
+        .arg(dir.path().join("plain"))
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("names a caller"));
+}

@@ -12,9 +12,11 @@ use crate::scan::Counters;
 pub fn check_inputs(
     cfg: &Config,
     c: &Counters,
-    reports: &[FileReport],
+    reports: &mut [FileReport],
     malformed: &[String],
 ) -> anyhow::Result<()> {
+    name_fields_never_given(reports);
+    let reports: &[FileReport] = reports;
     let errors: Vec<&str> = reports.iter().filter_map(|r| r.error.as_deref()).collect();
     for w in reports.iter().flat_map(|r| &r.warnings) {
         crate::log::warn(w);
@@ -92,6 +94,38 @@ pub fn check_inputs(
         );
     }
     Ok(())
+}
+
+/// Names each file none of whose catalog requests had a caller, or a status: a field that
+/// is there but always empty or `-` (Traefik's `ClientUsername` without auth, an API Gateway
+/// `custom_data_log` nobody fills) passes the check of the first record's keys, and its
+/// requests would be read as an unknown user's, or as no use, without a word. Not said again
+/// for a file whose first record lacked the field (said before the scan).
+fn name_fields_never_given(reports: &mut [FileReport]) {
+    for r in reports.iter_mut() {
+        let n = r.counts.bss_requests;
+        if n == 0 {
+            continue;
+        }
+        let said = |what: &str| r.notes.iter().any(|w| w.contains(what));
+        let mut more = Vec::new();
+        if r.counts.bss_without_user == n && !said("no caller") && !said("(--user-field)") {
+            more.push(format!(
+                "{}: none of its {n} BSS requests names a caller (the caller field is missing, empty or \"-\" in each): they are judged as an unknown user's; name the field that holds the caller with --field user=KEY (API Gateway logs: --user-field)",
+                r.name
+            ));
+        }
+        if r.counts.bss_without_status == n && !said("no status") {
+            more.push(format!(
+                "{}: none of its {n} BSS requests has a status: none can count as used or denied; name the field that holds it with --field status=KEY",
+                r.name
+            ));
+        }
+        for w in more {
+            crate::log::warn(&w);
+            r.notes.push(w);
+        }
+    }
 }
 
 /// Why each file read gave no request, for the error that stops such a run (a `--quiet`

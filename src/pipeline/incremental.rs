@@ -59,10 +59,10 @@ pub fn read(
     let Progress {
         mut counts,
         counters,
-        reports,
+        mut reports,
         malformed,
     } = progress;
-    check_inputs(cfg, &counters, &reports, &malformed)?;
+    check_inputs(cfg, &counters, &mut reports, &malformed)?;
     state.prune(
         cfg.window_days,
         cfg.retain_days,

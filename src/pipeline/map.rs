@@ -145,6 +145,6 @@ pub fn map(
         out.reports.extend(reports);
         first = end;
     }
-    check_inputs(cfg, &out.counters, &out.reports, &out.malformed)?;
+    check_inputs(cfg, &out.counters, &mut out.reports, &out.malformed)?;
     Ok(out)
 }

@@ -198,9 +198,9 @@ pub fn read(
 pub fn read_once(cfg: &Config, ctx: &Context, files: Vec<InputFile>) -> anyhow::Result<Scanned> {
     let mut scan_cfg = scan_config(cfg, ctx);
     scan_cfg.context = ctx.classes.clone();
-    let (stats, reports): (Stats, _) = scan_all(cfg, &files, &scan_cfg)?;
+    let (stats, mut reports): (Stats, _) = scan_all(cfg, &files, &scan_cfg)?;
     let malformed = checks::malformed_samples(&stats, &reports);
-    checks::check_inputs(cfg, &stats.counters, &reports, &malformed)?;
+    checks::check_inputs(cfg, &stats.counters, &mut reports, &malformed)?;
     Ok(Scanned {
         counters: stats.counters,
         stats,

@@ -625,6 +625,8 @@ fn fold_request<S: Sink>(
         return Ok(());
     };
     c.bss_requests += 1;
+    c.bss_without_user += u64::from(req.user.is_empty());
+    c.bss_without_status += u64::from(req.status == 0);
     // Parsing the client IP costs; do it per line only when IP conditions need it.
     let (source_ip, networks) = if cfg.context.needs_ip() {
         bufs.ips.parse(req.source_ip, &cfg.context)

@@ -42,6 +42,10 @@ pub struct Counters {
     pub dot_segments: u64,
     /// Catalog requests whose target needed percent-decoding.
     pub percent_decoded: u64,
+    /// Catalog requests without a caller (the field missing, empty or `-`).
+    pub bss_without_user: u64,
+    /// Catalog requests without a status.
+    pub bss_without_status: u64,
 }
 
 impl Counters {
@@ -59,6 +63,8 @@ impl Counters {
             unlisted_parsed: self.unlisted_parsed - before.unlisted_parsed,
             dot_segments: self.dot_segments - before.dot_segments,
             percent_decoded: self.percent_decoded - before.percent_decoded,
+            bss_without_user: self.bss_without_user - before.bss_without_user,
+            bss_without_status: self.bss_without_status - before.bss_without_status,
         }
     }
 
@@ -81,6 +87,8 @@ impl std::ops::AddAssign for Counters {
         self.unlisted_parsed += o.unlisted_parsed;
         self.dot_segments += o.dot_segments;
         self.percent_decoded += o.percent_decoded;
+        self.bss_without_user += o.bss_without_user;
+        self.bss_without_status += o.bss_without_status;
     }
 }
 
