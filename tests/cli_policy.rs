@@ -419,3 +419,28 @@ fn explain_text_names_policy_statement_and_pattern() {
             "--at: expected an RFC 3339 time (offset at most 23:59) or a date (YYYY-MM-DD), got \"yesterday\"",
         ));
 }
+
+/// Regression: a condition operator IAM does not have (`StringEqual` for `StringEquals`)
+/// was taken without a word; the statement is undecided, and now the snapshot says where.
+#[test]
+fn an_unknown_condition_operator_is_named_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("typo.json");
+    std::fs::write(
+        &snap,
+        r#"{"taken_at":"2026-11-27T00:00:00Z","users":[{"name":"alice"}],
+            "groups":[{"name":"g","members":["alice"],"policies":["P"]}],
+            "policies":[{"name":"P","document":{"Version":"1.1","Statement":[
+              {"Effect":"Allow","Action":["bss:order:view"]},
+              {"Effect":"Deny","Action":["bss:order:view"],"Condition":{"StringEqual":{"g:UserName":["alice"]}}}]}}]}"#,
+    )
+    .unwrap();
+    permlens()
+        .args(["snapshot", "check"])
+        .arg(&snap)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "typo.json: policies[0].document.Statement[1].Condition.StringEqual: \"StringEqual\" is no IAM condition operator",
+        ));
+}

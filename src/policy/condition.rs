@@ -113,6 +113,17 @@ enum Op {
     Unsupported,
 }
 
+/// Operators IAM has that permlens does not evaluate (no request key it reads is a number).
+const KNOWN_UNEVALUATED: &[&str] = &[
+    "NumberEquals",
+    "NumberNotEquals",
+    "NumberLessThan",
+    "NumberLessThanEquals",
+    "NumberGreaterThan",
+    "NumberGreaterThanEquals",
+    "IsNullOrEmpty",
+];
+
 fn parse_op(base: &str) -> Op {
     let s = |op, negated| Op::Str { op, negated };
     match base {
@@ -236,6 +247,22 @@ impl Condition {
 
     pub fn key_kind(&self) -> Key {
         self.key_kind
+    }
+
+    /// Whether the operator is one IAM has: evaluated here, or known and left undecided
+    /// (the number operators). An unknown one is most likely a typo that IAM itself would
+    /// have refused; its statement stays undecided either way.
+    pub fn known_operator(&self) -> bool {
+        if self.op != Op::Unsupported {
+            return true;
+        }
+        let base = self
+            .operator
+            .strip_prefix("ForAnyValue:")
+            .or_else(|| self.operator.strip_prefix("ForAllValues:"))
+            .unwrap_or(&self.operator);
+        let base = base.strip_suffix("IfExists").unwrap_or(base);
+        KNOWN_UNEVALUATED.contains(&base)
     }
 
     /// True when this condition can be decided at all (supported operator, readable key).
@@ -368,6 +395,34 @@ fn offset_in_range(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operators_iam_does_not_have_are_told_apart() {
+        let known = |op: &str| {
+            let value = match op {
+                "Bool" => "true",
+                "NotIpAddress" => "10.0.0.0/8",
+                _ => "a",
+            };
+            Condition::new(op, "g:UserName", vec![value.into()])
+                .unwrap()
+                .known_operator()
+        };
+        for op in [
+            "StringEquals",
+            "StringLikeIfExists",
+            "NumberLessThan",
+            "Bool",
+            "NotIpAddress",
+        ] {
+            assert!(known(op), "{op}");
+        }
+        for op in ["StringEqual", "NoSuchOperator", "stringequals"] {
+            assert!(!known(op), "{op}");
+        }
+        let v5 = Condition::new_v5("ForAnyValue:StringMatch", "g:UserName", vec!["a".into()]);
+        assert!(v5.unwrap().known_operator());
+    }
 
     #[test]
     fn dates_take_rfc_3339_offsets_only() {

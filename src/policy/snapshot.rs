@@ -755,7 +755,14 @@ impl Loader<'_> {
                     } else {
                         Condition::new(op, key, values)
                     };
-                    conditions.push(c.map_err(|m| self.err(&key_at, m))?);
+                    let c = c.map_err(|m| self.err(&key_at, m))?;
+                    if !c.known_operator() {
+                        self.notes.borrow_mut().push(format!(
+                            "{}: {op_at}: {op:?} is no IAM condition operator (a typo? IAM refuses it): the calls this statement applies to are judged condition_undecided",
+                            self.origin
+                        ));
+                    }
+                    conditions.push(c);
                 }
             }
         }
