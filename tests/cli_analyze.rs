@@ -277,7 +277,7 @@ fn bad_options_exit_2_with_one_line() {
         ),
         (
             &["--log-format", "syslog"],
-            "--log-format: expected auto, json, apig, cts or a gateway (kong",
+            "--log-format: expected auto, json, apig, clf, cts or a gateway (kong",
         ),
         (&["--field", "colour=x"], "unknown field \"colour\""),
         (

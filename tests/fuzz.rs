@@ -176,6 +176,22 @@ proptest! {
     }
 
     #[test]
+    fn text_access_log_lines_never_panic(line in prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..300),
+        damaged("tests/data/gateways/nginx-combined.log"),
+        damaged("tests/data/gateways/traefik-common.log"),
+        damaged("tests/data/gateways/envoy-default.log"),
+    ]) {
+        let mut p = permlens::parse::clf::ClfParser::new(Some(3600));
+        for l in line.split(|&b| b == b'\n') {
+            let _ = p.parse(l, |_| ());
+            let _ = parse::clf::line_layout(l);
+            let _ = parse::clf::plausible(l);
+        }
+        let _ = parse::detect(&line);
+    }
+
+    #[test]
     fn cts_documents_never_panic(doc in prop_oneof![
         damaged("tests/data/real/cts-list-traces.json"),
         damaged("tests/data/real/cts-list-traces-pretty.json"),

@@ -465,3 +465,43 @@ fn a_field_that_is_never_filled_is_named() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&o.stderr).contains("names a caller"));
 }
+
+/// The gateways' default text formats: nginx `combined`, Traefik `common` (CLF with its
+/// extensions) and Envoy's default, read with no options and with `--log-format clf`.
+#[test]
+fn default_text_formats_are_read() {
+    for (file, layout, users) in [
+        ("nginx-combined.log", "clf", true),
+        ("traefik-common.log", "clf", true),
+        ("envoy-default.log", "envoy-text", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        let (code, summary, stderr) = analyze(file, &[], &out);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        let s = summary.unwrap();
+        assert_eq!(s["inputs"]["per_file"][0]["layout"], layout, "{file}");
+        assert_eq!(s["inputs"]["bss_requests"], 2, "{file}: {s}");
+        assert_eq!(s["inputs"]["malformed"], 0, "{file}: {s}");
+        assert_eq!(s["inputs"]["lines"], 3, "{file}: {s}");
+        let rows = usage(&out);
+        let statuses: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+        assert_eq!(statuses, ["200", "403"], "{file}: {rows:?}");
+        // Every request at 10:00:00 UTC (nginx's times are +08:00).
+        assert!(
+            rows.iter().any(|r| r.3 == "2025-11-27T10:00:00.000000Z"),
+            "{file}: {rows:?}"
+        );
+        let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        if users {
+            assert_eq!(names, ["alice", "bob"], "{file}");
+        } else {
+            assert_eq!(names, ["", ""], "{file}");
+            assert!(stderr.contains("has no caller"), "{file}: {stderr}");
+        }
+        let forced = dir.path().join("f");
+        let (code, _, stderr) = analyze(file, &["--log-format", "clf"], &forced);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert_eq!(usage(&forced), rows, "{file}");
+    }
+}

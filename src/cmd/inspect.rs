@@ -192,6 +192,7 @@ fn sample_lines(
     };
     let mut json = JsonParser::new(o.fields).with_zone(o.zone);
     let mut apig = ApigParser::new(o.user_field).with_zone(o.zone);
+    let mut clf = crate::parse::clf::ClfParser::new(o.zone);
     let mut keys: Vec<String> = Vec::new();
     for (n, line) in complete.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -207,6 +208,7 @@ fn sample_lines(
                 json.parse(line, |r| sample.request(no, r))
             }
             LogFormat::Apig => apig.parse(line, |r| sample.request(no, r)),
+            LogFormat::Clf => clf.parse(line, |r| sample.request(no, r)),
             _ => json.parse_trace(line, o.catalog, |r| sample.request(no, r)),
         };
         if let Err(m) = result {
@@ -224,6 +226,23 @@ fn sample_lines(
             out["fields_used"] = Value::Object(used);
         }
         LogFormat::Apig => apig_fields(d, o, sample, out),
+        LogFormat::Clf => {
+            out["fields_used"] = if d.layout == "envoy-text" {
+                json!({
+                    "method": "the request's method", "path": "the request's target",
+                    "status": "RESPONSE_CODE", "time": "START_TIME",
+                    "user": null, "request_id": "X-REQUEST-ID",
+                    "source_ip": "X-FORWARDED-FOR (its first address)",
+                })
+            } else {
+                json!({
+                    "method": "the request's method", "path": "the request's target",
+                    "status": "status", "time": "[time]",
+                    "user": "authuser ($remote_user; - without HTTP authentication)",
+                    "request_id": null, "source_ip": "host",
+                })
+            };
+        }
         _ => {
             out["fields_found"] = json!(trace_keys(complete));
         }

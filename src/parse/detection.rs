@@ -5,7 +5,7 @@
 //! pretty-printed document told by its keys. Anything else is tried as API Gateway lines,
 //! by the field count of each line.
 
-use super::{FormatChoice, LogFormat, apig, json};
+use super::{FormatChoice, LogFormat, apig, clf, json};
 
 /// What format detection decided for a file, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,7 @@ pub fn decide(head: &[u8], choice: FormatChoice) -> Result<Detected, String> {
             format: if cts(f) { LogFormat::Cts } else { f },
             layout: match f {
                 LogFormat::Apig => "apig",
+                LogFormat::Clf => "clf",
                 LogFormat::Cts | LogFormat::CtsDocument => "cts-lines",
                 LogFormat::Json | LogFormat::JsonDocument => "json-lines",
             },
@@ -72,11 +73,16 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
         return Ok(Detected::new(LogFormat::Json, "empty", "no content"));
     };
     let text = &text[first..];
-    if matches!(text[0], b'{' | b'[') {
+    if text[0] == b'{' || (text[0] == b'[' && clf::line_layout(first_line(text)).is_none()) {
         detect_json(text)
     } else {
-        detect_apig(text)
+        detect_text(text)
     }
+}
+
+/// The first line of `text`.
+fn first_line(text: &[u8]) -> &[u8] {
+    text.split(|&b| b == b'\n').next().unwrap_or_default()
 }
 
 /// The first [`PROBE_LINES`] non-blank lines of `text`, without their line ends.
@@ -225,21 +231,49 @@ fn pretty_document(text: &[u8], firsts: &[Option<json::Probed>]) -> Result<Detec
 }
 
 /// A file that is not JSON: API Gateway access-log lines of the layout most of the first
-/// lines have, or what the lines look like.
-fn detect_apig(text: &[u8]) -> Result<Detected, String> {
+/// lines have, text access-log lines of the Common Log Format family, or what the lines look
+/// like.
+fn detect_text(text: &[u8]) -> Result<Detected, String> {
     let mut counts = [0usize; 3];
+    let mut text_lines = [0usize; 2];
     let mut fields_seen = Vec::new();
+    let mut probed = 0;
     for line in probe_lines(text) {
+        probed += 1;
         match apig::line_layout(line) {
             Some(l) => counts[apig::Layout::ALL.iter().position(|x| *x == l).unwrap_or(0)] += 1,
-            None => fields_seen.push(apig::count_fields(line)),
+            None => {
+                match clf::line_layout(line) {
+                    Some(clf::ClfLayout::Clf) => text_lines[0] += 1,
+                    Some(clf::ClfLayout::Envoy) => text_lines[1] += 1,
+                    None => {}
+                }
+                fields_seen.push(apig::count_fields(line));
+            }
         }
     }
     let best = (0..3).max_by_key(|&i| (counts[i], 3 - i)).unwrap_or(0);
+    let text_best = usize::from(text_lines[1] > text_lines[0]);
+    if text_lines[text_best] > counts[best] {
+        let layout = [clf::ClfLayout::Clf, clf::ClfLayout::Envoy][text_best];
+        let why = format!(
+            "{} of the first {probed} lines are {}",
+            text_lines[text_best],
+            match layout {
+                clf::ClfLayout::Clf => {
+                    "host ident user [time] \"request\" status size: a Common Log Format access log (nginx combined, Traefik common, Apache)"
+                }
+                clf::ClfLayout::Envoy => {
+                    "[time] \"request\" status ...: Envoy's default text access log (no caller)"
+                }
+            }
+        );
+        return Ok(Detected::new(LogFormat::Clf, layout.as_str(), why));
+    }
     if counts[best] == 0 {
         let seen: Vec<String> = fields_seen.iter().take(3).map(|n| n.to_string()).collect();
         return Err(format!(
-            "matches no known log format: not JSON, and not API Gateway access-log lines (53, 54 or 23 space-separated fields; the first lines have {})",
+            "matches no known log format: not JSON, not API Gateway access-log lines (53, 54 or 23 space-separated fields; the first lines have {}), not Common Log Format or Envoy text lines",
             seen.join(", ")
         ));
     }

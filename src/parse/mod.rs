@@ -4,6 +4,7 @@
 //! borrow from the line (or from their own reusable buffers) and never allocate per line.
 
 pub mod apig;
+pub mod clf;
 pub mod cts;
 mod detection;
 pub mod flat;
@@ -23,6 +24,9 @@ pub enum LogFormat {
     Json,
     /// Huawei API Gateway access logs: 54 (or 23) space-separated fields.
     Apig,
+    /// Text access logs of the Common Log Format family (nginx `combined`, Traefik `common`,
+    /// Apache) and Envoy's default text format.
+    Clf,
     /// Cloud Trace Service traces, one per line.
     Cts,
     /// A Cloud Trace Service export: one `{"traces": [...]}` document.
@@ -37,6 +41,7 @@ impl LogFormat {
         match self {
             LogFormat::Json => "json",
             LogFormat::Apig => "apig",
+            LogFormat::Clf => "clf",
             LogFormat::Cts => "cts",
             LogFormat::CtsDocument => "cts",
             LogFormat::JsonDocument => "json",
@@ -75,13 +80,14 @@ impl FromStr for FormatChoice {
             "auto" => FormatChoice::Auto,
             "json" => FormatChoice::Forced(LogFormat::Json),
             "apig" => FormatChoice::Forced(LogFormat::Apig),
+            "clf" => FormatChoice::Forced(LogFormat::Clf),
             "cts" => FormatChoice::Forced(LogFormat::Cts),
             // Gateway presets: JSON lines of that gateway's documented shape, read by the
             // same aliases and nested fields as any JSON line.
             s if PRESETS.contains(&s) => FormatChoice::Forced(LogFormat::Json),
             _ => {
                 return Err(format!(
-                    "expected auto, json, apig, cts or a gateway ({}), got {s:?}",
+                    "expected auto, json, apig, clf, cts or a gateway ({}), got {s:?}",
                     PRESETS.join(", ")
                 ));
             }

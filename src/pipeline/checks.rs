@@ -110,8 +110,19 @@ fn name_fields_never_given(reports: &mut [FileReport]) {
         let said = |what: &str| r.notes.iter().any(|w| w.contains(what));
         let mut more = Vec::new();
         if r.counts.bss_without_user == n && !said("no caller") && !said("(--user-field)") {
+            let hint = match r.layout {
+                "envoy-text" => {
+                    "Envoy's default text format has no caller: log JSON with the caller (a header your authentication sets)"
+                }
+                "clf" => {
+                    "its authuser field is \"-\" in each (no HTTP authentication): log JSON with the caller (a header your authentication sets)"
+                }
+                _ => {
+                    "the caller field is missing, empty or \"-\" in each; name the field that holds the caller with --field user=KEY (API Gateway logs: --user-field)"
+                }
+            };
             more.push(format!(
-                "{}: none of its {n} BSS requests names a caller (the caller field is missing, empty or \"-\" in each): they are judged as an unknown user's; name the field that holds the caller with --field user=KEY (API Gateway logs: --user-field)",
+                "{}: none of its {n} BSS requests names a caller, so they are judged as an unknown user's: {hint}",
                 r.name
             ));
         }

@@ -11,6 +11,7 @@ use crate::catalog::{Catalog, Segment};
 use crate::classify::{Classified, Classifier, Memo, Scratch};
 use crate::net::parse_ip;
 use crate::parse::apig::{ApigParser, UserField};
+use crate::parse::clf::ClfParser;
 use crate::parse::json::{FieldMap, JsonParser};
 use crate::parse::{LogFormat, Malformed, Request};
 use crate::policy::context::ContextClasses;
@@ -110,6 +111,7 @@ pub struct Scanner<'c> {
     cfg: &'c ScanConfig,
     json: JsonParser,
     apig: ApigParser,
+    clf: ClfParser,
     scratch: Scratch,
     bufs: Buffers,
     /// Leading shapes of the routes: segments up to and including the second literal.
@@ -148,6 +150,7 @@ impl<'c> Scanner<'c> {
             cfg,
             json: JsonParser::new(&cfg.fields).with_zone(cfg.timezone),
             apig: ApigParser::new(cfg.user_field.as_ref()).with_zone(cfg.timezone),
+            clf: ClfParser::new(cfg.timezone),
             scratch: Scratch::new(),
             bufs: Buffers {
                 shape: Vec::with_capacity(256),
@@ -246,6 +249,7 @@ impl<'c> Scanner<'c> {
             scratch,
             bufs,
             leads,
+            ..
         } = self;
         let handle = |req: &Request<'_>| {
             if req.trace || req.time.is_none() {
@@ -386,6 +390,7 @@ impl<'c> Scanner<'c> {
             cfg,
             json,
             apig,
+            clf,
             scratch,
             bufs,
             leads,
@@ -395,6 +400,7 @@ impl<'c> Scanner<'c> {
         let result = match origin.format {
             LogFormat::Json | LogFormat::JsonDocument => json.parse(line, &mut handle),
             LogFormat::Apig => apig.parse(line, &mut handle),
+            LogFormat::Clf => clf.parse(line, &mut handle),
             LogFormat::Cts | LogFormat::CtsDocument => {
                 json.parse_trace(line, &cfg.catalog, &mut handle)
             }
@@ -525,7 +531,7 @@ impl IpCache {
 fn skipped_line<S: Sink>(line: &[u8], origin: Origin, index: u64, stats: &mut S) {
     stats.counters().lines += 1;
     // The common case first, two byte compares: a JSON line as gateways write it.
-    if origin.format != LogFormat::Apig
+    if !matches!(origin.format, LogFormat::Apig | LogFormat::Clf)
         && line.first() == Some(&b'{')
         && line.last() == Some(&b'}')
         && line.len() as u64 <= MAX_LINE
@@ -561,6 +567,7 @@ fn looks_like(line: &[u8], format: LogFormat) -> bool {
             t.first() == Some(&b'{') && t.last() == Some(&b'}')
         }
         LogFormat::Apig => crate::parse::apig::plausible(line),
+        LogFormat::Clf => crate::parse::clf::plausible(line),
     }
 }
 
@@ -569,6 +576,7 @@ fn looks_like(line: &[u8], format: LogFormat) -> bool {
 fn not_like(line: &[u8], format: LogFormat) -> String {
     match format {
         LogFormat::Apig => crate::parse::apig::why_not(line),
+        LogFormat::Clf => crate::parse::clf::why_not(line),
         _ => "not a JSON object (the line does not run from { to })".into(),
     }
 }

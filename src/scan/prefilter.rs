@@ -114,7 +114,9 @@ impl Prefilter {
     pub(super) fn literals(&self, format: LogFormat) -> Option<&Literals> {
         match format {
             LogFormat::Cts | LogFormat::CtsDocument => self.traces.as_ref(),
-            LogFormat::Json | LogFormat::JsonDocument | LogFormat::Apig => self.paths.as_ref(),
+            LogFormat::Json | LogFormat::JsonDocument | LogFormat::Apig | LogFormat::Clf => {
+                self.paths.as_ref()
+            }
         }
     }
 
