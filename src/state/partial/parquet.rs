@@ -580,6 +580,9 @@ impl Cells<'_> {
         let Some(target) = (if unmatched { shape } else { route }) else {
             return Err(bad(&format!("row {i}: no route or path_shape")));
         };
+        if method.is_none_or(str::is_empty) {
+            return Err(bad(&format!("row {i}: no method")));
+        }
         let Some(h) = hour else {
             return Err(bad(&format!("row {i}: no hour")));
         };
@@ -853,6 +856,10 @@ mod tests {
         let hour = |us: i64| crate::frame::datetime_column("hour", vec![Some(us)]).unwrap();
         type Edit = Box<dyn FnOnce(&mut DataFrame)>;
         let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(set("method", Column::new("".into(), [None::<&str>]))),
+                "row 0: no method",
+            ),
             (
                 Box::new(set("count", Column::new("".into(), [-2i64]))),
                 "count -2",
