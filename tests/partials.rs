@@ -167,6 +167,15 @@ fn partials_mapped_file_by_file_judge_as_one_plain_analyze() {
     );
     assert_eq!(b["partials"]["files"], 5);
     assert_eq!(b["partials"]["contents"], 4);
+    // What the maps read, from their map.json: the lines of every log, and the one mapped
+    // twice counted by both maps.
+    let maps = &b["partials"]["maps"];
+    assert_eq!(maps["maps"], 5, "{maps}");
+    assert!(
+        maps["lines"].as_u64().unwrap() > a["inputs"]["lines"].as_u64().unwrap(),
+        "{maps}"
+    );
+    assert_eq!(maps["malformed"], a["inputs"]["malformed"], "{maps}");
     assert_eq!(b["partials"]["duplicate_copies"], 1);
     assert!(b["partials"]["duplicate_requests"].as_u64().unwrap() > 0);
     // One map over the whole directory and a glob give the same.
@@ -261,7 +270,7 @@ fn a_map_reads_a_just_written_file_whole() {
         .rfind(|l| l.contains("\"host\":\"bss."))
         .unwrap()
         .to_owned();
-    std::fs::write(&log, text + &call).unwrap();
+    std::fs::write(&log, text + "{\"broken\n" + &call).unwrap();
     let plain = l.analyze("plain", &["logs"]);
     permlens()
         .current_dir(&l.root)
@@ -270,9 +279,17 @@ fn a_map_reads_a_just_written_file_whole() {
         .success();
     let judged = l.analyze("judged", &["--partials", "m"]);
     same_tables(&plain, &judged);
-    assert_eq!(
-        summary(&plain)["inputs"]["bss_requests"],
-        summary(&judged)["inputs"]["bss_requests"]
+    let (a, b) = (summary(&plain), summary(&judged));
+    assert_eq!(a["inputs"]["bss_requests"], b["inputs"]["bss_requests"]);
+    // The malformed line the map found is in the judge's summary, from map.json.
+    assert_eq!(a["inputs"]["malformed"], 1);
+    let maps = &b["partials"]["maps"];
+    assert_eq!(maps["malformed"], 1, "{maps}");
+    assert_eq!(maps["lines"], a["inputs"]["lines"], "{maps}");
+    let sample = maps["malformed_samples"][0].as_str().unwrap();
+    assert!(
+        sample.starts_with("logs/gw-00.log:") && sample.contains("not a JSON object"),
+        "{maps}"
     );
 }
 

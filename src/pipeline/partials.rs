@@ -13,8 +13,9 @@ use crate::state;
 /// Finds the partial files and folds their rows in the window.
 pub fn read(cfg: &Config, ctx: &Context) -> anyhow::Result<Scanned> {
     let paths = find(&cfg.partials)?;
+    let maps = map_totals(&map_outputs(&paths)?);
     let config = super::config::fingerprint(cfg, ctx);
-    let (loaded, report) = state::load_mapped(
+    let (loaded, mut report) = state::load_mapped(
         &paths,
         &ctx.catalog,
         cfg.since,
@@ -28,6 +29,16 @@ pub fn read(cfg: &Config, ctx: &Context) -> anyhow::Result<Scanned> {
             loaded.straddling
         ));
     }
+    if let Some(m) = &maps
+        && m["malformed"].as_u64().unwrap_or(0) > 0
+    {
+        crate::log::warn(&format!(
+            "the maps of these partials found {} malformed lines (the first: {}); summary.json partials.maps has their samples",
+            m["malformed"],
+            m["malformed_samples"][0].as_str().unwrap_or("?")
+        ));
+    }
+    report.maps = maps;
     if report.duplicates > 0 {
         crate::log::info(&format!(
             "{} copies of contents mapped more than once were left out ({} requests)",
@@ -85,7 +96,6 @@ pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "parquet") && !ignored(p))
         .collect();
-    check_map_outputs(&files)?;
     if files.is_empty() {
         bail!(
             "--partials {}: no partial files (*.parquet) found; expected the output of `permlens map` or a reduction of it",
@@ -99,11 +109,13 @@ pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A directory written by `permlens map` names its parts in `map.json`: one missing (lost
-/// in a copy, removed by hand) would leave its file's requests out of the report unnoticed.
-fn check_map_outputs(files: &[PathBuf]) -> anyhow::Result<()> {
+/// The `map.json` of each directory of `files` written by `permlens map`, checked: it names
+/// its parts, and one missing (lost in a copy, removed by hand) would leave its file's
+/// requests out of the report unnoticed.
+fn map_outputs(files: &[PathBuf]) -> anyhow::Result<Vec<serde_json::Value>> {
     let dirs: std::collections::BTreeSet<&std::path::Path> =
         files.iter().filter_map(|p| p.parent()).collect();
+    let mut out = Vec::new();
     for dir in dirs {
         let manifest = dir.join("map.json");
         let Ok(text) = std::fs::read_to_string(&manifest) else {
@@ -134,6 +146,39 @@ fn check_map_outputs(files: &[PathBuf]) -> anyhow::Result<()> {
                 );
             }
         }
+        out.push(json);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// What the maps read, added up from their `map.json` (`None` when no map directory was
+/// given, e.g. only an engine's reduction): partials hold requests, not lines, so the lines
+/// the maps found malformed or not addressed to the service are only known from there.
+fn map_totals(maps: &[serde_json::Value]) -> Option<serde_json::Value> {
+    if maps.is_empty() {
+        return None;
+    }
+    let sum = |key: &str| -> u64 {
+        maps.iter()
+            .map(|m| m["totals"][key].as_u64().unwrap_or(0))
+            .sum()
+    };
+    let samples: Vec<&serde_json::Value> = maps
+        .iter()
+        .filter_map(|m| m["malformed_samples"].as_array())
+        .flatten()
+        .take(10)
+        .collect();
+    Some(serde_json::json!({
+        "maps": maps.len(),
+        "files": sum("files"),
+        "bytes": sum("bytes"),
+        "lines": sum("lines"),
+        "blank": sum("blank"),
+        "parsed": sum("parsed"),
+        "malformed": sum("malformed"),
+        "not_addressed_to_service": sum("not_addressed_to_service"),
+        "bss_requests": sum("bss_requests"),
+        "malformed_samples": samples,
+    }))
 }

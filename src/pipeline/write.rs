@@ -483,6 +483,7 @@ fn summary(
             "duplicate_copies": p.duplicates,
             "duplicate_requests": p.duplicate_requests,
             "straddling_requests": scanned.straddling,
+            "maps": p.maps,
         })),
         "window": {
             "first": window.map(|w| format_micros(w.0)),

@@ -43,6 +43,8 @@ pub struct MappedReport {
     pub duplicates: usize,
     /// Requests in the rows left out as duplicates.
     pub duplicate_requests: u64,
+    /// What the maps whose output directories were given read, from their `map.json`.
+    pub maps: Option<serde_json::Value>,
 }
 
 /// A content's identity and the copy of it that is counted.
@@ -170,6 +172,7 @@ pub fn load_mapped(
             + elsewhere.len()
             + repeats.iter().filter(|r| **r).count(),
         duplicate_requests,
+        maps: None,
     };
     Ok((all, report))
 }
