@@ -65,11 +65,15 @@ pub enum JsonFileError {
     },
 }
 
-/// Reads a file whole; returns its text and its name for messages.
+/// Reads a file whole; returns its text and its name for messages. A UTF-8 byte-order mark
+/// (Windows tools write one; JSON parsers refuse it) is not part of the text.
 pub fn read(path: &Path, kind: Kind) -> Result<(String, String), JsonFileError> {
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok((text, name)),
+        Ok(text) => match text.strip_prefix('\u{feff}') {
+            Some(rest) => Ok((rest.to_owned(), name)),
+            None => Ok((text, name)),
+        },
         Err(cause) => Err(JsonFileError::Read {
             kind,
             path: name,
@@ -96,6 +100,16 @@ pub fn parse<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bom.json");
+        std::fs::write(&p, "\u{feff}{\"a\": 1}").unwrap();
+        let (text, _) = read(&p, Kind::Snapshot).unwrap();
+        assert_eq!(text, "{\"a\": 1}");
+        parse::<serde_json::Value>(&text, "bom.json", Kind::Snapshot).unwrap();
+    }
 
     #[test]
     fn errors_name_the_file_the_place_and_what_was_expected() {

@@ -33,7 +33,15 @@ fn main() -> std::process::ExitCode {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("invalid arguments")
                 .trim_start_matches("error: ");
-            permlens::log::error(&format!("{first} (see --help)"));
+            // Values clap checks against a list (`--progress`) say which it takes, which its
+            // rendering puts on a line of its own.
+            let valid = match e.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                    format!("; expected one of {}", v.join(", "))
+                }
+                _ => String::new(),
+            };
+            permlens::log::error(&format!("{first}{valid} (see --help)"));
             return permlens::ExitCode::Failure.into();
         }
     };

@@ -293,11 +293,27 @@ fn bad_options_exit_2_with_one_line() {
             &["--max-bad-ratio", "2"],
             "--max-bad-ratio: expected a ratio between 0 and 1",
         ),
+        // Regression: values starting with a minus were "unexpected arguments", and a value
+        // clap checks against a list did not say the list.
+        (
+            &["--window", "-3d"],
+            "--window: expected a number of days, hours or weeks",
+        ),
+        (
+            &["--threads", "-1"],
+            "--threads: expected 1 to 1024, got -1",
+        ),
+        (&["--min-days", "-1"], "'--min-days <N>': -1 is not in"),
+        (
+            &["--progress", "sometimes"],
+            "expected one of auto, always, never",
+        ),
+        (&["--window", "99999999999999d"], "at most 100 years"),
     ] {
         let assert = permlens()
             .arg("analyze")
             .arg(samples().join("logs"))
-            .args(["--progress", "never", "-o"])
+            .args(["-o"])
             .arg(&out)
             .args(args)
             .assert()

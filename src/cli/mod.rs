@@ -167,7 +167,7 @@ pub struct GenerateArgs {
     pub snapshot: Option<PathBuf>,
     /// Share of requests that call the BSS service, 0 to 1 in whole percent (1: every line
     /// is a BSS call, the worst case for the scan; about 1% of them call an unlisted API)
-    #[arg(long, value_name = "SHARE", default_value_t = crate::generate::DEFAULT_BSS_SHARE, value_parser = value::ratio)]
+    #[arg(long, value_name = "SHARE", default_value_t = crate::generate::DEFAULT_BSS_SHARE, value_parser = value::ratio, allow_hyphen_values = true)]
     pub bss_share: f64,
 }
 
@@ -219,13 +219,13 @@ pub struct MapArgs {
     #[command(flatten)]
     pub catalog: CatalogOpt,
     /// Threads at work at once (default: all cores)
-    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads)]
+    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads, allow_hyphen_values = true)]
     pub threads: Option<usize>,
     /// Progress bar on stderr: auto (only on a terminal), always or never
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
     /// Largest tolerated share of malformed lines among the lines parsed
-    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio)]
+    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio, allow_hyphen_values = true)]
     pub max_bad_ratio: f64,
     /// Print only errors
     #[arg(short, long)]
@@ -268,7 +268,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "TIME", value_parser = value::time)]
     pub until: Option<jiff::Timestamp>,
     /// Threads at work at once: the scan, the report and its CSV writing (default: all cores)
-    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads)]
+    #[arg(short = 'j', long, value_name = "N", value_parser = value::threads, allow_hyphen_values = true)]
     pub threads: Option<usize>,
     /// Progress bar on stderr: auto (only on a terminal), always or never
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
@@ -281,10 +281,15 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE", requires = "policies")]
     pub exceptions: Option<PathBuf>,
     /// Observation window (days) below which recommendations are low confidence
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 30,
+        allow_negative_numbers = true
+    )]
     pub min_days: u32,
     /// Largest tolerated share of malformed lines among the lines parsed
-    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio)]
+    #[arg(long, value_name = "R", default_value = "0.01", value_parser = value::ratio, allow_hyphen_values = true)]
     pub max_bad_ratio: f64,
     /// Incremental state directory: what each log content contributed is kept there, so later
     /// runs parse only new or grown files (rotated and compressed copies are recognised) and
@@ -293,11 +298,11 @@ pub struct AnalyzeArgs {
     pub state: Option<PathBuf>,
     /// Findings over the last N days or hours (90d, 36h, 2w) before --until (default: now);
     /// with --state, rows older than the longest window used are pruned
-    #[arg(long, value_name = "DURATION", conflicts_with = "since", value_parser = value::duration)]
+    #[arg(long, value_name = "DURATION", conflicts_with = "since", value_parser = value::duration, allow_hyphen_values = true)]
     pub window: Option<Hours>,
     /// With --state: how long stored rows are kept (default: the longest --window used so far);
     /// rows kept beyond the window give unused permissions their last use
-    #[arg(long, value_name = "DURATION", requires = "state", value_parser = value::duration)]
+    #[arg(long, value_name = "DURATION", requires = "state", value_parser = value::duration, allow_hyphen_values = true)]
     pub retain: Option<Hours>,
     /// Print only errors: no summary on stdout, no warnings (they are in summary.json)
     #[arg(short, long)]

@@ -279,6 +279,10 @@ impl Loader<'_> {
         let at_name = format!("{at}.name");
         match self.required(o, "name", at)? {
             Value::String(s) if !s.trim().is_empty() => Ok(s.clone()),
+            Value::String(_) => Err(self.err(
+                &at_name,
+                "expected a non-empty string, got an empty one".to_owned(),
+            )),
             v => Err(self.err(
                 &at_name,
                 format!("expected a non-empty string, got {}", kind(v)),
