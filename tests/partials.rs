@@ -293,6 +293,52 @@ fn a_map_reads_a_just_written_file_whole() {
     );
 }
 
+/// Regression: a reduction whose rows of one copy are spread over several directories (Spark's
+/// `partitionBy`) lost all but the first directory's rows; with the maps it came from, each
+/// copy still counts once (the map part holding it).
+#[test]
+fn a_reduction_spread_over_directories_counts_whole_and_once_with_its_maps() {
+    let l = logs("1MiB", 2);
+    let plain = l.analyze("plain", &["logs"]);
+    permlens()
+        .current_dir(&l.root)
+        .args(["map", "logs", "-q", "-o", "maps"])
+        .assert()
+        .success();
+    // Every part's rows split by hour parity into two directories, as partitionBy would.
+    for (i, part) in only_parts(&l.root.join("maps")).iter().enumerate() {
+        let df = ParquetReader::new(std::fs::File::open(part).unwrap())
+            .finish()
+            .unwrap();
+        let hours = df.column("hour").unwrap().cast(&DataType::Int64).unwrap();
+        let odd: Vec<bool> = hours
+            .i64()
+            .unwrap()
+            .iter()
+            .map(|h| h.unwrap() / 3_600_000_000 % 2 == 1)
+            .collect();
+        let mask = BooleanChunked::from_slice("odd".into(), &odd);
+        for (dir, m) in [("hour=odd", mask.clone()), ("hour=even", !&mask)] {
+            let mut split = df.filter(&m).unwrap();
+            assert!(split.height() > 0);
+            let d = l.root.join("reduced").join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            let f = std::fs::File::create(d.join(format!("part-{i}.parquet"))).unwrap();
+            ParquetWriter::new(f).finish(&mut split).unwrap();
+        }
+    }
+    let reduced = l.analyze("r1", &["--partials", "reduced"]);
+    same_tables(&plain, &reduced);
+    let both = l.analyze("r2", &["--partials", "reduced", "--partials", "maps"]);
+    same_tables(&plain, &both);
+    let s = summary(&both);
+    assert_eq!(
+        s["inputs"]["bss_requests"],
+        summary(&plain)["inputs"]["bss_requests"]
+    );
+    assert_eq!(s["partials"]["duplicate_copies"], 4, "{s}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {

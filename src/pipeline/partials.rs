@@ -13,7 +13,8 @@ use crate::state;
 /// Finds the partial files and folds their rows in the window.
 pub fn read(cfg: &Config, ctx: &Context) -> anyhow::Result<Scanned> {
     let paths = find(&cfg.partials)?;
-    let maps = map_totals(&map_outputs(&paths)?);
+    let (manifests, map_parts) = map_outputs(&paths)?;
+    let maps = map_totals(&manifests);
     let config = super::config::fingerprint(cfg, ctx);
     let (loaded, mut report) = state::load_mapped(
         &paths,
@@ -22,6 +23,7 @@ pub fn read(cfg: &Config, ctx: &Context) -> anyhow::Result<Scanned> {
         cfg.until,
         &ctx.classes,
         &config,
+        &map_parts,
     )?;
     if loaded.straddling > 0 {
         crate::log::warn(&format!(
@@ -109,13 +111,17 @@ pub fn find(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The `map.json` of each directory of `files` written by `permlens map`, checked: it names
-/// its parts, and one missing (lost in a copy, removed by hand) would leave its file's
-/// requests out of the report unnoticed.
-fn map_outputs(files: &[PathBuf]) -> anyhow::Result<Vec<serde_json::Value>> {
+/// The `map.json` documents of the map directories read, and the parts they name.
+type MapOutputs = (Vec<serde_json::Value>, std::collections::HashSet<PathBuf>);
+
+/// The `map.json` of each directory of `files` written by `permlens map` (a copy of one
+/// counted once), and the parts they name, checked: one missing (lost in a copy, removed by
+/// hand) would leave its file's requests out of the report unnoticed.
+fn map_outputs(files: &[PathBuf]) -> anyhow::Result<MapOutputs> {
     let dirs: std::collections::BTreeSet<&std::path::Path> =
         files.iter().filter_map(|p| p.parent()).collect();
     let mut out = Vec::new();
+    let mut parts = std::collections::HashSet::new();
     for dir in dirs {
         let manifest = dir.join("map.json");
         let Ok(text) = std::fs::read_to_string(&manifest) else {
@@ -137,6 +143,7 @@ fn map_outputs(files: &[PathBuf]) -> anyhow::Result<Vec<serde_json::Value>> {
             let Some(part) = entry.get("partial").and_then(|p| p.as_str()) else {
                 continue;
             };
+            parts.insert(dir.join(part));
             if !dir.join(part).is_file() {
                 bail!(
                     "{}: files[{i}] names the partial {part} (the rows of {}), which is not in {}: copy the map's output whole",
@@ -146,9 +153,11 @@ fn map_outputs(files: &[PathBuf]) -> anyhow::Result<Vec<serde_json::Value>> {
                 );
             }
         }
-        out.push(json);
+        if !out.contains(&json) {
+            out.push(json);
+        }
     }
-    Ok(out)
+    Ok((out, parts))
 }
 
 /// What the maps read, added up from their `map.json` (`None` when no map directory was

@@ -10,17 +10,17 @@
 //!   counted as they are.
 //! - **Each copy from one place.** The same partials given twice (a map's directory copied,
 //!   a glob that also matches a backup, a reduction given with the maps it was made from)
-//!   hold the same copy (`content`, `file`, `run`) in two places. A map writes a copy into
-//!   one file and an engine's reduction keeps a copy's rows whole, though it may spread them
-//!   over the files of its output directory: so a copy's rows are taken from the first
-//!   directory (in path order) that holds it, and of files with identical bytes in one
-//!   directory only the first is read.
+//!   hold the same copy (`content`, `file`, `run`) twice. Of files with identical bytes only
+//!   the first (in path order) is counted. A map writes a copy into one file (a part its
+//!   `map.json` names), so a copy a map part holds is taken from that part alone; an
+//!   engine's reduction keeps a copy's rows whole but may spread them over many files and
+//!   directories (`partitionBy`), so a copy no map part holds is taken from every file.
 //! - **Samples in input order.** A plain scan keeps each row's earliest requests in the order
 //!   of its (sorted) input paths, then of their bytes. A mapped row keeps the three first
 //!   requests of its hour with their offsets, and its `file` names the input: positions are
 //!   (rank of the file name, compared as a path, then of the content; offset).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -53,18 +53,17 @@ type CopyId = (String, Option<String>, String, String);
 /// A copy of a content: its `content` (if any), `file` and `run`.
 type CopyOf = (Option<String>, String, String);
 
-/// Which of `paths` repeat an earlier one of the same directory byte for byte (a partial
-/// copied beside itself): those are not read.
+/// Which of `paths` repeat an earlier one byte for byte (a map directory copied, a partial
+/// copied beside itself, one file reached by two names): their rows are left out.
 fn identical_files(paths: &[PathBuf]) -> anyhow::Result<Vec<bool>> {
     let size = |p: &Path| {
         std::fs::metadata(p)
             .map(|m| m.len())
             .with_context(|| format!("cannot read {}", p.display()))
     };
-    let mut by_size: HashMap<(&Path, u64), Vec<usize>> = HashMap::new();
+    let mut by_size: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, p) in paths.iter().enumerate() {
-        let dir = p.parent().unwrap_or(Path::new(""));
-        by_size.entry((dir, size(p)?)).or_default().push(i);
+        by_size.entry(size(p)?).or_default().push(i);
     }
     let mut repeat = vec![false; paths.len()];
     for same_size in by_size.values().filter(|v| v.len() > 1) {
@@ -93,33 +92,30 @@ pub fn load_mapped(
     until: Option<i64>,
     context: &ContextClasses,
     config: &str,
+    map_parts: &HashSet<PathBuf>,
 ) -> anyhow::Result<(Loaded, MappedReport)> {
     use rayon::prelude::*;
     let repeats = identical_files(paths)?;
-    let paths: Vec<PathBuf> = paths
-        .iter()
-        .zip(&repeats)
-        .filter(|(_, repeat)| !**repeat)
-        .map(|(p, _)| p.clone())
-        .collect();
-    let paths = &paths[..];
     let found: Vec<anyhow::Result<_>> = paths.par_iter().map(|p| partial::origins(p)).collect();
     // Per content: the copy counted, the longest first, then by file and run.
     let mut best: BTreeMap<String, (u64, String, String)> = BTreeMap::new();
     let mut copies: BTreeMap<CopyId, ()> = BTreeMap::new();
     let mut names: Vec<(String, Option<String>)> = Vec::new();
-    // Per copy, the directory its rows are taken from: the first that holds it.
-    let mut places: HashMap<CopyOf, &Path> = HashMap::new();
+    // Per copy a map part holds, the part its rows are taken from: the first in path order.
+    let mut owners: HashMap<CopyOf, &Path> = HashMap::new();
     let mut elsewhere: BTreeMap<(CopyOf, &Path), ()> = BTreeMap::new();
-    for (path, origins) in paths.iter().zip(found) {
-        let dir = path.parent().unwrap_or(Path::new(""));
-        for o in origins? {
+    let mut held: Vec<(CopyOf, &Path)> = Vec::new();
+    for ((path, origins), repeat) in paths.iter().zip(found).zip(&repeats) {
+        let origins = origins?;
+        if *repeat {
+            continue;
+        }
+        for o in origins {
             let copy = (o.content.clone(), o.file.clone(), o.run.clone());
-            let first = *places.entry(copy.clone()).or_insert(dir);
-            if first != dir {
-                elsewhere.insert((copy, dir), ());
-                continue;
+            if map_parts.contains(path) {
+                owners.entry(copy.clone()).or_insert(path);
             }
+            held.push((copy, path));
             let (cfg, run, file, content, bytes) =
                 (o.config, o.run, o.file, o.content, o.content_bytes);
             if cfg != config {
@@ -145,6 +141,11 @@ pub fn load_mapped(
             }
         }
     }
+    for (copy, path) in held {
+        if owners.get(&copy).is_some_and(|owner| *owner != path) {
+            elsewhere.insert((copy, path), ());
+        }
+    }
     // Ranks of (file, content) in the order a plain scan reads its inputs.
     names.sort_by(|a, b| Path::new(&a.0).cmp(Path::new(&b.0)).then(a.1.cmp(&b.1)));
     names.dedup();
@@ -156,7 +157,8 @@ pub fn load_mapped(
     let window = Window::new(catalog, since, until, context, Path::new("--partials"));
     let parts: Vec<anyhow::Result<(Loaded, u64)>> = paths
         .par_iter()
-        .map(|path| fold_file(path, &window, &best, &rank, &places))
+        .zip(&repeats)
+        .map(|(path, repeat)| fold_file(path, *repeat, &window, &best, &rank, &owners))
         .collect();
     let mut all = Loaded::default();
     let mut duplicate_requests = 0;
@@ -166,7 +168,7 @@ pub fn load_mapped(
         duplicate_requests += dropped;
     }
     let report = MappedReport {
-        files: paths.len(),
+        files: paths.len() - repeats.iter().filter(|r| **r).count(),
         contents: best.len(),
         duplicates: copies.len().saturating_sub(best.len())
             + elsewhere.len()
@@ -181,13 +183,13 @@ pub fn load_mapped(
 /// the rows left out as copies.
 fn fold_file(
     path: &Path,
+    repeat: bool,
     window: &Window<'_>,
     best: &BTreeMap<String, (u64, String, String)>,
     rank: &HashMap<(String, Option<String>), u64>,
-    places: &HashMap<CopyOf, &Path>,
+    owners: &HashMap<CopyOf, &Path>,
 ) -> anyhow::Result<(Loaded, u64)> {
     let id = path.display().to_string();
-    let dir = path.parent().unwrap_or(Path::new(""));
     let mut fold = EntryFold::new(window, 0, &id, SAMPLES_PER_ROW);
     let mut dropped = 0u64;
     // Per origin (ids of this file's strings): whether its rows count, and their rank.
@@ -198,7 +200,7 @@ fn fold_file(
             let file = text(origin.file);
             let content = origin.content.map(text);
             let copy = (content.clone(), file.clone(), text(origin.run));
-            if places.get(&copy) != Some(&dir) {
+            if repeat || owners.get(&copy).is_some_and(|owner| *owner != path) {
                 return None;
             }
             if let Some(c) = &content {
