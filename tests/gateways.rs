@@ -505,3 +505,51 @@ fn default_text_formats_are_read() {
         assert_eq!(usage(&forced), rows, "{file}");
     }
 }
+
+/// Regression: records of traffic that was no HTTP request (nginx's `"-" 400`, TLS bytes on
+/// a plain port, Envoy's TCP `"- - -"`) were malformed when they held a `%` (parsed) and
+/// other traffic when not (skipped by the prefilter); first in a file, Envoy's made the
+/// whole file unreadable. They are other traffic wherever they are.
+#[test]
+fn records_of_traffic_that_was_no_request_are_other_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, odd, fixture) in [
+        (
+            "nginx.log",
+            [
+                r#"10.0.0.9 - - [27/Nov/2025:18:00:03 +0800] "-" 400 0 "-" "-""#,
+                r#"10.0.0.9 - - [27/Nov/2025:18:00:04 +0800] "\x16\x03\x01\x02\x00%\x01\x00" 400 157 "-" "-""#,
+            ],
+            "nginx-combined.log",
+        ),
+        (
+            "envoy.log",
+            [
+                r#"[2025-11-27T10:00:03.000Z] "- - -" 0 UF,URX 0 0 1 - "-" "-" "-" "-" "10.0.2.1:5432""#,
+                r#"[2025-11-27T10:00:04.000Z] "- - -" 0 - 10 20 1 - "-" "-" "-" "-" "10.0.2.1:5432""#,
+            ],
+            "envoy-default.log",
+        ),
+    ] {
+        let log = dir.path().join(name);
+        let text = std::fs::read_to_string(data(fixture)).unwrap();
+        std::fs::write(&log, format!("{}\n{text}{}\n", odd[0], odd[1])).unwrap();
+        let out = dir.path().join(format!("r-{name}"));
+        let o = permlens()
+            .arg("analyze")
+            .arg(&log)
+            .args(["--progress", "never", "--max-bad-ratio", "0", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
+        let s: Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        let i = &s["inputs"];
+        assert_eq!(i["lines"], 5, "{name}: {i}");
+        assert_eq!(i["malformed"], 0, "{name}: {i}");
+        assert_eq!(i["bss_requests"], 2, "{name}: {i}");
+    }
+}

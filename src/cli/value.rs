@@ -95,7 +95,8 @@ pub fn strip_prefix(p: &str) -> Parsed<String> {
 
 /// `--since`, `--until`, `--at`.
 pub fn time(s: &str) -> Parsed<jiff::Timestamp> {
-    crate::policy::condition::parse_date(s).ok_or_else(|| {
+    use crate::policy::condition::{parse_date, rfc3339_offset};
+    parse_date(s).filter(|_| rfc3339_offset(s)).ok_or_else(|| {
         // The parser says why a well-formed time is refused (a year past its range).
         let why = match s.parse::<jiff::Timestamp>() {
             Err(e) if s.len() > 10 && s.as_bytes().get(4) == Some(&b'-') => format!(" ({e})"),
@@ -236,7 +237,12 @@ mod tests {
         assert!(time("yesterday").unwrap_err().0.contains("RFC 3339"));
         // Regression: an offset past 23:59 was taken; a year past the parser's range was
         // refused as if it were not a time at all.
-        assert!(time("2025-11-27T08:00:00+25:00").is_err());
+        for loose in ["+25:00", "+2500", "+25", "+25:00:00"] {
+            assert!(
+                time(&format!("2025-11-27T08:00:00{loose}")).is_err(),
+                "{loose}"
+            );
+        }
         let e = time("9999-12-31T23:59:59Z").unwrap_err().0;
         assert!(e.contains("RFC 3339") && e.contains("9999"), "{e}");
     }

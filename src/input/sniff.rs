@@ -88,7 +88,8 @@ fn sniff_head(r: &mut dyn Read) -> io::Result<Vec<u8>> {
         && head.len() < crate::scan::MAX_LINE as usize
         && memchr::memchr(b'\n', &head).is_none()
     {
-        let more = read_head(r, SNIFF)?;
+        // Damage past what was read leaves detection what came before it, as before.
+        let Ok(more) = read_head(r, SNIFF) else { break };
         if more.is_empty() {
             break;
         }

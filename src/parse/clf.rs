@@ -91,29 +91,33 @@ fn fields(line: &[u8]) -> Option<(ClfLayout, Fields<'_>)> {
         let (time, i) = bracketed(line, 0)?;
         let (request, i) = quoted(line, i)?;
         let (status, mut i) = token(line, i)?;
-        // The numbers and flags up to the first quoted field, then the quoted ones.
-        let mut quotes: [&[u8]; 4] = [b""; 4];
-        let mut k = 0;
-        while k < quotes.len() {
+        // The fields after the status, quoted or not. The client, user agent, request id
+        // and authority are the first four quoted fields in a row: Envoy's default writes
+        // numbers and flags before them, Istio's also a quoted transport failure reason.
+        let mut run: Vec<&[u8]> = Vec::with_capacity(4);
+        while run.len() < 4 && i < line.len() {
             match quoted(line, i) {
                 Some((q, next)) => {
-                    quotes[k] = q;
-                    k += 1;
+                    run.push(q);
                     i = next;
                 }
                 None => match token(line, i) {
-                    Some((_, next)) if k == 0 => i = next,
-                    _ => break,
+                    Some((_, next)) => {
+                        run.clear();
+                        i = next;
+                    }
+                    None => break,
                 },
             }
         }
+        let at = |k: usize| if run.len() == 4 { run[k] } else { b"" };
         let f = Fields {
             time,
             request,
             status,
-            client: quotes[0],
-            request_id: quotes[2],
-            authority: quotes[3],
+            client: at(0),
+            request_id: at(2),
+            authority: at(3),
             ..Fields::default()
         };
         return Some((ClfLayout::Envoy, f));
@@ -140,17 +144,28 @@ fn fields(line: &[u8]) -> Option<(ClfLayout, Fields<'_>)> {
     Some((ClfLayout::Clf, f))
 }
 
-/// The layout of a line whose request is `METHOD target PROTOCOL`, or `None`.
+/// The layout of a line of the family, by its shape alone (its request may be one a server
+/// logs for a bad or non-HTTP connection, `"-"`, `"- - -"`, TLS bytes).
 pub fn line_layout(line: &[u8]) -> Option<ClfLayout> {
-    let line = line.trim_ascii();
-    let (layout, f) = fields(line)?;
-    let (method, _) = super::split_request_line(f.request)?;
-    method.iter().all(u8::is_ascii_alphabetic).then_some(layout)
+    fields(line.trim_ascii()).map(|(layout, _)| layout)
 }
 
 /// The cheap check of a line the prefilter skipped: the shape, without reading the values.
 pub fn plausible(line: &[u8]) -> bool {
     fields(line.trim_ascii()).is_some()
+}
+
+/// Whether a line of the family's shape holds an HTTP request (`METHOD target PROTOCOL`, a
+/// method of letters and `-`). The others (`"-" 400`, `"- - -"` of a TCP proxy, TLS bytes
+/// sent to a plain port) are the servers' records of traffic that was no request: not
+/// addressed to the service, not malformed.
+pub fn holds_request(line: &[u8]) -> bool {
+    fields(line.trim_ascii()).is_some_and(|(_, f)| {
+        super::split_request_line(f.request).is_some_and(|(method, _)| {
+            method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-')
+                && method.first().is_some_and(u8::is_ascii_alphabetic)
+        })
+    })
 }
 
 /// Why a line is not of the family.
@@ -317,6 +332,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s, 404);
+        // Istio's default: a quoted transport failure reason before the numbers.
+        let mut p = ClfParser::new(None);
+        let (ip, id, host) = p
+            .parse(
+                br#"[2025-11-27T08:00:00.000Z] "GET /v2/x HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "delayed connect error: 111" 0 91 0 - "203.0.113.5" "curl/8" "req-1" "bss.example" "10.0.2.1:80" outbound|80||bss 10.0.0.9:41234 10.0.2.1:80 10.0.0.8:50000 - default"#,
+                |r| (r.source_ip.to_vec(), r.request_id.to_vec(), r.host.to_vec()),
+            )
+            .unwrap();
+        assert_eq!(
+            (&ip[..], &id[..], &host[..]),
+            (&b"203.0.113.5"[..], &b"req-1"[..], &b"bss.example"[..])
+        );
         // Envoy's 0 (no response) and `-` are no status.
         let (_, _, s, _, _, _) = read(
             r#"[2025-11-27T08:00:00.000Z] "GET /x HTTP/1.1" 0 DC 0 0 1 - "-" "-" "-" "-" "-""#,
@@ -339,6 +366,19 @@ mod tests {
             assert!(read(line).is_err(), "{line}");
         }
         assert_eq!(line_layout(b"hello world"), None);
+        // Records of traffic that was no request have the shape, not a request.
+        for line in [
+            r#"10.0.0.1 - - [27/Nov/2025:16:00:00 +0800] "-" 400 0 "-" "-""#,
+            r#"10.0.0.1 - - [27/Nov/2025:16:00:00 +0800] "\x16\x03\x01\x02\x00%\x01" 400 157 "-" "-""#,
+            r#"[2025-11-27T10:00:00.000Z] "- - -" 0 UF,URX 0 0 1 - "-" "-" "-" "-" "10.0.2.1:5432""#,
+        ] {
+            assert!(plausible(line.as_bytes()), "{line}");
+            assert!(line_layout(line.as_bytes()).is_some(), "{line}");
+            assert!(!holds_request(line.as_bytes()), "{line}");
+        }
+        assert!(holds_request(
+            br#"1.2.3.4 - - [27/Nov/2025:16:00:00 +0800] "M-SEARCH * HTTP/1.1" 200 1"#
+        ));
         assert_eq!(
             line_layout(br#"1.2.3.4 - - [27/Nov/2025:16:00:00 +0800] "GET /x HTTP/1.1" 200 1"#),
             Some(ClfLayout::Clf)

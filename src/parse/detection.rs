@@ -73,7 +73,7 @@ pub fn detect(head: &[u8]) -> Result<Detected, String> {
         return Ok(Detected::new(LogFormat::Json, "empty", "no content"));
     };
     let text = &text[first..];
-    if text[0] == b'{' || (text[0] == b'[' && clf::line_layout(first_line(text)).is_none()) {
+    if text[0] == b'{' || (text[0] == b'[' && !clf::plausible(first_line(text))) {
         detect_json(text)
     } else {
         detect_text(text)

@@ -113,7 +113,8 @@ enum Op {
     Unsupported,
 }
 
-/// Operators IAM has that permlens does not evaluate (no request key it reads is a number).
+/// Operators IAM has that permlens does not evaluate (no request key it reads is a number),
+/// besides the `...AnyOf` forms of every operator.
 const KNOWN_UNEVALUATED: &[&str] = &[
     "NumberEquals",
     "NumberNotEquals",
@@ -122,6 +123,9 @@ const KNOWN_UNEVALUATED: &[&str] = &[
     "NumberGreaterThan",
     "NumberGreaterThanEquals",
     "IsNullOrEmpty",
+    "IsNotNullOrEmpty",
+    "IsNull",
+    "IsNotNull",
 ];
 
 fn parse_op(base: &str) -> Op {
@@ -262,7 +266,10 @@ impl Condition {
             .or_else(|| self.operator.strip_prefix("ForAllValues:"))
             .unwrap_or(&self.operator);
         let base = base.strip_suffix("IfExists").unwrap_or(base);
+        let base = base.strip_suffix("AnyOf").unwrap_or(base);
         KNOWN_UNEVALUATED.contains(&base)
+            || !matches!(parse_op(base), Op::Unsupported)
+            || matches!(base, "StringMatch" | "StringNotMatch")
     }
 
     /// True when this condition can be decided at all (supported operator, readable key).
@@ -366,11 +373,12 @@ fn date_op(op: DateOp, t: Timestamp, d: Timestamp) -> bool {
     }
 }
 
-/// RFC 3339 (`2026-12-31T23:59:59Z`), or a bare date meaning its midnight UTC. An offset
-/// is at most 23:59, as RFC 3339 says (the parser takes up to 25:59:59).
+/// RFC 3339 (`2026-12-31T23:59:59Z`), or a bare date meaning its midnight UTC. Offsets are
+/// taken as the parser reads them (policies and snapshots written by other tools);
+/// [`rfc3339_offset`] is the strict check for what a user types.
 pub fn parse_date(s: &str) -> Option<Timestamp> {
     if let Ok(t) = s.parse::<Timestamp>() {
-        return offset_in_range(s).then_some(t);
+        return Some(t);
     }
     let date: jiff::civil::Date = s.parse().ok()?;
     date.to_zoned_datetime(jiff::tz::TimeZone::UTC)
@@ -378,17 +386,22 @@ pub fn parse_date(s: &str) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-/// Whether the numeric offset an RFC 3339 time ends with (if any) has hours below 24.
-fn offset_in_range(s: &str) -> bool {
-    let b = s.trim_end().as_bytes();
-    let Some(tail) = b.len().checked_sub(6).map(|i| &b[i..]) else {
+/// Whether the offset of a time (after its `T` or space), if any, is RFC 3339's `Z` or
+/// `±HH:MM` with hours below 24 (the parser also takes `+25`, `+2500` and `+25:00:00`).
+pub fn rfc3339_offset(s: &str) -> bool {
+    let s = s.trim_end();
+    let Some(t) = s.find(['T', 't', ' ']) else {
         return true;
     };
-    match tail {
-        [b'+' | b'-', h1, h2, b':', _, _] if h1.is_ascii_digit() && h2.is_ascii_digit() => {
+    let clock = &s[t + 1..];
+    let Some(sign) = clock.find(['+', '-']) else {
+        return true;
+    };
+    match &clock.as_bytes()[sign + 1..] {
+        [h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) => {
             (h1 - b'0') * 10 + (h2 - b'0') < 24
         }
-        _ => true,
+        _ => false,
     }
 }
 
@@ -414,6 +427,8 @@ mod tests {
             "NumberLessThan",
             "Bool",
             "NotIpAddress",
+            "StringEqualsAnyOf",
+            "IsNotNull",
         ] {
             assert!(known(op), "{op}");
         }
@@ -425,13 +440,25 @@ mod tests {
     }
 
     #[test]
-    fn dates_take_rfc_3339_offsets_only() {
-        assert!(parse_date("2025-11-27T08:00:00+23:59").is_some());
-        assert!(parse_date("2025-11-27T08:00:00-05:00").is_some());
-        assert!(parse_date("2025-11-27T08:00:00Z").is_some());
-        assert!(parse_date("2025-11-27").is_some());
-        assert!(parse_date("2025-11-27T08:00:00+24:00").is_none());
-        assert!(parse_date("2025-11-27T08:00:00+25:00").is_none());
+    fn rfc_3339_offsets_are_told_apart() {
+        for ok in ["+23:59", "-05:00", "Z", ""] {
+            assert!(rfc3339_offset(&format!("2025-11-27T08:00:00{ok}")), "{ok}");
+        }
+        assert!(rfc3339_offset("2025-11-27"));
+        for loose in [
+            "+24:00",
+            "+25:00",
+            "+2500",
+            "+25",
+            "+25:00:00",
+            "+0800",
+            "+08",
+        ] {
+            assert!(
+                !rfc3339_offset(&format!("2025-11-27T08:00:00{loose}")),
+                "{loose}"
+            );
+        }
     }
 
     fn ctx<'a>(user: &'a str) -> RequestContext<'a> {

@@ -386,6 +386,15 @@ impl<'c> Scanner<'c> {
             stats.counters().prefiltered += 1;
             return;
         }
+        // A text log's record of traffic that was no HTTP request: other traffic, as the
+        // prefilter counts such a line it skips.
+        if origin.format == LogFormat::Clf
+            && !crate::parse::clf::holds_request(line)
+            && crate::parse::clf::plausible(line)
+        {
+            stats.counters().prefiltered += 1;
+            return;
+        }
         let Scanner {
             cfg,
             json,

@@ -323,9 +323,9 @@ fn add_rows(
     f: &mut RowFn<'_>,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<()> {
-    let columns = Columns::of(df, bad)?;
+    let columns = Columns::of(df, first_row, bad)?;
     let origins = if mapped {
-        Some(OriginColumns::of(df, bad)?)
+        Some(OriginColumns::of(df, first_row, bad)?)
     } else {
         None
     };
@@ -379,13 +379,17 @@ struct OriginColumns {
 }
 
 impl OriginColumns {
-    fn of(df: &DataFrame, bad: &dyn Fn(&str) -> anyhow::Error) -> anyhow::Result<OriginColumns> {
+    fn of(
+        df: &DataFrame,
+        first_row: usize,
+        bad: &dyn Fn(&str) -> anyhow::Error,
+    ) -> anyhow::Result<OriginColumns> {
         let Ok(version) = df.column("schema_version") else {
             return Err(bad(
                 "no schema_version column: a partial of schema 1 (a --state directory's, read with `analyze --state`) or not a permlens partial",
             ));
         };
-        let version = whole_numbers(version, "schema_version", bad)?;
+        let version = whole_numbers(version, "schema_version", first_row, bad)?;
         if let Some(v) = version
             .iter()
             .flatten()
@@ -400,7 +404,7 @@ impl OriginColumns {
                 .map_err(|_| bad(&format!("no column {name}")))
         };
         let text = |name: &str| text_of(column(name)?, name, bad);
-        let bytes = whole_numbers(column("content_bytes")?, "content_bytes", bad)?;
+        let bytes = whole_numbers(column("content_bytes")?, "content_bytes", first_row, bad)?;
         Ok(OriginColumns {
             text: [
                 text("config")?,
@@ -426,13 +430,17 @@ struct Columns {
 impl Columns {
     /// The columns of `df`, checked in schema order: the first missing or mistyped one is
     /// the error.
-    fn of(df: &DataFrame, bad: &dyn Fn(&str) -> anyhow::Error) -> anyhow::Result<Columns> {
+    fn of(
+        df: &DataFrame,
+        first_row: usize,
+        bad: &dyn Fn(&str) -> anyhow::Error,
+    ) -> anyhow::Result<Columns> {
         let column = |name: &str| {
             df.column(name)
                 .map_err(|_| bad(&format!("no column {name}")))
         };
         let text = |name: &str| text_of(column(name)?, name, bad);
-        let ints = |name: &str| whole_numbers(column(name)?, name, bad);
+        let ints = |name: &str| whole_numbers(column(name)?, name, first_row, bad);
         // Times are read as microseconds whatever unit an engine wrote them in (Spark's
         // INT96 and pandas' nanoseconds, DuckDB's microseconds, milliseconds): their raw
         // numbers in another unit would be read as dates centuries away.
@@ -447,7 +455,7 @@ impl Columns {
             let micros = c
                 .cast(&DataType::Datetime(TimeUnit::Microseconds, zone.clone()))
                 .map_err(|e| bad(&format!("column {name}: {e}")))?;
-            as_i64(&micros, name, bad)
+            as_i64(&micros, name, first_row, bad)
         };
         let (kind, user, user_id, method) = (
             text("kind")?,
@@ -496,15 +504,17 @@ fn text_of(
 }
 
 /// A column of whole numbers as 64-bit integers: integers of any width, or floating-point
-/// numbers that are all whole (DuckDB writes `sum()` of integers as a double; pandas
-/// writes an integer column with nulls as one). A fraction, an infinity or NaN is an error.
+/// or decimal numbers that are all whole (DuckDB writes `sum()` of integers as a double;
+/// pandas writes an integer column with nulls as one). A fraction, an infinity or NaN is an
+/// error naming the row (`first_row` is the file's row of the column's first).
 fn whole_numbers(
     c: &Column,
     name: &str,
+    first_row: usize,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<Int64Chunked> {
     let dtype = c.dtype();
-    if dtype.is_float() {
+    if dtype.is_float() || dtype.is_decimal() {
         let f = c
             .cast(&DataType::Float64)
             .map_err(|e| bad(&format!("column {name}: {e}")))?;
@@ -512,13 +522,13 @@ fn whole_numbers(
             .f64()
             .map_err(|_| bad(&format!("column {name} is not a number")))?;
         // Past 2^53 a double no longer holds every whole number.
-        if let Some(v) = f
-            .iter()
-            .flatten()
-            .find(|v| !v.is_finite() || v.fract() != 0.0 || v.abs() > 9_007_199_254_740_992.0)
-        {
+        if let Some((i, v)) = f.iter().enumerate().find_map(|(i, v)| {
+            v.filter(|v| !v.is_finite() || v.fract() != 0.0 || v.abs() > 9_007_199_254_740_992.0)
+                .map(|v| (i, v))
+        }) {
             return Err(bad(&format!(
-                "column {name} holds {v}, expected whole numbers"
+                "row {}: column {name} holds {v}, expected whole numbers",
+                first_row + i
             )));
         }
     } else if !dtype.is_integer() {
@@ -526,22 +536,34 @@ fn whole_numbers(
             "column {name} is {dtype}, expected an integer"
         )));
     }
-    as_i64(c, name, bad)
+    as_i64(c, name, first_row, bad)
 }
 
 /// An integer, whole floating-point or timestamp column as 64-bit integers.
 fn as_i64(
     c: &Column,
     name: &str,
+    first_row: usize,
     bad: &dyn Fn(&str) -> anyhow::Error,
 ) -> anyhow::Result<Int64Chunked> {
-    // A strict cast: an unsigned value past i64::MAX is an error, not a null.
-    let c = c
-        .strict_cast(&DataType::Int64)
-        .map_err(|_| bad(&format!("column {name} holds a value out of range")))?;
-    Ok(c.i64()
+    let wide = c
+        .cast(&DataType::Int64)
+        .map_err(|e| bad(&format!("column {name}: {e}")))?;
+    let wide = wide
+        .i64()
         .map_err(|_| bad(&format!("column {name} is not a number")))?
-        .clone())
+        .clone();
+    // A value the cast made null (an unsigned one past i64::MAX) is an error, not a null.
+    if wide.null_count() != c.null_count() {
+        let i = (0..c.len())
+            .find(|&i| wide.get(i).is_none() && !c.get(i).is_ok_and(|v| v.is_null()))
+            .unwrap_or(0);
+        return Err(bad(&format!(
+            "row {}: column {name} holds a value out of range",
+            first_row + i
+        )));
+    }
+    Ok(wide)
 }
 
 /// The cells of one row, as in [`Columns`].
@@ -878,7 +900,11 @@ mod tests {
             ),
             (
                 Box::new(set("count", Column::new("".into(), [1.5f64]))),
-                "column count holds 1.5, expected whole numbers",
+                "row 0: column count holds 1.5, expected whole numbers",
+            ),
+            (
+                Box::new(set("count", Column::new("".into(), [u64::MAX]))),
+                "row 0: column count holds a value out of range",
             ),
             (
                 Box::new(set("count", Column::new("".into(), [f64::NAN]))),
