@@ -1268,3 +1268,37 @@ fn a_file_read_in_parts_names_its_first_malformed_lines() {
     assert_eq!(whole.as_array().unwrap().len(), 5, "{whole}");
     assert_eq!(samples("50000", "parts"), whole);
 }
+
+/// Regression: an empty log (a quiet night, logrotate's `ifempty`) was stored as an entry
+/// with an empty head, which every content starts with: once that file grew, a new, shorter
+/// log was taken for a copy of it and skipped ("holds less than was counted"), exit 0.
+#[test]
+fn an_empty_log_does_not_make_later_logs_look_counted() {
+    let fx = fixture("600KiB");
+    let logs = fx.root.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let state = fx.root.join("state");
+    let out = fx.root.join("report");
+    let night = || {
+        analyze(&logs, &fx.snapshot, &out, &["-q", "--state"])
+            .arg(&state)
+            .assert()
+            .success();
+    };
+    std::fs::write(logs.join("a.log"), &fx.days[0]).unwrap();
+    std::fs::write(logs.join("gw.log"), b"").unwrap();
+    night();
+    append(&logs.join("gw.log"), &fx.days[1]);
+    night();
+    // Rotated: the grown log moves away, a new (shorter) one starts.
+    std::fs::rename(logs.join("gw.log"), logs.join("gw.log.1")).unwrap();
+    let (early, _) = halves(&fx.days[2]);
+    std::fs::write(logs.join("gw.log"), early).unwrap();
+    night();
+    let nightly = tables(&out);
+    let full = full_run(
+        &fx,
+        &[fx.days[0].clone(), fx.days[1].clone(), early.to_vec()],
+    );
+    assert_same(&full, &nightly);
+}

@@ -107,12 +107,15 @@ pub(super) fn decide(
 }
 
 /// Entries whose head this content starts with, the longest counted first (the others'
-/// content is a prefix of it when it matches).
+/// content is a prefix of it when it matches). An entry of empty content (an empty file
+/// stored by an earlier version) has no head: every content starts with it, so it would
+/// take any file for a copy or a growth of itself.
 fn sharing_head(entries: &[Entry], head: &[u8]) -> Vec<usize> {
     let mut candidates: Vec<usize> = (0..entries.len())
         .filter(|&i| {
             let e = &entries[i];
-            e.head_len <= head.len() as u64
+            e.head_len > 0
+                && e.head_len <= head.len() as u64
                 && hex(content_hash(&head[..e.head_len as usize])) == e.head_hash
         })
         .collect();

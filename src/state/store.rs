@@ -238,6 +238,12 @@ impl State {
                 self.add_rows(entry, rows, spilled);
                 entry
             }
+            // Empty content: nothing to store, and an entry without a head would match
+            // every file.
+            Plan::Resume { .. } | Plan::New if prints.head_len == 0 => {
+                self.discard(spilled);
+                return Ok(());
+            }
             // A resumed file whose scan restarted from 0 (its content differed) is new.
             Plan::Resume { .. } | Plan::New => {
                 counts.files_new += 1;
@@ -337,6 +343,13 @@ impl State {
         let e = &mut self.manifest.entries[i];
         e.len = report.end;
         e.lines = report.lines;
+        // A content that grew past its head when first counted (a file that was short) gets
+        // the longer head: what it counted now starts with it. A head shorter than HEAD is a
+        // prefix of other contents too, which would be taken for copies of this one.
+        if prints.head_len > e.head_len && prints.head_len <= e.len {
+            e.head_len = prints.head_len;
+            e.head_hash = hex(prints.head_hash);
+        }
         if let Some((len, hash)) = tail {
             e.tail_len = len;
             e.tail_hash = hex(hash);
