@@ -309,6 +309,8 @@ fn bad_options_exit_2_with_one_line() {
             "expected one of auto, always, never",
         ),
         (&["--window", "99999999999999d"], "at most 100 years"),
+        // Regression: without a snapshot --fail-on never fired (exit 0 every night).
+        (&["--fail-on", "denied"], "--fail-on needs a snapshot"),
     ] {
         let assert = permlens()
             .arg("analyze")

@@ -165,3 +165,66 @@ fn an_edited_manifest_is_refused() {
     std::fs::write(&path, text).unwrap();
     assert!(report(&state, &dir.path().join("r")).status.success());
 }
+
+/// Regression: with its manifest deleted, a state was taken for a new one: the partials of
+/// every earlier run were deleted as orphans and the history lost, exit 0. Files in the
+/// state that permlens did not write were deleted too, and any directory was adopted.
+#[test]
+fn a_lost_manifest_and_foreign_files_are_not_taken_for_a_new_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let state = dir.path().join("state");
+    let night = |files: &[&str]| {
+        for f in files {
+            std::fs::copy(samples().join("logs").join(f), logs.join(f)).unwrap();
+        }
+        permlens()
+            .arg("analyze")
+            .arg(&logs)
+            .args(["--user-field", "custom_data_log1", "-q", "--state"])
+            .arg(&state)
+            .arg("-o")
+            .arg(dir.path().join("r"))
+            .output()
+            .unwrap()
+    };
+    assert!(night(&["gateway-2026-11-26.jsonl"]).status.success());
+    // Foreign files in the state are left alone.
+    std::fs::write(state.join("partials/keep.parquet"), "keep").unwrap();
+    std::fs::write(state.join("partials/README"), "notes").unwrap();
+    assert!(night(&["apig-2026-11-27.log"]).status.success());
+    assert!(state.join("partials/keep.parquet").is_file());
+    assert!(state.join("partials/README").is_file());
+    let before = partials(&state).len();
+    // The manifest lost: refused, and nothing deleted.
+    std::fs::remove_file(state.join("manifest.json")).unwrap();
+    let o = night(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("there is no manifest.json: the state is damaged"),
+        "{err}"
+    );
+    assert_eq!(partials(&state).len(), before);
+    // A directory holding something else is no state.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let o = permlens()
+        .arg("analyze")
+        .arg(&logs)
+        .args(["--user-field", "custom_data_log1", "-q", "--state"])
+        .arg(&other)
+        .arg("-o")
+        .arg(dir.path().join("r2"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a permlens state directory"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(other.join("notes.txt").is_file());
+}

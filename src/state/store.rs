@@ -88,6 +88,9 @@ impl State {
         config: Option<&str>,
         clean: bool,
     ) -> anyhow::Result<State> {
+        if !dir.join(MANIFEST).exists() {
+            check_without_manifest(dir)?;
+        }
         std::fs::create_dir_all(dir.join(PARTIALS))
             .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
         let lock = RunLock::acquire(
@@ -122,7 +125,8 @@ impl State {
         if let Ok(dir) = std::fs::read_dir(self.dir.join(PARTIALS)) {
             for f in dir.flatten() {
                 let name = f.file_name().to_string_lossy().into_owned();
-                if !named.contains(name.as_str()) {
+                // Only what a run of permlens writes: anything else was put there by someone.
+                if !named.contains(name.as_str()) && partial_name(&name).is_some() {
                     let _ = std::fs::remove_file(f.path());
                 }
             }
@@ -522,6 +526,60 @@ impl State {
 }
 
 /// The manifest at `path`, or a new one if there is none. `config`: see [`State::open`].
+/// The generation in the name of a partial a run of permlens wrote
+/// (`<16 hex>[-<seq>].g<generation>.<flush>[.h<hash>].parquet[.tmp]`), `Some(0)` for the
+/// names of versions before generations (`<16 hex>-<seq>.parquet`), `None` for any other
+/// file.
+fn partial_name(name: &str) -> Option<u64> {
+    let (hex, rest) = name.split_at_checked(16)?;
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        || !(name.ends_with(".parquet") || name.ends_with(".parquet.tmp"))
+    {
+        return None;
+    }
+    let rest = match rest.strip_prefix('-') {
+        Some(seq) => seq.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    match rest.strip_prefix(".g") {
+        Some(generation) => generation[..generation.find('.')?].parse().ok(),
+        None => Some(0),
+    }
+}
+
+/// A state directory without a manifest is new, or what a first run that was killed left
+/// (partials of generation 1, removed as orphans). Partials of a later generation prove a
+/// manifest named them once: it was lost, and starting afresh would delete the history they
+/// hold. A directory holding other files is not a state at all.
+fn check_without_manifest(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == PARTIALS || name == "lock" || name.starts_with(".permlens-") {
+            continue;
+        }
+        bail!(
+            "{}: not a permlens state directory (it holds {name:?} and no {MANIFEST}); give --state an empty or new directory",
+            dir.display()
+        );
+    }
+    let later = std::fs::read_dir(dir.join(PARTIALS))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| partial_name(&e.file_name().to_string_lossy()).is_some_and(|g| g != 1))
+        .count();
+    if later > 0 {
+        bail!(
+            "state {}: {PARTIALS}/ holds {later} partial(s) of earlier runs but there is no {MANIFEST}: the state is damaged (its manifest was removed or lost); restore {MANIFEST} from a backup, or start afresh with a new --state directory",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 fn read_manifest(path: &Path, config: Option<&str>) -> anyhow::Result<Manifest> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -559,5 +617,27 @@ fn sync_dir(dir: &Path) {
 pub fn crash_point(point: &str) {
     if std::env::var_os("PERMLENS_CRASH_AT").is_some_and(|v| v == point) {
         std::process::abort();
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::partial_name;
+
+    #[test]
+    fn partial_names_are_told_from_other_files() {
+        for (name, generation) in [
+            (
+                "06c2dcae891ae396-1.g1.1.h00dbb2b77e75de9b4050caac1668de35.parquet",
+                Some(1),
+            ),
+            ("06c2dcae891ae396.g12.3.parquet.tmp", Some(12)),
+            ("06c2dcae891ae396-7.parquet", Some(0)),
+            ("keep.parquet", None),
+            ("README", None),
+            ("06c2dcae891ae396-1.g1.1.parquet.bak", None),
+        ] {
+            assert_eq!(partial_name(name), generation, "{name}");
+        }
     }
 }

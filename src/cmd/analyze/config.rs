@@ -34,6 +34,13 @@ pub fn resolve(a: AnalyzeArgs, now: jiff::Timestamp) -> anyhow::Result<Config> {
         a.state.is_some(),
         now.as_microsecond(),
     )?;
+    // Without a snapshot nothing is judged: a scheduled run that lost its -p would pass
+    // every night.
+    if a.fail_on.is_some_and(|f| f != Default::default()) && a.policies.is_empty() {
+        bail!(
+            "--fail-on needs a snapshot (-p/--policies): without one no call is judged and no finding can fail the run (see --help)"
+        );
+    }
     check_out(&a.out)?;
     let fields = crate::parse::field_map(&a.reading.fields, a.reading.user_field.as_ref());
     Ok(Config {
