@@ -398,3 +398,25 @@ fn v5_grants_get_their_last_use_before_the_window_from_the_state() {
         "{view:?}"
     );
 }
+
+/// Regression: a v5 user whose record says `"enabled": false` was imported as enabled.
+#[test]
+fn a_disabled_v5_user_is_imported_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    copy_dir(&data("dump"), &dump);
+    let users = dump.join("v5/users.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&users).unwrap()).unwrap();
+    v["users"][1]["enabled"] = serde_json::json!(false);
+    std::fs::write(&users, v.to_string()).unwrap();
+    let out = dir.path().join("snap.json");
+    import(&dump, &out)
+        .success()
+        .stderr(predicate::str::contains("user \"walt\" is disabled"));
+    let snap: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(snap["users"][1]["name"], "walt");
+    assert_eq!(snap["users"][1]["enabled"], false);
+    assert!(snap["users"][0].get("enabled").is_none());
+}

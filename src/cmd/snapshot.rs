@@ -6,7 +6,7 @@ use crate::ExitCode;
 use crate::cli::{SnapshotCheckArgs, SnapshotCommand, SnapshotImportArgs};
 use crate::fsutil::{print_stdout, write_atomic};
 use crate::policy::condition::parse_date;
-use crate::policy::{PolicyKind, Snapshot, import};
+use crate::policy::{PolicyKind, Snapshot, SnapshotError, import};
 
 pub fn run(cmd: SnapshotCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -23,19 +23,91 @@ fn run_import(args: SnapshotImportArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let imported = import::import(&args.raw, taken_at)?;
-    let json = format!("{}\n", serde_json::to_string_pretty(&imported.snapshot)?);
+    let mut imported = import::import(&args.raw, taken_at)?;
     let out = args.out.display().to_string();
     // The import must produce a snapshot that loads: validate before writing. What is wrong
-    // with a policy is told of the input file it came from, not of the output.
-    let snapshot = Snapshot::from_json(&json, &out)
-        .map_err(|e| anyhow::anyhow!(imported.locate(&out, &e.to_string())))?;
+    // with a policy is told of the input file it came from, not of the output. A statement
+    // permlens cannot read that no BSS action can match (another service's condition forms)
+    // is left out with a warning: it cannot change a verdict, and an export of a whole
+    // account holds every service's policies.
+    let mut dropped = Vec::new();
+    let (json, snapshot) = loop {
+        let json = format!("{}\n", serde_json::to_string_pretty(&imported.snapshot)?);
+        match Snapshot::from_json(&json, &out) {
+            Ok(s) => break (json, s),
+            Err(e) => {
+                let located = imported.locate(&out, &e.to_string());
+                if !drop_other_service_statement(&mut imported.snapshot, &e) {
+                    anyhow::bail!(located);
+                }
+                dropped.push(format!(
+                    "{located}; the statement grants or denies no BSS action: left out"
+                ));
+            }
+        }
+    };
     write_atomic(&args.out, json.as_bytes())?;
     for w in imported.warnings.iter().chain(&snapshot.warnings) {
         eprintln!("permlens: warning: {}", imported.locate(&out, w));
     }
+    for w in &dropped {
+        eprintln!("permlens: warning: {w}");
+    }
     eprintln!("permlens: {}", describe(&snapshot, &out));
     Ok(ExitCode::Success)
+}
+
+/// Removes the statement an error `e` is about, when it is a policy statement none of
+/// whose actions can be a BSS action; false (nothing removed) otherwise.
+fn drop_other_service_statement(snapshot: &mut serde_json::Value, e: &SnapshotError) -> bool {
+    let crate::jsonfile::JsonFileError::Invalid { at, .. } = e else {
+        return false;
+    };
+    let index = |s: &str, prefix: &str| -> Option<(usize, usize)> {
+        let rest = s.strip_prefix(prefix)?;
+        let end = rest.find(']')?;
+        Some((rest[..end].parse().ok()?, prefix.len() + end + 1))
+    };
+    let Some((k, after)) = index(at, "policies[") else {
+        return false;
+    };
+    let Some((j, _)) = index(&at[after..], ".document.Statement[") else {
+        return false;
+    };
+    let Some(statements) = snapshot["policies"][k]["document"]["Statement"].as_array_mut() else {
+        return false;
+    };
+    let Some(statement) = statements.get(j) else {
+        return false;
+    };
+    // A pattern may match a BSS action when its service part (before the first `:`) may be
+    // `bss` (v1.1) or `billing` (IAM 5.0).
+    let may_be_bss = |a: &serde_json::Value| {
+        a.as_str().is_none_or(|a| {
+            let service = a.split(':').next().unwrap_or_default();
+            ["bss", "billing"].iter().any(|s| {
+                service.eq_ignore_ascii_case(s)
+                    || crate::policy::pattern::ActionPattern::parse(&format!("{service}:x:y"))
+                        .map_or(true, |p| p.matches(&format!("{s}:x:y")))
+            })
+        })
+    };
+    let actions: Vec<&serde_json::Value> = ["Action", "NotAction"]
+        .iter()
+        .filter_map(|k| statement.get(*k))
+        .flat_map(|v| match v {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        })
+        .collect();
+    if statement.get("NotAction").is_some()
+        || actions.is_empty()
+        || actions.iter().any(|a| may_be_bss(a))
+    {
+        return false;
+    }
+    statements.remove(j);
+    true
 }
 
 fn run_check(args: SnapshotCheckArgs) -> anyhow::Result<ExitCode> {

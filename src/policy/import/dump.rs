@@ -22,6 +22,9 @@ pub(super) struct GroupsFile {
 #[derive(Debug, Deserialize)]
 pub(super) struct AssignmentsFile {
     pub(super) role_assignments: AssignmentList,
+    /// How many assignments the listing has in all, on every page.
+    #[serde(default)]
+    pub(super) total_num: Option<u64>,
 }
 
 /// The provider's documentation shows `role_assignments` as one object in an example; the
@@ -38,6 +41,9 @@ pub(super) struct RolesFile {
     pub(super) roles: Vec<Value>,
     #[serde(default)]
     pub(super) links: Option<Value>,
+    /// How many roles (or custom policies) the listing has in all, on every page.
+    #[serde(default)]
+    pub(super) total_number: Option<u64>,
 }
 
 pub(super) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {

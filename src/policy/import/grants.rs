@@ -57,16 +57,35 @@ pub(super) fn grants(
             .push("no role_assignments.json: no policy is attached to any group or user".into());
     }
     let mut skipped = Skipped::default();
+    // The listing's own count against the distinct assignments its pages held: a page not
+    // saved leaves grants out, which would judge their calls as not granted.
+    let mut total: Option<(u64, String)> = None;
+    let mut distinct: std::collections::HashSet<String> = std::collections::HashSet::new();
     for path in &dump.assignments {
         let file = path.display().to_string();
-        let list = match read_json::<AssignmentsFile>(path)?.role_assignments {
+        let page = read_json::<AssignmentsFile>(path)?;
+        if let Some(n) = page.total_num
+            && total.as_ref().is_none_or(|(t, _)| n > *t)
+        {
+            total = Some((n, file.clone()));
+        }
+        let list = match page.role_assignments {
             AssignmentList::Many(v) => v,
             AssignmentList::One(v) => vec![v],
         };
         for (i, a) in list.iter().enumerate() {
+            distinct.insert(a.to_string());
             let here = format!("{file}: role_assignments[{i}]");
             grants.assign(a, &here, records, &mut skipped, warnings);
         }
+    }
+    if let Some((n, file)) = total
+        && (distinct.len() as u64) < n
+    {
+        warnings.push(format!(
+            "{file}: total_num says the listing has {n} role assignments, but its pages hold {}: a page is missing (save every page, --page=1.. until one has fewer than --per_page); the grants on it are left out",
+            distinct.len()
+        ));
     }
     for (id, (first, n)) in &skipped.unknown_roles {
         warnings.push(format!(

@@ -231,6 +231,9 @@ fn add_v5(
         if let Some(urn) = urn {
             u["urn"] = json!(urn);
         }
+        if v5.disabled.contains(id) {
+            u["enabled"] = json!(false);
+        }
         let added = names(v5.user_policies.get(id));
         if !added.is_empty() {
             let list = u

@@ -161,13 +161,47 @@ pub(super) fn roles(
 ) -> Result<(Merged, Vec<Listed>), ImportError> {
     let mut roles = Merged::new();
     let mut listings: Vec<(String, PathBuf, RolesFile)> = Vec::new();
+    // Per catalogue listing (system roles, custom policies): its own count of everything on
+    // its pages, the most any page says, and the distinct ids its pages held.
+    let mut totals: HashMap<&str, (u64, String, std::collections::HashSet<String>)> =
+        HashMap::new();
     for path in dump.roles.clone() {
         let file: RolesFile = read_json(&path)?;
         if let Some(gid) = listing_group(file.links.as_ref()) {
             listings.push((gid, path, file));
             continue;
         }
+        let listing = if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("custom_policies"))
+        {
+            "custom policies"
+        } else {
+            "roles"
+        };
+        let t = totals
+            .entry(listing)
+            .or_insert_with(|| (0, String::new(), Default::default()));
+        if let Some(n) = file.total_number
+            && n > t.0
+        {
+            t.0 = n;
+            t.1 = path.display().to_string();
+        }
+        t.2.extend(
+            file.roles
+                .iter()
+                .filter_map(|r| r.get("id").and_then(Value::as_str).map(str::to_owned)),
+        );
         add_roles(&mut roles, file.roles, &path, warnings)?;
+    }
+    for (listing, (n, file, ids)) in &totals {
+        if (ids.len() as u64) < *n {
+            warnings.push(format!(
+                "{file}: total_number says the listing has {n} {listing}, but its pages hold {}: a page is missing (save every page); assignments of the roles on it are skipped",
+                ids.len()
+            ));
+        }
     }
     for (gid, path) in dump.group_roles.clone() {
         let file: RolesFile = read_json(&path)?;

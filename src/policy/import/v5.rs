@@ -33,6 +33,8 @@ use crate::jsonfile::JsonFileError;
 pub(super) struct V5 {
     /// (name, id, urn), in page order.
     pub(super) users: Vec<(String, String, Option<String>)>,
+    /// Ids of the users whose record says `"enabled": false`.
+    pub(super) disabled: std::collections::BTreeSet<String>,
     /// (name, id, member names), in page order.
     pub(super) groups: Vec<(String, String, Vec<String>)>,
     /// (name, id), in page order.
@@ -234,6 +236,9 @@ pub(super) fn read(
         let name = string(u, "user_name", file, at)?;
         user_name.insert(id.clone(), name.clone());
         let urn = u.get("urn").and_then(Value::as_str).map(str::to_owned);
+        if u.get("enabled") == Some(&Value::Bool(false)) {
+            v5.disabled.insert(id.clone());
+        }
         v5.users.push((name, id.clone(), urn));
     }
 
