@@ -417,3 +417,38 @@ fn usage_errors_and_an_out_of_dot_are_one_line() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
 }
+
+/// Regression: one file reached by two names (a hard link, a symlink) was read twice by a
+/// run without `--state` (which counts content once): the counts doubled, silently.
+#[test]
+fn a_file_reached_by_two_names_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let log = logs.join("gw.jsonl");
+    std::fs::copy(samples().join("logs/gateway-2026-11-26.jsonl"), &log).unwrap();
+    let bss = |out: &str, inputs: &[&Path]| {
+        let out = dir.path().join(out);
+        permlens()
+            .arg("analyze")
+            .args(inputs)
+            .args(["-q", "-o"])
+            .arg(&out)
+            .assert()
+            .success();
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        (
+            s["inputs"]["bss_requests"].as_u64().unwrap(),
+            s["inputs"]["paths_skipped"].to_string(),
+        )
+    };
+    let (once, _) = bss("r1", &[&log]);
+    std::fs::hard_link(&log, logs.join("gw.hardlink.jsonl")).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&log, dir.path().join("elsewhere.jsonl")).unwrap();
+    let (twice, skipped) = bss("r2", &[&logs, &dir.path().join("elsewhere.jsonl")]);
+    assert_eq!(once, twice);
+    assert!(skipped.contains("the same file as"), "{skipped}");
+}

@@ -414,7 +414,14 @@ fn window_selects_and_prunes_stored_hours() {
         "--window",
         "1d",
     ];
-    analyze(&logs, &fx.snapshot, &out, &args).assert().success();
+    let o = analyze(&logs, &fx.snapshot, &out, &args).output().unwrap();
+    assert!(o.status.success());
+    // Pruning is said, with the hour it cut at (regression: only counts in the summary).
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("stored request(s) from before 2026-11-27T00:00:00Z"),
+        "{err}"
+    );
     let windowed = tables(&out);
     // The same window without state: the findings name the same window.
     assert_same(
@@ -431,6 +438,7 @@ fn window_selects_and_prunes_stored_hours() {
     // 2026-11-27 are pruned.
     assert_eq!(s["state"]["retain_days"], 1);
     assert!(s["state"]["requests_pruned"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["state"]["pruned_before"], "2026-11-27T00:00:00Z", "{s}");
     // A bound inside an hour cannot be honoured with hourly rows.
     analyze(
         &logs,

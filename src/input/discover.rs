@@ -60,16 +60,46 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Discovered, DiscoverError> {
             }
         }
     }
+    // One file reached by two names (a symlink, a hard link, the same path twice) is read
+    // once: its inode is its identity.
     let mut unique = Vec::new();
+    let mut first_name: std::collections::HashMap<FileId, PathBuf> = Default::default();
     for f in std::mem::take(&mut out.files) {
-        let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-        if seen.insert(key) {
+        let key = file_id(&f);
+        if seen.insert(key.clone()) {
+            first_name.insert(key, f.clone());
             unique.push(f);
+        } else if let Some(first) = first_name.get(&key)
+            && first != &f
+        {
+            out.warnings.push(format!(
+                "skipped {}: the same file as {} (a link), read once",
+                f.display(),
+                first.display()
+            ));
         }
     }
     unique.sort();
     out.files = unique;
     Ok(out)
+}
+
+/// What tells two names of one file apart from two files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FileId {
+    Inode(u64, u64),
+    Path(PathBuf),
+}
+
+fn file_id(f: &Path) -> FileId {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(md) = std::fs::metadata(f) {
+            return FileId::Inode(md.dev(), md.ino());
+        }
+    }
+    FileId::Path(std::fs::canonicalize(f).unwrap_or_else(|_| f.to_owned()))
 }
 
 /// What permlens itself writes and must never read back as logs: a report directory, or a

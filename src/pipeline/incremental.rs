@@ -75,6 +75,29 @@ pub fn read(
     // is in place: a run whose report fails leaves the state as it was.
     let run_started = started.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     state.prepare(Some(&run_started), &mut counts)?;
+    // Pruning is for good: say what went, as a warning a --quiet run still records in the
+    // summary.
+    if counts.rows_pruned > 0 {
+        crate::log::warn(&format!(
+            "state {}: pruned {} stored request(s) from before {} (kept {} days: --retain, or the longest --window used){}",
+            cfg.state
+                .as_ref()
+                .map_or_else(String::new, |p| p.display().to_string()),
+            counts.rows_pruned,
+            counts
+                .pruned_before
+                .map_or_else(String::new, crate::parse::time::format_micros),
+            counts.retain_days.unwrap_or_default(),
+            if counts.entries_dropped > 0 {
+                format!(
+                    "; {} log content(s) left with no rows were dropped",
+                    counts.entries_dropped
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
     let loaded = state.load(&ctx.catalog, cfg.since, cfg.until, &ctx.classes)?;
     Ok(Scanned {
         stats: loaded.stats,

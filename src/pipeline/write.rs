@@ -533,6 +533,7 @@ fn state_json(s: &crate::state::StateReport, scanned: &Scanned) -> serde_json::V
             "files_not_stored": s.files_not_stored,
             "bytes_skipped": s.bytes_skipped,
             "requests_pruned": s.rows_pruned,
+            "pruned_before": s.pruned_before.map(format_micros),
             "entries_dropped": s.entries_dropped,
             "retain_days": s.retain_days,
             "stored_bss_requests": scanned.stats.counters.bss_requests,

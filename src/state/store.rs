@@ -66,6 +66,8 @@ pub struct StateReport {
     pub rows_pruned: u64,
     pub entries_dropped: u64,
     pub retain_days: Option<u32>,
+    /// The hour (µs) before which stored rows are pruned, when retention applies.
+    pub pruned_before: Option<i64>,
 }
 
 fn now_text() -> String {
@@ -406,6 +408,7 @@ impl State {
             cutoff = cutoff.min(s);
         }
         let cutoff = crate::aggregate::hour_of(cutoff);
+        counts.pruned_before = Some(i64::from(cutoff) * HOUR);
         for rows in self.pending.values_mut() {
             counts.rows_pruned += rows.prune_before(cutoff);
         }
