@@ -88,12 +88,17 @@ pub fn parse<T: serde::de::DeserializeOwned>(
     origin: &str,
     kind: Kind,
 ) -> Result<T, JsonFileError> {
-    serde_json::from_str(text).map_err(|e| JsonFileError::Json {
-        kind,
-        path: origin.to_owned(),
-        line: e.line(),
-        column: e.column(),
-        msg: e.to_string(),
+    serde_json::from_str(text).map_err(|e| {
+        // serde_json ends its message with the place, which the error says already.
+        let msg = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        JsonFileError::Json {
+            kind,
+            path: origin.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            msg: msg.strip_suffix(&suffix).unwrap_or(&msg).to_owned(),
+        }
     })
 }
 

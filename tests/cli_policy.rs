@@ -561,3 +561,39 @@ fn an_unreadable_statement_of_another_service_is_left_out() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Regression: an API error body saved in place of a page read as "missing field
+/// role_assignments at line 1 column 64 at line 1 column 64".
+#[test]
+fn an_error_response_saved_as_a_page_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    std::fs::create_dir(&dump).unwrap();
+    for f in [
+        "users.json",
+        "groups.json",
+        "roles.json",
+        "custom_policies.json",
+    ] {
+        std::fs::copy(samples().join("iam-dump").join(f), dump.join(f)).unwrap();
+    }
+    std::fs::write(
+        dump.join("role_assignments.json"),
+        r#"{"error_code":"IAM.0011","error_msg":"Request parameter error."}"#,
+    )
+    .unwrap();
+    let o = permlens()
+        .args(["snapshot", "import"])
+        .arg(&dump)
+        .arg("--out")
+        .arg(dir.path().join("snap.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("role_assignments.json: error_code: an API error response (\"IAM.0011\": Request parameter error.)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("column").count(), 0, "{err}");
+}

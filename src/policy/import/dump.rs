@@ -48,7 +48,28 @@ pub(super) struct RolesFile {
 
 pub(super) fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ImportError> {
     let (text, name) = jsonfile::read(path, FileKind::Dump)?;
-    Ok(jsonfile::parse(&text, &name, FileKind::Dump)?)
+    jsonfile::parse(&text, &name, FileKind::Dump).map_err(|e| {
+        // An error body saved in place of a page (an expired token, a throttled call).
+        if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(&text)
+            && let Some(code) = o
+                .get("error_code")
+                .or_else(|| o.get("error").and_then(|e| e.get("code")))
+        {
+            let msg = o
+                .get("error_msg")
+                .or_else(|| o.get("error").and_then(|e| e.get("message")))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return ImportError::File(JsonFileError::Invalid {
+                path: name.clone(),
+                at: "error_code".into(),
+                msg: format!(
+                    "an API error response ({code}: {msg}), not a listing: call the API again and save its answer"
+                ),
+            });
+        }
+        ImportError::File(e)
+    })
 }
 
 /// What a dump file holds, by its name (see the module's header).
