@@ -353,12 +353,13 @@ impl Advisor<'_> {
     }
 }
 
-/// A file name for a group: characters other than letters, digits, `.`, `_`, `-` become `_`.
+/// A file name for a group: characters other than letters, digits (of any script: a group
+/// named `计费组` gets `计费组.json`, not `___.json`), `.`, `_`, `-` become `_`.
 pub fn file_stem(group: &str) -> String {
     let s: String = group
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            if c.is_alphanumeric() || matches!(c, '.' | '_' | '-') {
                 c
             } else {
                 '_'
@@ -379,7 +380,9 @@ mod tests {
     fn file_stems_are_safe() {
         assert_eq!(file_stem("finance-viewers"), "finance-viewers");
         assert_eq!(file_stem("../etc/passwd"), ".._etc_passwd");
-        assert_eq!(file_stem("Финансы ops"), "________ops");
+        assert_eq!(file_stem("Финансы ops"), "Финансы_ops");
+        assert_eq!(file_stem("计费组/财务"), "计费组_财务");
+        assert_eq!(file_stem("a\u{202e}b\u{0}c"), "a_b_c");
         assert_eq!(file_stem(".."), "group_2");
         assert_eq!(file_stem(""), "group_0");
     }
