@@ -451,29 +451,8 @@ fn an_unknown_condition_operator_is_named_where_it_is() {
 #[test]
 fn a_missing_page_of_a_listing_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("dump");
-    let copy = |from: &Path, to: &Path| {
-        for e in walkdir::WalkDir::new(from) {
-            let e = e.unwrap();
-            let rel = e.path().strip_prefix(from).unwrap();
-            if e.file_type().is_dir() {
-                std::fs::create_dir_all(to.join(rel)).unwrap();
-            } else {
-                std::fs::copy(e.path(), to.join(rel)).unwrap();
-            }
-        }
-    };
-    copy(&samples().join("iam-dump"), &dump);
-    let import = || {
-        permlens()
-            .args(["snapshot", "import"])
-            .arg(&dump)
-            .arg("--out")
-            .arg(dir.path().join("snap.json"))
-            .args(["--taken-at", "2026-11-27T00:00:00Z"])
-            .output()
-            .unwrap()
-    };
+    let dump = sample_dump_in(dir.path());
+    let import = || import_dump(&dump, &dir.path().join("snap.json"));
     let o = import();
     assert!(o.status.success());
     assert!(!String::from_utf8_lossy(&o.stderr).contains("a page is missing"));
@@ -506,16 +485,7 @@ fn a_missing_page_of_a_listing_is_named() {
 #[test]
 fn an_unreadable_statement_of_another_service_is_left_out() {
     let dir = tempfile::tempdir().unwrap();
-    let dump = dir.path().join("dump");
-    for e in walkdir::WalkDir::new(samples().join("iam-dump")) {
-        let e = e.unwrap();
-        let rel = e.path().strip_prefix(samples().join("iam-dump")).unwrap();
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(dump.join(rel)).unwrap();
-        } else {
-            std::fs::copy(e.path(), dump.join(rel)).unwrap();
-        }
-    }
+    let dump = sample_dump_in(dir.path());
     let policies = dump.join("custom_policies.json");
     let original = read_json(&policies);
     let with_statement = |action: &str| {
@@ -530,16 +500,7 @@ fn an_unreadable_statement_of_another_service_is_left_out() {
             }));
         std::fs::write(&policies, v.to_string()).unwrap();
     };
-    let import = || {
-        permlens()
-            .args(["snapshot", "import"])
-            .arg(&dump)
-            .arg("--out")
-            .arg(dir.path().join("snap.json"))
-            .args(["--taken-at", "2026-11-27T00:00:00Z"])
-            .output()
-            .unwrap()
-    };
+    let import = || import_dump(&dump, &dir.path().join("snap.json"));
     with_statement("ecs:cloudServers:list");
     let o = import();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -596,4 +557,32 @@ fn an_error_response_saved_as_a_page_is_named_as_such() {
         "{err}"
     );
     assert_eq!(err.matches("column").count(), 0, "{err}");
+}
+
+/// A copy of the sample IAM dump under `dir`, to be changed by a test.
+fn sample_dump_in(dir: &Path) -> std::path::PathBuf {
+    let from = samples().join("iam-dump");
+    let dump = dir.join("dump");
+    for e in walkdir::WalkDir::new(&from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(&from).unwrap();
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(dump.join(rel)).unwrap();
+        } else {
+            std::fs::copy(e.path(), dump.join(rel)).unwrap();
+        }
+    }
+    dump
+}
+
+/// `snapshot import DUMP --out OUT` at a fixed time.
+fn import_dump(dump: &Path, out: &Path) -> std::process::Output {
+    permlens()
+        .args(["snapshot", "import"])
+        .arg(dump)
+        .arg("--out")
+        .arg(out)
+        .args(["--taken-at", "2026-11-27T00:00:00Z"])
+        .output()
+        .unwrap()
 }

@@ -15,9 +15,14 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn analyze(file: &str, extra: &[&str], out: &Path) -> (i32, Option<Value>, String) {
+    analyze_path(&data(file), extra, out)
+}
+
+/// `analyze` of any log: (exit code, summary.json, stderr).
+fn analyze_path(log: &Path, extra: &[&str], out: &Path) -> (i32, Option<Value>, String) {
     let output = permlens()
         .arg("analyze")
-        .arg(data(file))
+        .arg(log)
         .args(["--progress", "never", "--format", "csv", "-o"])
         .arg(out)
         .args(extra)
@@ -398,29 +403,15 @@ fn a_first_record_longer_than_detection_looks_at_is_read() {
     let log = dir.path().join("long-first.jsonl");
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
     let out = dir.path().join("r");
-    let o = permlens()
-        .arg("analyze")
-        .arg(&log)
-        .args(["--progress", "never", "--format", "csv", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let (code, s, err) = analyze_path(&log, &[], &out);
+    assert!(matches!(code, 0 | 1), "{err}");
+    let s = s.unwrap();
     assert_eq!(s["inputs"]["per_file"][0]["layout"], "kong", "{s}");
     assert_eq!(s["inputs"]["malformed"], 0);
     assert_eq!(s["inputs"]["lines"], lines.len());
     let plain = dir.path().join("plain");
-    let o = permlens()
-        .arg("analyze")
-        .arg(data("kong.jsonl"))
-        .args(["--progress", "never", "--format", "csv", "-o"])
-        .arg(&plain)
-        .output()
-        .unwrap();
-    assert!(matches!(o.status.code(), Some(0 | 1)));
+    let (code, _, _) = analyze("kong.jsonl", &[], &plain);
+    assert!(matches!(code, 0 | 1));
     assert_eq!(usage(&out), usage(&plain));
 }
 
@@ -440,30 +431,16 @@ fn a_field_that_is_never_filled_is_named() {
     let log = dir.path().join("anonymous.jsonl");
     std::fs::write(&log, anonymous).unwrap();
     let out = dir.path().join("r");
-    let o = permlens()
-        .arg("analyze")
-        .arg(&log)
-        .args(["--progress", "never", "--format", "csv", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(matches!(o.status.code(), Some(0 | 1)), "{err}");
+    let (code, s, err) = analyze_path(&log, &[], &out);
+    assert!(matches!(code, 0 | 1), "{err}");
     assert!(err.contains("anonymous.jsonl: none of its"), "{err}");
     assert!(err.contains("names a caller"), "{err}");
-    let s: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let s = s.unwrap();
     let w = s["inputs"]["per_file"][0]["warnings"].to_string();
     assert!(w.contains("names a caller"), "{w}");
     // The fixture as it is, with its callers: no such warning.
-    let o = permlens()
-        .arg("analyze")
-        .arg(data("traefik.jsonl"))
-        .args(["--progress", "never", "--format", "csv", "-o"])
-        .arg(dir.path().join("plain"))
-        .output()
-        .unwrap();
-    assert!(!String::from_utf8_lossy(&o.stderr).contains("names a caller"));
+    let (_, _, err) = analyze("traefik.jsonl", &[], &dir.path().join("plain"));
+    assert!(!err.contains("names a caller"), "{err}");
 }
 
 /// The gateways' default text formats: nginx `combined`, Traefik `common` (CLF with its
@@ -535,18 +512,9 @@ fn records_of_traffic_that_was_no_request_are_other_traffic() {
         let text = std::fs::read_to_string(data(fixture)).unwrap();
         std::fs::write(&log, format!("{}\n{text}{}\n", odd[0], odd[1])).unwrap();
         let out = dir.path().join(format!("r-{name}"));
-        let o = permlens()
-            .arg("analyze")
-            .arg(&log)
-            .args(["--progress", "never", "--max-bad-ratio", "0", "-o"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(0), "{name}: {err}");
-        let s: Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-                .unwrap();
+        let (code, s, err) = analyze_path(&log, &["--max-bad-ratio", "0"], &out);
+        assert_eq!(code, 0, "{name}: {err}");
+        let s = s.unwrap();
         let i = &s["inputs"];
         assert_eq!(i["lines"], 5, "{name}: {i}");
         assert_eq!(i["malformed"], 0, "{name}: {i}");

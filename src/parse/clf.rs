@@ -155,17 +155,19 @@ pub fn plausible(line: &[u8]) -> bool {
     fields(line.trim_ascii()).is_some()
 }
 
-/// Whether a line of the family's shape holds an HTTP request (`METHOD target PROTOCOL`, a
-/// method of letters and `-`). The others (`"-" 400`, `"- - -"` of a TCP proxy, TLS bytes
-/// sent to a plain port) are the servers' records of traffic that was no request: not
-/// addressed to the service, not malformed.
-pub fn holds_request(line: &[u8]) -> bool {
-    fields(line.trim_ascii()).is_some_and(|(_, f)| {
-        super::split_request_line(f.request).is_some_and(|(method, _)| {
-            method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-')
-                && method.first().is_some_and(u8::is_ascii_alphabetic)
-        })
+/// Whether `request` is `METHOD target PROTOCOL` with a method of letters and `-`.
+fn request_line(request: &[u8]) -> Option<(&[u8], &[u8])> {
+    super::split_request_line(request).filter(|(method, _)| {
+        method.first().is_some_and(u8::is_ascii_alphabetic)
+            && method.iter().all(|b| b.is_ascii_alphabetic() || *b == b'-')
     })
+}
+
+/// Whether a line has the family's shape but no HTTP request (`"-" 400`, `"- - -"` of a
+/// TCP proxy, TLS bytes sent to a plain port): the servers' records of traffic that was no
+/// request, not addressed to the service rather than malformed.
+pub fn no_request(line: &[u8]) -> bool {
+    fields(line.trim_ascii()).is_some_and(|(_, f)| request_line(f.request).is_none())
 }
 
 /// Why a line is not of the family.
@@ -200,7 +202,7 @@ impl ClfParser {
     ) -> Result<R, Malformed> {
         let line = line.trim_ascii();
         let (_, fields) = fields(line).ok_or_else(|| Malformed(why_not(line)))?;
-        let (method, target) = super::split_request_line(fields.request).ok_or_else(|| {
+        let (method, target) = request_line(fields.request).ok_or_else(|| {
             Malformed(format!(
                 "request {:?} is not \"METHOD target PROTOCOL\"",
                 String::from_utf8_lossy(fields.request)
@@ -374,11 +376,13 @@ mod tests {
         ] {
             assert!(plausible(line.as_bytes()), "{line}");
             assert!(line_layout(line.as_bytes()).is_some(), "{line}");
-            assert!(!holds_request(line.as_bytes()), "{line}");
+            assert!(no_request(line.as_bytes()), "{line}");
+            assert!(read(line).is_err(), "{line}");
         }
-        assert!(holds_request(
-            br#"1.2.3.4 - - [27/Nov/2025:16:00:00 +0800] "M-SEARCH * HTTP/1.1" 200 1"#
-        ));
+        let search = r#"1.2.3.4 - - [27/Nov/2025:16:00:00 +0800] "M-SEARCH * HTTP/1.1" 200 1"#;
+        assert!(!no_request(search.as_bytes()));
+        assert!(read(search).is_ok());
+        assert!(!no_request(b"hello world"));
         assert_eq!(
             line_layout(br#"1.2.3.4 - - [27/Nov/2025:16:00:00 +0800] "GET /x HTTP/1.1" 200 1"#),
             Some(ClfLayout::Clf)

@@ -386,15 +386,6 @@ impl<'c> Scanner<'c> {
             stats.counters().prefiltered += 1;
             return;
         }
-        // A text log's record of traffic that was no HTTP request: other traffic, as the
-        // prefilter counts such a line it skips.
-        if origin.format == LogFormat::Clf
-            && !crate::parse::clf::holds_request(line)
-            && crate::parse::clf::plausible(line)
-        {
-            stats.counters().prefiltered += 1;
-            return;
-        }
         let Scanner {
             cfg,
             json,
@@ -415,7 +406,13 @@ impl<'c> Scanner<'c> {
             }
         };
         if let Err(Malformed(reason)) | Ok(Err(Malformed(reason))) = result {
-            stats.malformed(origin.file, origin.chunk, index, || reason);
+            // A text log's record of traffic that was no HTTP request (the parser refuses
+            // it) is other traffic, as the prefilter counts such a line it skips.
+            if origin.format == LogFormat::Clf && crate::parse::clf::no_request(line) {
+                stats.counters().prefiltered += 1;
+            } else {
+                stats.malformed(origin.file, origin.chunk, index, || reason);
+            }
         }
     }
 
